@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs the host packages the Periscope lab needs (Debian bookworm). Idempotent; silent when all is present.
+# QEMU >= 10 comes from bookworm-backports; the source (deb + deb-src) is added if missing.
+set -euo pipefail
+
+PKGS=(busybox-static cpio gzip socat xz-utils zstd util-linux coreutils)
+QEMU_PKG=qemu-system-x86
+BPO_LIST=/etc/apt/sources.list.d/periscope-bookworm-backports.list
+BPO_URI=http://deb.debian.org/debian
+
+codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+
+missing=()
+for p in "${PKGS[@]}"; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+done
+qemu_ok=false
+if command -v qemu-system-x86_64 >/dev/null 2>&1; then
+    v=$(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
+    [[ -n $v ]] && ((v >= 10)) && qemu_ok=true
+fi
+
+has_line() { # TYPE (deb|deb-src): is a bookworm-backports source of that type configured?
+    local t=$1 f
+    grep -qsE "^[[:space:]]*$t[[:space:]].*bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/*.list && return 0
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -f $f ]] && grep -qs 'bookworm-backports' "$f" && grep -qsE "^Types:.*(^|[[:space:]])$t([[:space:]]|$)" "$f" && return 0
+    done
+    return 1
+}
+bpo_lines=""
+if [[ $codename == bookworm ]]; then
+    has_line deb || bpo_lines+="deb $BPO_URI bookworm-backports main"$'\n'
+    has_line deb-src || bpo_lines+="deb-src $BPO_URI bookworm-backports main"$'\n'
+fi
+need_bpo=false; [[ -n $bpo_lines ]] && need_bpo=true
+
+if ((${#missing[@]} == 0)) && $qemu_ok && ! $need_bpo; then
+    exit 0
+fi
+
+if [[ $codename == bookworm ]]; then
+    qemu_cmd="apt-get install -y -t bookworm-backports $QEMU_PKG"
+else
+    qemu_cmd="apt-get install -y $QEMU_PKG"
+fi
+
+if (( EUID != 0 )); then
+    echo "lab/setup.sh: root is needed to install host packages. Run as root:" >&2
+    $need_bpo && printf "  printf '%s' >> %s\n" "${bpo_lines//$'\n'/\\n}" "$BPO_LIST" >&2
+    line="apt-get update"
+    ((${#missing[@]})) && line+=" && apt-get install -y ${missing[*]}"
+    $qemu_ok || line+=" && $qemu_cmd"
+    echo "  $line" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if $need_bpo; then
+    echo "lab/setup.sh: adding bookworm-backports source ($BPO_LIST)"
+    printf '%s' "$bpo_lines" >> "$BPO_LIST"
+fi
+echo "lab/setup.sh: apt-get update"
+apt-get update -qq
+if ((${#missing[@]})); then
+    echo "lab/setup.sh: installing ${missing[*]}"
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! $qemu_ok; then
+    echo "lab/setup.sh: $qemu_cmd"
+    $qemu_cmd -qq >/dev/null
+fi
+qemu-system-x86_64 --version | head -1

@@ -1,0 +1,2 @@
+# idle: only init, the test shell and one sleeping named process.
+idle-sleeper &

@@ -1,0 +1,233 @@
+package dev.periscope.vmi;
+
+import dev.periscope.vmi.driver.Capability;
+import dev.periscope.vmi.driver.Domain;
+import dev.periscope.vmi.driver.DomainInfo;
+import dev.periscope.vmi.driver.HypervisorDriver;
+import dev.periscope.vmi.driver.MemorySnapshot;
+import dev.periscope.vmi.linux.KernelProfile;
+import dev.periscope.vmi.linux.KernelProfileCache;
+import dev.periscope.vmi.linux.LinuxModel;
+import dev.periscope.vmi.linux.ProcessList;
+import dev.periscope.vmi.memory.PhysicalMemory;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * The introspection engine facade: one per host, over one {@link HypervisorDriver}. Keeps one attached
+ * {@link Domain} per VM (re-attached when the VM restarted) with its kernel profile, and a
+ * {@link KernelProfileCache} shared by all VMs so a kernel build is decoded once.
+ *
+ * <p>Thread-safe: calls for different VMs run in parallel; calls for one VM are serialised (a pause must not
+ * interleave with another caller's resume).
+ */
+public final class VmiEngine implements AutoCloseable {
+
+    private final HypervisorDriver driver;
+    private final KernelProfileCache profiles = new KernelProfileCache();
+    private final Map<String, Attachment> attached = new ConcurrentHashMap<>();
+    private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    /** One attached VM: its domain, the boot it belongs to and the profile derived for that boot. */
+    private static final class Attachment {
+        final Domain domain;
+        final Instant startedAt;
+        KernelProfile profile;
+
+        Attachment(Domain domain, Instant startedAt) {
+            this.domain = domain;
+            this.startedAt = startedAt;
+        }
+    }
+
+    public VmiEngine(HypervisorDriver driver) {
+        this.driver = Objects.requireNonNull(driver);
+    }
+
+    public List<DomainInfo> domains() {
+        open();
+        return driver.domains();
+    }
+
+    public Optional<DomainInfo> domain(String vm) {
+        open();
+        return driver.domain(vm);
+    }
+
+    public Set<Capability> capabilities(String vm) {
+        return withDomain(vm, a -> Set.copyOf(a.domain.capabilities()));
+    }
+
+    /** The kernel profile of a VM, derived from live memory on first use after each boot. */
+    public KernelProfile profile(String vm) {
+        return withDomain(vm, a -> profileOf(a, a.domain.memory()));
+    }
+
+    /** The profile cache shared by all VMs (for diagnostics and tests). */
+    public KernelProfileCache profileCache() {
+        return profiles;
+    }
+
+    /**
+     * Lists the processes of a VM. SNAPSHOT reads a copy-on-write snapshot (fails with
+     * {@link PlatformUnavailableException} when the platform has none: there is no silent fallback), PAUSE stops
+     * the guest for the walk, LIVE reads the running guest and labels the result inconsistent.
+     */
+    public ProcessList processes(String vm, AcquisitionMode mode) {
+        Objects.requireNonNull(mode);
+        return withDomain(vm, a -> switch (mode) {
+            case SNAPSHOT -> fromSnapshot(vm, a);
+            case PAUSE -> paused(vm, a);
+            case LIVE -> live(vm, a);
+        });
+    }
+
+    private ProcessList fromSnapshot(String vm, Attachment a) {
+        if (!a.domain.capabilities().contains(Capability.COW_SNAPSHOT)) {
+            throw new PlatformUnavailableException(vm + ": platform " + driver.platform()
+                    + " cannot take copy-on-write snapshots");
+        }
+        // Derive the profile from live memory first (it does not change while the guest runs), so the
+        // snapshot's age reflects the walk, not a cold profile build.
+        KernelProfile profile = profileOf(a, a.domain.memory());
+        try (MemorySnapshot snapshot = a.domain.snapshot()) {
+            PhysicalMemory memory = snapshot.memory();
+            long t0 = System.nanoTime();
+            LinuxModel.Processes p = LinuxModel.processes(memory, profile);
+            Duration read = Duration.ofNanos(System.nanoTime() - t0);
+            Duration age = Duration.between(snapshot.takenAt(), Instant.now());
+            return new ProcessList(vm, profile.release(), AcquisitionMode.SNAPSHOT, true, snapshot.takenAt(),
+                    snapshot.guestDowntime(), age.isNegative() ? Duration.ZERO : age, read, p.processes(),
+                    p.warnings());
+        }
+    }
+
+    private ProcessList paused(String vm, Attachment a) {
+        if (!a.domain.capabilities().contains(Capability.PAUSE_RESUME)) {
+            throw new PlatformUnavailableException(vm + ": platform " + driver.platform() + " cannot pause guests");
+        }
+        // Derive the profile before pausing: the guest pays only for the walk.
+        KernelProfile profile = profileOf(a, a.domain.memory());
+        LinuxModel.Processes p;
+        Instant takenAt;
+        long paused;
+        long read;
+        a.domain.pause();
+        long t0 = System.nanoTime();
+        takenAt = Instant.now();
+        try {
+            p = LinuxModel.processes(a.domain.memory(), profile);
+            read = System.nanoTime() - t0;
+        } finally {
+            try {
+                a.domain.resume();
+            } finally {
+                paused = System.nanoTime() - t0;
+            }
+        }
+        return new ProcessList(vm, profile.release(), AcquisitionMode.PAUSE, true, takenAt, Duration.ofNanos(paused),
+                Duration.ZERO, Duration.ofNanos(read), p.processes(), p.warnings());
+    }
+
+    private ProcessList live(String vm, Attachment a) {
+        PhysicalMemory memory = a.domain.memory();
+        KernelProfile profile = profileOf(a, memory);
+        Instant takenAt = Instant.now();
+        long t0 = System.nanoTime();
+        LinuxModel.Processes p = LinuxModel.processes(memory, profile);
+        return new ProcessList(vm, profile.release(), AcquisitionMode.LIVE, false, takenAt, Duration.ZERO,
+                Duration.ZERO, Duration.ofNanos(System.nanoTime() - t0), p.processes(), p.warnings());
+    }
+
+    private KernelProfile profileOf(Attachment a, PhysicalMemory memory) {
+        if (a.profile == null) {
+            a.profile = LinuxModel.profile(memory, profiles);
+        }
+        return a.profile;
+    }
+
+    /** Runs {@code action} on the VM's attachment under its lock; re-attaches once when the VM restarted. */
+    private <T> T withDomain(String vm, Function<Attachment, T> action) {
+        open();
+        ReentrantLock lock = locks.computeIfAbsent(vm, k -> new ReentrantLock());
+        lock.lock();
+        try {
+            open();
+            Attachment a = attachment(vm);
+            try {
+                return action.apply(a);
+            } catch (VmGoneException e) {
+                detach(vm);
+                // The VM may have been restarted under the same name: one fresh attempt.
+                Optional<DomainInfo> info = driver.domain(vm);
+                if (info.isEmpty() || !info.get().running()) {
+                    throw e;
+                }
+                return action.apply(attachment(vm));
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Attachment attachment(String vm) {
+        Attachment a = attached.get(vm);
+        DomainInfo info = driver.domain(vm)
+                .orElseThrow(() -> { detach(vm); return new VmGoneException("no VM named " + vm); });
+        if (!info.running()) {
+            detach(vm);
+            throw new VmGoneException(vm + " is not running");
+        }
+        if (a != null && !Objects.equals(a.startedAt, info.startedAt())) {
+            detach(vm); // restarted: new boot, new KASLR slide
+            a = null;
+        }
+        if (a == null) {
+            a = new Attachment(driver.open(vm), info.startedAt());
+            attached.put(vm, a);
+        }
+        return a;
+    }
+
+    private void detach(String vm) {
+        Attachment a = attached.remove(vm);
+        if (a != null) {
+            try {
+                a.domain.close();
+            } catch (RuntimeException ignored) {
+                // a vanished VM may fail to close cleanly; nothing is left to release
+            }
+        }
+    }
+
+    private void open() {
+        if (closed) {
+            throw new SessionClosedException("VmiEngine is closed");
+        }
+    }
+
+    /** Detaches every VM; the driver belongs to the caller and stays open. */
+    @Override
+    public void close() {
+        closed = true;
+        for (String vm : List.copyOf(attached.keySet())) {
+            ReentrantLock lock = locks.computeIfAbsent(vm, k -> new ReentrantLock());
+            lock.lock();
+            try {
+                detach(vm);
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+}

@@ -1,0 +1,44 @@
+package dev.periscope.vmi.driver;
+
+import dev.periscope.vmi.memory.PhysicalMemory;
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * An attached guest. Owns its native resources (mapped RAM, control sockets) and releases them on close.
+ * Operations a platform cannot perform fail with PlatformUnavailableException and are absent from
+ * {@link #capabilities()}.
+ */
+public interface Domain extends AutoCloseable {
+
+    DomainInfo info();
+
+    Set<Capability> capabilities();
+
+    /** Live guest RAM: reads race with the running guest. */
+    PhysicalMemory memory();
+
+    VcpuRegisters registers(int vcpu);
+
+    int vcpuCount();
+
+    void pause();
+
+    void resume();
+
+    /**
+     * How long the guest was stopped by the last {@link #pause()}/{@link #resume()} pair (the guest-visible cost
+     * of a PAUSE read); zero when it never was or the platform cannot tell.
+     */
+    default Duration lastPauseDuration() {
+        return Duration.ZERO;
+    }
+
+    /**
+     * A consistent copy-on-write image of guest RAM taken while the guest keeps running. The caller closes it.
+     */
+    MemorySnapshot snapshot();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,167 @@
+package dev.periscope.vmi.driver.lab;
+
+import dev.periscope.vmi.PlatformUnavailableException;
+import dev.periscope.vmi.SessionClosedException;
+import dev.periscope.vmi.VmGoneException;
+import dev.periscope.vmi.driver.Capability;
+import dev.periscope.vmi.driver.Domain;
+import dev.periscope.vmi.driver.DomainInfo;
+import dev.periscope.vmi.driver.MemorySnapshot;
+import dev.periscope.vmi.driver.VcpuRegisters;
+import dev.periscope.vmi.memory.MappedPhysicalMemory;
+import dev.periscope.vmi.memory.PhysicalMemory;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An attached lab guest: its RAM file mapped read-only (q35 with at most ~2 GiB maps RAM linearly from guest
+ * physical address 0, so file offset == guest physical address) and its QMP socket.
+ */
+final class LabDomain implements Domain {
+
+    static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
+    private static final Set<Capability> CAPABILITIES = Set.copyOf(EnumSet.of(Capability.READ_MEMORY,
+            Capability.VCPU_REGISTERS, Capability.PAUSE_RESUME, Capability.COW_SNAPSHOT));
+
+    private final LabMeta meta;
+    private final DomainInfo info;
+    private final MappedPhysicalMemory memory;
+    private final QmpClient qmp;
+    private final AtomicInteger snapshots = new AtomicInteger();
+    /** One snapshot or pause at a time: QEMU runs one migration, and a pause during one would distort it. */
+    private final ReentrantLock control = new ReentrantLock();
+    private long pausedAtNanos = -1;
+    private volatile Duration lastPause = Duration.ZERO;
+    private volatile boolean closed;
+
+    LabDomain(LabMeta meta, DomainInfo info) {
+        this.meta = meta;
+        this.info = info;
+        this.memory = MappedPhysicalMemory.map(meta.ramPath());
+        try {
+            this.qmp = QmpClient.connect(meta.qmpSocket(), QMP_TIMEOUT);
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public DomainInfo info() {
+        return info;
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        return CAPABILITIES;
+    }
+
+    @Override
+    public PhysicalMemory memory() {
+        open();
+        return memory;
+    }
+
+    @Override
+    public VcpuRegisters registers(int vcpu) {
+        open();
+        return RegisterDump.parse(qmp.humanMonitor("info registers -a"), vcpu);
+    }
+
+    @Override
+    public int vcpuCount() {
+        open();
+        return qmp.execute("query-cpus-fast").size();
+    }
+
+    @Override
+    public void pause() {
+        open();
+        control.lock();
+        try {
+            if (pausedAtNanos < 0) {
+                long start = System.nanoTime();
+                qmp.execute("stop");
+                pausedAtNanos = start;
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    @Override
+    public void resume() {
+        open();
+        control.lock();
+        try {
+            qmp.execute("cont");
+            if (pausedAtNanos >= 0) {
+                lastPause = Duration.ofNanos(System.nanoTime() - pausedAtNanos);
+                pausedAtNanos = -1;
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** From sending "stop" to the reply to "cont": an upper bound of what the guest saw. */
+    @Override
+    public Duration lastPauseDuration() {
+        return lastPause;
+    }
+
+    @Override
+    public MemorySnapshot snapshot() {
+        open();
+        control.lock();
+        try {
+            if (pausedAtNanos >= 0) {
+                throw new PlatformUnavailableException("cannot snapshot " + info.name() + " while it is paused");
+            }
+            var file = meta.runDir().resolve("snap-" + snapshots.incrementAndGet() + ".ram");
+            return LabSnapshot.take(qmp, file);
+        } finally {
+            control.unlock();
+        }
+    }
+
+    private void open() {
+        if (closed) {
+            throw new SessionClosedException("lab domain " + info.name() + " is closed");
+        }
+        if (!qmp.isOpen()) {
+            throw new VmGoneException("VM " + info.name() + " is gone (QMP socket closed)");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        control.lock();
+        try {
+            if (pausedAtNanos >= 0 && qmp.isOpen()) {
+                // Never leave a tenant's guest stopped because its introspection handle went away.
+                try {
+                    qmp.execute("cont");
+                } catch (RuntimeException e) {
+                    // the VM may have gone meanwhile
+                }
+            }
+        } finally {
+            control.unlock();
+            qmp.close();
+            memory.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LabDomain[" + info.name() + "]";
+    }
+}

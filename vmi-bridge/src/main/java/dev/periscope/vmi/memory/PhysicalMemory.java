@@ -1,0 +1,34 @@
+package dev.periscope.vmi.memory;
+
+import dev.periscope.vmi.PageNotPresentException;
+import dev.periscope.vmi.VmGoneException;
+
+/**
+ * Guest physical memory, read-only. Implementations copy exactly the bytes asked for into Java values or
+ * arrays; no native memory escapes. Every read is bounds-checked: an address outside guest RAM fails with
+ * {@link PageNotPresentException}, a closed or vanished VM with {@link VmGoneException}.
+ *
+ * <p>Implementations are safe for concurrent reads from several threads.
+ */
+public interface PhysicalMemory {
+
+    /** Bytes of guest physical address space backed by this memory (highest valid address + 1). */
+    long size();
+
+    byte readByte(long physicalAddress);
+
+    /** Little-endian, as x86 guests store it. */
+    int readInt(long physicalAddress);
+
+    /** Little-endian, as x86 guests store it. */
+    long readLong(long physicalAddress);
+
+    /** Copies {@code length} bytes starting at {@code physicalAddress} into {@code target[offset..]}. */
+    void read(long physicalAddress, byte[] target, int offset, int length);
+
+    /**
+     * Index of the first occurrence of {@code needle} at or after {@code from} and before {@code to}, or -1.
+     * Used for the kernel banner scan; implementations search without copying the whole range.
+     */
+    long indexOf(byte[] needle, long from, long to);
+}

@@ -1,0 +1,107 @@
+package dev.periscope.vmi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.periscope.vmi.driver.Capability;
+import dev.periscope.vmi.driver.Domain;
+import dev.periscope.vmi.driver.DomainInfo;
+import dev.periscope.vmi.driver.HypervisorDriver;
+import dev.periscope.vmi.driver.MemorySnapshot;
+import dev.periscope.vmi.driver.VcpuRegisters;
+import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
+import dev.periscope.vmi.memory.PhysicalMemory;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class VmiEngineTest {
+
+    /** A driver with one VM whose boot time the test changes to simulate a restart. */
+    static final class FakeDriver implements HypervisorDriver {
+        Instant startedAt = Instant.parse("2026-01-01T00:00:00Z");
+        boolean running = true;
+        final List<FakeDomain> opened = new ArrayList<>();
+
+        @Override public String platform() { return "fake"; }
+        @Override public List<DomainInfo> domains() { return domain("vm1").stream().toList(); }
+        @Override public Optional<DomainInfo> domain(String name) {
+            return name.equals("vm1")
+                    ? Optional.of(new DomainInfo("vm1", "t", "fake", running, 1 << 20, "", "", startedAt))
+                    : Optional.empty();
+        }
+        @Override public Domain open(String name) {
+            if (!running) {
+                throw new VmGoneException(name + " not running");
+            }
+            FakeDomain d = new FakeDomain(domain(name).orElseThrow());
+            opened.add(d);
+            return d;
+        }
+        @Override public void close() { }
+    }
+
+    static final class FakeDomain implements Domain {
+        final DomainInfo info;
+        boolean closed;
+
+        FakeDomain(DomainInfo info) { this.info = info; }
+        @Override public DomainInfo info() { return info; }
+        @Override public Set<Capability> capabilities() { return Set.of(Capability.READ_MEMORY); }
+        @Override public PhysicalMemory memory() { return ByteArrayPhysicalMemory.ofSize(1 << 20); }
+        @Override public VcpuRegisters registers(int vcpu) { throw new PlatformUnavailableException("no"); }
+        @Override public int vcpuCount() { return 1; }
+        @Override public void pause() { throw new PlatformUnavailableException("no"); }
+        @Override public void resume() { throw new PlatformUnavailableException("no"); }
+        @Override public MemorySnapshot snapshot() { throw new PlatformUnavailableException("no"); }
+        @Override public void close() { closed = true; }
+    }
+
+    @Test
+    void snapshotWithoutTheCapabilityFailsInsteadOfFallingBack() {
+        try (VmiEngine engine = new VmiEngine(new FakeDriver())) {
+            assertThatThrownBy(() -> engine.processes("vm1", AcquisitionMode.SNAPSHOT))
+                    .isInstanceOf(PlatformUnavailableException.class).hasMessageContaining("snapshot");
+            assertThatThrownBy(() -> engine.processes("vm1", AcquisitionMode.PAUSE))
+                    .isInstanceOf(PlatformUnavailableException.class);
+        }
+    }
+
+    @Test
+    void reattachesWhenTheVmRestartedAndReportsGoneVms() {
+        FakeDriver driver = new FakeDriver();
+        try (VmiEngine engine = new VmiEngine(driver)) {
+            assertThat(engine.capabilities("vm1")).containsExactly(Capability.READ_MEMORY);
+            assertThat(engine.capabilities("vm1")).isNotEmpty();
+            assertThat(driver.opened).hasSize(1);
+            driver.startedAt = driver.startedAt.plusSeconds(60);
+            engine.capabilities("vm1");
+            assertThat(driver.opened).hasSize(2);
+            assertThat(driver.opened.getFirst().closed).isTrue();
+            driver.running = false;
+            assertThatThrownBy(() -> engine.capabilities("vm1")).isInstanceOf(VmGoneException.class);
+            assertThatThrownBy(() -> engine.capabilities("nope")).isInstanceOf(VmGoneException.class);
+            assertThat(engine.profile("vm1") == null).isFalse();
+        } catch (VmGoneException expected) {
+            // profile of a stopped VM
+        }
+    }
+
+    @Test
+    void linuxOnMemoryWithoutAKernelIsAGuestDataError() {
+        try (VmiEngine engine = new VmiEngine(new FakeDriver())) {
+            assertThatThrownBy(() -> engine.processes("vm1", AcquisitionMode.LIVE))
+                    .isInstanceOf(GuestDataException.class).hasMessageContaining("banner");
+        }
+    }
+
+    @Test
+    void closedEngineRefusesWork() {
+        VmiEngine engine = new VmiEngine(new FakeDriver());
+        engine.close();
+        assertThatThrownBy(engine::domains).isInstanceOf(SessionClosedException.class);
+    }
+}

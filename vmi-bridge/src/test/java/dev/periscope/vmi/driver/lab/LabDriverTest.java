@@ -1,0 +1,67 @@
+package dev.periscope.vmi.driver.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.periscope.vmi.VmGoneException;
+import dev.periscope.vmi.driver.DomainInfo;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Listing from run directories, without any VM running. */
+class LabDriverTest {
+
+    @TempDir
+    Path var;
+
+    @Test
+    void listsVmsFromTheirMetadata() throws IOException {
+        writeMeta("lxcore-b", "acme", 999_999_999L);
+        writeMeta("lxcore-a", "default", ProcessHandle.current().pid());
+        Files.createDirectories(var.resolve("lab/empty-dir"));
+        Files.createDirectories(var.resolve("lab/broken"));
+        Files.writeString(var.resolve("lab/broken/meta.json"), "{not json");
+        var driver = new LabDriver(var);
+        assertThat(driver.domains()).extracting(DomainInfo::name).containsExactly("lxcore-a", "lxcore-b");
+        DomainInfo b = driver.domain("lxcore-b").orElseThrow();
+        assertThat(b.tenant()).isEqualTo("acme");
+        assertThat(b.memoryBytes()).isEqualTo(512L << 20);
+        assertThat(b.kernelVersion()).isEqualTo("6.1.0-56-amd64");
+        assertThat(b.startedAt()).isEqualTo(Instant.parse("2026-01-02T03:04:05Z"));
+        assertThat(b.running()).as("no such pid").isFalse();
+        // A live pid that is not a qemu with this VM's RAM does not count as running.
+        assertThat(driver.domain("lxcore-a").orElseThrow().running()).isFalse();
+        assertThatThrownBy(() -> driver.open("lxcore-b")).isInstanceOf(VmGoneException.class);
+        assertThatThrownBy(() -> driver.open("../etc")).isInstanceOf(VmGoneException.class);
+        assertThat(driver.domain("missing")).isEmpty();
+        assertThat(new LabDriver(var.resolve("absent")).domains()).isEmpty();
+    }
+
+    private void writeMeta(String name, String tenant, long pid) throws IOException {
+        Path dir = Files.createDirectories(var.resolve("lab").resolve(name));
+        Files.writeString(dir.resolve("meta.json"), """
+                {
+                  "name": "%s",
+                  "tenant": "%s",
+                  "memoryMib": 512,
+                  "kernelVersion": "6.1.0-56-amd64",
+                  "kernelPackage": "linux-image-6.1.0-56-amd64-unsigned",
+                  "vmlinuz": "/x/vmlinuz",
+                  "workload": "busy",
+                  "kaslr": true,
+                  "ramPath": "/dev/shm/periscope-%s.mem",
+                  "qmpSocket": "%s/qmp.sock",
+                  "shellSocket": "%s/shell.sock",
+                  "consoleSocket": "%s/console.sock",
+                  "consoleLog": "%s/console.log",
+                  "qemuPid": %d,
+                  "startedAt": "2026-01-02T03:04:05Z",
+                  "bootSeconds": 9.8
+                }
+                """.formatted(name, tenant, name, dir, dir, dir, dir, pid));
+    }
+}

@@ -1,0 +1,115 @@
+package dev.periscope.vmi.driver.lab;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * A lab guest for tests that need a real VM: started with lab/lab.sh, stopped on close. Tests call
+ * {@link #assumeLabEnabled()} first so that {@code -Dperiscope.lab.skip=true} skips them cleanly.
+ * Names must start with the prefix the test suite owns (e.g. "lxcore-") so parallel suites do not collide.
+ */
+public final class LabVm implements AutoCloseable {
+
+    /** Output and exit code of a command run in the guest. */
+    public record Result(int exitCode, String output) {
+        public boolean ok() {
+            return exitCode == 0;
+        }
+    }
+
+    private final String name;
+    private boolean stopped;
+
+    private LabVm(String name) {
+        this.name = name;
+    }
+
+    public static void assumeLabEnabled() {
+        Assumptions.assumeFalse(Boolean.getBoolean("periscope.lab.skip"), "lab tests skipped (periscope.lab.skip)");
+        Assumptions.assumeTrue(Files.isExecutable(labScript()), "no lab/lab.sh in " + repo());
+    }
+
+    /** Starts {@code name} with extra lab.sh start arguments (e.g. "--workload", "busy"); waits until it is up. */
+    public static LabVm start(String name, String... arguments) {
+        List<String> command = new ArrayList<>(List.of(labScript().toString(), "start", name));
+        command.addAll(List.of(arguments));
+        Result result = run(command, 300);
+        if (!result.ok()) {
+            // lab.sh may have failed after QEMU came up: never leave a guest behind.
+            run(List.of(labScript().toString(), "stop", name), 60);
+            throw new IllegalStateException("lab.sh start " + name + " failed (" + result.exitCode() + "):\n"
+                    + result.output());
+        }
+        return new LabVm(name);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Runs a command in the guest's test shell; never throws for a non-zero exit. */
+    public Result exec(String... guestCommand) {
+        List<String> command = new ArrayList<>(List.of(labScript().toString(), "exec", name, "--"));
+        command.addAll(List.of(guestCommand));
+        return run(command, 120);
+    }
+
+    public void stop() {
+        if (!stopped) {
+            stopped = true;
+            run(List.of(labScript().toString(), "stop", name), 60);
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    public static Path repo() {
+        return Path.of(System.getProperty("periscope.repo", System.getProperty("user.dir") + "/.."));
+    }
+
+    /** The var directory lab.sh writes to (honours PERISCOPE_VAR like lab.sh). */
+    public static Path varDir() {
+        String env = System.getenv("PERISCOPE_VAR");
+        return env != null && !env.isBlank() ? Path.of(env) : repo().resolve("var");
+    }
+
+    private static Path labScript() {
+        return repo().resolve("lab/lab.sh");
+    }
+
+    private static Result run(List<String> command, int timeoutSeconds) {
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            process.getOutputStream().close();
+            // Read before waiting so a chatty command cannot block on a full pipe.
+            byte[][] bytes = new byte[1][];
+            Thread output = Thread.ofVirtual().start(() -> {
+                try {
+                    bytes[0] = process.getInputStream().readAllBytes();
+                } catch (IOException e) {
+                    bytes[0] = new byte[0];
+                }
+            });
+            if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new IllegalStateException(String.join(" ", command) + " timed out after " + timeoutSeconds + " s");
+            }
+            output.join();
+            return new Result(process.exitValue(), new String(bytes[0], StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run " + command, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted running " + command, e);
+        }
+    }
+}
