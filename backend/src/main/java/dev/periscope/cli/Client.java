@@ -31,7 +31,7 @@ public final class Client {
     private final PrintStream out;
     private final PrintStream err;
 
-    Client(Map<String, String> env, PrintStream out, PrintStream err) {
+    public Client(Map<String, String> env, PrintStream out, PrintStream err) {
         this.env = env;
         this.out = out;
         this.err = err;
@@ -45,7 +45,8 @@ public final class Client {
         return new Client(System.getenv(), System.out, System.err).execute(List.of(args));
     }
 
-    int execute(List<String> args) {
+    /** Runs one command ({@code args[0]} is its name); returns the exit code. */
+    public int execute(List<String> args) {
         String vm = null;
         String mode = "snapshot";
         boolean json = false;

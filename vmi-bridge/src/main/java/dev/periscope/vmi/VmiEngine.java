@@ -63,8 +63,10 @@ public final class VmiEngine implements AutoCloseable {
         return driver.domain(vm);
     }
 
+    /** What the VM's platform can do for it; does not attach. */
     public Set<Capability> capabilities(String vm) {
-        return withDomain(vm, a -> Set.copyOf(a.domain.capabilities()));
+        open();
+        return driver.capabilities(vm);
     }
 
     /** The kernel profile of a VM, derived from live memory on first use after each boot. */

@@ -33,6 +33,9 @@ class VmiEngineTest {
                     ? Optional.of(new DomainInfo("vm1", "t", "fake", running, 1 << 20, "", "", startedAt))
                     : Optional.empty();
         }
+        @Override public Set<Capability> capabilities(String name) {
+            return domain(name).filter(DomainInfo::running).map(d -> Set.of(Capability.READ_MEMORY)).orElse(Set.of());
+        }
         @Override public Domain open(String name) {
             if (!running) {
                 throw new VmGoneException(name + " not running");
@@ -71,23 +74,35 @@ class VmiEngineTest {
     }
 
     @Test
-    void reattachesWhenTheVmRestartedAndReportsGoneVms() {
+    void capabilitiesComeFromTheDriverWithoutAttaching() {
         FakeDriver driver = new FakeDriver();
         try (VmiEngine engine = new VmiEngine(driver)) {
             assertThat(engine.capabilities("vm1")).containsExactly(Capability.READ_MEMORY);
-            assertThat(engine.capabilities("vm1")).isNotEmpty();
+            assertThat(engine.capabilities("nope")).isEmpty();
+            assertThat(driver.opened).isEmpty();
+        }
+    }
+
+    @Test
+    void reattachesWhenTheVmRestartedAndReportsGoneVms() {
+        FakeDriver driver = new FakeDriver();
+        try (VmiEngine engine = new VmiEngine(driver)) {
+            // The fake's memory holds no kernel: each read attaches, then fails on the guest data.
+            readProcesses(engine);
+            readProcesses(engine);
             assertThat(driver.opened).hasSize(1);
             driver.startedAt = driver.startedAt.plusSeconds(60);
-            engine.capabilities("vm1");
+            readProcesses(engine);
             assertThat(driver.opened).hasSize(2);
             assertThat(driver.opened.getFirst().closed).isTrue();
             driver.running = false;
-            assertThatThrownBy(() -> engine.capabilities("vm1")).isInstanceOf(VmGoneException.class);
-            assertThatThrownBy(() -> engine.capabilities("nope")).isInstanceOf(VmGoneException.class);
-            assertThat(engine.profile("vm1") == null).isFalse();
-        } catch (VmGoneException expected) {
-            // profile of a stopped VM
+            assertThatThrownBy(() -> engine.processes("vm1", AcquisitionMode.LIVE)).isInstanceOf(VmGoneException.class);
+            assertThatThrownBy(() -> engine.processes("nope", AcquisitionMode.LIVE)).isInstanceOf(VmGoneException.class);
         }
+    }
+
+    private static void readProcesses(VmiEngine engine) {
+        assertThatThrownBy(() -> engine.processes("vm1", AcquisitionMode.LIVE)).isInstanceOf(GuestDataException.class);
     }
 
     @Test

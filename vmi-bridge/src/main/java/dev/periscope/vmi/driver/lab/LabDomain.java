@@ -23,7 +23,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class LabDomain implements Domain {
 
     static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
-    private static final Set<Capability> CAPABILITIES = Set.copyOf(EnumSet.of(Capability.READ_MEMORY,
+    static final Set<Capability> CAPABILITIES = Set.copyOf(EnumSet.of(Capability.READ_MEMORY,
             Capability.VCPU_REGISTERS, Capability.PAUSE_RESUME, Capability.COW_SNAPSHOT));
 
     private final LabMeta meta;

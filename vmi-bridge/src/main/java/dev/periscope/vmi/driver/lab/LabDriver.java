@@ -2,6 +2,7 @@ package dev.periscope.vmi.driver.lab;
 
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.VmGoneException;
+import dev.periscope.vmi.driver.Capability;
 import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.driver.HypervisorDriver;
@@ -13,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,6 +69,11 @@ public final class LabDriver implements HypervisorDriver {
     @Override
     public Optional<DomainInfo> domain(String name) {
         return validName(name) ? meta(labDir.resolve(name)).map(LabDriver::info) : Optional.empty();
+    }
+
+    @Override
+    public Set<Capability> capabilities(String name) {
+        return domain(name).filter(DomainInfo::running).map(running -> LabDomain.CAPABILITIES).orElse(Set.of());
     }
 
     @Override

@@ -1,0 +1,196 @@
+package dev.periscope;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.periscope.cli.Client;
+import dev.periscope.vmi.driver.lab.LabVm;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
+import org.springframework.core.ParameterizedTypeReference;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseCookie;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.web.reactive.server.WebTestClient;
+import org.springframework.util.LinkedMultiValueMap;
+import org.springframework.web.reactive.function.BodyInserters;
+
+/**
+ * The whole path against a real lab guest: REST, the command-line client and the browser login, with the
+ * process list read from guest memory and checked against the guest's own view. Run {@link #main} to start
+ * the server from an IDE with the lab's var directory.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@AutoConfigureWebTestClient(timeout = "PT60S")
+class PeriscopeLabTest {
+
+    private static final String VM = "bk-path-1";
+    private static final ParameterizedTypeReference<Map<String, Object>> MAP = new ParameterizedTypeReference<>() {
+    };
+    private static LabVm guest;
+
+    @Autowired
+    WebTestClient web;
+
+    @LocalServerPort
+    int port;
+
+    public static void main(String[] args) {
+        SpringApplication.run(PeriscopeApplication.class, "--periscope.var-dir=" + LabVm.varDir());
+    }
+
+    @DynamicPropertySource
+    static void varDir(DynamicPropertyRegistry registry) {
+        registry.add("periscope.var-dir", () -> LabVm.varDir().toString());
+    }
+
+    @BeforeAll
+    static void startGuest() {
+        LabVm.assumeLabEnabled();
+        guest = LabVm.start(VM, "--tenant", "pathco", "--workload", "busy");
+    }
+
+    @AfterAll
+    static void stopGuest() {
+        if (guest != null) {
+            guest.close();
+        }
+    }
+
+    @Test
+    void vmIsListedWithItsTenantAndCapabilities() throws IOException {
+        web.get().uri("/api/v1/vms/" + VM).header("Authorization", "Bearer " + token()).exchange()
+                .expectStatus().isOk()
+                .expectBody()
+                .jsonPath("$.tenant").isEqualTo("pathco")
+                .jsonPath("$.running").isEqualTo(true)
+                .jsonPath("$.platform").isEqualTo("qemu-lab")
+                .jsonPath("$.capabilities").value(List.class, capabilities ->
+                        assertThat((List<Object>) capabilities).contains("READ_MEMORY", "COW_SNAPSHOT"));
+    }
+
+    @Test
+    void processListOverRestMatchesTheGuestsOwnPids() throws IOException {
+        // Forked helpers of the workload come and go; the long-lived ones are in two readings around the reads.
+        Set<Integer> guestPids = guestPidsOf("busy-writer", "busy-proc");
+        assertThat(guestPids).as("the busy workload runs busy-writer and busy-proc").hasSizeGreaterThanOrEqualTo(2);
+
+        for (String mode : List.of("snapshot", "pause", "live")) {
+            Map<String, Object> list = web.get().uri("/api/v1/vms/" + VM + "/processes?mode=" + mode)
+                    .header("Authorization", "Bearer " + token()).exchange()
+                    .expectStatus().isOk()
+                    .expectBody(MAP).returnResult().getResponseBody();
+            assertThat(list).containsEntry("mode", mode).containsEntry("consistent", !mode.equals("live"));
+            List<Map<String, Object>> processes = processes(list);
+            Set<Integer> enginePids = processes.stream()
+                    .filter(p -> Set.of("busy-writer", "busy-proc").contains(p.get("name")))
+                    .map(p -> (Integer) p.get("pid"))
+                    .collect(Collectors.toSet());
+            assertThat(enginePids).as("busy-writer/busy-proc pids by %s", mode).containsAll(guestPids);
+            assertThat(processes).filteredOn(p -> p.get("name").equals("busy-writer"))
+                    .allSatisfy(p -> {
+                        assertThat((String) p.get("cmdline")).contains("/periscope/bin/busy-writer");
+                        assertThat(((Number) p.get("cr3")).longValue()).isPositive();
+                        assertThat(p.get("kernelThread")).isEqualTo(false);
+                    });
+        }
+    }
+
+    @Test
+    void commandLineClientPrintsTheProcessTable() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        var client = new Client(Map.of("PERISCOPE_URL", "http://localhost:" + port,
+                "PERISCOPE_TOKEN", token()), new PrintStream(out), new PrintStream(err));
+
+        assertThat(client.execute(List.of("ps", VM, "--mode", "live"))).as(err.toString()).isZero();
+        assertThat(out.toString()).contains("mode live (racy)").containsPattern("(?m)^\\s+1\\s+0\\s+0 S\\s+init");
+
+        out.reset();
+        assertThat(client.execute(List.of("ps", VM, "--json"))).as(err.toString()).isZero();
+        assertThat(out.toString()).contains("\"name\" : \"busy-writer\"", "\"kernelThread\" : false", "\"cr3\"");
+
+        assertThat(client.execute(List.of("ps", "no-such-vm"))).isEqualTo(1);
+        assertThat(err.toString()).contains("404").contains("no VM named 'no-such-vm'");
+    }
+
+    @Test
+    void browserLogsInWithTheFormAndSeesTheVmPage() throws IOException {
+        var login = web.get().uri("/login").exchange().expectStatus().isOk().expectBody(String.class).returnResult();
+        Matcher csrf = Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"").matcher(login.getResponseBody());
+        assertThat(csrf.find()).as("login form carries a CSRF token").isTrue();
+        ResponseCookie session = login.getResponseCookies().getFirst("SESSION");
+        assertThat(session).isNotNull();
+
+        var form = new LinkedMultiValueMap<String, String>();
+        form.add("username", "operator");
+        form.add("password", Files.readString(LabVm.varDir().resolve("operator.password")).strip());
+        form.add("_csrf", csrf.group(1));
+        var loggedIn = web.post().uri("/login").cookie("SESSION", session.getValue())
+                .contentType(MediaType.APPLICATION_FORM_URLENCODED).body(BodyInserters.fromFormData(form))
+                .exchange().expectStatus().is3xxRedirection().expectHeader().location("/")
+                .expectBody().returnResult();
+        ResponseCookie authenticated = loggedIn.getResponseCookies().getFirst("SESSION");
+        String cookie = authenticated != null ? authenticated.getValue() : session.getValue();
+
+        web.get().uri("/").cookie("SESSION", cookie).exchange()
+                .expectStatus().isOk().expectBody(String.class).value(page -> assertThat(page).contains(VM, "pathco"));
+        web.get().uri("/vms/" + VM + "?mode=live").cookie("SESSION", cookie).exchange()
+                .expectStatus().isOk().expectBody(String.class)
+                .value(page -> assertThat(page).contains("busy-writer", "/periscope/bin/busy-writer"));
+    }
+
+    @Test
+    void formPostWithoutCsrfTokenIsRefused() {
+        web.post().uri("/login").contentType(MediaType.APPLICATION_FORM_URLENCODED)
+                .body(BodyInserters.fromFormData("username", "operator").with("password", "x"))
+                .exchange().expectStatus().isForbidden();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> processes(Map<String, Object> list) {
+        return (List<Map<String, Object>>) list.get("processes");
+    }
+
+    private static Set<Integer> guestPidsOf(String... names) {
+        LabVm.Result pidof = guest.exec(pidofCommand(names));
+        assertThat(pidof.exitCode()).as(pidof.output()).isZero();
+        Set<Integer> pids = parsePids(pidof.output());
+        pids.retainAll(parsePids(guest.exec(pidofCommand(names)).output()));
+        return pids;
+    }
+
+    private static String[] pidofCommand(String... names) {
+        String[] command = new String[names.length + 1];
+        command[0] = "pidof";
+        System.arraycopy(names, 0, command, 1, names.length);
+        return command;
+    }
+
+    private static Set<Integer> parsePids(String pidofOutput) {
+        return Arrays.stream(pidofOutput.trim().split("\\s+")).map(Integer::parseInt)
+                .collect(Collectors.toCollection(java.util.HashSet::new));
+    }
+
+    private static String token() throws IOException {
+        return Files.readString(LabVm.varDir().resolve("operator.token")).strip();
+    }
+}

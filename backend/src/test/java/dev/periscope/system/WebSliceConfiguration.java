@@ -1,0 +1,41 @@
+package dev.periscope.system;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.test.context.TestConfiguration;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Import;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * What a {@code @WebFluxTest} slice needs from the system package: the real security setup, error mapping,
+ * page support and configuration, with a small read scheduler. The engine itself is left to each test.
+ */
+@TestConfiguration(proxyBeanMethods = false)
+@EnableConfigurationProperties(PeriscopeProperties.class)
+@Import({SecurityConfiguration.class, BootstrapCredentials.class, EngineErrors.class, PageSupport.class})
+public class WebSliceConfiguration {
+
+    @Bean(destroyMethod = "dispose")
+    Scheduler engineReads() {
+        return Schedulers.newBoundedElastic(2, 16, "test-read");
+    }
+
+    /** A fresh var directory for one test class: its own bootstrap credentials. */
+    public static Path newVarDir() {
+        try {
+            return Files.createTempDirectory("periscope-slice-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The bootstrap operator token the slice's server accepts (created under {@code periscope.var-dir}). */
+    public static String operatorToken(Path varDir) throws IOException {
+        return Files.readString(varDir.resolve("operator.token")).strip();
+    }
+}
