@@ -1,23 +1,17 @@
 package dev.periscope.vmi.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.lab.LabDriver;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.periscope.vmi.driver.lab.LabVm;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,33 +30,26 @@ class LinuxGuestLabTest {
     }
 
     @Test
-    void defaultKernelWithKaslr() throws Exception {
+    void defaultKernelWithKaslr() {
         checkGuest("lxmodel-61", List.of(), false);
     }
 
     @Test
-    void kernel612() throws Exception {
+    void kernel612() {
         checkGuest("lxmodel-612", List.of("--kernel-package", RealKernels.K612), false);
     }
 
     @Test
-    void defaultKernelNokaslr() throws Exception {
+    void defaultKernelNokaslr() {
         checkGuest("lxmodel-nk", List.of("--nokaslr"), true);
     }
 
-    private static void checkGuest(String vm, List<String> startArgs, boolean nokaslr) throws Exception {
-        assumeFalse(Boolean.getBoolean("periscope.lab.skip"), "lab tests skipped (periscope.lab.skip=true)");
-        Path repo = RealKernels.repo();
-        Path lab = repo.resolve("lab/lab.sh");
-        assumeTrue(Files.isExecutable(lab), "no lab/lab.sh");
-        List<String> start = new ArrayList<>(List.of(lab.toString(), "start", vm, "--workload", "busy"));
+    private static void checkGuest(String vm, List<String> startArgs, boolean nokaslr) {
+        LabVm.assumeLabEnabled();
+        List<String> start = new ArrayList<>(List.of("--workload", "busy"));
         start.addAll(startArgs);
-        boolean started = false;
-        try (LabDriver driver = new LabDriver(repo.resolve("var")); VmiEngine engine = new VmiEngine(driver)) {
-            if (driver.domain(vm).filter(d -> d.running()).isEmpty()) {
-                run(start, 600);
-                started = true;
-            }
+        try (LabVm guest = LabVm.start(vm, start.toArray(String[]::new));
+             LabDriver driver = new LabDriver(LabVm.varDir()); VmiEngine engine = new VmiEngine(driver)) {
             // Profile timings: cold (empty cache) and warm (same build cached) from live memory.
             try (Domain domain = driver.open(vm)) {
                 KernelProfileCache cache = new KernelProfileCache();
@@ -83,9 +70,9 @@ class LinuxGuestLabTest {
                 }
             }
             for (AcquisitionMode mode : AcquisitionMode.values()) {
-                Map<Integer, Seen> before = guestView(lab, vm);
+                Map<Integer, Seen> before = guestView(guest);
                 ProcessList list = engine.processes(vm, mode);
-                Map<Integer, Seen> after = guestView(lab, vm);
+                Map<Integer, Seen> after = guestView(guest);
                 System.out.printf("[%s] %s: %d processes, read %.2f ms, downtime %.2f ms, age %.1f ms, warnings %s%n",
                         vm, mode, list.processes().size(), list.readTime().toNanos() / 1e6,
                         list.guestDowntime().toNanos() / 1e6, list.snapshotAge().toNanos() / 1e6, list.warnings());
@@ -106,10 +93,6 @@ class LinuxGuestLabTest {
             assertThat(init.kernelThread()).isFalse();
             assertThat(init.cr3()).isNotZero();
             assertThat(init.argv()).isNotEmpty();
-        } finally {
-            if (started) {
-                run(List.of(lab.toString(), "stop", vm), 120);
-            }
         }
     }
 
@@ -148,8 +131,10 @@ class LinuxGuestLabTest {
         assertThat(checked).as("processes compared").isGreaterThan(20);
     }
 
-    static Map<Integer, Seen> guestView(Path lab, String vm) throws IOException, InterruptedException {
-        String out = run(List.of(lab.toString(), "exec", vm, "--timeout", "60", "--", "sh", "-c", GUEST_VIEW), 120);
+    static Map<Integer, Seen> guestView(LabVm guest) {
+        LabVm.Result view = guest.exec("sh", "-c", GUEST_VIEW);
+        assertThat(view.exitCode()).as(view.output()).isZero();
+        String out = view.output();
         Map<Integer, Seen> seen = new HashMap<>();
         for (String line : out.split("\n")) {
             String[] f = line.split("\\|", 3);
@@ -167,18 +152,5 @@ class LinuxGuestLabTest {
         }
         assertThat(seen).as("guest /proc reading").isNotEmpty();
         return seen;
-    }
-
-    private static String run(List<String> command, int timeoutSeconds) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("timed out: " + command);
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException("exit " + p.exitValue() + ": " + command);
-        }
-        return new String(out, StandardCharsets.UTF_8);
     }
 }

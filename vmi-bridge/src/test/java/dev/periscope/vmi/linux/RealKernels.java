@@ -1,5 +1,6 @@
 package dev.periscope.vmi.linux;
 
+import dev.periscope.vmi.driver.lab.LabVm;
 import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -29,10 +30,6 @@ final class RealKernels {
     private RealKernels() {
     }
 
-    static Path repo() {
-        return Path.of(System.getProperty("periscope.repo", "/work/main"));
-    }
-
     /** vmlinux of a Debian kernel package ("" = the lab default), or empty when it cannot be obtained here. */
     static Optional<byte[]> vmlinux(String kernelPackage) {
         return VMLINUX.computeIfAbsent(kernelPackage, RealKernels::load);
@@ -40,7 +37,7 @@ final class RealKernels {
 
     private static Optional<byte[]> load(String kernelPackage) {
         try {
-            Path lab = repo().resolve("lab/lab.sh");
+            Path lab = LabVm.repo().resolve("lab/lab.sh");
             if (!Files.isExecutable(lab)) {
                 return Optional.empty();
             }
