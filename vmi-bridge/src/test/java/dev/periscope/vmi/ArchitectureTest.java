@@ -12,8 +12,10 @@ import com.tngtech.archunit.lang.ArchRule;
 class ArchitectureTest {
 
     @ArchTest
-    static final ArchRule ffmOnlyInTheMemoryPackage = noClasses()
-            .that().resideOutsideOfPackage("dev.periscope.vmi.memory..")
+    /** FFM types stay in the wrapper packages: guest memory, the event ring, the Xen driver and the bindings. */
+    static final ArchRule ffmOnlyInTheWrapperPackages = noClasses()
+            .that().resideOutsideOfPackages("dev.periscope.vmi.memory..", "dev.periscope.vmi.ring..",
+                    "dev.periscope.vmi.nativeapi..", "dev.periscope.vmi.driver.xen..")
             .should().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.MemorySegment")
             .orShould().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.Arena")
             .because("guest memory is copied out of native memory in one wrapper package (STYLE habit 3)");

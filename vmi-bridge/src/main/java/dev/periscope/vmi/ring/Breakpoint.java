@@ -1,0 +1,29 @@
+package dev.periscope.vmi.ring;
+
+/**
+ * A hypervisor breakpoint: the extension runs a callback before the instruction at {@code address} (a guest
+ * virtual address) executes; nothing is written into guest memory.
+ */
+public record Breakpoint(long address, Kind kind) {
+
+    public enum Kind {
+        /** The kernel's syscall entry ({@code entry_SYSCALL_64}): rax = number, rdi rsi rdx r10 r8 r9 = arguments. */
+        SYSCALL_ENTRY(RingLayout.BP_SYSCALL_ENTRY),
+        /** Any instruction: a BREAKPOINT record with rdi rsi rdx rcx r8 r9. */
+        PLAIN(RingLayout.BP_PLAIN);
+
+        final int code;
+
+        Kind(int code) {
+            this.code = code;
+        }
+    }
+
+    public Breakpoint {
+        java.util.Objects.requireNonNull(kind, "kind");
+    }
+
+    public static Breakpoint syscallEntry(long address) {
+        return new Breakpoint(address, Kind.SYSCALL_ENTRY);
+    }
+}

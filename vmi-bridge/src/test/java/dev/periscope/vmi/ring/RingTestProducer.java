@@ -1,0 +1,144 @@
+package dev.periscope.vmi.ring;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+import static dev.periscope.vmi.ring.RingLayout.*;
+
+/**
+ * A Java producer writing through the same layout and protocol as the C producer in periscope_ring_ops.h
+ * (reserve, optional DROP_MARKER, release of head; bounded wait on the response lane). It maps the file on its
+ * own, as the plugin does. Test-only; one instance per lane, used by one thread.
+ */
+final class RingTestProducer implements AutoCloseable {
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment ring;
+    private final int lane;
+    private final int capacity;
+    private final long lane0;
+    private final long records;
+    private long cachedTail;
+
+    RingTestProducer(Path file, int lane) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ring = ch.map(FileChannel.MapMode.READ_WRITE, 0, ch.size(), arena);
+        }
+        this.lane = lane;
+        this.capacity = ring.get(ValueLayout.JAVA_INT, H_LANE_CAPACITY);
+        this.lane0 = laneBase(lane);
+        this.records = RECORDS_OFFSET + (long) lane * capacity * RECORD_SIZE;
+    }
+
+    private long get(long off) {
+        return ring.get(ValueLayout.JAVA_LONG, off);
+    }
+
+    private void bump(long off, long n) {
+        U64.setOpaque(ring, off, get(off) + n);
+    }
+
+    /** Writes one SYSCALL record (nr, args nr..nr+5) or counts a drop; returns its seq, or -1 when dropped. */
+    long produce(long nr, boolean sync) {
+        bump(lane0 + L_SEEN, 1);
+        long head = get(lane0 + L_HEAD);
+        long pending = get(lane0 + L_PENDING_DROPS);
+        long need = pending > 0 ? 2 : 1;
+        long seq = get(lane0 + L_NEXT_SEQ) + 1;
+        U64.setOpaque(ring, lane0 + L_NEXT_SEQ, seq);
+        if (head + need - cachedTail > capacity) {
+            cachedTail = (long) LANE_TAIL.getAcquire(ring, 0L, (long) lane);
+            if (head + need - cachedTail > capacity) {
+                bump(lane0 + L_DROPPED, 1);
+                U64.setOpaque(ring, lane0 + L_PENDING_DROPS, pending + 1);
+                return -1;
+            }
+        }
+        if (pending > 0) {
+            long m = slot(head);
+            ring.asSlice(m, R_DATA).fill((byte) 0);
+            ring.set(ValueLayout.JAVA_INT, m + R_KIND, KIND_DROP_MARKER);
+            ring.set(ValueLayout.JAVA_INT, m + R_VCPU, lane);
+            ring.set(ValueLayout.JAVA_LONG, m + R_SEQ, seq - 1);
+            ring.set(ValueLayout.JAVA_LONG, m + R_ARGS, pending);
+            head++;
+            U64.setOpaque(ring, lane0 + L_PENDING_DROPS, 0L);
+            bump(lane0 + L_DROP_MARKERS, 1);
+        }
+        long r = slot(head);
+        ring.asSlice(r, R_DATA).fill((byte) 0);
+        ring.set(ValueLayout.JAVA_INT, r + R_KIND, KIND_SYSCALL);
+        ring.set(ValueLayout.JAVA_INT, r + R_VCPU, lane);
+        ring.set(ValueLayout.JAVA_LONG, r + R_SEQ, seq);
+        ring.set(ValueLayout.JAVA_LONG, r + R_TIMESTAMP, System.nanoTime());
+        ring.set(ValueLayout.JAVA_LONG, r + R_SYSCALL_NR, nr);
+        for (int k = 0; k < 6; k++) {
+            ring.set(ValueLayout.JAVA_LONG, r + R_ARGS + 8L * k, nr + k);
+        }
+        ring.set(ValueLayout.JAVA_INT, r + R_FLAGS, sync ? RECORD_SYNC : 0);
+        bump(lane0 + L_DELIVERED, 1);
+        LANE_HEAD.setRelease(ring, 0L, (long) lane, head + 1);
+        return seq;
+    }
+
+    /** Bounded wait for the response lane, as periscope_wait_response does; true if answered. */
+    boolean awaitResponse(long seq, long timeoutNs) {
+        long start = System.nanoTime();
+        boolean answered;
+        while (!(answered = (long) LANE_RESPONSE_SEQ.getAcquire(ring, 0L, (long) lane) >= seq)) {
+            if (System.nanoTime() - start >= timeoutNs) {
+                break;
+            }
+            Thread.onSpinWait();
+        }
+        bump(lane0 + L_VCPU_WAIT_NS, System.nanoTime() - start);
+        if (!answered) {
+            bump(lane0 + L_SYNC_TIMEOUTS, 1);
+        }
+        return answered;
+    }
+
+    /** The control block as the plugin would read it (no seqlock retry needed in single-threaded tests). */
+    int mode() {
+        return ring.get(ValueLayout.JAVA_INT, C_MODE);
+    }
+
+    long[] dtbs() {
+        int n = ring.get(ValueLayout.JAVA_INT, C_DTB_COUNT);
+        long[] d = new long[n];
+        for (int i = 0; i < n; i++) {
+            d[i] = get(C_DTBS + 8L * i);
+        }
+        return d;
+    }
+
+    long generation() {
+        return get(C_GENERATION);
+    }
+
+    long[] token() {
+        return new long[] {get(C_TOKEN), get(C_TOKEN + 8)};
+    }
+
+    long breakpointAddress(int i) {
+        return get(C_BREAKPOINTS + BP_SIZE * i + BP_GVA);
+    }
+
+    int breakpointKind(int i) {
+        return ring.get(ValueLayout.JAVA_INT, C_BREAKPOINTS + BP_SIZE * i + BP_KIND);
+    }
+
+    private long slot(long n) {
+        return records + (n & (capacity - 1)) * RECORD_SIZE;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
