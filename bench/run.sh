@@ -6,7 +6,8 @@
 #   --quick     short JMH settings and fewer end-to-end samples (a smoke run, ~3 min; not for RESULTS.md)
 #   --keep-vm   leave the bench VM running afterwards (it is stopped only if this script started it)
 #   --jmh RE    only the JMH benchmarks matching RE (default: all)
-# env: PERISCOPE_VAR (default <repo>/var), PERISCOPE_BENCH_VM (default bench-1),
+# env: PERISCOPE_VAR (default <repo>/var), PERISCOPE_BENCH_VAR (the bench VM's own var directory, default
+#      $PERISCOPE_VAR/bench/lab-var), PERISCOPE_BENCH_VM (default bench-1),
 #      PERISCOPE_BENCH_PORT (default 18080), JAVA_HOME (a JDK 25; found under /usr/lib/jvm otherwise)
 # Results: $PERISCOPE_VAR/bench/<timestamp>/ (jmh.json, jmh.txt, engine-e2e.json, rest-latency.json,
 # machine.txt, load.txt, summary.md), also reachable as $PERISCOPE_VAR/bench/latest.
@@ -29,7 +30,7 @@ while (($#)); do
     --skip-jmh) skip_jmh=true; shift ;;
     --skip-e2e) skip_e2e=true; shift ;;
     --skip-rest) skip_rest=true; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -88,7 +89,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---------------------------------------------------------------- the bench VM
+# ---------------------------------------------------------------- the bench VM, in its own var directory
+# A server started by ./periscope up attaches to every VM under $VAR/lab it is asked about and then holds the
+# VM's QMP socket (QEMU takes one QMP client), which would lock the engine benchmarks out. So the bench VM
+# lives under $VAR/bench/lab-var (its kernel cache shared with $VAR), where only this script's server looks.
+BENCH_VAR="${PERISCOPE_BENCH_VAR:-$VAR/bench/lab-var}"
+mkdir -p "$BENCH_VAR" "$VAR/cache"
+[[ -e $BENCH_VAR/cache ]] || ln -s "$VAR/cache" "$BENCH_VAR/cache"
+VAR="$BENCH_VAR"
 vm_running() { PERISCOPE_VAR="$VAR" "$LAB" list 2>/dev/null | awk -v vm="$VM" '$1 == vm && $3 == "running" {f=1} END {exit !f}'; }
 if vm_running; then
   log "using the running lab VM $VM"

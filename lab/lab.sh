@@ -11,6 +11,12 @@ CACHE=$VAR_DIR/cache
 BOOT_TIMEOUT=${PERISCOPE_BOOT_TIMEOUT:-120}
 INITRAMFS_FORMAT=v1          # bump when the image layout produced by build_initramfs changes
 QEMU=${PERISCOPE_QEMU:-qemu-system-x86_64}
+# The hypervisor extension (vmi-bridge/native, built by `./periscope build` / the Maven build) and the tool
+# that creates its event ring before QEMU starts. PERISCOPE_LAB_EVENTS: auto (default: load the plugin when
+# it is built, else start without events and say so), required (fail without it), off (never load it).
+NATIVE_DIR=${PERISCOPE_NATIVE_DIR:-$REPO_DIR/vmi-bridge/target/native}
+LAB_EVENTS=${PERISCOPE_LAB_EVENTS:-auto}
+RING_CAPACITY=${PERISCOPE_RING_CAPACITY:-16384}
 
 die() { echo "lab: $*" >&2; exit 1; }
 note() { echo "lab: $*" >&2; }
@@ -167,6 +173,7 @@ ensure_initramfs() {
 # ---------------------------------------------------------------- VM state
 run_dir() { echo "$LAB_VAR/$1"; }
 ram_path() { echo "/dev/shm/periscope-$1.mem"; }
+ring_path() { echo "/dev/shm/periscope-$1.ring"; }
 
 # is_vm_pid PID NAME: PID is alive and is this VM's qemu
 is_vm_pid() {
@@ -210,12 +217,16 @@ write_meta() { # writes meta.json + meta.env from M_* variables
         printf '  "consoleLog": %s,\n' "$(json_str "$M_consoleLog")"
         printf '  "qemuPid": %d,\n' "$M_qemuPid"
         printf '  "startedAt": %s,\n' "$(json_str "$M_startedAt")"
+        printf '  "ringPath": %s,\n' "$(json_str "$M_ringPath")"
+        printf '  "ringTokenFile": %s,\n' "$(json_str "$M_ringTokenFile")"
+        printf '  "events": %s,\n' "$(json_str "$M_events")"
         printf '  "bootSeconds": %s\n' "$M_bootSeconds"
         printf '}\n'
     } > "$d/meta.json.tmp"
     local v
     for v in name tenant memoryMib kernelVersion kernelPackage vmlinuz workload kaslr ramPath qmpSocket \
-             shellSocket consoleSocket consoleLog qemuPid startedAt startedEpoch bootSeconds; do
+             shellSocket consoleSocket consoleLog qemuPid startedAt startedEpoch bootSeconds \
+             ringPath ringTokenFile events; do
         local var=M_$v
         printf 'M_%s=%q\n' "$v" "${!var}"
     done > "$d/meta.env.tmp"
@@ -289,7 +300,7 @@ cmd_kernel_path() {
 
 cleanup_vm_files() { # NAME: remove runtime files of a non-running VM (keeps logs)
     local d; d=$(run_dir "$1")
-    rm -f "$(ram_path "$1")" "$d/qmp.sock" "$d/shell.sock" "$d/console.sock" "$d/qemu.pid" "$d/initrd.img" "$d/overlay.cpio.gz"
+    rm -f "$(ram_path "$1")" "$(ring_path "$1")" "$d/ring.token" "$d/qmp.sock" "$d/control.sock" "$d/shell.sock" "$d/console.sock" "$d/qemu.pid" "$d/initrd.img" "$d/overlay.cpio.gz"
     [[ -f $d/meta.json ]] && mv -f "$d/meta.json" "$d/meta.last.json"
     rm -f "$d/meta.env"
 }
@@ -301,6 +312,27 @@ kill_pid() { # PID NAME: TERM, then KILL
     for i in $(seq 1 30); do is_vm_pid "$pid" "$name" || return 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     for i in $(seq 1 30); do is_vm_pid "$pid" "$name" || return 0; sleep 0.1; done
+}
+
+# setup_events NAME RUN_DIR -> prints "on" (ring + token created for -smp 1), or "off: REASON" when the plugin is
+# not built (PERISCOPE_LAB_EVENTS=auto) or switched off; fails (exit 1) when required but unavailable.
+setup_events() {
+    local name=$1 d=$2 lib=$NATIVE_DIR/libperiscope_qemu.so init=$NATIVE_DIR/periscope-ring-init
+    case $LAB_EVENTS in
+        off) echo "off: PERISCOPE_LAB_EVENTS=off"; return 0 ;;
+        auto|required) ;;
+        *) note "PERISCOPE_LAB_EVENTS must be auto, required or off (got '$LAB_EVENTS')"; return 1 ;;
+    esac
+    if [[ ! -f $lib || ! -x $init ]]; then
+        local why="hypervisor extension not built ($lib); run ./periscope build"
+        if [[ $LAB_EVENTS == required ]]; then note "$why"; return 1; fi
+        note "starting $name without events: $why"
+        echo "off: $why"; return 0
+    fi
+    if ! "$init" "$(ring_path "$name")" 1 "$RING_CAPACITY" "$d/ring.token" >&2; then
+        note "cannot create the event ring of $name"; return 1
+    fi
+    echo on
 }
 
 cmd_start() {
@@ -369,6 +401,13 @@ cmd_start() {
     [[ $kaslr == false ]] && cmdline+=" nokaslr"
     [[ -n $append ]] && cmdline+=" $append"
     rm -f "$d/console.log" "$d/qemu.log" "$d/qemu.pid"
+    # Events: the ring and its 0600 capability token exist before QEMU starts; the plugin refuses anything else.
+    local ring="" ring_token="" events plugin=()
+    events=$(setup_events "$name" "$d") || exit 1
+    if [[ $events == on ]]; then
+        ring=$(ring_path "$name"); ring_token=$d/ring.token
+        plugin=(-plugin "$NATIVE_DIR/libperiscope_qemu.so,ring=$ring,token-file=$ring_token")
+    fi
     local qargs=(
         -name "$name" -accel tcg,tb-size=256
         -machine q35,memory-backend=mem
@@ -381,7 +420,9 @@ cmd_start() {
         -chardev "socket,id=tsh,path=$d/shell.sock,server=on,wait=off"
         -serial chardev:tsh
         -qmp "unix:$d/qmp.sock,server=on,wait=off"
+        -qmp "unix:$d/control.sock,server=on,wait=off"
         -pidfile "$d/qemu.pid" -daemonize
+        "${plugin[@]}"
     )
     printf '%q ' "$QEMU" "${qargs[@]}" > "$d/qemu.cmdline"; echo >> "$d/qemu.cmdline"
     local boot_fail=""
@@ -422,8 +463,10 @@ cmd_start() {
     M_qmpSocket=$d/qmp.sock M_shellSocket=$d/shell.sock M_consoleSocket=$d/console.sock
     M_consoleLog=$d/console.log M_qemuPid=$pid M_startedAt=$(date -u -d "@${t0%.*}" +%Y-%m-%dT%H:%M:%SZ)
     M_startedEpoch=${t0%.*} M_bootSeconds=$boot
+    M_ringPath=$ring M_ringTokenFile=$ring_token M_events=$events
     write_meta
-    echo "$name ready in $boot s (kernel $KERNEL_VERSION, workload $wl_name)"
+    local ev=""; [[ $events == on ]] || ev=", events $events"
+    echo "$name ready in $boot s (kernel $KERNEL_VERSION, workload $wl_name$ev)"
 }
 
 stop_one() { # NAME -> 0 stopped, 1 not running
@@ -434,7 +477,7 @@ stop_one() { # NAME -> 0 stopped, 1 not running
     local pid=$M_qemuPid
     if is_vm_pid "$pid" "$name"; then
         printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
-            socat -t 2 -T 3 - "UNIX-CONNECT:$d/qmp.sock" >/dev/null 2>&1 || true
+            timeout 5 socat -t 2 -T 3 - "UNIX-CONNECT:$d/control.sock" >/dev/null 2>&1 || true
         local i
         for i in $(seq 1 40); do is_vm_pid "$pid" "$name" || break; sleep 0.1; done
         kill_pid "$pid" "$name"

@@ -32,6 +32,8 @@ final class KernelDiscovery {
     private static final long MAX_BTF = 64L << 20;
     private static final long DEFAULT_PAGE_OFFSET = 0xffff888000000000L;
     private static final int MAX_DIGIT_HITS = 64;
+    /** x86-64 CONFIG_PHYSICAL_ALIGN lower bound: physical kernel placement (and the KASLR slide) is 2 MiB aligned. */
+    static final long PHYSICAL_ALIGN = 2L << 20;
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KernelDiscovery.class);
     private final PhysicalMemory memory;
@@ -50,6 +52,10 @@ final class KernelDiscovery {
 
     private KernelProfile run() {
         long started = System.nanoTime();
+        KernelProfile known = tryCachedBuildsAtAlignedOffsets(started);
+        if (known != null) {
+            return known;
+        }
         List<long[]> banners = new ArrayList<>();
         List<Long> deferred = new ArrayList<>();
         long from = 0;
@@ -91,6 +97,32 @@ final class KernelDiscovery {
         throw new GuestDataException(banners.isEmpty()
                 ? "no 'Linux version' banner in guest memory (not Linux, or memory not readable)"
                 : "no Linux kernel image found near " + banners.size() + " banner(s): " + rejected);
+    }
+
+    /**
+     * Warm fast path: the kernel is loaded at a {@link #PHYSICAL_ALIGN}-aligned physical address wherever KASLR
+     * puts it, so a cached build's {@code linux_banner} can only sit at one offset within each aligned block.
+     * Probing those few places replaces a scan of all guest RAM (hundreds of milliseconds for 512 MiB).
+     */
+    private KernelProfile tryCachedBuildsAtAlignedOffsets(long started) {
+        for (KernelProfileCache.Build build : cache.all()) {
+            long bannerLink = build.linkSymbols().require("linux_banner");
+            long offset = (bannerLink - KernelProfile.START_KERNEL_MAP) & (PHYSICAL_ALIGN - 1);
+            for (long at = offset; at + BANNER.length <= memory.size(); at += PHYSICAL_ALIGN) {
+                if (hasBannerPrefix(at) && build.banner().equals(readBanner(at))) {
+                    KernelProfile p = tryWarm(build, at, started);
+                    if (p != null) {
+                        return p;
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    private boolean hasBannerPrefix(long at) {
+        byte[] head = readTolerant(at, BANNER.length);
+        return Arrays.equals(head, BANNER);
     }
 
     /** The banner text at {@code at}, up to the newline or NUL (max 512 bytes); null when it is not a banner. */

@@ -31,6 +31,11 @@ public final class KernelProfileCache {
         return byBanner.getOrDefault(KernelDiscovery.release(banner), List.of());
     }
 
+    /** Every cached build, for probing a guest before any banner is known. */
+    List<Build> all() {
+        return byBanner.values().stream().flatMap(List::stream).toList();
+    }
+
     void put(Build build) {
         if (size() >= MAX_BUILDS) {
             byBanner.clear();
