@@ -51,6 +51,8 @@
  * When records were dropped, the producer writes a DROP_MARKER (args[0] = number dropped since the
  * previous marker) before the next record that fits. Per lane, eventually:
  *     seen == filtered + delivered + dropped
+ * cr3_seen and cr3_filtered split out the CR3-write share of seen and filtered (the rest are breakpoint hits),
+ * so the monitoring-method experiment can report CR3 events and syscall events separately.
  */
 #ifndef PERISCOPE_RING_H
 #define PERISCOPE_RING_H
@@ -161,7 +163,9 @@ typedef struct periscope_lane {
     uint64_t drop_markers;
     uint64_t sync_waiting_seq; /* seq the vCPU is waiting for, 0 when not waiting */
     uint64_t applied_generation; /* control generation this lane's producer last adopted or rejected */
-    uint64_t producer_reserved[4];
+    uint64_t cr3_seen;     /* CR3 writes observed (included in seen) */
+    uint64_t cr3_filtered; /* CR3 writes not delivered by the configuration (included in filtered) */
+    uint64_t producer_reserved[2];
 } periscope_lane;
 
 typedef struct periscope_ring_header {
@@ -217,6 +221,7 @@ _Static_assert(offsetof(periscope_lane, tail) == 64, "lane.tail on its own line"
 _Static_assert(offsetof(periscope_lane, response_seq) == 128, "lane.response_seq on its own line");
 _Static_assert(offsetof(periscope_lane, pending_drops) == 192, "lane bookkeeping line");
 _Static_assert(offsetof(periscope_lane, applied_generation) == 216, "lane.applied_generation");
+_Static_assert(offsetof(periscope_lane, cr3_seen) == 224, "lane.cr3_seen");
 _Static_assert(offsetof(periscope_control, dtbs) == 40, "control.dtbs");
 _Static_assert(sizeof(periscope_control) == 1600, "periscope_control size");
 _Static_assert(offsetof(periscope_ring_header, producer_state) == 64, "header line 1");

@@ -222,8 +222,10 @@ static void on_cr3_write(unsigned int vcpu_index, void *udata)
     refresh_control(vs);
     uint32_t mode = vs->ctl.mode;
     periscope_count_seen(&vs->prod);
+    PR_BUMP(&vs->prod.lane->cr3_seen, 1);
     if (!(mode & PERISCOPE_MODE_CR3)) {
         periscope_count_filtered(&vs->prod);
+        PR_BUMP(&vs->prod.lane->cr3_filtered, 1);
         return;
     }
     cr3_site site = sites[(uintptr_t)udata - 1];
@@ -232,6 +234,7 @@ static void on_cr3_write(unsigned int vcpu_index, void *udata)
     int hit = periscope_dtb_contains(&vs->ctl, old_cr3) || periscope_dtb_contains(&vs->ctl, new_cr3);
     if ((mode & PERISCOPE_MODE_CR3_FILTER) && !hit) {
         periscope_count_filtered(&vs->prod);
+        PR_BUMP(&vs->prod.lane->cr3_filtered, 1);
         return;
     }
     periscope_record *r = periscope_reserve(&vs->prod, PERISCOPE_KIND_CR3_WRITE, vcpu_index);

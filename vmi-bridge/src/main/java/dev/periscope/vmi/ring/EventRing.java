@@ -33,7 +33,7 @@ import static dev.periscope.vmi.ring.RingLayout.*;
  * and the status getters may be called from any thread. Close only after the consumer thread stopped
  * polling; a poll racing with close fails with {@link SessionClosedException}.
  */
-public final class EventRing implements AutoCloseable {
+public final class EventRing implements EventChannel, AutoCloseable {
 
     private final Arena arena;
     private final MemorySegment ring;
@@ -191,6 +191,7 @@ public final class EventRing implements AutoCloseable {
         return file;
     }
 
+    @Override
     public int lanes() {
         return lanes;
     }
@@ -204,6 +205,7 @@ public final class EventRing implements AutoCloseable {
      * callback on each vCPU; {@link #awaitApplied(Duration)} waits for that. Returns the new generation, which
      * records written under this configuration carry ({@link RingEvent#controlGeneration()}).
      */
+    @Override
     public synchronized long configure(RingControl c) {
         checkOpen();
         long g = (long) CONTROL_GENERATION.getOpaque(ring, 0L);
@@ -232,6 +234,7 @@ public final class EventRing implements AutoCloseable {
         return odd + 1;
     }
 
+    @Override
     public synchronized RingControl control() {
         return control;
     }
@@ -261,6 +264,7 @@ public final class EventRing implements AutoCloseable {
     }
 
     /** Waits until {@link #applied()} or the timeout; true if applied. */
+    @Override
     public boolean awaitApplied(Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!applied()) {
@@ -283,6 +287,7 @@ public final class EventRing implements AutoCloseable {
      * answers each synchronous record once the handler returned, and releases the slots. Returns the number
      * of records handled; 0 when the ring is empty (the caller decides how to wait). Allocation-free.
      */
+    @Override
     public int poll(RingRecordHandler handler, int maxRecords) {
         checkOpen();
         try {
@@ -345,10 +350,12 @@ public final class EventRing implements AutoCloseable {
         Objects.checkIndex(lane, lanes);
         long base = laneBase(lane);
         return new RingCounters(opaque(base + L_SEEN), opaque(base + L_FILTERED), opaque(base + L_DELIVERED),
-                opaque(base + L_DROPPED), opaque(base + L_VCPU_WAIT_NS), opaque(base + L_SYNC_TIMEOUTS));
+                opaque(base + L_DROPPED), opaque(base + L_VCPU_WAIT_NS), opaque(base + L_SYNC_TIMEOUTS),
+                opaque(base + L_CR3_SEEN), opaque(base + L_CR3_FILTERED));
     }
 
     /** Counters summed over all lanes. */
+    @Override
     public RingCounters counters() {
         RingCounters sum = RingCounters.ZERO;
         for (int i = 0; i < lanes; i++) {
@@ -358,6 +365,7 @@ public final class EventRing implements AutoCloseable {
     }
 
     /** Records published but not yet consumed, over all lanes. */
+    @Override
     public long backlog() {
         checkOpen();
         long n = 0;
@@ -367,10 +375,12 @@ public final class EventRing implements AutoCloseable {
         return n;
     }
 
+    @Override
     public boolean producerAttached() {
         return (int) PRODUCER_STATE.getAcquire(ring, 0L) == PRODUCER_ATTACHED;
     }
 
+    @Override
     public boolean producerDetached() {
         return (int) PRODUCER_STATE.getAcquire(ring, 0L) == PRODUCER_DETACHED;
     }
@@ -380,11 +390,13 @@ public final class EventRing implements AutoCloseable {
     }
 
     /** Control writes the extension ignored because they did not carry its token. */
+    @Override
     public long controlRejected() {
         return opaque(H_CONTROL_REJECTED);
     }
 
     /** Translation-cache flushes the extension performed for breakpoint table changes. */
+    @Override
     public long flushes() {
         return opaque(H_FLUSHES);
     }

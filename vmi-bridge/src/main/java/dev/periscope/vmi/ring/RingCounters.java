@@ -11,18 +11,33 @@ package dev.periscope.vmi.ring;
  * @param dropped      wanted records lost because the lane was full (never silent: see DROP_MARKER)
  * @param vcpuWaitNs   time vCPUs spent waiting for Java on synchronous records
  * @param syncTimeouts synchronous records that Java did not answer in time
+ * @param cr3Seen      the CR3-write share of {@code seen} (the rest are breakpoint hits)
+ * @param cr3Filtered  the CR3-write share of {@code filtered}
  */
-public record RingCounters(long seen, long filtered, long delivered, long dropped, long vcpuWaitNs, long syncTimeouts) {
+public record RingCounters(long seen, long filtered, long delivered, long dropped, long vcpuWaitNs, long syncTimeouts,
+                           long cr3Seen, long cr3Filtered) {
 
-    public static final RingCounters ZERO = new RingCounters(0, 0, 0, 0, 0, 0);
+    public static final RingCounters ZERO = new RingCounters(0, 0, 0, 0, 0, 0, 0, 0);
+
+    /** Counters without the CR3 split (producers that do not report it). */
+    public RingCounters(long seen, long filtered, long delivered, long dropped, long vcpuWaitNs, long syncTimeouts) {
+        this(seen, filtered, delivered, dropped, vcpuWaitNs, syncTimeouts, 0, 0);
+    }
 
     public RingCounters plus(RingCounters o) {
         return new RingCounters(seen + o.seen, filtered + o.filtered, delivered + o.delivered, dropped + o.dropped,
-                vcpuWaitNs + o.vcpuWaitNs, syncTimeouts + o.syncTimeouts);
+                vcpuWaitNs + o.vcpuWaitNs, syncTimeouts + o.syncTimeouts, cr3Seen + o.cr3Seen,
+                cr3Filtered + o.cr3Filtered);
     }
 
     public RingCounters minus(RingCounters o) {
         return new RingCounters(seen - o.seen, filtered - o.filtered, delivered - o.delivered, dropped - o.dropped,
-                vcpuWaitNs - o.vcpuWaitNs, syncTimeouts - o.syncTimeouts);
+                vcpuWaitNs - o.vcpuWaitNs, syncTimeouts - o.syncTimeouts, cr3Seen - o.cr3Seen,
+                cr3Filtered - o.cr3Filtered);
+    }
+
+    /** CR3 writes delivered into the ring (seen minus filtered; drops are counted with all kinds). */
+    public long cr3Delivered() {
+        return cr3Seen - cr3Filtered;
     }
 }

@@ -92,6 +92,8 @@ final class RingLayout {
     static final long L_DROP_MARKERS = periscope_lane.drop_markers$offset();
     static final long L_SYNC_WAITING_SEQ = periscope_lane.sync_waiting_seq$offset();
     static final long L_APPLIED_GENERATION = periscope_lane.applied_generation$offset();
+    static final long L_CR3_SEEN = periscope_lane.cr3_seen$offset();
+    static final long L_CR3_FILTERED = periscope_lane.cr3_filtered$offset();
 
     // record (relative to the slot)
     static final long RECORD_SIZE = periscope_record.layout().byteSize();

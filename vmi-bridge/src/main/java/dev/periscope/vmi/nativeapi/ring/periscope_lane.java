@@ -31,7 +31,9 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     uint64_t drop_markers;
  *     uint64_t sync_waiting_seq;
  *     uint64_t applied_generation;
- *     uint64_t producer_reserved[4];
+ *     uint64_t cr3_seen;
+ *     uint64_t cr3_filtered;
+ *     uint64_t producer_reserved[2];
  * }
  * }
  */
@@ -58,7 +60,9 @@ public class periscope_lane {
         PeriscopeRingAbi.C_LONG.withName("drop_markers"),
         PeriscopeRingAbi.C_LONG.withName("sync_waiting_seq"),
         PeriscopeRingAbi.C_LONG.withName("applied_generation"),
-        MemoryLayout.sequenceLayout(4, PeriscopeRingAbi.C_LONG).withName("producer_reserved")
+        PeriscopeRingAbi.C_LONG.withName("cr3_seen"),
+        PeriscopeRingAbi.C_LONG.withName("cr3_filtered"),
+        MemoryLayout.sequenceLayout(2, PeriscopeRingAbi.C_LONG).withName("producer_reserved")
     ).withName("periscope_lane");
 
     /**
@@ -838,12 +842,100 @@ public class periscope_lane {
         struct.set(applied_generation$LAYOUT, applied_generation$OFFSET, fieldValue);
     }
 
+    private static final OfLong cr3_seen$LAYOUT = (OfLong)$LAYOUT.select(groupElement("cr3_seen"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_seen
+     * }
+     */
+    public static final OfLong cr3_seen$layout() {
+        return cr3_seen$LAYOUT;
+    }
+
+    private static final long cr3_seen$OFFSET = $LAYOUT.byteOffset(groupElement("cr3_seen"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_seen
+     * }
+     */
+    public static final long cr3_seen$offset() {
+        return cr3_seen$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_seen
+     * }
+     */
+    public static long cr3_seen(MemorySegment struct) {
+        return struct.get(cr3_seen$LAYOUT, cr3_seen$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_seen
+     * }
+     */
+    public static void cr3_seen(MemorySegment struct, long fieldValue) {
+        struct.set(cr3_seen$LAYOUT, cr3_seen$OFFSET, fieldValue);
+    }
+
+    private static final OfLong cr3_filtered$LAYOUT = (OfLong)$LAYOUT.select(groupElement("cr3_filtered"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_filtered
+     * }
+     */
+    public static final OfLong cr3_filtered$layout() {
+        return cr3_filtered$LAYOUT;
+    }
+
+    private static final long cr3_filtered$OFFSET = $LAYOUT.byteOffset(groupElement("cr3_filtered"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_filtered
+     * }
+     */
+    public static final long cr3_filtered$offset() {
+        return cr3_filtered$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_filtered
+     * }
+     */
+    public static long cr3_filtered(MemorySegment struct) {
+        return struct.get(cr3_filtered$LAYOUT, cr3_filtered$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint64_t cr3_filtered
+     * }
+     */
+    public static void cr3_filtered(MemorySegment struct, long fieldValue) {
+        struct.set(cr3_filtered$LAYOUT, cr3_filtered$OFFSET, fieldValue);
+    }
+
     private static final SequenceLayout producer_reserved$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("producer_reserved"));
 
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[4]
+     * uint64_t producer_reserved[2]
      * }
      */
     public static final SequenceLayout producer_reserved$layout() {
@@ -855,7 +947,7 @@ public class periscope_lane {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[4]
+     * uint64_t producer_reserved[2]
      * }
      */
     public static final long producer_reserved$offset() {
@@ -865,7 +957,7 @@ public class periscope_lane {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[4]
+     * uint64_t producer_reserved[2]
      * }
      */
     public static MemorySegment producer_reserved(MemorySegment struct) {
@@ -875,19 +967,19 @@ public class periscope_lane {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[4]
+     * uint64_t producer_reserved[2]
      * }
      */
     public static void producer_reserved(MemorySegment struct, MemorySegment fieldValue) {
         MemorySegment.copy(fieldValue, 0L, struct, producer_reserved$OFFSET, producer_reserved$LAYOUT.byteSize());
     }
 
-    private static long[] producer_reserved$DIMS = { 4 };
+    private static long[] producer_reserved$DIMS = { 2 };
 
     /**
      * Dimensions for array field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[4]
+     * uint64_t producer_reserved[2]
      * }
      */
     public static long[] producer_reserved$dimensions() {
@@ -898,7 +990,7 @@ public class periscope_lane {
     /**
      * Indexed getter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[4]
+     * uint64_t producer_reserved[2]
      * }
      */
     public static long producer_reserved(MemorySegment struct, long index0) {
@@ -908,7 +1000,7 @@ public class periscope_lane {
     /**
      * Indexed setter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[4]
+     * uint64_t producer_reserved[2]
      * }
      */
     public static void producer_reserved(MemorySegment struct, long index0, long fieldValue) {
