@@ -1,7 +1,9 @@
 package dev.periscope.vmi.driver;
 
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.ring.EventChannel;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -38,6 +40,15 @@ public interface Domain extends AutoCloseable {
      * A consistent copy-on-write image of guest RAM taken while the guest keeps running. The caller closes it.
      */
     MemorySnapshot snapshot();
+
+    /**
+     * The VM's event channel from its hypervisor extension (CR3 writes, hypervisor breakpoints, synchronous
+     * events), opened on first use and owned by this domain (closed with it); empty when the platform has none
+     * for this guest ({@link Capability#CR3_EVENTS} absent). One consumer thread per channel: the engine's.
+     */
+    default Optional<EventChannel> eventChannel() {
+        return Optional.empty();
+    }
 
     @Override
     void close();

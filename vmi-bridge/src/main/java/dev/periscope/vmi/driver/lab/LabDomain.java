@@ -10,8 +10,15 @@ import dev.periscope.vmi.driver.MemorySnapshot;
 import dev.periscope.vmi.driver.VcpuRegisters;
 import dev.periscope.vmi.memory.MappedPhysicalMemory;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.ring.EventChannel;
+import dev.periscope.vmi.ring.EventRing;
+import dev.periscope.vmi.ring.RingControl;
+import dev.periscope.vmi.ring.RingToken;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -25,6 +32,14 @@ final class LabDomain implements Domain {
     static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
     static final Set<Capability> CAPABILITIES = Set.copyOf(EnumSet.of(Capability.READ_MEMORY,
             Capability.VCPU_REGISTERS, Capability.PAUSE_RESUME, Capability.COW_SNAPSHOT));
+    /** With the QEMU plugin loaded (meta.json names its ring): the hypervisor extension's capabilities too. */
+    static final Set<Capability> CAPABILITIES_WITH_EVENTS = Set.copyOf(EnumSet.of(Capability.READ_MEMORY,
+            Capability.VCPU_REGISTERS, Capability.PAUSE_RESUME, Capability.COW_SNAPSHOT, Capability.CR3_EVENTS,
+            Capability.HYPERVISOR_CR3_FILTER, Capability.HYPERVISOR_BREAKPOINTS, Capability.SYNCHRONOUS_EVENTS));
+
+    static Set<Capability> capabilitiesOf(LabMeta meta) {
+        return meta.hasEventRing() ? CAPABILITIES_WITH_EVENTS : CAPABILITIES;
+    }
 
     private final LabMeta meta;
     private final DomainInfo info;
@@ -36,6 +51,7 @@ final class LabDomain implements Domain {
     private long pausedAtNanos = -1;
     private volatile Duration lastPause = Duration.ZERO;
     private volatile boolean closed;
+    private EventRing ring; // guarded by this
 
     LabDomain(LabMeta meta, DomainInfo info) {
         this.meta = meta;
@@ -56,7 +72,33 @@ final class LabDomain implements Domain {
 
     @Override
     public Set<Capability> capabilities() {
-        return CAPABILITIES;
+        return capabilitiesOf(meta);
+    }
+
+    /**
+     * The ring lab.sh created before QEMU started ({@code periscope-ring-init}), mapped with the capability from
+     * the 0600 token file. Opening it switches the extension off (mode 0) in case an earlier Periscope left a
+     * configuration behind; the engine's ring thread configures it from then on.
+     */
+    @Override
+    public synchronized Optional<EventChannel> eventChannel() {
+        open();
+        if (ring != null) {
+            return Optional.of(ring);
+        }
+        if (!meta.hasEventRing()) {
+            return Optional.empty();
+        }
+        RingToken token;
+        try {
+            token = RingToken.parse(Files.readString(meta.ringTokenFile()).strip());
+        } catch (IOException | IllegalArgumentException e) {
+            throw new PlatformUnavailableException("cannot read the ring token of " + info.name() + " ("
+                    + meta.ringTokenFile() + "): " + e.getMessage(), e);
+        }
+        ring = EventRing.open(meta.ringPath(), token);
+        ring.configure(RingControl.off());
+        return Optional.of(ring);
     }
 
     @Override
@@ -155,6 +197,19 @@ final class LabDomain implements Domain {
             }
         } finally {
             control.unlock();
+            synchronized (this) {
+                if (ring != null) {
+                    try {
+                        if (ring.producerAttached()) {
+                            ring.configure(RingControl.off()); // nobody left to answer: never let a vCPU wait
+                        }
+                    } catch (RuntimeException ignored) {
+                        // closing anyway
+                    }
+                    ring.close();
+                    ring = null;
+                }
+            }
             qmp.close();
             memory.close();
         }

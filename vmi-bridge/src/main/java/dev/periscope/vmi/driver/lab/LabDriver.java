@@ -73,7 +73,10 @@ public final class LabDriver implements HypervisorDriver {
 
     @Override
     public Set<Capability> capabilities(String name) {
-        return domain(name).filter(DomainInfo::running).map(running -> LabDomain.CAPABILITIES).orElse(Set.of());
+        if (!validName(name)) {
+            return Set.of();
+        }
+        return meta(labDir.resolve(name)).filter(LabMeta::running).map(LabDomain::capabilitiesOf).orElse(Set.of());
     }
 
     @Override

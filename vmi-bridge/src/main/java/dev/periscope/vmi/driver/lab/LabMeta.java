@@ -7,9 +7,13 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import tools.jackson.databind.JsonNode;
 
-/** One lab VM's meta.json as lab/lab.sh writes it into its run directory. */
+/**
+ * One lab VM's meta.json as lab/lab.sh writes it into its run directory. {@code ringPath} and
+ * {@code ringTokenFile} are null for VMs started without the hypervisor extension ({@code events} says why).
+ */
 record LabMeta(Path runDir, String name, String tenant, long memoryMib, String kernelVersion, String workload,
-               Path ramPath, Path qmpSocket, Path shellSocket, long qemuPid, Instant startedAt) {
+               Path ramPath, Path qmpSocket, Path shellSocket, long qemuPid, Instant startedAt, Path ringPath,
+               Path ringTokenFile, String events) {
 
     /** Reads {@code runDir/meta.json}; fails with IOException or a JacksonException when it is absent or bad. */
     static LabMeta read(Path runDir) throws IOException {
@@ -19,7 +23,23 @@ record LabMeta(Path runDir, String name, String tenant, long memoryMib, String k
                 json.path("memoryMib").asLong(0), json.path("kernelVersion").asString(""),
                 json.path("workload").asString(""), Path.of(required(json, "ramPath")),
                 Path.of(required(json, "qmpSocket")), Path.of(json.path("shellSocket").asString("shell.sock")),
-                json.path("qemuPid").asLong(-1), instant(json.path("startedAt").asString("")));
+                json.path("qemuPid").asLong(-1), instant(json.path("startedAt").asString("")),
+                optionalPath(json, "ringPath"), optionalPath(json, "ringTokenFile"),
+                json.path("events").asString(""));
+    }
+
+    /**
+     * Whether lab.sh started this VM with the hypervisor extension: meta.json names the ring and its token file
+     * and both exist (a VM started without a built plugin has "events": "off: ...").
+     */
+    boolean hasEventRing() {
+        return ringPath != null && ringTokenFile != null && Files.isRegularFile(ringPath)
+                && Files.isRegularFile(ringTokenFile);
+    }
+
+    private static Path optionalPath(JsonNode json, String key) {
+        String text = json.path(key).asString("");
+        return text.isEmpty() ? null : Path.of(text);
     }
 
     /**
