@@ -10,6 +10,9 @@ import dev.periscope.vmi.linux.KernelProfileCache;
 import dev.periscope.vmi.linux.LinuxModel;
 import dev.periscope.vmi.linux.ProcessList;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.trace.TraceHub;
+import dev.periscope.vmi.trace.TraceRequest;
+import dev.periscope.vmi.trace.TraceSession;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -42,6 +45,8 @@ public final class VmiEngine implements AutoCloseable {
         final Domain domain;
         final Instant startedAt;
         KernelProfile profile;
+        /** The VM's trace machinery (its ring thread runs only while sessions do); null until the first trace. */
+        TraceHub traces;
 
         Attachment(Domain domain, Instant startedAt) {
             this.domain = domain;
@@ -72,6 +77,29 @@ public final class VmiEngine implements AutoCloseable {
     /** The kernel profile of a VM, derived from live memory on first use after each boot. */
     public KernelProfile profile(String vm) {
         return withDomain(vm, a -> profileOf(a, a.domain.memory()));
+    }
+
+    /**
+     * Starts a process-bound syscall trace ({@link TraceSession}: a Flux of events, overhead accounting, close).
+     * All sessions on one VM share its single event ring and one ring thread; the ring traps only what the running
+     * sessions need. Blocks for a process-list walk (milliseconds): call it off the event loop.
+     *
+     * @throws java.util.NoSuchElementException no such process in the guest
+     * @throws PlatformUnavailableException     the VM's platform has no hypervisor events (methods M2..M5)
+     * @throws VmGoneException                  the VM is not running
+     */
+    public TraceSession trace(String vm, TraceRequest request) {
+        Objects.requireNonNull(request, "request");
+        TraceHub hub = withDomain(vm, a -> {
+            if (a.traces == null) {
+                PhysicalMemory memory = a.domain.memory();
+                KernelProfile profile = profileOf(a, memory);
+                a.traces = new TraceHub(vm, a.domain.eventChannel().orElse(null), memory, profile,
+                        a.domain.vcpuCount());
+            }
+            return a.traces;
+        });
+        return hub.open(request);
     }
 
     /** The profile cache shared by all VMs (for diagnostics and tests). */
@@ -203,6 +231,9 @@ public final class VmiEngine implements AutoCloseable {
     private void detach(String vm) {
         Attachment a = attached.remove(vm);
         if (a != null) {
+            if (a.traces != null) {
+                a.traces.shutdown(closed ? "engine closed" : "VM detached (stopped or restarted)");
+            }
             try {
                 a.domain.close();
             } catch (RuntimeException ignored) {

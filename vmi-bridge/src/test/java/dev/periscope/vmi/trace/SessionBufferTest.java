@@ -1,0 +1,80 @@
+package dev.periscope.vmi.trace;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import reactor.test.StepVerifier;
+
+/** The per-session buffer: bounded, loses events to a slow subscriber, and always says so with a marker. */
+class SessionBufferTest {
+
+    private static TraceEvent syscall(int i) {
+        return new TraceEvent(TraceEvent.Kind.SYSCALL, i, 0, 42, "sh", 0, "read",
+                List.of(new TraceEvent.Arg("fd", i, null)), 0, "");
+    }
+
+    @Test
+    void aFastSubscriberGetsEverythingInOrder() {
+        SessionBuffer b = new SessionBuffer(64);
+        StepVerifier.create(b.flux())
+                .then(() -> {
+                    for (int i = 0; i < 10; i++) {
+                        b.emit(syscall(i));
+                    }
+                    b.complete(TraceEvent.session(TraceEvent.Kind.ENDED, 42, "sh", "closed"));
+                })
+                .expectNextCount(10)
+                .assertNext(e -> assertThat(e.kind()).isEqualTo(TraceEvent.Kind.ENDED))
+                .verifyComplete();
+        assertThat(b.dropped()).isZero();
+    }
+
+    @Test
+    void aSlowSubscriberLosesEventsBoundedAndGetsADropMarker() {
+        SessionBuffer b = new SessionBuffer(16);
+        // subscriber requests nothing while 1000 events arrive: only the buffer's worth is kept
+        StepVerifier.create(b.flux(), 0)
+                .then(() -> {
+                    for (int i = 0; i < 1000; i++) {
+                        b.emit(syscall(i));
+                    }
+                })
+                .thenRequest(16)
+                .expectNextCount(16)
+                .then(() -> b.emit(syscall(1000)))
+                .thenRequest(2)
+                .assertNext(e -> {
+                    assertThat(e.kind()).isEqualTo(TraceEvent.Kind.DROPPED);
+                    assertThat(e.dropped()).isEqualTo(1000 - 16);
+                })
+                .assertNext(e -> assertThat(e.timestampNs()).isEqualTo(1000))
+                .then(() -> b.complete(null))
+                .thenRequest(1)
+                .verifyComplete();
+        assertThat(b.dropped()).isEqualTo(1000 - 16);
+        assertThat(b.emitted()).isEqualTo(16 + 2);
+    }
+
+    @Test
+    void eventsBeforeSubscriptionAreKeptUpToTheBufferSize() {
+        SessionBuffer b = new SessionBuffer(16);
+        for (int i = 0; i < 20; i++) {
+            b.emit(syscall(i));
+        }
+        b.complete(null);
+        StepVerifier.create(b.flux()).expectNextCount(16).expectComplete().verify(Duration.ofSeconds(5));
+        assertThat(b.dropped()).isEqualTo(4);
+    }
+
+    @Test
+    void aCancelledSubscriberIsNotCountedAsLoss() {
+        SessionBuffer b = new SessionBuffer(16);
+        b.flux().subscribe().dispose();
+        for (int i = 0; i < 100; i++) {
+            b.emit(syscall(i));
+        }
+        assertThat(b.dropped()).isZero();
+    }
+}
