@@ -1,0 +1,345 @@
+/*
+ * monitor_core.h: the part of a Periscope Xen monitor that does not talk to Xen, shared by the real
+ * library and its fake so that the fake's tests exercise the same code: adopting the ring's control
+ * block (through platform callbacks that arm events, the CR3 filter and breakpoints), turning decoded
+ * vm_event requests into ring records, and waiting (bounded) for the consumer's answer to synchronous
+ * ones. Internal: not part of the API, never seen by jextract. Single-threaded: the event thread owns it.
+ */
+#ifndef PERISCOPE_XEN_MONITOR_CORE_H
+#define PERISCOPE_XEN_MONITOR_CORE_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "periscope_ring_ops.h"
+#include "periscope_xen.h"
+
+/* ---- thread-local error state (periscope_xen_last_errno / periscope_xen_last_error) ---- */
+
+static __thread int32_t pxe_errno;
+static __thread char pxe_message[256];
+
+/* Records a failure: keeps err (an errno value, 0 if none) and the message; returns status. */
+static int32_t pxe_fail(int32_t status, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int32_t pxe_fail(int32_t status, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(pxe_message, sizeof pxe_message, fmt, ap);
+    va_end(ap);
+    if (err && n >= 0 && (size_t)n < sizeof pxe_message)
+        snprintf(pxe_message + n, sizeof pxe_message - (size_t)n, ": %s", strerror(err));
+    pxe_errno = err;
+    return status;
+}
+
+/* Status for an errno from a domain-scoped toolstack call. */
+static __attribute__((unused)) int32_t pxe_status_of(int err)
+{
+    switch (err) {
+    case ESRCH:
+        return PERISCOPE_XEN_E_NO_DOMAIN;
+    case EPERM:
+    case EACCES:
+        return PERISCOPE_XEN_E_DENIED;
+    case EBUSY:
+        return PERISCOPE_XEN_E_BUSY;
+    case EOPNOTSUPP:
+    case ENOSYS:
+        return PERISCOPE_XEN_E_UNSUPPORTED;
+    case EINVAL:
+        return PERISCOPE_XEN_E_INVALID;
+    case ENOENT:
+    case ENXIO:
+    case EFAULT:
+        return PERISCOPE_XEN_E_NOT_PRESENT;
+    default:
+        return PERISCOPE_XEN_E_FAILED;
+    }
+}
+
+int32_t periscope_xen_last_errno(void) { return pxe_errno; }
+const char *periscope_xen_last_error(void) { return pxe_message; }
+
+/* ---- decoded events and platform callbacks ---- */
+
+#define PXM_EV_CR3 1
+#define PXM_EV_BREAKPOINT 2
+
+typedef struct pxm_event {
+    uint32_t kind;
+    uint32_t vcpu;
+    uint64_t old_cr3;
+    uint64_t new_cr3;
+    uint64_t cr3; /* current CR3 (breakpoints) */
+    uint64_t rip;
+    uint64_t gfn; /* frame of rip (breakpoints) */
+    uint64_t rax, rdi, rsi, rdx, rcx, r8, r9, r10;
+} pxm_event;
+
+/* A breakpoint of the control block, translated to a guest frame. */
+typedef struct pxm_bp {
+    uint64_t gva;
+    uint64_t gfn;
+    uint32_t kind;   /* PERISCOPE_BP_* */
+    uint32_t offset; /* gva & 0xfff */
+} pxm_bp;
+
+typedef struct pxm_ops {
+    /* Arm (enable != 0) or disarm CR3 write events; sync: the vCPU waits for our response. */
+    int32_t (*cr3_events)(void *ctx, int enable, int sync);
+    /* Replace the hypervisor's DTB filter (n == 0: remove). PERISCOPE_XEN_E_UNSUPPORTED without patch 1. */
+    int32_t (*cr3_filter)(void *ctx, const uint64_t *dtbs, uint32_t n);
+    /* Resolve gva to a guest frame for a breakpoint. */
+    int32_t (*translate)(void *ctx, uint64_t gva, uint64_t *gfn);
+    /* Replace the hypervisor breakpoints (n == 0: remove all); sync per the control mode. */
+    int32_t (*breakpoints)(void *ctx, const pxm_bp *bps, uint32_t n, int sync);
+} pxm_ops;
+
+typedef struct pxm_core {
+    periscope_ring_header *h;
+    uint64_t size;
+    uint64_t token[2];
+    uint64_t generation;   /* last control generation seen */
+    periscope_control ctl; /* the adopted configuration (mode 0 until one is adopted) */
+    uint32_t lane_count;
+    int hv_filter;         /* the hypervisor applies ctl.dtbs */
+    int cr3_armed, cr3_sync, bps_armed;
+    pxm_bp bps[PERISCOPE_RING_MAX_BREAKPOINTS];
+    uint32_t nbps;
+    uint64_t records, filtered;
+    periscope_producer lanes[PERISCOPE_RING_MAX_LANES];
+} pxm_core;
+
+static int32_t pxm_core_open(pxm_core *c, const char *path, uint64_t token_high, uint64_t token_low,
+                             uint32_t vcpus)
+{
+    memset(c, 0, sizeof *c);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return pxe_fail(PERISCOPE_XEN_E_INVALID, errno, "cannot open ring %s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return pxe_fail(PERISCOPE_XEN_E_FAILED, e, "cannot stat ring %s", path);
+    }
+    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (base == MAP_FAILED)
+        return pxe_fail(PERISCOPE_XEN_E_FAILED, e, "cannot map ring %s", path);
+    const char *bad = periscope_ring_validate(base, (uint64_t)st.st_size);
+    if (bad) {
+        munmap(base, (size_t)st.st_size);
+        return pxe_fail(PERISCOPE_XEN_E_INVALID, 0, "ring %s rejected: %s", path, bad);
+    }
+    c->h = base;
+    c->size = (uint64_t)st.st_size;
+    c->token[0] = token_high;
+    c->token[1] = token_low;
+    c->lane_count = c->h->lane_count;
+    for (uint32_t i = 0; i < c->lane_count; i++)
+        periscope_producer_init(&c->lanes[i], c->h, i);
+    c->h->producer_pid = (uint32_t)getpid();
+    c->h->vcpu_count = vcpus;
+    c->h->producer_attach_ns = periscope_now_ns();
+    PR_STORE_REL(&c->h->producer_state, PERISCOPE_PRODUCER_ATTACHED);
+    return PERISCOPE_XEN_OK;
+}
+
+static void pxm_core_close(pxm_core *c)
+{
+    if (!c->h)
+        return;
+    PR_STORE_REL(&c->h->producer_state, PERISCOPE_PRODUCER_DETACHED);
+    munmap(c->h, c->size);
+    c->h = NULL;
+}
+
+/* Disarms everything the core armed (best effort: every step runs; returns the first failure). */
+static int32_t pxm_core_disarm(pxm_core *c, const pxm_ops *ops, void *ctx)
+{
+    int32_t first = PERISCOPE_XEN_OK, s;
+    if (c->bps_armed) {
+        s = ops->breakpoints(ctx, NULL, 0, 0);
+        first = first ? first : s;
+        c->bps_armed = 0;
+        c->nbps = 0;
+    }
+    if (c->hv_filter) {
+        s = ops->cr3_filter(ctx, NULL, 0);
+        first = first ? first : s;
+        c->hv_filter = 0;
+    }
+    if (c->cr3_armed) {
+        s = ops->cr3_events(ctx, 0, 0);
+        first = first ? first : s;
+        c->cr3_armed = 0;
+    }
+    return first;
+}
+
+/* Applies the adopted configuration c->ctl through the platform. */
+static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
+{
+    uint32_t mode = c->ctl.mode;
+    int32_t s;
+
+    int want_cr3 = (mode & PERISCOPE_MODE_CR3) != 0;
+    int want_sync = (mode & PERISCOPE_MODE_CR3_SYNC) != 0;
+    if (c->cr3_armed && (!want_cr3 || want_sync != c->cr3_sync)) {
+        if ((s = ops->cr3_events(ctx, 0, 0)) != PERISCOPE_XEN_OK)
+            return s;
+        c->cr3_armed = 0;
+    }
+    if (want_cr3 && !c->cr3_armed) {
+        if ((s = ops->cr3_events(ctx, 1, want_sync)) != PERISCOPE_XEN_OK)
+            return s;
+        c->cr3_armed = 1;
+        c->cr3_sync = want_sync;
+    }
+
+    /* Hypervisor filter when available; otherwise pxm_core_deliver filters. */
+    if (want_cr3 && (mode & PERISCOPE_MODE_CR3_FILTER)) {
+        s = ops->cr3_filter(ctx, c->ctl.dtbs, c->ctl.dtb_count);
+        if (s == PERISCOPE_XEN_OK)
+            c->hv_filter = c->ctl.dtb_count > 0;
+        else if (s == PERISCOPE_XEN_E_UNSUPPORTED)
+            c->hv_filter = 0;
+        else
+            return s;
+    } else if (c->hv_filter) {
+        if ((s = ops->cr3_filter(ctx, NULL, 0)) != PERISCOPE_XEN_OK)
+            return s;
+        c->hv_filter = 0;
+    }
+
+    uint32_t n = 0;
+    if (mode & (PERISCOPE_MODE_SYSCALL | PERISCOPE_MODE_BREAKPOINT)) {
+        for (uint32_t i = 0; i < c->ctl.breakpoint_count; i++) {
+            const periscope_breakpoint *b = &c->ctl.breakpoints[i];
+            uint64_t gfn = 0;
+            if (ops->translate(ctx, b->gva, &gfn) != PERISCOPE_XEN_OK)
+                continue; /* not mapped now: left out, like the plugin's unresolvable addresses */
+            c->bps[n] = (pxm_bp){.gva = b->gva, .gfn = gfn, .kind = b->kind, .offset = (uint32_t)(b->gva & 0xfff)};
+            n++;
+        }
+    }
+    if (n || c->bps_armed) {
+        int sync = (mode & (PERISCOPE_MODE_SYSCALL_SYNC | PERISCOPE_MODE_BREAKPOINT_SYNC)) != 0;
+        if ((s = ops->breakpoints(ctx, c->bps, n, sync)) != PERISCOPE_XEN_OK)
+            return s;
+        c->bps_armed = n > 0;
+    }
+    c->nbps = n;
+    return PERISCOPE_XEN_OK;
+}
+
+/* Adopts a new control block if there is one. */
+static int32_t pxm_core_poll_control(pxm_core *c, const pxm_ops *ops, void *ctx)
+{
+    periscope_control next;
+    int r = periscope_control_snapshot(c->h, c->token, &c->generation, &next);
+    if (r == PERISCOPE_CONTROL_UNCHANGED || r == PERISCOPE_CONTROL_BUSY)
+        return PERISCOPE_XEN_OK;
+    if (r == PERISCOPE_CONTROL_REJECTED) {
+        PR_BUMP(&c->h->control_rejected, 1);
+        memset(&next, 0, sizeof next); /* a writer without the token can only switch monitoring off */
+        next.generation = c->generation;
+    }
+    c->ctl = next;
+    int32_t s = pxm_core_apply(c, ops, ctx);
+    PR_STORE_REL(&c->h->control_applied_generation, c->generation);
+    for (uint32_t i = 0; i < c->lane_count; i++)
+        PR_STORE_RLX(&c->h->lanes[i].applied_generation, c->generation);
+    return s;
+}
+
+static const pxm_bp *pxm_core_find_bp(const pxm_core *c, uint64_t gfn, uint64_t rip)
+{
+    for (uint32_t i = 0; i < c->nbps; i++)
+        if (c->bps[i].gfn == gfn && c->bps[i].offset == (rip & 0xfff))
+            return &c->bps[i];
+    return NULL;
+}
+
+/*
+ * Turns one event into a record. Returns 1 if the event was one of ours (the request is answered by the
+ * caller afterwards; for synchronous records this returns after the consumer answered or timed out),
+ * 0 if it was not (a breakpoint that is not ours).
+ */
+static int pxm_core_deliver(pxm_core *c, const pxm_event *e)
+{
+    const periscope_control *ctl = &c->ctl;
+    const pxm_bp *bp = NULL;
+
+    if (e->kind == PXM_EV_BREAKPOINT && !(bp = pxm_core_find_bp(c, e->gfn, e->rip)))
+        return 0;
+    if (e->vcpu >= c->lane_count) {
+        PR_BUMP(&c->h->unlaned_events, 1);
+        return 1;
+    }
+    periscope_producer *p = &c->lanes[e->vcpu];
+    periscope_count_seen(p);
+
+    uint32_t kind, flags = 0;
+    int pass;
+    if (e->kind == PXM_EV_CR3) {
+        int hit = periscope_dtb_contains(ctl, e->new_cr3) || periscope_dtb_contains(ctl, e->old_cr3);
+        kind = PERISCOPE_KIND_CR3_WRITE;
+        pass = (ctl->mode & PERISCOPE_MODE_CR3) && (hit || !(ctl->mode & PERISCOPE_MODE_CR3_FILTER));
+        flags = (hit ? PERISCOPE_RECORD_FILTER_HIT : 0) | ((ctl->mode & PERISCOPE_MODE_CR3_SYNC) ? PERISCOPE_RECORD_SYNC : 0);
+    } else if (bp->kind == PERISCOPE_BP_SYSCALL_ENTRY) {
+        int hit = periscope_dtb_contains(ctl, e->cr3);
+        kind = PERISCOPE_KIND_SYSCALL;
+        pass = (ctl->mode & PERISCOPE_MODE_SYSCALL) && (hit || !(ctl->mode & PERISCOPE_MODE_SYSCALL_FILTER));
+        flags = (hit ? PERISCOPE_RECORD_FILTER_HIT : 0) | ((ctl->mode & PERISCOPE_MODE_SYSCALL_SYNC) ? PERISCOPE_RECORD_SYNC : 0);
+    } else {
+        kind = PERISCOPE_KIND_BREAKPOINT;
+        pass = (ctl->mode & PERISCOPE_MODE_BREAKPOINT) != 0;
+        flags = (ctl->mode & PERISCOPE_MODE_BREAKPOINT_SYNC) ? PERISCOPE_RECORD_SYNC : 0;
+    }
+    if (!pass) {
+        periscope_count_filtered(p);
+        c->filtered++;
+        return 1;
+    }
+
+    periscope_record *r = periscope_reserve(p, kind, e->vcpu);
+    if (!r)
+        return 1; /* dropped: counted, a DROP_MARKER follows */
+    r->timestamp_ns = periscope_now_ns();
+    r->rip = e->rip;
+    r->flags = flags;
+    r->control_generation = c->generation;
+    if (kind == PERISCOPE_KIND_CR3_WRITE) {
+        r->old_cr3 = e->old_cr3;
+        r->new_cr3 = e->new_cr3;
+    } else if (kind == PERISCOPE_KIND_SYSCALL) {
+        r->old_cr3 = r->new_cr3 = e->cr3;
+        r->syscall_nr = e->rax;
+        uint64_t a[6] = {e->rdi, e->rsi, e->rdx, e->r10, e->r8, e->r9};
+        memcpy(r->args, a, sizeof a);
+    } else {
+        r->old_cr3 = r->new_cr3 = e->cr3;
+        r->aux = bp->gva;
+        uint64_t a[6] = {e->rdi, e->rsi, e->rdx, e->rcx, e->r8, e->r9};
+        memcpy(r->args, a, sizeof a);
+    }
+    uint64_t seq = r->seq;
+    periscope_publish(p);
+    c->records++;
+    if (flags & PERISCOPE_RECORD_SYNC) {
+        uint64_t us = ctl->sync_timeout_us ? ctl->sync_timeout_us : PERISCOPE_RING_DEFAULT_SYNC_TIMEOUT_US;
+        periscope_wait_response(p, seq, us * 1000);
+    }
+    return 1;
+}
+
+#endif /* PERISCOPE_XEN_MONITOR_CORE_H */
