@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the host packages the Periscope lab needs (Debian bookworm). Idempotent; silent when all is present.
+# Installs the host packages the Periscope lab needs (Debian bookworm), plus any package names given as
+# arguments (./periscope test adds what the tests need). Idempotent; silent when all is present.
 # QEMU >= 10 comes from bookworm-backports; the source (deb + deb-src) is added if missing.
 set -euo pipefail
 
-PKGS=(busybox-static cpio gzip socat xz-utils zstd util-linux coreutils gcc make pkg-config libglib2.0-dev)
+PKGS=(busybox-static cpio gzip socat xz-utils zstd util-linux coreutils gcc make pkg-config libglib2.0-dev "$@")
 QEMU_PKG=qemu-system-x86
 BPO_LIST=/etc/apt/sources.list.d/periscope-bookworm-backports.list
 BPO_URI=http://deb.debian.org/debian
