@@ -8,9 +8,9 @@ import java.util.List;
  * A process list and how it was taken: the acquisition mode, whether it is consistent, the guest downtime it
  * cost and the snapshot's age, in microseconds so that tools need not parse durations.
  */
-record ProcessListView(String vm, String kernelVersion, String mode, boolean consistent, Instant takenAt,
-                       long guestDowntimeMicros, long snapshotAgeMicros, long readMicros,
-                       List<ProcessView> processes, List<String> warnings) {
+public record ProcessListView(String vm, String kernelVersion, String mode, boolean consistent, Instant takenAt,
+                              long guestDowntimeMicros, long snapshotAgeMicros, long readMicros,
+                              List<ProcessView> processes, List<String> warnings) {
 
     static ProcessListView of(ProcessList list) {
         return new ProcessListView(list.vm(), list.kernelVersion(), list.mode().name().toLowerCase(),

@@ -1,9 +1,11 @@
 package dev.periscope.system;
 
+import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
@@ -11,14 +13,63 @@ import org.springframework.validation.annotation.Validated;
 /**
  * Server configuration. The defaults run the lab with no configuration at all.
  *
- * @param varDir      runtime directory: lab VMs ({@code lab/}), bootstrap credentials, database
+ * @param varDir      runtime directory: lab VMs ({@code lab/}), bootstrap credentials, database ({@code db/})
  * @param readThreads threads of the bounded scheduler that runs blocking engine reads (never the event loop)
  * @param readQueue   reads that may wait for a thread before requests are refused
+ * @param demoData    on first start with an empty database, create the demo tenants acme and globex and their users
+ * @param sessions    limits of VMI sessions and their streams
+ * @param limits      rate limits on login failures and token use
+ * @param archive     bounds of the syscall archive
  */
 @Validated
 @ConfigurationProperties("periscope")
 public record PeriscopeProperties(
         @NotNull @DefaultValue("var") Path varDir,
         @Min(1) @Max(64) @DefaultValue("4") int readThreads,
-        @Min(1) @Max(100_000) @DefaultValue("256") int readQueue) {
+        @Min(1) @Max(100_000) @DefaultValue("256") int readQueue,
+        @DefaultValue("true") boolean demoData,
+        @Valid @NotNull @DefaultValue Sessions sessions,
+        @Valid @NotNull @DefaultValue Limits limits,
+        @Valid @NotNull @DefaultValue Archive archive) {
+
+    /**
+     * @param defaultMaxDuration  a session's lifetime when its creator names none
+     * @param ceilingMaxDuration  the longest lifetime anyone may ask for
+     * @param defaultMaxEvents    events a session delivers before it ends, when its creator names no limit
+     * @param streamBuffer        events buffered per stream subscriber before the oldest are dropped (and counted)
+     * @param replayEvents        recent events kept per session for reconnecting clients (Last-Event-ID)
+     * @param requestTtl          how long a submitted self-service request waits for a decision before it expires
+     */
+    public record Sessions(
+            @NotNull @DefaultValue("10m") Duration defaultMaxDuration,
+            @NotNull @DefaultValue("24h") Duration ceilingMaxDuration,
+            @Min(1) @DefaultValue("100000") long defaultMaxEvents,
+            @Min(1) @Max(1_000_000) @DefaultValue("256") int streamBuffer,
+            @Min(1) @Max(100_000) @DefaultValue("512") int replayEvents,
+            @NotNull @DefaultValue("24h") Duration requestTtl) {
+    }
+
+    /**
+     * @param loginFailures       failed logins (form or bearer) per client address before it must wait
+     * @param loginFailureRefill  how often one failed attempt is forgiven
+     * @param tokenBurst          requests one principal may make at once
+     * @param tokenPerSecond      sustained requests per second per principal
+     */
+    public record Limits(
+            @Min(1) @DefaultValue("10") int loginFailures,
+            @NotNull @DefaultValue("6s") Duration loginFailureRefill,
+            @Min(1) @DefaultValue("200") int tokenBurst,
+            @Min(1) @DefaultValue("100") int tokenPerSecond) {
+    }
+
+    /**
+     * @param maxRows   syscall records kept at most (the oldest go first)
+     * @param retention syscall records older than this are deleted
+     * @param sweep     how often the retention job runs
+     */
+    public record Archive(
+            @Min(1) @DefaultValue("1000000") long maxRows,
+            @NotNull @DefaultValue("24h") Duration retention,
+            @NotNull @DefaultValue("1m") Duration sweep) {
+    }
 }

@@ -1,38 +1,85 @@
 package dev.periscope.vm;
 
+import dev.periscope.account.Caller;
+import dev.periscope.audit.Audit;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Pattern;
+import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
+import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PutMapping;
+import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.ResponseBody;
+import org.springframework.web.server.ResponseStatusException;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** The fleet: {@code /api/v1/vms} as JSON, {@code /} as the dashboard's fleet page. */
+/** The fleet: {@code /api/v1/vms} as JSON, {@code /} as the dashboard's fleet page; operators assign owners. */
 @Controller
 class VmController {
 
     private final Fleet fleet;
+    private final VmOwnership ownership;
+    private final Audit audit;
 
-    VmController(Fleet fleet) {
+    VmController(Fleet fleet, VmOwnership ownership, Audit audit) {
         this.fleet = fleet;
+        this.ownership = ownership;
+        this.audit = audit;
+    }
+
+    /** The tenant an operator assigns a VM to. */
+    record Owner(@NotBlank @Pattern(regexp = "[a-z][a-z0-9]{1,30}") String tenant) {
     }
 
     @GetMapping("/api/v1/vms")
     @ResponseBody
-    Flux<VmView> list() {
-        return fleet.all();
+    Flux<VmView> list(Caller caller) {
+        return fleet.visible(caller);
     }
 
     @GetMapping("/api/v1/vms/{vm}")
     @ResponseBody
-    Mono<VmView> get(@PathVariable String vm) {
-        return fleet.get(vm);
+    Mono<VmView> get(Caller caller, @PathVariable String vm) {
+        return fleet.get(caller, vm);
+    }
+
+    @PutMapping("/api/v1/vms/{vm}/owner")
+    @ResponseBody
+    Mono<VmView> assign(Caller caller, @PathVariable String vm, @Valid @RequestBody Owner owner) {
+        requireOperator(caller);
+        return fleet.get(caller, vm)
+                .flatMap(v -> ownership.assign(vm, owner.tenant(), caller.username()))
+                .onErrorMap(DataIntegrityViolationException.class, e -> new ResponseStatusException(
+                        HttpStatus.UNPROCESSABLE_CONTENT, "no tenant '" + owner.tenant() + "'"))
+                .then(audit.record(caller, owner.tenant(), "VM_OWNER_ASSIGNED", vm, "ok", owner.tenant()))
+                .then(fleet.get(caller, vm));
+    }
+
+    @DeleteMapping("/api/v1/vms/{vm}/owner")
+    @ResponseBody
+    Mono<VmView> unassign(Caller caller, @PathVariable String vm) {
+        requireOperator(caller);
+        return fleet.get(caller, vm)
+                .flatMap(v -> ownership.clear(vm))
+                .then(audit.record(caller, null, "VM_OWNER_CLEARED", vm, "ok", ""))
+                .then(fleet.get(caller, vm));
     }
 
     @GetMapping("/")
-    String fleetPage(Model model) {
-        model.addAttribute("vms", fleet.all().collectList());
+    String fleetPage(Caller caller, Model model) {
+        model.addAttribute("vms", fleet.visible(caller).collectList());
         return "fleet";
+    }
+
+    private static void requireOperator(Caller caller) {
+        if (!caller.isOperator()) {
+            throw new ResponseStatusException(HttpStatus.FORBIDDEN, "only operators assign VM owners");
+        }
     }
 }

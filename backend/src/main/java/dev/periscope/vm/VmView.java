@@ -5,12 +5,12 @@ import dev.periscope.vmi.driver.DomainInfo;
 import java.time.Instant;
 import java.util.Set;
 
-/** A VM as the API shows it, with what its platform can do for it. */
+/** A VM as the API shows it, with its owning tenant and what its platform can do for it. */
 public record VmView(String name, String tenant, String platform, boolean running, long memoryMib,
                      String kernelVersion, String workload, Instant startedAt, Set<Capability> capabilities) {
 
-    static VmView of(DomainInfo info, Set<Capability> capabilities) {
-        return new VmView(info.name(), info.tenant(), info.platform(), info.running(), info.memoryBytes() >> 20,
+    static VmView of(DomainInfo info, String tenant, Set<Capability> capabilities) {
+        return new VmView(info.name(), tenant, info.platform(), info.running(), info.memoryBytes() >> 20,
                 info.kernelVersion(), info.workload(), info.startedAt(), capabilities);
     }
 }

@@ -6,7 +6,7 @@ import static org.mockito.Mockito.verify;
 import static org.mockito.ArgumentMatchers.any;
 
 import dev.periscope.system.WebSliceConfiguration;
-import dev.periscope.vm.Fleet;
+import dev.periscope.vm.FleetSliceConfiguration;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.VmGoneException;
@@ -32,7 +32,7 @@ import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 @WebFluxTest(ProcessController.class)
-@Import({Fleet.class, WebSliceConfiguration.class})
+@Import({FleetSliceConfiguration.class, ProcessReader.class, WebSliceConfiguration.class})
 class ProcessControllerTest {
 
     static final Path VAR = WebSliceConfiguration.newVarDir();

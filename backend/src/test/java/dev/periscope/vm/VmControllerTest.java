@@ -24,7 +24,7 @@ import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 @WebFluxTest(VmController.class)
-@Import({Fleet.class, WebSliceConfiguration.class})
+@Import({FleetSliceConfiguration.class, WebSliceConfiguration.class})
 class VmControllerTest {
 
     static final Path VAR = WebSliceConfiguration.newVarDir();

@@ -1,0 +1,106 @@
+package dev.periscope.session;
+
+import dev.periscope.account.Caller;
+import dev.periscope.overhead.Overhead;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Size;
+import java.util.Locale;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.validation.annotation.Validated;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ResponseStatusException;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/**
+ * {@code /api/v1/sessions}: open (idempotent with {@code Idempotency-Key}: the same key and body give the same
+ * session, the same key with another body a 422), list, get, stop, and the event stream as SSE (ids, resumable
+ * with {@code Last-Event-ID}) or NDJSON.
+ */
+@RestController
+@Validated
+class SessionController {
+
+    private final Sessions sessions;
+    private final SessionStore store;
+    private final Overhead overhead;
+
+    SessionController(Sessions sessions, SessionStore store, Overhead overhead) {
+        this.sessions = sessions;
+        this.store = store;
+        this.overhead = overhead;
+    }
+
+    @PostMapping("/api/v1/sessions")
+    Mono<ResponseEntity<Session>> open(Caller caller, @Valid @RequestBody SessionSpec spec,
+                                       @RequestHeader(name = "Idempotency-Key", required = false)
+                                       @Size(min = 1, max = 200) String idempotencyKey) {
+        return sessions.open(caller, spec, idempotencyKey, null)
+                .map(opened -> ResponseEntity.status(opened.replayed() ? HttpStatus.OK : HttpStatus.CREATED)
+                        .body(opened.session()));
+    }
+
+    @GetMapping("/api/v1/sessions")
+    Flux<Session> list(Caller caller, @RequestParam(required = false) String state) {
+        return store.list(caller, state == null ? null : parseState(state));
+    }
+
+    @GetMapping("/api/v1/sessions/{id}")
+    Mono<Session> get(Caller caller, @PathVariable String id) {
+        return store.find(caller, id).switchIfEmpty(Sessions.notFound(id));
+    }
+
+    @PostMapping("/api/v1/sessions/{id}/stop")
+    Mono<Session> stop(Caller caller, @PathVariable String id) {
+        return sessions.stop(caller, id);
+    }
+
+    @GetMapping(path = "/api/v1/sessions/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
+    Flux<ServerSentEvent<Object>> sse(Caller caller, @PathVariable String id,
+                                      @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId) {
+        return sessions.events(caller, id, parseId(lastEventId)).map(event -> {
+            var sse = ServerSentEvent.builder((Object) event).event(event.type());
+            return (event.id() >= 0 ? sse.id(Long.toString(event.id())) : sse).build();
+        });
+    }
+
+    @GetMapping(path = "/api/v1/sessions/{id}/events", produces = MediaType.APPLICATION_NDJSON_VALUE)
+    Flux<SessionEvent> ndjson(Caller caller, @PathVariable String id,
+                              @RequestParam(name = "after", required = false) String after) {
+        return sessions.events(caller, id, parseId(after));
+    }
+
+    @GetMapping("/api/v1/sessions/{id}/overhead")
+    Flux<Overhead.Summary> overhead(Caller caller, @PathVariable String id) {
+        return store.find(caller, id).switchIfEmpty(Sessions.notFound(id)).flatMapMany(s -> overhead.forSession(id));
+    }
+
+    private static long parseId(String id) {
+        if (id == null || id.isBlank()) {
+            return 0;
+        }
+        try {
+            return Long.parseLong(id.strip());
+        } catch (NumberFormatException e) {
+            throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "event id must be a number, not '" + id + "'");
+        }
+    }
+
+    private static SessionState parseState(String state) {
+        try {
+            return SessionState.valueOf(state.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "state must be one of pending, active, stopping, "
+                    + "ended, lost, not '" + state + "'");
+        }
+    }
+}

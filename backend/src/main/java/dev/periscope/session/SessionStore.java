@@ -1,0 +1,131 @@
+package dev.periscope.session;
+
+import dev.periscope.account.Caller;
+import dev.periscope.system.Sql;
+import io.r2dbc.spi.Readable;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.stereotype.Component;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/** The session table. Every read for a caller is scoped to the caller's tenant (operators see all). */
+@Component
+class SessionStore {
+
+    private final DatabaseClient db;
+
+    SessionStore(DatabaseClient db) {
+        this.db = db;
+    }
+
+    Mono<Session> insert(Session s, String idempotencyKey, String specHash) {
+        Map<String, Object> v = new HashMap<>();
+        v.put("id", s.id());
+        v.put("tenant", s.tenant());
+        v.put("vm", s.vm());
+        v.put("kind", s.kind().name());
+        v.put("method", s.method().name());
+        v.put("pid", Sql.value(s.targetPid(), Integer.class));
+        v.put("mode", s.mode());
+        v.put("interval", s.intervalSeconds());
+        v.put("duration", s.maxDurationSeconds());
+        v.put("events", s.maxEvents());
+        v.put("state", s.state().name());
+        v.put("by", s.openedBy());
+        v.put("request", Sql.value(s.requestId(), String.class));
+        v.put("key", Sql.value(idempotencyKey, String.class));
+        v.put("hash", Sql.value(specHash, String.class));
+        v.put("at", Sql.utc(s.createdAt()));
+        return db.sql("""
+                        INSERT INTO vmi_session (id, tenant_id, vm_name, kind, method, target_pid, acquisition,
+                            interval_seconds, max_duration_seconds, max_events, events_delivered, state, opened_by,
+                            request_id, idempotency_key, spec_hash, created_at)
+                        VALUES (:id, :tenant, :vm, :kind, :method, :pid, :mode, :interval, :duration, :events, 0,
+                            :state, :by, :request, :key, :hash, :at)""")
+                .bindValues(v).then().thenReturn(s);
+    }
+
+    Mono<Session> find(String id) {
+        return db.sql("SELECT * FROM vmi_session WHERE id = :id").bind("id", id).map(SessionStore::session).one();
+    }
+
+    /** The session if {@code caller} may see it; empty otherwise (the caller's 404). */
+    Mono<Session> find(Caller caller, String id) {
+        return find(id).filter(s -> caller.sees(s.tenant()));
+    }
+
+    Flux<Session> list(Caller caller, SessionState state) {
+        String where = (caller.isOperator() ? "1 = 1" : "tenant_id = :tenant") + (state == null ? "" : " AND state = :state");
+        var spec = db.sql("SELECT * FROM vmi_session WHERE " + where + " ORDER BY created_at DESC LIMIT 500");
+        if (!caller.isOperator()) {
+            spec = spec.bind("tenant", caller.tenantId());
+        }
+        if (state != null) {
+            spec = spec.bind("state", state.name());
+        }
+        return spec.map(SessionStore::session).all();
+    }
+
+    /** The session {@code openedBy} opened with {@code key}, with the hash of the spec it was opened with. */
+    Mono<Map.Entry<Session, String>> byIdempotencyKey(String openedBy, String key) {
+        return db.sql("SELECT * FROM vmi_session WHERE opened_by = :by AND idempotency_key = :key")
+                .bind("by", openedBy).bind("key", key)
+                .map(row -> Map.entry(session(row), String.valueOf(row.get("spec_hash", String.class))))
+                .one();
+    }
+
+    Flux<Session> unfinished() {
+        return db.sql("SELECT * FROM vmi_session WHERE state IN ('PENDING', 'ACTIVE', 'STOPPING')")
+                .map(SessionStore::session).all();
+    }
+
+    Mono<Long> openCount(String tenant) {
+        return db.sql("SELECT COUNT(*) AS n FROM vmi_session WHERE tenant_id = :t AND state IN ('PENDING', 'ACTIVE', 'STOPPING')")
+                .bind("t", tenant).map(row -> Sql.longValue(row, "n")).one();
+    }
+
+    /** Trace seconds the tenant's sessions created since {@code since} may run. */
+    Mono<Long> traceSecondsSince(String tenant, Instant since) {
+        return db.sql("SELECT COALESCE(SUM(max_duration_seconds), 0) AS s FROM vmi_session "
+                        + "WHERE tenant_id = :t AND kind = 'TRACE' AND created_at >= :since")
+                .bind("t", tenant).bind("since", Sql.utc(since)).map(row -> Sql.longValue(row, "s")).one();
+    }
+
+    Mono<Void> started(String id, Instant at) {
+        return db.sql("UPDATE vmi_session SET state = 'ACTIVE', started_at = COALESCE(started_at, :at) WHERE id = :id")
+                .bind("at", Sql.utc(at)).bind("id", id).then();
+    }
+
+    Mono<Void> stopping(String id) {
+        return db.sql("UPDATE vmi_session SET state = 'STOPPING' WHERE id = :id AND state IN ('PENDING', 'ACTIVE')")
+                .bind("id", id).then();
+    }
+
+    /** Moves a session to a final state unless it is in one already; true when this call did it. */
+    Mono<Boolean> finish(String id, SessionState state, String reason, Instant at) {
+        return db.sql("UPDATE vmi_session SET state = :s, end_reason = :r, ended_at = :at "
+                        + "WHERE id = :id AND state NOT IN ('ENDED', 'LOST')")
+                .bind("s", state.name()).bind("r", reason.length() > 500 ? reason.substring(0, 500) : reason)
+                .bind("at", Sql.utc(at)).bind("id", id)
+                .fetch().rowsUpdated().map(n -> n > 0);
+    }
+
+    Mono<Void> delivered(String id, long events) {
+        return db.sql("UPDATE vmi_session SET events_delivered = :n WHERE id = :id").bind("n", events).bind("id", id).then();
+    }
+
+    private static Session session(Readable row) {
+        return new Session(row.get("id", String.class), row.get("tenant_id", String.class),
+                row.get("vm_name", String.class), SessionKind.valueOf(row.get("kind", String.class)),
+                Method.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
+                row.get("acquisition", String.class), Sql.integer(row, "interval_seconds"),
+                Sql.integer(row, "max_duration_seconds"), Sql.longValue(row, "max_events"),
+                Sql.longValue(row, "events_delivered"), SessionState.valueOf(row.get("state", String.class)),
+                row.get("end_reason", String.class), row.get("opened_by", String.class),
+                row.get("request_id", String.class), Sql.instant(row, "created_at"), Sql.instant(row, "started_at"),
+                Sql.instant(row, "ended_at"));
+    }
+}

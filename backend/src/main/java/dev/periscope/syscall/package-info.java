@@ -1,0 +1,2 @@
+/** The bounded syscall archive: decoded syscall records of trace sessions, kept within row and age limits. */
+package dev.periscope.syscall;

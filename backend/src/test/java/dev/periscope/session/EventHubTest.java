@@ -1,0 +1,95 @@
+package dev.periscope.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import reactor.test.StepVerifier;
+
+/** The stream's memory bounds and resumption, with StepVerifier as the (slow) subscriber. */
+class EventHubTest {
+
+    @Test
+    void slowSubscriberGetsTheNewestEventsAndACountedDropMarker() {
+        EventHub hub = new EventHub("s1", 1000);
+        var seen = new java.util.ArrayList<SessionEvent>();
+        var slow = new reactor.core.publisher.BaseSubscriber<SessionEvent>() {
+            @Override
+            protected void hookOnSubscribe(org.reactivestreams.Subscription subscription) {
+                request(1); // reads one event, then nothing while 19 more arrive
+            }
+
+            @Override
+            protected void hookOnNext(SessionEvent event) {
+                seen.add(event);
+            }
+        };
+        hub.subscribe(0, 4).subscribe(slow);
+        for (int i = 0; i < 20; i++) {
+            hub.publish("processes", i);
+        }
+        hub.complete();
+        assertThat(seen).extracting(SessionEvent::data).containsExactly(0);
+        slow.request(Long.MAX_VALUE);
+
+        // Its buffer (4) and the one-event hand-over stages kept some, the oldest of the rest were dropped and
+        // counted in one marker; the newest events, up to the last, all arrive.
+        var markers = seen.stream().filter(e -> e.type().equals("dropped")).toList();
+        assertThat(markers).hasSize(1);
+        assertThat(markers.getFirst().id()).isEqualTo(-1);
+        long dropped = ((SessionEvent.Dropped) markers.getFirst().data()).count();
+        assertThat(dropped + seen.size() - 1).isEqualTo(20);
+        assertThat(seen.size() - 1).isLessThanOrEqualTo(1 + 4 + 2);
+        assertThat(seen).extracting(SessionEvent::data).endsWith(16, 17, 18, 19);
+    }
+
+    @Test
+    void droppedCountPlusDeliveredIsEverythingPublished() {
+        EventHub hub = new EventHub("s2", 1000);
+        var events = new java.util.ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 3), 0)
+                .then(() -> {
+                    for (int i = 0; i < 50; i++) {
+                        hub.publish("processes", i);
+                    }
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        long delivered = events.stream().filter(e -> !e.type().equals("dropped")).count();
+        long dropped = events.stream().filter(e -> e.type().equals("dropped"))
+                .mapToLong(e -> ((SessionEvent.Dropped) e.data()).count()).sum();
+        assertThat(delivered + dropped).isEqualTo(50);
+        assertThat(delivered).isLessThanOrEqualTo(3 + 2); // buffer + hand-over stages
+    }
+
+    @Test
+    void reconnectingWithLastEventIdGetsOnlyWhatItMissed() {
+        EventHub hub = new EventHub("s3", 100);
+        SessionEvent first = hub.publish("state", "active");
+        SessionEvent second = hub.publish("processes", 1);
+        SessionEvent third = hub.publish("processes", 2);
+        assertThat(second.id()).isGreaterThan(first.id());
+        assertThat(third.id()).isGreaterThan(second.id());
+        hub.complete();
+
+        StepVerifier.create(hub.subscribe(second.id(), 16))
+                .assertNext(e -> assertThat(e.id()).isEqualTo(third.id()))
+                .verifyComplete();
+        StepVerifier.create(hub.subscribe(0, 16)).expectNextCount(3).verifyComplete();
+    }
+
+    @Test
+    void replayIsBoundedToTheNewestEvents() {
+        EventHub hub = new EventHub("s4", 5);
+        for (int i = 0; i < 100; i++) {
+            hub.publish("processes", i);
+        }
+        hub.complete();
+        StepVerifier.create(hub.subscribe(0, 16).map(SessionEvent::data))
+                .expectNext(95, 96, 97, 98, 99)
+                .verifyComplete();
+    }
+}
