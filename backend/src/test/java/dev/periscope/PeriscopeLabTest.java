@@ -27,6 +27,7 @@ import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTest
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseCookie;
+import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.test.web.reactive.server.WebTestClient;
@@ -163,6 +164,66 @@ class PeriscopeLabTest {
         web.post().uri("/login").contentType(MediaType.APPLICATION_FORM_URLENCODED)
                 .body(BodyInserters.fromFormData("username", "operator").with("password", "x"))
                 .exchange().expectStatus().isForbidden();
+    }
+
+    @Test
+    void processListSessionOverRestStreamsTheGuestsProcessesAsSseAndStops() throws IOException {
+        Map<String, Object> session = web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + token())
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("vm", VM, "kind", "PROCESS_LIST", "mode", "snapshot", "intervalSeconds", 1))
+                .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody();
+        String id = (String) session.get("id");
+        assertThat(session).containsEntry("state", "ACTIVE").containsEntry("method", "M1");
+
+        var events = web.get().uri("/api/v1/sessions/" + id + "/events").header("Authorization", "Bearer " + token())
+                .accept(MediaType.TEXT_EVENT_STREAM).exchange().expectStatus().isOk()
+                .returnResult(new ParameterizedTypeReference<ServerSentEvent<Map<String, Object>>>() {
+                }).getResponseBody()
+                .filter(e -> "processes".equals(e.event()))
+                .next().block(java.time.Duration.ofSeconds(60));
+        assertThat(events).isNotNull();
+        assertThat(events.id()).isNotBlank();
+        assertThat(events.data().toString()).contains("busy-writer", "/periscope/bin/busy-writer");
+
+        web.post().uri("/api/v1/sessions/" + id + "/stop").header("Authorization", "Bearer " + token()).exchange()
+                .expectStatus().isOk().expectBody().jsonPath("$.state").isEqualTo("ENDED");
+        web.get().uri("/api/v1/sessions/" + id + "/overhead").header("Authorization", "Bearer " + token()).exchange()
+                .expectStatus().isOk().expectBody().jsonPath("$[?(@.metric == 'guest_downtime_us')]").exists();
+    }
+
+    /** Prints REST latencies (never asserts timings): process list LIVE and SNAPSHOT, session creation. */
+    @Test
+    void printsRestLatencies() throws IOException {
+        String token = token();
+        System.out.println("LATENCY process list live: " + measure(100, () -> web.get()
+                .uri("/api/v1/vms/" + VM + "/processes?mode=live").header("Authorization", "Bearer " + token)
+                .exchange().expectStatus().isOk().expectBody().returnResult()));
+        System.out.println("LATENCY process list snapshot: " + measure(50, () -> web.get()
+                .uri("/api/v1/vms/" + VM + "/processes?mode=snapshot").header("Authorization", "Bearer " + token)
+                .exchange().expectStatus().isOk().expectBody().returnResult()));
+        List<String> ids = new java.util.ArrayList<>();
+        System.out.println("LATENCY session creation: " + measure(100, () -> ids.add((String) web.post()
+                .uri("/api/v1/sessions").header("Authorization", "Bearer " + token)
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("vm", VM, "kind", "TRACE", "targetPid", 1, "maxDurationSeconds", 600))
+                .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody().get("id"))));
+        for (String id : ids) {
+            web.post().uri("/api/v1/sessions/" + id + "/stop").header("Authorization", "Bearer " + token).exchange()
+                    .expectStatus().isOk();
+        }
+    }
+
+    private static String measure(int n, Runnable call) {
+        call.run(); // warm
+        long[] micros = new long[n];
+        for (int i = 0; i < n; i++) {
+            long t0 = System.nanoTime();
+            call.run();
+            micros[i] = (System.nanoTime() - t0) / 1_000;
+        }
+        Arrays.sort(micros);
+        return String.format("n=%d p50=%.2f ms p95=%.2f ms", n, micros[n / 2] / 1000.0,
+                micros[(int) Math.ceil(n * 0.95) - 1] / 1000.0);
     }
 
     @SuppressWarnings("unchecked")
