@@ -79,7 +79,7 @@ class SecurityConfiguration {
 
         return http
                 .authorizeExchange(exchanges -> exchanges
-                        .pathMatchers("/actuator/health", "/login", "/css/**", "/js/**", "/favicon.ico",
+                        .pathMatchers("/actuator/health", "/login", "/css/**", "/js/**", "/favicon.ico", "/favicon.svg",
                                 "/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**", "/webjars/**").permitAll()
                         .anyExchange().authenticated())
                 .addFilterAt(bearer, SecurityWebFiltersOrder.AUTHENTICATION)
