@@ -172,8 +172,10 @@ ensure_initramfs() {
 
 # ---------------------------------------------------------------- VM state
 run_dir() { echo "$LAB_VAR/$1"; }
-ram_path() { echo "/dev/shm/periscope-$1.mem"; }
-ring_path() { echo "/dev/shm/periscope-$1.ring"; }
+# Shared-memory files are per lab directory, so two checkouts (or CI beside a developer) never collide.
+LAB_ID=$(printf '%s' "$LAB_VAR" | cksum | cut -d' ' -f1)
+ram_path() { echo "/dev/shm/periscope-$LAB_ID-$1.mem"; }
+ring_path() { echo "/dev/shm/periscope-$LAB_ID-$1.ring"; }
 
 # is_vm_pid PID NAME: PID is alive and is this VM's qemu
 is_vm_pid() {
@@ -182,7 +184,7 @@ is_vm_pid() {
     [[ -r /proc/$pid/comm ]] || return 1
     local comm; comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
     [[ $comm == qemu* ]] || return 1
-    tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "periscope-$name.mem"
+    tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(ram_path "$name")"
 }
 
 # load_meta NAME -> M_* variables; returns 1 if no meta
