@@ -50,7 +50,9 @@ default_kernel_package() {
     while IFS= read -r v; do
         [[ -z $best ]] && { best=$v; continue; }
         dpkg --compare-versions "$v" gt "$best" && best=$v
-    done < <(apt-cache madison linux-image-amd64 | awk -F'|' '$3 !~ /backports/ {gsub(/ /, "", $2); print $2}')
+    # Binary packages only: with deb-src lines, madison also lists source packages such as linux-signed-amd64.
+    done < <(apt-cache madison linux-image-amd64 |
+             awk -F'|' '{gsub(/ /, "", $1)} $1 == "linux-image-amd64" && $3 ~ /Packages *$/ && $3 !~ /backports/ {gsub(/ /, "", $2); print $2}')
     [[ -n $best ]] || die "apt-cache knows no linux-image-amd64 outside backports (apt-get update?)"
     dep=$(apt-cache show "linux-image-amd64=$best" | sed -n 's/^Depends: //p' | head -1)
     pkg=${dep%%[ ,]*}
