@@ -10,6 +10,8 @@ import dev.periscope.vmi.linux.KernelProfileCache;
 import dev.periscope.vmi.linux.LinuxModel;
 import dev.periscope.vmi.linux.ProcessList;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.ring.EventChannel;
+import dev.periscope.vmi.ring.RingControl;
 import dev.periscope.vmi.trace.TraceHub;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
@@ -100,6 +102,38 @@ public final class VmiEngine implements AutoCloseable {
             return a.traces;
         });
         return hub.open(request);
+    }
+
+    /**
+     * Leaves nothing armed in the VM's hypervisor extension unless a trace of this engine runs on it: switches its
+     * event ring off (modes, DTB filters, breakpoints). Opening a ring already does this once per attachment (a
+     * previous server, or a crashed one, may have left filters set and vCPUs waiting for a consumer that is gone);
+     * a server calls this for every running VM at start-up so that it holds without waiting for a first trace.
+     *
+     * @return whether the ring had been armed before (false when the VM has no event ring)
+     * @throws VmGoneException the VM is not running
+     */
+    public boolean disarmEvents(String vm) {
+        return withDomain(vm, a -> {
+            if (a.traces != null && !a.traces.idle()) {
+                return false;
+            }
+            return a.domain.eventChannel().map(channel -> {
+                boolean armed = channel.armed();
+                if (armed) {
+                    channel.configure(RingControl.off());
+                }
+                return armed;
+            }).orElse(false);
+        });
+    }
+
+    /**
+     * Whether the VM's hypervisor extension traps or filters anything now, as its ring's control block says
+     * (what the extension reads, not what Java last meant to write); false when the VM has no event ring.
+     */
+    public boolean eventsArmed(String vm) {
+        return withDomain(vm, a -> a.domain.eventChannel().map(EventChannel::armed).orElse(false));
     }
 
     /** The profile cache shared by all VMs (for diagnostics and tests). */

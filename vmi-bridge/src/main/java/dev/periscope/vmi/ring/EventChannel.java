@@ -22,6 +22,15 @@ public interface EventChannel {
     /** Waits until every vCPU of the extension adopted the current configuration; true if it did. */
     boolean awaitApplied(Duration timeout);
 
+    /**
+     * Whether the extension traps or filters anything (a mode bit, a DTB or a breakpoint set) according to the
+     * control block itself, which may hold what an earlier process published.
+     */
+    default boolean armed() {
+        RingControl c = control();
+        return !c.modes().isEmpty() || !c.dtbs().isEmpty() || !c.breakpoints().isEmpty();
+    }
+
     /** Counters summed over all lanes. */
     RingCounters counters();
 

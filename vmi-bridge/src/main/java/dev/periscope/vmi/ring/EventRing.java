@@ -234,6 +234,14 @@ public final class EventRing implements EventChannel, AutoCloseable {
         return odd + 1;
     }
 
+    /** Reads the control block itself (mode, DTB and breakpoint counts), whoever published it. */
+    @Override
+    public synchronized boolean armed() {
+        checkOpen();
+        return ring.get(ValueLayout.JAVA_INT, C_MODE) != 0 || ring.get(ValueLayout.JAVA_INT, C_DTB_COUNT) != 0
+                || ring.get(ValueLayout.JAVA_INT, C_BP_COUNT) != 0;
+    }
+
     @Override
     public synchronized RingControl control() {
         return control;

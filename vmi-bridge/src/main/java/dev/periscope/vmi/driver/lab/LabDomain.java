@@ -22,12 +22,16 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An attached lab guest: its RAM file mapped read-only (q35 with at most ~2 GiB maps RAM linearly from guest
  * physical address 0, so file offset == guest physical address) and its QMP socket.
  */
 final class LabDomain implements Domain {
+
+    private static final Logger log = LoggerFactory.getLogger(LabDomain.class);
 
     static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
     static final Set<Capability> CAPABILITIES = Set.copyOf(EnumSet.of(Capability.READ_MEMORY,
@@ -97,6 +101,9 @@ final class LabDomain implements Domain {
                     + meta.ringTokenFile() + "): " + e.getMessage(), e);
         }
         ring = EventRing.open(meta.ringPath(), token);
+        if (ring.armed()) {
+            log.warn("{}: its event ring was left armed by an earlier Periscope: switching it off", info.name());
+        }
         ring.configure(RingControl.off());
         return Optional.of(ring);
     }
