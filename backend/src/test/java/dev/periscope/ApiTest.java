@@ -277,7 +277,7 @@ class ApiTest {
         web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("vm", "acme-1", "kind", "TRACE"))
                 .exchange().expectStatus().isBadRequest()
-                .expectBody().jsonPath("$.detail").isEqualTo("a trace session needs a targetPid");
+                .expectBody().jsonPath("$.detail").isEqualTo("a trace session needs a targetPid or a targetProcess");
     }
 
     // ---------------------------------------------------------------- accounts, tokens, limits, policy, demo data

@@ -87,7 +87,7 @@ class Requests {
     private Mono<IntrospectionRequest> approveAs(Caller decider, IntrospectionRequest request, String reason) {
         Caller requester = new Caller(request.requestedBy(), Role.TENANT_USER, request.tenant());
         SessionSpec spec = new SessionSpec(request.vm(), request.kind(), request.method(), request.targetPid(), null,
-                null, request.minutes() * 60, null);
+                null, null, null, request.minutes() * 60, null);
         return sessions.open(requester, spec, null, request.id())
                 .flatMap(opened -> decide(request, RequestState.APPROVED, decider.username(), reason,
                         opened.session().id()));

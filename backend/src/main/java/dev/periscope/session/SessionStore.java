@@ -5,6 +5,7 @@ import dev.periscope.system.Sql;
 import io.r2dbc.spi.Readable;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Component;
@@ -29,6 +30,8 @@ class SessionStore {
         v.put("kind", s.kind().name());
         v.put("method", s.method().name());
         v.put("pid", Sql.value(s.targetPid(), Integer.class));
+        v.put("pname", Sql.value(s.targetProcess(), String.class));
+        v.put("syscalls", String.join(",", s.syscalls()));
         v.put("mode", s.mode());
         v.put("interval", s.intervalSeconds());
         v.put("duration", s.maxDurationSeconds());
@@ -40,10 +43,10 @@ class SessionStore {
         v.put("hash", Sql.value(specHash, String.class));
         v.put("at", Sql.utc(s.createdAt()));
         return db.sql("""
-                        INSERT INTO vmi_session (id, tenant_id, vm_name, kind, method, target_pid, acquisition,
+                        INSERT INTO vmi_session (id, tenant_id, vm_name, kind, method, target_pid, target_name, syscalls, acquisition,
                             interval_seconds, max_duration_seconds, max_events, events_delivered, state, opened_by,
                             request_id, idempotency_key, spec_hash, created_at)
-                        VALUES (:id, :tenant, :vm, :kind, :method, :pid, :mode, :interval, :duration, :events, 0,
+                        VALUES (:id, :tenant, :vm, :kind, :method, :pid, :pname, :syscalls, :mode, :interval, :duration, :events, 0,
                             :state, :by, :request, :key, :hash, :at)""")
                 .bindValues(v).then().thenReturn(s);
     }
@@ -117,10 +120,15 @@ class SessionStore {
         return db.sql("UPDATE vmi_session SET events_delivered = :n WHERE id = :id").bind("n", events).bind("id", id).then();
     }
 
+    private static List<String> syscalls(String column) {
+        return column == null || column.isBlank() ? List.of() : List.of(column.split(","));
+    }
+
     private static Session session(Readable row) {
         return new Session(row.get("id", String.class), row.get("tenant_id", String.class),
                 row.get("vm_name", String.class), SessionKind.valueOf(row.get("kind", String.class)),
                 Method.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
+                row.get("target_name", String.class), syscalls(row.get("syscalls", String.class)),
                 row.get("acquisition", String.class), Sql.integer(row, "interval_seconds"),
                 Sql.integer(row, "max_duration_seconds"), Sql.longValue(row, "max_events"),
                 Sql.longValue(row, "events_delivered"), SessionState.valueOf(row.get("state", String.class)),

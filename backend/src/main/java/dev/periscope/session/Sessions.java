@@ -41,8 +41,10 @@ import reactor.core.publisher.Mono;
  * Opens, runs, stops and reconciles sessions. A process-list session takes a list every {@code intervalSeconds}
  * until its limits (duration, events) end it, or its VM goes away ({@code lost}). After a restart, sessions left
  * open are resumed when their VM still runs and their time is not up, and marked lost (VM gone) or ended (time
- * up) otherwise. Nothing is armed in a hypervisor for process-list sessions; trace sessions, whose event source
- * is not built yet, hold their place and end by their limits.
+ * up) otherwise. Nothing is armed in a hypervisor for process-list sessions. A trace session runs an engine trace
+ * ({@link Tracer}) until its limits, its stop, its target's exit or its VM's end; at start-up, what a previous
+ * server left armed for an unfinished trace is switched off before the session is resumed (and re-armed) or
+ * finished.
  */
 @Component
 @Order(20)
@@ -56,6 +58,7 @@ public class Sessions implements ApplicationRunner {
     private final Fleet fleet;
     private final ProcessReader reader;
     private final Audit audit;
+    private final Tracer tracer;
     private final PeriscopeProperties.Sessions limits;
     private final Map<String, Running> running = new ConcurrentHashMap<>();
     private final Map<String, EventHub> finished = new LinkedHashMap<>() {
@@ -68,20 +71,21 @@ public class Sessions implements ApplicationRunner {
     private record Running(EventHub hub, Disposable.Swap runner) {
     }
 
-    private record Outcome(SessionState state, String reason) {
+    record Outcome(SessionState state, String reason) {
     }
 
     /** A session opened, or found again by its idempotency key ({@code replayed}). */
     public record Opened(Session session, boolean replayed) {
     }
 
-    Sessions(SessionStore store, Tenants tenants, Fleet fleet, ProcessReader reader, Audit audit,
+    Sessions(SessionStore store, Tenants tenants, Fleet fleet, ProcessReader reader, Audit audit, Tracer tracer,
              PeriscopeProperties properties) {
         this.store = store;
         this.tenants = tenants;
         this.fleet = fleet;
         this.reader = reader;
         this.audit = audit;
+        this.tracer = tracer;
         this.limits = properties.sessions();
     }
 
@@ -91,8 +95,9 @@ public class Sessions implements ApplicationRunner {
      */
     public Mono<Opened> open(Caller caller, SessionSpec raw, String idempotencyKey, String requestId) {
         SessionSpec spec = raw.normalized(limits.defaultMaxDuration(), limits.defaultMaxEvents());
-        if (spec.kind() == SessionKind.TRACE && spec.targetPid() == null) {
-            return Mono.error(new ResponseStatusException(HttpStatus.BAD_REQUEST, "a trace session needs a targetPid"));
+        if (spec.kind() == SessionKind.TRACE && spec.targetPid() == null && spec.targetProcess() == null) {
+            return Mono.error(new ResponseStatusException(HttpStatus.BAD_REQUEST,
+                    "a trace session needs a targetPid or a targetProcess"));
         }
         if (spec.maxDurationSeconds() > limits.ceilingMaxDuration().toSeconds()) {
             return Mono.error(new ResponseStatusException(HttpStatus.BAD_REQUEST, "maxDurationSeconds must be at most "
@@ -146,7 +151,7 @@ public class Sessions implements ApplicationRunner {
 
     private Mono<Session> create(Caller caller, VmView vm, SessionSpec spec, String key, String hash, String requestId) {
         Session session = new Session(UUID.randomUUID().toString(), vm.tenant(), vm.name(), spec.kind(), spec.method(),
-                spec.targetPid(), spec.mode(), spec.intervalSeconds(), spec.maxDurationSeconds(), spec.maxEvents(), 0,
+                spec.targetPid(), spec.targetProcess(), spec.syscalls(), spec.mode(), spec.intervalSeconds(), spec.maxDurationSeconds(), spec.maxEvents(), 0,
                 SessionState.PENDING, null, caller.username(), requestId, Instant.now(), null, null);
         return store.insert(session, key, hash)
                 .flatMap(s -> audit.record(caller, s.tenant(), "SESSION_STARTED", s.id(), "ok",
@@ -173,14 +178,7 @@ public class Sessions implements ApplicationRunner {
                 .thenReturn(new Outcome(SessionState.ENDED, "max duration of " + s.maxDurationSeconds() + " s reached"));
         Mono<Outcome> work = switch (s.kind()) {
             case PROCESS_LIST -> processLists(s, hub);
-            case TRACE -> {
-                hub.publish("notice", "no syscall event source is built yet: this trace session of pid " + s.targetPid()
-                        + " with " + s.method() + " delivers its lifecycle only");
-                yield Flux.interval(Duration.ofSeconds(2))
-                        .concatMap(t -> fleet.find(s.vm()).map(VmView::running).defaultIfEmpty(false))
-                        .filter(up -> !up).next()
-                        .thenReturn(new Outcome(SessionState.LOST, "VM " + s.vm() + " went away"));
-            }
+            case TRACE -> tracer.run(s, hub);
         };
         return Mono.firstWithSignal(work, timeUp)
                 .onErrorResume(e -> Mono.just(isGone(e) ? new Outcome(SessionState.LOST, "VM " + s.vm() + " went away: "
@@ -287,6 +285,8 @@ public class Sessions implements ApplicationRunner {
             Instant since = s.startedAt() != null ? s.startedAt() : s.createdAt();
             Duration remaining = Duration.between(Instant.now(), since.plusSeconds(s.maxDurationSeconds()));
             return fleet.find(s.vm()).filter(VmView::running).map(Optional::of).defaultIfEmpty(Optional.empty())
+                    .flatMap(vm -> vm.isPresent() && s.kind() == SessionKind.TRACE
+                            ? tracer.disarm(s.vm()).thenReturn(vm) : Mono.just(vm))
                     .flatMap(vm -> {
                         if (vm.isEmpty()) {
                             return finish(s.id(), SessionState.LOST, "server restarted and VM " + s.vm()
