@@ -14,17 +14,30 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * {@code ps VM [--json] [--mode snapshot|pause|live]} against the server at {@code PERISCOPE_URL} with the
- * token in {@code PERISCOPE_TOKEN} or the file {@code PERISCOPE_TOKEN_FILE}. Exit codes: 0 done, 1 the server
- * refused or failed, 2 bad usage.
+ * The command-line client, against the server at {@code PERISCOPE_URL} with the token in {@code PERISCOPE_TOKEN}
+ * or the file {@code PERISCOPE_TOKEN_FILE}:
+ * <ul>
+ *   <li>{@code ps VM [--json] [--mode snapshot|pause|live]}: the process list;</li>
+ *   <li>{@code trace VM (--pid N | --process NAME) [--method M1..M5] [--syscalls read,write,...] [--seconds S]
+ *       [--json]}: opens a trace session, prints its syscalls as they come (one a line: time, pid, name,
+ *       syscall(args); NDJSON with {@code --json}) and stops the session at the end, also on Ctrl-C.</li>
+ * </ul>
+ * Exit codes: 0 done, 1 the server refused or failed (or the traced VM went away), 2 bad usage.
  */
 public final class Client {
 
-    private static final String USAGE = "usage: ps VM [--json] [--mode snapshot|pause|live]";
+    private static final String USAGE = """
+            usage: ps VM [--json] [--mode snapshot|pause|live]
+                   trace VM (--pid N | --process NAME) [--method M1|M2|M3|M4|M5] [--syscalls read,write,...] \
+            [--seconds S] [--json]""";
+    private static final Set<String> COMMANDS = Set.of("ps", "trace");
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private final Map<String, String> env;
@@ -38,7 +51,7 @@ public final class Client {
     }
 
     public static boolean handles(String[] args) {
-        return args.length > 0 && args[0].equals("ps");
+        return args.length > 0 && COMMANDS.contains(args[0]);
     }
 
     public static int run(String[] args) {
@@ -47,6 +60,22 @@ public final class Client {
 
     /** Runs one command ({@code args[0]} is its name); returns the exit code. */
     public int execute(List<String> args) {
+        if (args.isEmpty()) {
+            return usage("name a command");
+        }
+        try {
+            return switch (args.getFirst()) {
+                case "ps" -> ps(args);
+                case "trace" -> new TraceCommand(this).run(args);
+                default -> usage("unknown command '" + args.getFirst() + "'");
+            };
+        } catch (ClientFailure failure) {
+            err.println("periscope: " + failure.getMessage());
+            return 1;
+        }
+    }
+
+    private int ps(List<String> args) {
         String vm = null;
         String mode = "snapshot";
         boolean json = false;
@@ -70,13 +99,7 @@ public final class Client {
         if (vm == null) {
             return usage("name a VM");
         }
-        JsonNode list;
-        try {
-            list = get("/api/v1/vms/" + encode(vm) + "/processes?mode=" + encode(mode));
-        } catch (ClientFailure failure) {
-            err.println("periscope: " + failure.getMessage());
-            return 1;
-        }
+        JsonNode list = get("/api/v1/vms/" + encode(vm) + "/processes?mode=" + encode(mode));
         if (json) {
             out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(list.get("processes")));
         } else {
@@ -102,29 +125,94 @@ public final class Client {
         }
     }
 
-    private JsonNode get(String path) {
-        String base = env.getOrDefault("PERISCOPE_URL", "http://localhost:8080");
-        HttpRequest request = HttpRequest.newBuilder(URI.create(base + path))
-                .header("Authorization", "Bearer " + token())
-                .header("Accept", "application/json")
-                .timeout(Duration.ofSeconds(60))
-                .build();
-        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
-            JsonNode body = response.body().isBlank() ? null : JSON.readTree(response.body());
+    JsonNode get(String path) {
+        return send(request(path).header("Accept", "application/json").GET());
+    }
+
+    /** POSTs {@code body} (null: none) as JSON; any 2xx is success. */
+    JsonNode post(String path, Object body) {
+        HttpRequest.BodyPublisher publisher = body == null ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body));
+        return send(request(path).header("Accept", "application/json").header("Content-Type", "application/json")
+                .POST(publisher));
+    }
+
+    /** The lines of a streamed response (NDJSON), read as they arrive; close the stream to stop reading. */
+    Stream<String> lines(String path) {
+        HttpRequest request = HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + token())
+                .header("Accept", "application/x-ndjson").GET().build();
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        try {
+            HttpResponse<Stream<String>> response = http.send(request, HttpResponse.BodyHandlers.ofLines());
             if (response.statusCode() != 200) {
-                String detail = body != null && body.has("detail") ? body.get("detail").asString() : response.body();
-                throw new ClientFailure("the server answered " + response.statusCode() + ": " + detail);
+                String text = response.body().collect(Collectors.joining("\n"));
+                http.close();
+                throw new ClientFailure("the server answered " + response.statusCode() + ": " + detail(text));
             }
-            return body;
-        } catch (ConnectException refused) {
-            throw new ClientFailure("no Periscope server answers at " + base + " (start one with ./periscope up)");
+            return response.body().onClose(http::close);
         } catch (IOException e) {
-            throw new ClientFailure("request to " + base + " failed: " + e.getMessage());
+            http.close();
+            throw failure(e);
+        } catch (InterruptedException e) {
+            http.close();
+            Thread.currentThread().interrupt();
+            throw new ClientFailure("interrupted");
+        }
+    }
+
+    private HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + token())
+                .timeout(Duration.ofSeconds(60));
+    }
+
+    private URI uri(String path) {
+        return URI.create(base() + path);
+    }
+
+    private String base() {
+        return env.getOrDefault("PERISCOPE_URL", "http://localhost:8080");
+    }
+
+    private JsonNode send(HttpRequest.Builder builder) {
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
+            HttpResponse<String> response = http.send(builder.build(), HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() / 100 != 2) {
+                throw new ClientFailure("the server answered " + response.statusCode() + ": " + detail(response.body()));
+            }
+            return response.body().isBlank() ? null : JSON.readTree(response.body());
+        } catch (IOException e) {
+            throw failure(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ClientFailure("interrupted");
         }
+    }
+
+    private static String detail(String body) {
+        try {
+            JsonNode problem = body.isBlank() ? null : JSON.readTree(body);
+            return problem != null && problem.has("detail") ? problem.get("detail").asString() : body;
+        } catch (RuntimeException notJson) {
+            return body;
+        }
+    }
+
+    private ClientFailure failure(IOException e) {
+        return e instanceof ConnectException
+                ? new ClientFailure("no Periscope server answers at " + base() + " (start one with ./periscope up)")
+                : new ClientFailure("request to " + base() + " failed: " + e.getMessage());
+    }
+
+    static JsonMapper json() {
+        return JSON;
+    }
+
+    PrintStream out() {
+        return out;
+    }
+
+    PrintStream err() {
+        return err;
     }
 
     private String token() {
@@ -143,16 +231,16 @@ public final class Client {
         }
     }
 
-    private int usage(String problem) {
+    int usage(String problem) {
         err.println("periscope: " + problem + "\n" + USAGE);
         return 2;
     }
 
-    private static String encode(String value) {
+    static String encode(String value) {
         return URLEncoder.encode(value, StandardCharsets.UTF_8);
     }
 
-    private static final class ClientFailure extends RuntimeException {
+    static final class ClientFailure extends RuntimeException {
         ClientFailure(String message) {
             super(message);
         }

@@ -1,0 +1,117 @@
+package dev.periscope.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.json.JsonMapper;
+
+/** {@code trace} against a scripted server: the session it opens, how it prints NDJSON events, that it stops. */
+class TraceCommandTest {
+
+    private static final String EVENTS = """
+            {"id":1,"session":"s1","type":"state","at":"2026-01-01T00:00:00Z","data":{"state":"ACTIVE","reason":"started"}}
+            {"id":2,"session":"s1","type":"trace","at":"2026-01-01T00:00:00Z","data":{"pid":42,"name":"sh","method":"M5","methodDescription":"as M4","syscalls":["openat"],"syscallNames":"guest"}}
+            {"id":3,"session":"s1","type":"syscall","at":"2026-01-01T00:00:00Z","data":{"time":"2026-01-01T00:00:01.000001Z","vcpu":0,"pid":42,"name":"sh","syscall":"openat","number":257,"args":[{"name":"dfd","value":-100,"text":"AT_FDCWD"},{"name":"filename","value":140000,"text":"\\"/tmp/x\\""},{"name":"flags","value":577,"text":null}],"text":"42 sh openat(...)"}}
+            {"id":-1,"session":"s1","type":"dropped","at":"2026-01-01T00:00:01Z","data":{"count":3}}
+            {"id":4,"session":"s1","type":"syscall","at":"2026-01-01T00:00:02Z","data":{"time":"2026-01-01T00:00:02Z","vcpu":0,"pid":42,"name":"sh","syscall":"wait4","number":61,"args":[],"text":"42 sh wait4()"}}
+            {"id":5,"session":"s1","type":"state","at":"2026-01-01T00:00:03Z","data":{"state":"ENDED","reason":"max duration of 2 s reached"}}
+            """;
+
+    private HttpServer server;
+    private final List<String> calls = new CopyOnWriteArrayList<>();
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    @BeforeEach
+    void start() throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/api/v1/sessions", exchange -> {
+            String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+            calls.add(exchange.getRequestMethod() + " " + exchange.getRequestURI() + " "
+                    + exchange.getRequestHeaders().getFirst("Authorization") + " " + body);
+            String path = exchange.getRequestURI().getPath();
+            byte[] answer;
+            int status = 200;
+            if (path.equals("/api/v1/sessions")) {
+                answer = "{\"id\":\"s1\",\"state\":\"ACTIVE\"}".getBytes(StandardCharsets.UTF_8);
+                status = 201;
+            } else if (path.endsWith("/events")) {
+                exchange.getResponseHeaders().add("Content-Type", "application/x-ndjson");
+                answer = EVENTS.getBytes(StandardCharsets.UTF_8);
+            } else {
+                answer = "{\"id\":\"s1\",\"state\":\"ENDED\"}".getBytes(StandardCharsets.UTF_8);
+            }
+            exchange.sendResponseHeaders(status, answer.length);
+            exchange.getResponseBody().write(answer);
+            exchange.close();
+        });
+        server.start();
+    }
+
+    @AfterEach
+    void stop() {
+        server.stop(0);
+    }
+
+    private Client client() {
+        return new Client(Map.of("PERISCOPE_URL", "http://127.0.0.1:" + server.getAddress().getPort(),
+                "PERISCOPE_TOKEN", "tok"), new PrintStream(out, true), new PrintStream(err, true));
+    }
+
+    @Test
+    void jsonPrintsOneSyscallALineAndStopsTheSession() {
+        int exit = client().execute(List.of("trace", "acme-1", "--process", "sh", "--method", "m5",
+                "--syscalls", "openat,wait4", "--seconds", "2", "--json"));
+
+        assertThat(exit).as(err.toString()).isZero();
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertThat(lines).hasSize(2);
+        var json = JsonMapper.builder().build();
+        var first = json.readTree(lines.getFirst());
+        assertThat(first.get("time").asString()).isEqualTo("2026-01-01T00:00:01.000001Z");
+        assertThat(first.get("pid").asInt()).isEqualTo(42);
+        assertThat(first.get("name").asString()).isEqualTo("sh");
+        assertThat(first.get("syscall").asString()).isEqualTo("openat");
+        assertThat(first.get("args").get(1).get("text").asString()).isEqualTo("\"/tmp/x\"");
+        assertThat(json.readTree(lines.get(1)).get("syscall").asString()).isEqualTo("wait4");
+        assertThat(err.toString()).contains("# tracing pid 42 (sh) with M5", "# dropped 3 events",
+                "# session ended: max duration of 2 s reached");
+
+        assertThat(calls).hasSize(3);
+        assertThat(calls.get(0)).startsWith("POST /api/v1/sessions Bearer tok ")
+                .contains("\"kind\":\"TRACE\"", "\"targetProcess\":\"sh\"", "\"method\":\"M5\"",
+                        "\"syscalls\":[\"openat\",\"wait4\"]", "\"maxDurationSeconds\":2", "\"vm\":\"acme-1\"");
+        assertThat(calls.get(1)).startsWith("GET /api/v1/sessions/s1/events");
+        assertThat(calls.get(2)).startsWith("POST /api/v1/sessions/s1/stop");
+    }
+
+    @Test
+    void textPrintsTimePidNameAndTheCall() {
+        assertThat(client().execute(List.of("trace", "acme-1", "--pid", "42"))).as(err.toString()).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .containsPattern("(?m)^\\d\\d:\\d\\d:01\\.000001 42 sh openat\\(AT_FDCWD, \"/tmp/x\", 577\\)$")
+                .containsPattern("(?m)^\\d\\d:\\d\\d:02\\.000000 42 sh wait4\\(\\)$");
+        assertThat(calls.getFirst()).contains("\"targetPid\":42").doesNotContain("targetProcess");
+    }
+
+    @Test
+    void badUsageIsExitTwoWithoutCallingTheServer() {
+        assertThat(client().execute(List.of("trace", "acme-1"))).isEqualTo(2);
+        assertThat(client().execute(List.of("trace", "acme-1", "--pid", "1", "--process", "sh"))).isEqualTo(2);
+        assertThat(client().execute(List.of("trace", "acme-1", "--pid", "x"))).isEqualTo(2);
+        assertThat(client().execute(List.of("trace"))).isEqualTo(2);
+        assertThat(err.toString()).contains("either --pid or --process", "usage: ps VM", "trace VM (--pid N");
+        assertThat(calls).isEmpty();
+    }
+}
