@@ -8,7 +8,6 @@ import jakarta.validation.constraints.Pattern;
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Controller;
-import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -19,7 +18,7 @@ import org.springframework.web.server.ResponseStatusException;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** The fleet: {@code /api/v1/vms} as JSON, {@code /} as the dashboard's fleet page; operators assign owners. */
+/** The fleet as JSON under {@code /api/v1/vms} (the dashboard's page is {@link FleetPage}); operators assign owners. */
 @Controller
 class VmController {
 
@@ -69,12 +68,6 @@ class VmController {
                 .flatMap(v -> ownership.clear(vm))
                 .then(audit.record(caller, null, "VM_OWNER_CLEARED", vm, "ok", ""))
                 .then(fleet.get(caller, vm));
-    }
-
-    @GetMapping("/")
-    String fleetPage(Caller caller, Model model) {
-        model.addAttribute("vms", fleet.visible(caller).collectList());
-        return "fleet";
     }
 
     private static void requireOperator(Caller caller) {

@@ -1,0 +1,69 @@
+package dev.periscope.process;
+
+import dev.periscope.account.Caller;
+import dev.periscope.vm.Fleet;
+import dev.periscope.vm.VmView;
+import dev.periscope.vmi.AcquisitionMode;
+import org.springframework.stereotype.Controller;
+import org.springframework.ui.Model;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.server.ResponseStatusException;
+import reactor.core.publisher.Mono;
+
+/**
+ * {@code /vms/{vm}}: the dashboard's VM page, and {@code /vms/{vm}/process-table}, the process table alone, which
+ * the page fetches again on the interval the user picks. A list that cannot be read is shown as an error in the
+ * page (with the reason), not as an error page.
+ */
+@Controller
+class VmPage {
+
+    private final Fleet fleet;
+    private final ProcessReader reader;
+
+    VmPage(Fleet fleet, ProcessReader reader) {
+        this.fleet = fleet;
+        this.reader = reader;
+    }
+
+    /** A process list, or why there is none. */
+    record Loaded(ProcessListView list, String error) {
+    }
+
+    @GetMapping("/vms/{vm}")
+    String page(Caller caller, @PathVariable String vm, @RequestParam(defaultValue = "snapshot") String mode,
+                Model model) {
+        Mono<VmView> view = fleet.get(caller, vm).cache();
+        model.addAttribute("vm", view);
+        model.addAttribute("mode", mode);
+        model.addAttribute("loaded", view.flatMap(v -> load(caller, v, mode)));
+        return "vm";
+    }
+
+    @GetMapping("/vms/{vm}/process-table")
+    String table(Caller caller, @PathVariable String vm, @RequestParam(defaultValue = "snapshot") String mode,
+                 Model model) {
+        Mono<VmView> view = fleet.get(caller, vm).cache();
+        model.addAttribute("vm", view);
+        model.addAttribute("loaded", view.flatMap(v -> load(caller, v, mode)));
+        return "vm :: processes";
+    }
+
+    private Mono<Loaded> load(Caller caller, VmView vm, String mode) {
+        if (!vm.running()) {
+            return Mono.just(new Loaded(null, "The VM is stopped: there is no memory to read."));
+        }
+        AcquisitionMode acquisition;
+        try {
+            acquisition = ProcessReader.parseMode(mode);
+        } catch (ResponseStatusException e) {
+            return Mono.just(new Loaded(null, e.getReason()));
+        }
+        return reader.read(caller, vm.name(), acquisition, null)
+                .map(list -> new Loaded(list, null))
+                .onErrorResume(e -> Mono.just(new Loaded(null, "The process list could not be read: "
+                        + (e instanceof ResponseStatusException r && r.getReason() != null ? r.getReason() : e.getMessage()))));
+    }
+}
