@@ -3,6 +3,8 @@ package dev.periscope;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.cli.Client;
+import dev.periscope.syscall.SyscallArchive;
+import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.lab.LabVm;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -43,13 +45,19 @@ import org.springframework.web.reactive.function.BodyInserters;
 @AutoConfigureWebTestClient(timeout = "PT60S")
 class PeriscopeLabTest {
 
-    private static final String VM = "bk-path-1";
+    private static final String VM = "wt-path-1";
     private static final ParameterizedTypeReference<Map<String, Object>> MAP = new ParameterizedTypeReference<>() {
     };
     private static LabVm guest;
 
     @Autowired
     WebTestClient web;
+
+    @Autowired
+    VmiEngine engine;
+
+    @Autowired
+    SyscallArchive syscallArchive;
 
     @LocalServerPort
     int port;
@@ -189,6 +197,161 @@ class PeriscopeLabTest {
                 .expectStatus().isOk().expectBody().jsonPath("$.state").isEqualTo("ENDED");
         web.get().uri("/api/v1/sessions/" + id + "/overhead").header("Authorization", "Bearer " + token()).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$[?(@.metric == 'guest_downtime_us')]").exists();
+    }
+
+    @Test
+    void traceSessionStreamsTheTargetsSyscallsCountsOverheadAndLeavesNothingArmed() throws IOException {
+        int writer = guestPidsOf("busy-writer").iterator().next();
+        Map<String, Object> session = web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + token())
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("vm", VM, "kind", "TRACE", "targetPid", writer, "method", "M5",
+                        "maxDurationSeconds", 60))
+                .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody();
+        String id = (String) session.get("id");
+        assertThat(session).containsEntry("state", "ACTIVE").containsEntry("targetPid", writer);
+
+        // busy-writer (a shell) writes, reads and copies files in /tmp/busy every second.
+        List<Map<String, Object>> syscalls = web.get().uri("/api/v1/sessions/" + id + "/events")
+                .header("Authorization", "Bearer " + token()).accept(MediaType.APPLICATION_NDJSON).exchange()
+                .expectStatus().isOk().returnResult(MAP).getResponseBody()
+                .filter(e -> "syscall".equals(e.get("type")))
+                .map(PeriscopeLabTest::data)
+                .take(40).take(java.time.Duration.ofSeconds(30))
+                .collectList().block(java.time.Duration.ofSeconds(40));
+        assertThat(syscalls).as("syscall events of busy-writer").hasSizeGreaterThanOrEqualTo(10);
+        assertThat(syscalls).allSatisfy(e -> {
+            assertThat(e).containsEntry("pid", writer).containsEntry("name", "busy-writer").containsKeys("time", "args");
+        });
+        assertThat(syscalls).extracting(e -> (String) e.get("syscall")).containsAnyOf("openat", "read", "write");
+
+        web.post().uri("/api/v1/sessions/" + id + "/stop").header("Authorization", "Bearer " + token()).exchange()
+                .expectStatus().isOk().expectBody().jsonPath("$.state").isEqualTo("ENDED");
+        List<Map<String, Object>> cost = web.get().uri("/api/v1/sessions/" + id + "/overhead")
+                .header("Authorization", "Bearer " + token()).exchange().expectStatus().isOk()
+                .expectBodyList(MAP).returnResult().getResponseBody();
+        assertThat(cost).extracting(m -> m.get("metric"))
+                .contains("seen", "filtered", "delivered", "dropped", "vcpu_wait_us", "estimated_slowdown");
+        assertThat(cost).filteredOn(m -> m.get("metric").equals("delivered"))
+                .singleElement().satisfies(m -> assertThat(((Number) m.get("total")).doubleValue()).isPositive());
+        web.get().uri("/api/v1/vms/" + VM + "/overhead").header("Authorization", "Bearer " + token()).exchange()
+                .expectStatus().isOk().expectBody().jsonPath("$[?(@.metric == 'seen')]").exists();
+        assertThat(syscallArchive.recent(id, 10).collectList().block()).isNotEmpty()
+                .allSatisfy(r -> assertThat(r.pid()).isEqualTo(writer));
+
+        // Closing the engine trace switches the hypervisor extension off (the ring thread does it, shortly).
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (engine.eventsArmed(VM) && System.nanoTime() < deadline) {
+            sleep(100);
+        }
+        assertThat(engine.eventsArmed(VM)).as("ring control back to off").isFalse();
+    }
+
+    @Test
+    void traceByProcessNameFiltersSyscallsAndEndsWithItsTarget() throws IOException {
+        // A script's comm is its file name: wt-probe, a shell that opens a file and waits for children each second.
+        LabVm.Result started0 = guest.exec("sh", "-c", "printf '#!/bin/sh\\nfor i in 1 2 3 4 5 6; do cat /proc/version "
+                + "> /tmp/wt-probe.out; sleep 1; done\\n' > /tmp/wt-probe && chmod +x /tmp/wt-probe "
+                + "&& (/tmp/wt-probe >/dev/null 2>&1 &)");
+        assertThat(started0.exitCode()).as(started0.output()).isZero();
+        sleep(500);
+        Map<String, Object> session = web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + token())
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("vm", VM, "kind", "TRACE", "targetProcess", "wt-probe", "method", "M5",
+                        "syscalls", List.of("openat", "wait4"), "maxDurationSeconds", 30))
+                .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody();
+        String id = (String) session.get("id");
+        List<Map<String, Object>> events = web.get().uri("/api/v1/sessions/" + id + "/events")
+                .header("Authorization", "Bearer " + token()).accept(MediaType.APPLICATION_NDJSON).exchange()
+                .expectStatus().isOk().returnResult(MAP).getResponseBody()
+                .collectList().block(java.time.Duration.ofSeconds(40));
+        List<Map<String, Object>> syscalls = events.stream().filter(e -> "syscall".equals(e.get("type")))
+                .map(PeriscopeLabTest::data).toList();
+        Map<String, Object> started = events.stream().filter(e -> "trace".equals(e.get("type")))
+                .map(PeriscopeLabTest::data).findFirst().orElseThrow();
+        assertThat(started).containsEntry("name", "wt-probe");
+        assertThat(syscalls).isNotEmpty().allSatisfy(e -> {
+            assertThat(e).containsEntry("pid", started.get("pid"));
+            assertThat(e.get("syscall")).isIn("openat", "wait4");
+        });
+        assertThat(syscalls).extracting(e -> (String) e.get("syscall")).contains("openat", "wait4");
+        assertThat(syscalls).filteredOn(e -> e.get("syscall").equals("openat"))
+                .anySatisfy(e -> assertThat(e.toString()).contains("/tmp/wt-probe.out"));
+        Map<String, Object> last = data(events.getLast());
+        assertThat(last).containsEntry("state", "ENDED");
+        assertThat((String) last.get("reason")).contains("exited");
+    }
+
+    @Test
+    void commandLineTracePrintsTheTargetsSyscallsAsNdjson() throws IOException {
+        int writer = guestPidsOf("busy-writer").iterator().next();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        var client = new Client(Map.of("PERISCOPE_URL", "http://localhost:" + port,
+                "PERISCOPE_TOKEN", token()), new PrintStream(out), new PrintStream(err));
+
+        assertThat(client.execute(List.of("trace", VM, "--pid", Integer.toString(writer), "--seconds", "4",
+                "--json"))).as(err.toString()).isZero();
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertThat(lines).as(err.toString()).isNotEmpty();
+        var json = tools.jackson.databind.json.JsonMapper.builder().build();
+        for (String line : lines) {
+            var e = json.readTree(line);
+            assertThat(e.get("pid").asInt()).isEqualTo(writer);
+            assertThat(e.get("name").asString()).isEqualTo("busy-writer");
+            assertThat(e.has("time") && e.has("syscall") && e.get("args").isArray()).as(line).isTrue();
+        }
+        assertThat(err.toString()).contains("# tracing pid " + writer, "# session ended: max duration");
+
+        out.reset();
+        assertThat(client.execute(List.of("trace", VM, "--pid", Integer.toString(writer), "--seconds", "2",
+                "--syscalls", "openat"))).as(err.toString()).isZero();
+        assertThat(out.toString()).containsPattern("(?m)^\\d\\d:\\d\\d:\\d\\d\\.\\d{6} " + writer
+                + " busy-writer openat\\(");
+    }
+
+    /** Prints what each method delivers and costs on the busy guest (never asserts rates). */
+    @Test
+    void printsTraceRatesPerMethod() throws IOException {
+        int writer = guestPidsOf("busy-writer").iterator().next();
+        for (String method : List.of("M2", "M3", "M4", "M5")) {
+            String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + token())
+                    .contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(Map.of("vm", VM, "kind", "TRACE", "targetPid", writer, "method", method,
+                            "maxDurationSeconds", 5))
+                    .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody().get("id");
+            web.get().uri("/api/v1/sessions/" + id + "/events").header("Authorization", "Bearer " + token())
+                    .accept(MediaType.APPLICATION_NDJSON).exchange().returnResult(MAP).getResponseBody()
+                    .blockLast(java.time.Duration.ofSeconds(30));
+            Map<String, Double> total = new java.util.TreeMap<>();
+            web.get().uri("/api/v1/sessions/" + id + "/overhead").header("Authorization", "Bearer " + token())
+                    .exchange().expectBodyList(MAP).returnResult().getResponseBody()
+                    .forEach(m -> total.put((String) m.get("metric"), ((Number) (m.get("metric").equals(
+                            "estimated_slowdown") ? m.get("max") : m.get("total"))).doubleValue()));
+            System.out.printf("TRACE %s on busy-writer, 5 s: delivered %.0f (%.1f/s) seen %.0f filtered %.0f "
+                            + "ring_delivered %.0f dropped %.0f vcpu_wait %.1f ms slowdown %.4f%n", method,
+                    total.getOrDefault("delivered", 0.0), total.getOrDefault("delivered", 0.0) / 5,
+                    total.getOrDefault("seen", 0.0), total.getOrDefault("filtered", 0.0),
+                    total.getOrDefault("ring_delivered", 0.0), total.getOrDefault("dropped", 0.0),
+                    total.getOrDefault("vcpu_wait_us", 0.0) / 1000, total.getOrDefault("estimated_slowdown", 0.0));
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (engine.eventsArmed(VM) && System.nanoTime() < deadline) {
+            sleep(100);
+        }
+        assertThat(engine.eventsArmed(VM)).isFalse();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> data(Map<String, Object> event) {
+        return (Map<String, Object>) event.get("data");
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Prints REST latencies (never asserts timings): process list LIVE and SNAPSHOT, session creation. */

@@ -20,7 +20,7 @@ import tools.jackson.databind.node.ObjectNode;
  * (its time is up, its target exits, its VM goes away), then stops it; a shutdown hook stops it on Ctrl-C too.
  * With {@code --json} each line is a JSON object with at least {@code time}, {@code pid}, {@code name},
  * {@code syscall} and {@code args}; everything else (what is traced, drops, the end) goes to stderr as
- * {@code #} lines.
+ * {@code #} lines. The method is M5 unless {@code --method} says otherwise.
  */
 final class TraceCommand {
 
@@ -36,6 +36,7 @@ final class TraceCommand {
         String vm = null;
         Map<String, Object> spec = new LinkedHashMap<>();
         spec.put("kind", "TRACE");
+        spec.put("method", "M5"); // the server's default is M1, which traps nothing
         boolean json = false;
         for (int i = 1; i < args.size(); i++) {
             String a = args.get(i);
