@@ -83,6 +83,31 @@ public final class Browser implements AutoCloseable {
                 .until(ExpectedConditions.visibilityOfElementLocated(locator));
     }
 
+    /** Waits up to {@code seconds} until {@code condition} holds; fails with {@code what} otherwise. */
+    public void waitUntil(String what, int seconds, java.util.function.BooleanSupplier condition) {
+        new WebDriverWait(driver, Duration.ofSeconds(seconds)).withMessage(what)
+                .until(d -> condition.getAsBoolean());
+    }
+
+    public org.openqa.selenium.WebDriver driver() {
+        return driver;
+    }
+
+    public WebElement find(By locator) {
+        return driver.findElement(locator);
+    }
+
+    /** Runs {@code script} in the page and returns its result. */
+    public Object script(String script, Object... arguments) {
+        return driver.executeScript(script, arguments);
+    }
+
+    /** Resizes the window, e.g. to a laptop's 1366 x 768. */
+    public Browser windowSize(int width, int height) {
+        driver.manage().window().setSize(new org.openqa.selenium.Dimension(width, height));
+        return this;
+    }
+
     public List<WebElement> findAll(By locator) {
         return driver.findElements(locator);
     }
