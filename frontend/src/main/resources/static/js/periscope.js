@@ -132,9 +132,9 @@ const Periscope = (() => {
 
     const history = new Map();   // vm -> { last: {total, at}, rates: [] }
     const counterOf = summaries => {
-      const events = summaries.filter(s => /(event|syscall|cr3|delivered|emitted|seen)/i.test(s.metric));
-      const pick = events.length ? events : summaries;
-      return events.length ? pick.reduce((a, s) => a + s.total, 0) : pick.reduce((a, s) => a + s.samples, 0);
+      // Trace sessions record "delivered" (events per one-second sample); without traces, count the samples taken.
+      const delivered = summaries.filter(s => s.metric === "delivered");
+      return delivered.length ? delivered[0].total : summaries.reduce((a, s) => a + s.samples, 0);
     };
     async function poll() {
       try {
@@ -221,6 +221,15 @@ const Periscope = (() => {
       const seconds = Number(intervalSelect.value);
       timer = seconds > 0 ? setInterval(refresh, seconds * 1000) : null;
     }
+    const hideKernel = document.getElementById("hide-kthreads");
+    const find = document.getElementById("proc-filter");
+    function applyFind() {
+      const v = find.value.trim().toLowerCase();
+      holder.querySelectorAll("tbody tr").forEach(r => { r.hidden = v !== "" && !r.textContent.toLowerCase().includes(v); });
+    }
+    hideKernel.addEventListener("change", () => holder.classList.toggle("hide-kthreads", hideKernel.checked));
+    find.addEventListener("input", applyFind);
+    holder.addEventListener("htmx:afterSettle", applyFind);
     intervalSelect.addEventListener("change", schedule);
     modeSelect.addEventListener("change", refresh);
     document.getElementById("refresh-now").addEventListener("click", refresh);
@@ -276,8 +285,8 @@ const Periscope = (() => {
     document.body.addEventListener("htmx:afterSettle", () => wireApiForms(document));
     fleetPage();
     vmPage();
-    const audit = document.getElementById("audit-table");
-    if (audit) wireTableFilter(audit, [...document.querySelectorAll("[data-filter]")]);
+    const listed = document.getElementById("sessions-table");
+    if (listed) wireTableFilter(listed, [...document.querySelectorAll("[data-filter]")]);
   });
 
   return { api, formJson, sparkline, wireApiForms };

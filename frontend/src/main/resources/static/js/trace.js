@@ -28,13 +28,14 @@ document.addEventListener("DOMContentLoaded", () => {
     if (type === "processes") {
       return `${(data.processes || []).length} processes, ${data.mode}, downtime ${(data.guestDowntimeMicros / 1000).toFixed(3)} ms`;
     }
-    const name = data.name || data.syscall || data.syscallName;
-    if (name || data.nr !== undefined || data.number !== undefined) {
-      const nr = data.nr ?? data.number;
-      const args = data.args || data.arguments;
-      const who = [data.pid !== undefined ? `pid ${data.pid}` : "", data.comm || data.process || ""].filter(Boolean).join(" ");
-      return `${name || "syscall " + nr}(${Array.isArray(args) ? args.map(a => typeof a === "number" ? "0x" + a.toString(16) : a).join(", ") : ""})`
-        + (data.ret !== undefined ? ` = ${data.ret}` : "") + (who ? `  [${who}]` : "") + (data.vcpu !== undefined ? ` vcpu${data.vcpu}` : "");
+    if (type === "trace") {
+      return `tracing pid ${data.pid} (${data.name}) with ${data.method}: ${data.methodDescription || ""}`
+        + (data.syscalls && data.syscalls.length ? `; only ${data.syscalls.join(", ")}` : "");
+    }
+    if (type === "process") return `${data.change} pid ${data.pid} ${data.name || ""} ${data.detail || ""}`;
+    if (type === "syscall") {
+      const args = (data.args || []).map(a => a.text ? `${a.name}=${a.text}` : `${a.name}=0x${Number(a.value).toString(16)}`);
+      return `${data.syscall || "#" + data.number}(${args.join(", ")})  [pid ${data.pid} ${data.name || ""}] vcpu${data.vcpu}`;
     }
     return JSON.stringify(data);
   }
@@ -86,7 +87,10 @@ document.addEventListener("DOMContentLoaded", () => {
     let event;
     try { event = JSON.parse(message.data); } catch (e) { event = { type, data: message.data }; }
     const data = event && "data" in event ? event.data : event;
-    if (type === "dropped") { dropMarker(data && data.count || 0, "the server dropped them (this reader was slow)"); return; }
+    if (type === "dropped") {
+      dropMarker(data && data.count || 0, data && data.where ? `lost in ${data.where}` : "the server dropped them (this reader was slow)");
+      return;
+    }
     if (type === "state" && data) {
       const state = String(data.state).toLowerCase();
       stateBadge.textContent = state;
@@ -104,7 +108,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
   // The stream: named SSE events. Lifecycle events now; syscall records once the trace engine feeds sessions.
   const source = new EventSource(`/api/v1/sessions/${encodeURIComponent(id)}/events`, { withCredentials: true });
-  ["state", "notice", "processes", "dropped", "syscall", "syscalls", "event", "trace", "cr3", "overhead", "message"]
+  ["state", "notice", "processes", "dropped", "syscall", "trace", "process", "message"]
     .forEach(type => source.addEventListener(type, m => onEvent(type === "message" ? "event" : type, m)));
   source.onerror = () => {
     if (finished) {
@@ -132,17 +136,21 @@ document.addEventListener("DOMContentLoaded", () => {
   // ---- overhead charts ----
   const MAX_POINTS = 120;
   const colors = ["#1f5fbf", "#9ca3af", "#1a7f37", "#b42318", "#a16207"];
-  function chart(canvasId, labels) {
+  /** A line chart; datasets listed in rightAxis use a second y axis (the hypervisor's counts dwarf what is delivered). */
+  function chart(canvasId, labels, rightAxis = [], rightTitle = "") {
+    const scales = { x: { ticks: { maxTicksLimit: 6 } }, y: { beginAtZero: true, title: { display: rightAxis.length > 0, text: "to Periscope" } } };
+    if (rightAxis.length) scales.y1 = { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: rightTitle } };
     return new Chart(document.getElementById(canvasId), {
       type: "line",
       data: { labels: [], datasets: labels.map((label, i) => ({ label, data: [], borderColor: colors[i], backgroundColor: colors[i],
-        borderWidth: 1.5, pointRadius: 0, tension: 0.2 })) },
-      options: { animation: false, responsive: true, maintainAspectRatio: false,
-        scales: { x: { ticks: { maxTicksLimit: 6 } }, y: { beginAtZero: true } },
+        borderWidth: 1.5, pointRadius: 0, tension: 0.2, yAxisID: rightAxis.includes(label) ? "y1" : "y",
+        borderDash: rightAxis.includes(label) ? [4, 3] : [] })) },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, scales,
         plugins: { legend: { labels: { boxWidth: 10 } } } }
     });
   }
-  const events = chart("chart-events", ["seen", "filtered", "delivered", "dropped", "on this stream"]);
+  const events = chart("chart-events", ["seen", "filtered", "delivered", "dropped", "on this stream"],
+    ["seen", "filtered"], "in the hypervisor");
   const wait = chart("chart-wait", ["vCPU wait", "snapshot downtime"]);
   const slowdown = chart("chart-slowdown", ["estimated slowdown"]);
   window.periscopeCharts = { events, wait, slowdown };
@@ -165,8 +173,8 @@ document.addEventListener("DOMContentLoaded", () => {
       const list = await Periscope.api("GET", `/api/v1/sessions/${encodeURIComponent(id)}/overhead`);
       const now = Date.now();
       const totals = {
-        seen: sum(list, /seen/i), filtered: sum(list, /filtered/i), delivered: sum(list, /(delivered|emitted|matched)/i),
-        dropped: sum(list, /dropped/i), wait: sum(list, /wait/i), downtime: sum(list, /downtime/i)
+        seen: sum(list, /^seen$/), filtered: sum(list, /^filtered$/), delivered: sum(list, /^delivered$/),
+        dropped: sum(list, /dropped$/), wait: sum(list, /wait/i), downtime: sum(list, /downtime/i)
       };
       const label = new Date(now).toLocaleTimeString();
       if (last) {

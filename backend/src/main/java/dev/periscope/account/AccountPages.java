@@ -1,14 +1,15 @@
 package dev.periscope.account;
 
-import org.springframework.stereotype.Controller;
+import dev.periscope.system.DashboardPage;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 
 /**
  * {@code /tokens}: the API tokens the caller may see (its own; a tenant admin's tenant's; all for operators), with
- * forms that create one (its secret shown once) and revoke one through {@code /api/v1/tokens}.
+ * forms that create one (its secret shown once) and revoke one through {@code /api/v1/tokens}; for operators and
+ * tenant admins also the users they manage and a form that creates one ({@code /api/v1/users}).
  */
-@Controller
+@DashboardPage
 class AccountPages {
 
     private final Accounts accounts;
@@ -20,6 +21,8 @@ class AccountPages {
     @GetMapping("/tokens")
     String tokens(Caller caller, Model model) {
         model.addAttribute("tokens", accounts.tokens(caller).collectList());
+        model.addAttribute("users", caller.role() == Role.TENANT_USER ? reactor.core.publisher.Mono.just(java.util.List.of())
+                : accounts.users(caller).collectList());
         return "tokens";
     }
 }

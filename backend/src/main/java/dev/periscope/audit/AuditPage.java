@@ -1,14 +1,14 @@
 package dev.periscope.audit;
 
 import dev.periscope.account.Caller;
+import dev.periscope.system.DashboardPage;
 import java.util.Locale;
-import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 
 /** {@code /audit}: the newest audit records the caller may see, filtered by action and by user. */
-@Controller
+@DashboardPage
 class AuditPage {
 
     private static final int LIMIT = 500;

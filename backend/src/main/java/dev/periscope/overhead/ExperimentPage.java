@@ -1,5 +1,6 @@
 package dev.periscope.overhead;
 
+import dev.periscope.system.DashboardPage;
 import dev.periscope.system.PeriscopeProperties;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,7 +13,6 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import reactor.core.publisher.Mono;
@@ -26,7 +26,7 @@ import tools.jackson.databind.json.JsonMapper;
  * table otherwise) beside Taubmann and Reiser's DAIS 2020 Table 1. Reading the files is blocking: it runs on the
  * engine's bounded scheduler.
  */
-@Controller
+@DashboardPage
 class ExperimentPage {
 
     /** The paper's figures (Table 1), by the method of ours that corresponds. */

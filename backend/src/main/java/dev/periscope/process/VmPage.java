@@ -1,10 +1,10 @@
 package dev.periscope.process;
 
 import dev.periscope.account.Caller;
+import dev.periscope.system.DashboardPage;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vm.VmView;
 import dev.periscope.vmi.AcquisitionMode;
-import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -17,7 +17,7 @@ import reactor.core.publisher.Mono;
  * the page fetches again on the interval the user picks. A list that cannot be read is shown as an error in the
  * page (with the reason), not as an error page.
  */
-@Controller
+@DashboardPage
 class VmPage {
 
     private final Fleet fleet;

@@ -1,8 +1,8 @@
 package dev.periscope.request;
 
 import dev.periscope.account.Caller;
+import dev.periscope.system.DashboardPage;
 import dev.periscope.vm.Fleet;
-import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 
@@ -10,7 +10,7 @@ import org.springframework.web.bind.annotation.GetMapping;
  * {@code /requests}: self-service requests. A tenant's users submit requests for their own VMs and follow them; operators
  * approve or reject each with a reason. The page's forms call {@code /api/v1/requests}.
  */
-@Controller
+@DashboardPage
 class RequestPages {
 
     private final Requests requests;

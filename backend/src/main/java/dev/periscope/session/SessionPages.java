@@ -1,7 +1,7 @@
 package dev.periscope.session;
 
 import dev.periscope.account.Caller;
-import org.springframework.stereotype.Controller;
+import dev.periscope.system.DashboardPage;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -10,7 +10,7 @@ import org.springframework.web.bind.annotation.PathVariable;
  * {@code /sessions}: the sessions the caller may see; {@code /sessions/{id}}: one session (model attribute {@code sn}: Thymeleaf reserves {@code session})'s live page (its event
  * stream and overhead come from the REST API: {@code /api/v1/sessions/{id}/events} and {@code .../overhead}).
  */
-@Controller
+@DashboardPage
 class SessionPages {
 
     private final SessionStore store;

@@ -1,14 +1,14 @@
 package dev.periscope.tenant;
 
 import dev.periscope.account.Caller;
+import dev.periscope.system.DashboardPage;
 import org.springframework.http.HttpStatus;
-import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.server.ResponseStatusException;
 
 /** {@code /tenants}: operators see every tenant with its self-service policy, create tenants and change policies. */
-@Controller
+@DashboardPage
 class TenantPages {
 
     private final Tenants tenants;

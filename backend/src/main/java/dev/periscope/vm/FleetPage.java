@@ -1,8 +1,8 @@
 package dev.periscope.vm;
 
 import dev.periscope.account.Caller;
+import dev.periscope.system.DashboardPage;
 import java.util.List;
-import org.springframework.stereotype.Controller;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import reactor.core.publisher.Mono;
@@ -11,7 +11,7 @@ import reactor.core.publisher.Mono;
  * {@code /}: the dashboard's fleet page, the VMs the caller may see (a tenant's users only their tenant's). Active
  * sessions and event-rate sparklines are filled in by the page from the REST API.
  */
-@Controller
+@DashboardPage
 class FleetPage {
 
     private final Fleet fleet;

@@ -180,6 +180,10 @@ class DashboardBrowserTest {
             browser.waitFor(By.cssSelector("table.processes"));
             browser.screenshot("operator-vm-1366x768");
             browser.assertNoConsoleErrors();
+
+            browser.go("/vms/no-such-vm");
+            assertThat(browser.pageText()).contains("Not found", "/vms/no-such-vm");
+            browser.screenshot("operator-not-found");
         }
     }
 
