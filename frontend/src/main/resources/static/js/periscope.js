@@ -227,6 +227,48 @@ const Periscope = (() => {
       const v = find.value.trim().toLowerCase();
       holder.querySelectorAll("tbody tr").forEach(r => { r.hidden = v !== "" && !r.textContent.toLowerCase().includes(v); });
     }
+    const asTree = document.getElementById("as-tree");
+    /** Orders the live rows parent before children (depth-first by pid) and indents names; exited rows stay last. */
+    function arrange() {
+      const tbody = holder.querySelector("tbody");
+      if (!tbody) return;
+      const live = [...tbody.querySelectorAll("tr[data-pid]:not(.exited)")];
+      const exited = [...tbody.querySelectorAll("tr.exited")];
+      const byPid = new Map(live.map(r => [r.dataset.pid, r]));
+      let ordered;
+      if (asTree.checked) {
+        const children = new Map();
+        const roots = [];
+        live.forEach(r => {
+          const parent = r.dataset.ppid;
+          if (parent !== r.dataset.pid && byPid.has(parent)) {
+            if (!children.has(parent)) children.set(parent, []);
+            children.get(parent).push(r);
+          } else {
+            roots.push(r);
+          }
+        });
+        ordered = [];
+        const seen = new Set();
+        const visit = (row, depth) => {
+          if (seen.has(row)) return;        // guest data is hostile: no cycles
+          seen.add(row);
+          row.querySelector(".pname").style.paddingLeft = `${0.6 + depth * 1.1}em`;
+          row.querySelector(".pname").classList.toggle("child", depth > 0);
+          ordered.push(row);
+          (children.get(row.dataset.pid) || []).forEach(c => visit(c, Math.min(depth + 1, 12)));
+        };
+        roots.forEach(r => visit(r, 0));
+        live.forEach(r => { if (!seen.has(r)) visit(r, 0); });
+      } else {
+        ordered = live.sort((a, b) => Number(a.dataset.pid) - Number(b.dataset.pid));
+        ordered.forEach(r => { r.querySelector(".pname").style.paddingLeft = ""; r.querySelector(".pname").classList.remove("child"); });
+      }
+      ordered.concat(exited).forEach(r => tbody.append(r));
+    }
+    asTree.addEventListener("change", arrange);
+    holder.addEventListener("htmx:afterSettle", arrange);
+    arrange();
     hideKernel.addEventListener("change", () => holder.classList.toggle("hide-kthreads", hideKernel.checked));
     find.addEventListener("input", applyFind);
     holder.addEventListener("htmx:afterSettle", applyFind);

@@ -107,7 +107,7 @@ class DashboardBrowserTest {
             browser.go("/vms/" + VM);
             browser.waitFor(By.cssSelector("table.processes"));
             WebElement row = browser.findAll(By.cssSelector("table.processes tbody tr")).stream()
-                    .filter(r -> r.findElements(By.tagName("td")).get(4).getText().equals("busy-writer"))
+                    .filter(r -> r.findElements(By.tagName("td")).get(4).getText().endsWith("busy-writer"))
                     .findFirst().orElseThrow();
             row.findElement(By.cssSelector("button.trace")).click();
             browser.waitFor(By.id("trace-dialog"));
