@@ -86,7 +86,9 @@
 
 /* periscope_control.mode */
 #define PERISCOPE_MODE_CR3 0x01u            /* deliver CR3_WRITE records */
-#define PERISCOPE_MODE_CR3_FILTER 0x02u     /* ... only switches to/from a DTB in the filter set */
+#define PERISCOPE_MODE_CR3_FILTER 0x02u     /* ... only switches to/from a DTB in the filter set (old and new
+                                             * differ under PERISCOPE_DTB_MASK: PTI user/kernel flips of one
+                                             * process are not switches) */
 #define PERISCOPE_MODE_CR3_SYNC 0x04u       /* ... and wait for Java on each (M3, M4) */
 #define PERISCOPE_MODE_SYSCALL 0x08u        /* deliver SYSCALL records at SYSCALL_ENTRY breakpoints */
 #define PERISCOPE_MODE_SYSCALL_FILTER 0x10u /* ... only while the current DTB is in the filter set */

@@ -27,10 +27,11 @@ import java.time.Instant;
  *                             a lower bound of the slowdown (trap cost itself is not included)
  * @param translationFlushes   translation-cache flushes caused by breakpoint table changes
  * @param processRefreshes     process-list walks the ring thread made to attribute events
+ * @param processRefreshTime   host time those walks took (on the ring thread, competing with the vCPUs for cores)
  */
 public record OverheadSnapshot(Instant at, String vm, TraceMethod method, Duration elapsed, long hypervisorSeen,
                                long hypervisorFiltered, long cr3Seen, long cr3Filtered, long cr3Delivered,
                                long syscallsDelivered, long ringDropped, long syscallsMatched, long sessionEmitted,
                                long sessionDropped, Duration vcpuWait, long syncTimeouts, double estimatedSlowdown,
-                               long translationFlushes, long processRefreshes) {
+                               long translationFlushes, long processRefreshes, Duration processRefreshTime) {
 }

@@ -8,6 +8,7 @@ import dev.periscope.vmi.linux.KernelProfile;
 import dev.periscope.vmi.linux.LinuxModel;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import dev.periscope.vmi.ring.Breakpoint;
+import dev.periscope.vmi.ring.ConsumerThreads;
 import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.RingControl;
 import dev.periscope.vmi.ring.RingCounters;
@@ -53,7 +54,10 @@ public final class TraceHub {
     /** How long a synchronous event may hold a vCPU (the process walk on an unknown CR3 runs within it). */
     static final Duration SYNC_TIMEOUT = Duration.ofMillis(20);
     private static final long PERIODIC_REFRESH_NS = 1_000_000_000L;
-    private static final long MIN_REFRESH_GAP_NS = 2_000_000L;
+    /** Walks on demand (unknown CR3) per second at most; each unknown address space triggers at most one. */
+    private static final int MAX_WALKS_PER_SECOND = 200;
+    /** Spin this long after the last record before parking: while vCPUs wait for us, or not. */
+    private static final long SPIN_SYNC_NS = 500_000L;
     private static final long SPIN_NS = 30_000L;
     private static final int NR_EXECVE = 59;
     private static final int NR_EXECVEAT = 322;
@@ -65,6 +69,8 @@ public final class TraceHub {
     private final int vcpus;
     private final SyscallDecoder decoder;
     private final long syscallEntry;
+    /** wake_up_new_task: runs in the parent before a new child's first instruction (0 when not in kallsyms). */
+    private final long forkHook;
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private final List<TraceSession> sessions = new CopyOnWriteArrayList<>();
     private Thread thread; // guarded by this
@@ -75,7 +81,8 @@ public final class TraceHub {
     private Map<Long, GuestProcess> byDtb = Map.of();
     private Map<Integer, GuestProcess> byPid = Map.of();
     private final Set<Long> unknownDtbs = new HashSet<>();
-    private long lastRefreshNs;
+    private long walkWindowNs;
+    private int walksInWindow;
     private long lastPeriodicNs;
     private boolean refreshSoon;
     private final long[] vcpuDtb = new long[64];
@@ -83,11 +90,13 @@ public final class TraceHub {
     private Set<Long> armedDtbs = Set.of();
     private boolean armed;
     private RingControl applied = RingControl.off();
+    private boolean synchronous;
     private long lastEventNs;
     // counters read by other threads (single writer: the ring thread)
     private volatile long cr3Records;
     private volatile long syscallRecords;
     private volatile long refreshes;
+    private volatile long refreshNs;
 
     public TraceHub(String vm, EventChannel channel, PhysicalMemory memory, KernelProfile profile, int vcpus) {
         this.vm = vm;
@@ -97,6 +106,7 @@ public final class TraceHub {
         this.vcpus = Math.max(1, vcpus);
         this.decoder = new SyscallDecoder(SyscallTable.of(memory, profile), memory);
         this.syscallEntry = profile.symbols().address("entry_SYSCALL_64").orElse(0L);
+        this.forkHook = profile.symbols().address("wake_up_new_task").orElse(0L);
         log.info("{}: syscall names: {}", vm, decoder.table());
     }
 
@@ -209,7 +219,8 @@ public final class TraceHub {
     // ------------------------------------------------------------------ ring thread
 
     private void run() {
-        log.debug("{}: ring thread started", vm);
+        boolean slack = ConsumerThreads.lowTimerSlack();
+        log.debug("{}: ring thread started (timer slack 1 us: {})", vm, slack);
         try {
             while (true) {
                 for (Runnable c; (c = commands.poll()) != null; ) {
@@ -267,11 +278,16 @@ public final class TraceHub {
         sessions.clear();
     }
 
-    /** Spin briefly after recent events (a synchronous vCPU waits on us), then park; longer when quiet. */
+    /**
+     * Spin after recent records (with synchronous modes a vCPU waits for each answer: spinning keeps the round
+     * trip in microseconds), then park, longer when quiet.
+     */
     private void idleWait(long now) {
         long quiet = now - lastEventNs;
-        if (quiet < SPIN_NS) {
+        if (quiet < (synchronous ? SPIN_SYNC_NS : SPIN_NS)) {
             Thread.onSpinWait();
+        } else if (synchronous && quiet < 100_000_000L) {
+            LockSupport.parkNanos(15_000L); // a vCPU may be waiting: ~20 us with the low timer slack
         } else {
             LockSupport.parkNanos(quiet < 100_000_000L ? 50_000L : 500_000L);
         }
@@ -303,6 +319,7 @@ public final class TraceHub {
         s.baseCr3Records = cr3Records;
         s.baseSyscallRecords = syscallRecords;
         s.baseRefreshes = refreshes;
+        s.baseRefreshNs = refreshNs;
         sessions.add(s);
         updateTargets(s, false);
         reconfigure();
@@ -329,13 +346,17 @@ public final class TraceHub {
         reconfigure();
     }
 
-    /** Re-reads the process list (bounded: at most one walk every 2 ms unless forced). */
+    /** Re-reads the process list; on demand (not forced) at most MAX_WALKS_PER_SECOND times a second. */
     private boolean refresh(boolean force) {
         long now = System.nanoTime();
-        if (!force && now - lastRefreshNs < MIN_REFRESH_GAP_NS) {
+        if (now - walkWindowNs > 1_000_000_000L) {
+            walkWindowNs = now;
+            walksInWindow = 0;
+        }
+        if (!force && walksInWindow >= MAX_WALKS_PER_SECOND) {
             return false;
         }
-        lastRefreshNs = now;
+        walksInWindow++;
         List<GuestProcess> list = LinuxModel.processes(memory, profile).processes();
         Map<Long, GuestProcess> dtbs = new HashMap<>();
         Map<Integer, GuestProcess> pids = new HashMap<>();
@@ -348,6 +369,7 @@ public final class TraceHub {
         byDtb = dtbs;
         byPid = pids;
         refreshes++;
+        refreshNs += System.nanoTime() - now;
         return true;
     }
 
@@ -416,7 +438,7 @@ public final class TraceHub {
         }
         TraceMethod.Cr3 cr3 = TraceMethod.Cr3.NONE;
         TraceMethod.Syscalls sys = TraceMethod.Syscalls.NONE;
-        boolean cr3Sync = false, sysSync = false, preread = false;
+        boolean cr3Sync = false, sysSync = false, preread = false, follow = false, followSync = false;
         Set<Long> union = new TreeSet<>(Long::compareUnsigned);
         Set<Long> armedSet = new HashSet<>();
         for (TraceSession s : sessions) {
@@ -430,6 +452,10 @@ public final class TraceHub {
             sysSync |= m.syscallSync;
             preread |= m.preread && s.request().readStrings();
             union.addAll(s.dtbs);
+            if (s.request().followChildren() && m.cr3 == TraceMethod.Cr3.FILTERED) {
+                follow = true; // with filtered CR3 writes a child first scheduled after a stranger is invisible
+                followSync |= m.cr3Sync;
+            }
             if (m.syscalls == TraceMethod.Syscalls.ARMED) {
                 armedSet.addAll(s.dtbs);
             }
@@ -471,8 +497,21 @@ public final class TraceHub {
         if (preread) {
             modes.add(RingMode.PREREAD);
         }
-        List<Breakpoint> bps = sys == TraceMethod.Syscalls.NONE ? List.of() : List.of(Breakpoint.syscallEntry(syscallEntry));
+        List<Breakpoint> bps = new ArrayList<>();
+        if (sys != TraceMethod.Syscalls.NONE) {
+            bps.add(Breakpoint.syscallEntry(syscallEntry));
+        }
+        if (follow && forkHook != 0) {
+            // a traced process's fork reaches Java before the child runs (synchronously for M4): its address
+            // space is in the hypervisor's filter before its first instruction
+            bps.add(new Breakpoint(forkHook, Breakpoint.Kind.PLAIN));
+            modes.add(RingMode.BREAKPOINT);
+            if (followSync) {
+                modes.add(RingMode.BREAKPOINT_SYNC);
+            }
+        }
         RingControl next = new RingControl(modes, dtbs, bps, SYNC_TIMEOUT);
+        synchronous = modes.contains(RingMode.CR3_SYNC) || modes.contains(RingMode.SYSCALL_SYNC);
         if (!next.equals(applied)) {
             channel.configure(next);
             applied = next;
@@ -513,6 +552,8 @@ public final class TraceHub {
         if (channel != null && !applied.equals(RingControl.off())) {
             try {
                 channel.configure(RingControl.off());
+                // answer what is still in the ring: a vCPU may wait on a synchronous record nobody will handle
+                channel.poll(r -> { }, 1 << 20);
             } catch (RuntimeException e) {
                 log.debug("{}: cannot switch the ring off: {}", vm, e.getMessage());
             }
@@ -526,6 +567,7 @@ public final class TraceHub {
         switch (kind) {
             case CR3_WRITE -> onCr3(r);
             case SYSCALL -> onSyscall(r);
+            case BREAKPOINT -> onFork(r);
             case DROP_MARKER -> {
                 TraceEvent e = TraceEvent.dropped(r.timestampNs(), r.vcpu(), r.arg(0), "hypervisor ring full");
                 for (TraceSession s : sessions) {
@@ -544,8 +586,12 @@ public final class TraceHub {
         if (v >= 0 && v < vcpuDtb.length) {
             vcpuDtb[v] = newDtb;
         }
-        // A traced process switching to an address space nobody knows: a fresh child (fork) or its own exec.
-        if (unionDtbs.contains(oldDtb) && !byDtb.containsKey(newDtb) && unknownDtbs.add(newDtb)) {
+        // A switch to an address space nobody knows: a fresh child or an exec. From a traced process (the only
+        // switches filtered modes deliver) or, when every CR3 write arrives, from anybody (a child may first run
+        // after a stranger); each unknown space costs one walk at most (negative cache, cleared every second).
+        boolean fromTraced = unionDtbs.contains(oldDtb) || applied.modes().contains(RingMode.CR3)
+                && !applied.modes().contains(RingMode.CR3_FILTER);
+        if (fromTraced && !unionDtbs.isEmpty() && !byDtb.containsKey(newDtb) && unknownDtbs.add(newDtb)) {
             if (refresh(false)) {
                 for (TraceSession s : sessions) {
                     updateTargets(s, true);
@@ -557,6 +603,21 @@ public final class TraceHub {
             }
         }
         rearm();
+    }
+
+    /** wake_up_new_task in a traced process: the child exists (linked, mm set) but has not run yet. */
+    private void onFork(RingRecord r) {
+        if (r.rip() != forkHook || !unionDtbs.contains(r.newCr3() & DTB_MASK)) {
+            return;
+        }
+        if (refresh(false)) {
+            for (TraceSession s : sessions) {
+                updateTargets(s, true);
+            }
+            reconfigure();
+        } else {
+            refreshSoon = true;
+        }
     }
 
     private void onSyscall(RingRecord r) {
@@ -613,6 +674,6 @@ public final class TraceHub {
         return new OverheadSnapshot(Instant.now(), vm, s.method(), elapsed, c.seen(), c.filtered(), c.cr3Seen(),
                 c.cr3Filtered(), cr3Records - s.baseCr3Records, syscallRecords - s.baseSyscallRecords, c.dropped(),
                 s.matched.get(), s.emitted(), s.bufferDropped(), Duration.ofNanos(c.vcpuWaitNs()), c.syncTimeouts(),
-                slowdown, flushes, refreshes - s.baseRefreshes);
+                slowdown, flushes, refreshes - s.baseRefreshes, Duration.ofNanos(refreshNs - s.baseRefreshNs));
     }
 }

@@ -15,12 +15,22 @@ public enum TraceMethod {
     /** Every CR3 write waits for Java, which arms syscall traps only while the target runs (synchronous). */
     M3(Cr3.ALL, true, Syscalls.ARMED, true, false,
             "CR3 writes + syscall entry while the target runs; every CR3 write synchronous; Java arms/disarms"),
-    /** As M3, with CR3 writes pre-filtered in the hypervisor: only switches to/from the target reach Java. */
+    /**
+     * As M3, with CR3 writes pre-filtered in the hypervisor: only switches to/from the target reach Java. With
+     * children followed, a hypervisor breakpoint at {@code wake_up_new_task} (in the parent, before the child
+     * runs) lets Java put a new child's address space into the filter before its first instruction.
+     */
     M4(Cr3.FILTERED, true, Syscalls.ARMED, true, false,
             "as M3, CR3 writes pre-filtered in the hypervisor"),
-    /** As M4, syscalls filtered and decoded (pre-read strings) in the hypervisor, delivered asynchronously. */
-    M5(Cr3.FILTERED, true, Syscalls.FILTERED, false, true,
-            "as M4, syscalls filtered and decoded in the hypervisor, delivered asynchronously");
+    /**
+     * As M4, with syscalls filtered and decoded (pre-read strings) in the hypervisor and everything delivered
+     * asynchronously: the guest never waits. CR3 switches to/from traced processes still reach Java (async) so
+     * it can follow forks and execs; the price is a blind spot: a new child's (or a fresh exec image's) first
+     * syscalls, before the ring thread has added its address space to the hypervisor's filter (one process-list
+     * walk, milliseconds), are filtered out. The CHILD and EXEC events say from when on a process is followed.
+     */
+    M5(Cr3.FILTERED, false, Syscalls.FILTERED, false, true,
+            "as M4, syscalls filtered and decoded in the hypervisor, all delivered asynchronously: the guest never waits");
 
     /** Which CR3 writes reach Java. */
     enum Cr3 { NONE, FILTERED, ALL }

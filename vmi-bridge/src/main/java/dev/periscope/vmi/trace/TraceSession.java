@@ -36,6 +36,7 @@ public final class TraceSession implements AutoCloseable {
     long baseCr3Records;
     long baseSyscallRecords;
     long baseRefreshes;
+    long baseRefreshNs;
     long baseFlushes;
     final AtomicLong matched = new AtomicLong();
 
