@@ -1,16 +1,56 @@
 #!/usr/bin/env bash
-# Regenerate the Java bindings of the event ring ABI (include/periscope_ring.h) into
-#   vmi-bridge/src/main/java/dev/periscope/vmi/nativeapi/ring/   (package dev.periscope.vmi.nativeapi.ring)
-# with an installed jextract: $JEXTRACT, else `jextract` on PATH. The output is committed; rerun after
-# every change to periscope_ring.h (and bump PERISCOPE_RING_ABI_VERSION when the layout changes).
-# Only dev.periscope.vmi.ring may import the generated package (checked by an ArchUnit test).
+# Regenerate the committed Java bindings of one of Periscope's C APIs with an installed jextract ($JEXTRACT,
+# else `jextract` on PATH; DEVELOPERS.md says how to build one against Debian's libclang 14):
+#   jextract-bindings.sh ring   include/periscope_ring.h -> dev.periscope.vmi.nativeapi.ring
+#                               (rerun after every change to the header; bump PERISCOPE_RING_ABI_VERSION when
+#                               the layout changes; only dev.periscope.vmi.ring may import the package)
+#   jextract-bindings.sh xen    xen/periscope_xen.h -> dev.periscope.vmi.nativeapi.xen
+#                               (the bindings name no library: the Xen driver System.loads libperiscope-xen.so,
+#                               or the test double named by -Dperiscope.xen.library, before the first call;
+#                               only dev.periscope.vmi.driver.xen may import the package)
+# The ArchUnit test in vmi-bridge checks who imports the generated packages.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 native="$(cd "$here/.." && pwd)"
 module="$(cd "$native/.." && pwd)"
 out_root="$module/src/main/java"
-pkg=dev.periscope.vmi.nativeapi.ring
+
+symbols=()
+case "${1:-}" in
+  ring)
+    pkg=dev.periscope.vmi.nativeapi.ring header_dir="$native/include" header=periscope_ring.h class=PeriscopeRingAbi
+    for s in periscope_ring_header periscope_control periscope_lane periscope_record periscope_breakpoint; do
+        symbols+=(--include-struct "$s")
+    done
+    for c in RING_MAGIC RING_ABI_VERSION RING_MAX_LANES RING_MAX_DTBS RING_MAX_BREAKPOINTS RING_DATA_BYTES \
+             RING_RECORDS_ALIGN RING_DEFAULT_SYNC_TIMEOUT_US DTB_MASK \
+             KIND_CR3_WRITE KIND_SYSCALL KIND_BREAKPOINT KIND_DROP_MARKER \
+             RECORD_SYNC RECORD_DATA_VALID RECORD_FILTER_HIT \
+             MODE_CR3 MODE_CR3_FILTER MODE_CR3_SYNC MODE_SYSCALL MODE_SYSCALL_FILTER MODE_SYSCALL_SYNC \
+             MODE_BREAKPOINT MODE_BREAKPOINT_SYNC MODE_PREREAD \
+             BP_SYSCALL_ENTRY BP_PLAIN PRODUCER_NONE PRODUCER_ATTACHED PRODUCER_DETACHED; do
+        symbols+=(--include-constant "PERISCOPE_$c")
+    done ;;
+  xen)
+    pkg=dev.periscope.vmi.nativeapi.xen header_dir="$native/xen" header=periscope_xen.h class=PeriscopeXen
+    for s in periscope_xen_domain_info periscope_xen_vcpu_regs periscope_xen_monitor_stats periscope_xen_snapshot_info; do
+        symbols+=(--include-struct "$s")
+    done
+    for f in last_errno last_error open close list attach detach info features map mapping_address \
+             mapping_page_status unmap vcpu_registers pause resume monitor_start monitor_stats_get monitor_stop \
+             snapshot_begin snapshot_read snapshot_info_get snapshot_end; do
+        symbols+=(--include-function "periscope_xen_$f")
+    done
+    for c in API_VERSION OK E_UNAVAILABLE E_NO_DOMAIN E_NOT_PRESENT E_DENIED E_BUSY E_UNSUPPORTED E_INVALID E_FAILED \
+             DOMAIN_HVM DOMAIN_PAUSED DOMAIN_DYING FEATURE_MONITOR FEATURE_CR3_FILTER FEATURE_BREAKPOINTS \
+             FEATURE_SNAPSHOT MONITOR_RUNNING MONITOR_STOPPED MONITOR_FAILED; do
+        symbols+=(--include-constant "PERISCOPE_XEN_$c")
+    done ;;
+  *)
+    echo "usage: jextract-bindings.sh ring|xen" >&2
+    exit 2 ;;
+esac
 pkg_dir="$out_root/${pkg//.//}"
 
 jextract="${JEXTRACT:-$(command -v jextract || true)}"
@@ -20,29 +60,12 @@ if [[ -z "$jextract" || ! -x "$jextract" ]]; then
     exit 1
 fi
 
-symbols=(
-    --include-struct periscope_ring_header
-    --include-struct periscope_control
-    --include-struct periscope_lane
-    --include-struct periscope_record
-    --include-struct periscope_breakpoint
-)
-for c in RING_MAGIC RING_ABI_VERSION RING_MAX_LANES RING_MAX_DTBS RING_MAX_BREAKPOINTS RING_DATA_BYTES \
-         RING_RECORDS_ALIGN RING_DEFAULT_SYNC_TIMEOUT_US DTB_MASK \
-         KIND_CR3_WRITE KIND_SYSCALL KIND_BREAKPOINT KIND_DROP_MARKER \
-         RECORD_SYNC RECORD_DATA_VALID RECORD_FILTER_HIT \
-         MODE_CR3 MODE_CR3_FILTER MODE_CR3_SYNC MODE_SYSCALL MODE_SYSCALL_FILTER MODE_SYSCALL_SYNC \
-         MODE_BREAKPOINT MODE_BREAKPOINT_SYNC MODE_PREREAD \
-         BP_SYSCALL_ENTRY BP_PLAIN PRODUCER_NONE PRODUCER_ATTACHED PRODUCER_DETACHED; do
-    symbols+=(--include-constant "PERISCOPE_$c")
-done
-
 rm -rf "$pkg_dir"
 # jextract sees the header only through -I, so the generated files carry no machine-specific paths.
-(cd "$native/include" && "$jextract" \
+(cd "$header_dir" && "$jextract" \
     --output "$out_root" \
     --target-package "$pkg" \
-    --header-class-name PeriscopeRingAbi \
+    --header-class-name "$class" \
     "${symbols[@]}" \
-    periscope_ring.h)
+    "$header")
 echo "jextract-bindings: generated $(ls "$pkg_dir" | wc -l) files in $pkg_dir" >&2
