@@ -10,7 +10,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +67,7 @@ class PeriscopeLabTest {
 
     @DynamicPropertySource
     static void varDir(DynamicPropertyRegistry registry) {
-        registry.add("periscope.var-dir", () -> LabVm.varDir().toString());
+        LabServerDirs.register(registry);
     }
 
     @BeforeAll
@@ -151,7 +150,7 @@ class PeriscopeLabTest {
 
         var form = new LinkedMultiValueMap<String, String>();
         form.add("username", "operator");
-        form.add("password", Files.readString(LabVm.varDir().resolve("operator.password")).strip());
+        form.add("password", LabServerDirs.operatorPassword());
         form.add("_csrf", csrf.group(1));
         var loggedIn = web.post().uri("/login").cookie("SESSION", session.getValue())
                 .contentType(MediaType.APPLICATION_FORM_URLENCODED).body(BodyInserters.fromFormData(form))
@@ -416,7 +415,7 @@ class PeriscopeLabTest {
                 .collect(Collectors.toCollection(java.util.HashSet::new));
     }
 
-    private static String token() throws IOException {
-        return Files.readString(LabVm.varDir().resolve("operator.token")).strip();
+    private static String token() {
+        return LabServerDirs.operatorToken();
     }
 }

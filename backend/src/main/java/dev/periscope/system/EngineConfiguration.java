@@ -13,7 +13,7 @@ class EngineConfiguration {
 
     @Bean(destroyMethod = "close")
     VmiEngine vmiEngine(PeriscopeProperties properties) {
-        return new VmiEngine(new LabDriver(properties.varDir()));
+        return new VmiEngine(new LabDriver(properties.labDirectory()));
     }
 
     @Bean(destroyMethod = "dispose")

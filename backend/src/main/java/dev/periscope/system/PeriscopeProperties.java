@@ -14,6 +14,8 @@ import org.springframework.validation.annotation.Validated;
  * Server configuration. The defaults run the lab with no configuration at all.
  *
  * @param varDir      runtime directory: lab VMs ({@code lab/}), bootstrap credentials, database ({@code db/})
+ * @param labVarDir   where the lab's VMs live ({@code <labVarDir>/lab/}) when not under {@code varDir}: lets a second
+ *                    server (a test run beside {@code ./periscope up}) see the same VMs with its own database
  * @param readThreads threads of the bounded scheduler that runs blocking engine reads (never the event loop)
  * @param readQueue   reads that may wait for a thread before requests are refused
  * @param demoData    on first start with an empty database, create the demo tenants acme and globex and their users
@@ -25,12 +27,18 @@ import org.springframework.validation.annotation.Validated;
 @ConfigurationProperties("periscope")
 public record PeriscopeProperties(
         @NotNull @DefaultValue("var") Path varDir,
+        Path labVarDir,
         @Min(1) @Max(64) @DefaultValue("4") int readThreads,
         @Min(1) @Max(100_000) @DefaultValue("256") int readQueue,
         @DefaultValue("true") boolean demoData,
         @Valid @NotNull @DefaultValue Sessions sessions,
         @Valid @NotNull @DefaultValue Limits limits,
         @Valid @NotNull @DefaultValue Archive archive) {
+
+    /** The directory holding {@code lab/}: {@link #labVarDir} when set, else {@link #varDir}. */
+    public Path labDirectory() {
+        return labVarDir != null ? labVarDir : varDir;
+    }
 
     /**
      * @param defaultMaxDuration  a session's lifetime when its creator names none

@@ -12,6 +12,7 @@ import java.util.logging.Level;
 import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -85,7 +86,9 @@ public final class Browser implements AutoCloseable {
 
     /** Waits up to {@code seconds} until {@code condition} holds; fails with {@code what} otherwise. */
     public void waitUntil(String what, int seconds, java.util.function.BooleanSupplier condition) {
+        // Live pages replace elements while the condition looks at them: a stale element means "look again".
         new WebDriverWait(driver, Duration.ofSeconds(seconds)).withMessage(what)
+                .ignoring(StaleElementReferenceException.class)
                 .until(d -> condition.getAsBoolean());
     }
 

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.account.Accounts;
 import dev.periscope.account.Role;
+import dev.periscope.LabServerDirs;
 import dev.periscope.vmi.driver.lab.LabVm;
 import java.io.IOException;
-import java.nio.file.Files;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -39,15 +39,15 @@ class DashboardBrowserTest {
     int port;
 
     /**
-     * The tenant user is made here rather than read from var/demo-users.txt: other test classes share the var
-     * directory and may recreate the demo users (and that file) while this class runs.
+     * The tenant user is made here rather than read from var/demo-users.txt, so that the test does not depend on
+     * the demo data.
      */
     @Autowired
     Accounts accounts;
 
     @DynamicPropertySource
     static void varDir(DynamicPropertyRegistry registry) {
-        registry.add("periscope.var-dir", () -> LabVm.varDir().toString());
+        LabServerDirs.register(registry);
     }
 
     @BeforeAll
@@ -282,7 +282,7 @@ class DashboardBrowserTest {
     }
 
     private static void logInAsOperator(Browser browser) throws IOException {
-        browser.logIn("operator", Files.readString(LabVm.varDir().resolve("operator.password")).strip());
+        browser.logIn("operator", LabServerDirs.operatorPassword());
     }
 
 }
