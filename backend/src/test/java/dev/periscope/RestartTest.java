@@ -1,6 +1,7 @@
 package dev.periscope;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.anyString;
 import static org.mockito.BDDMockito.given;
 import static org.mockito.Mockito.mock;
@@ -66,6 +67,7 @@ class RestartTest {
             given(engine.domain(vm.name())).willReturn(Optional.of(vm));
         }
         given(engine.capabilities(anyString())).willReturn(Set.of());
+        given(engine.processes(anyString(), any())).willAnswer(call -> ApiTest.list(call.getArgument(0), call.getArgument(1)));
         return engine;
     }
 
@@ -84,7 +86,8 @@ class RestartTest {
     private static String open(WebTestClient web, String vm) throws Exception {
         return (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
                 .contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("vm", vm, "kind", "TRACE", "targetPid", 1, "maxDurationSeconds", 3600))
+                // A process-list session: the engine here is a mock, and a trace would fail at once on it.
+                .bodyValue(Map.of("vm", vm, "kind", "PROCESS_LIST", "intervalSeconds", 3600, "maxDurationSeconds", 3600))
                 .exchange().expectStatus().isCreated().expectBody(ApiTest.MAP).returnResult().getResponseBody()
                 .get("id");
     }
