@@ -16,11 +16,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.support.GenericApplicationContext;
 import org.springframework.http.MediaType;
+import org.springframework.http.client.ReactorResourceFactory;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 /**
@@ -71,10 +73,26 @@ class RestartTest {
         return engine;
     }
 
+    /**
+     * Starts the whole application outside the test context cache. Its Reactor Netty resources are its own: with
+     * the global ones (a plain application's default) closing it would dispose the event loops and connection
+     * pool that the other test classes' clients in this JVM share, and their next request could hang.
+     */
     private static ConfigurableApplicationContext start(VmiEngine engine) {
         return new SpringApplicationBuilder(PeriscopeApplication.class)
-                .initializers(context -> ((GenericApplicationContext) context).registerBean("testEngine",
-                        VmiEngine.class, () -> engine, definition -> definition.setPrimary(true)))
+                .initializers(context -> {
+                    ((GenericApplicationContext) context).registerBean("testEngine", VmiEngine.class, () -> engine,
+                            definition -> definition.setPrimary(true));
+                    context.getBeanFactory().addBeanPostProcessor(new BeanPostProcessor() {
+                        @Override
+                        public Object postProcessBeforeInitialization(Object bean, String name) {
+                            if (bean instanceof ReactorResourceFactory resources) {
+                                resources.setUseGlobalResources(false);
+                            }
+                            return bean;
+                        }
+                    });
+                })
                 .run("--periscope.var-dir=" + VAR, "--server.port=0");
     }
 
