@@ -90,6 +90,19 @@ class TraceLabTest {
         assertThat(events).noneMatch(e -> e.kind() == TraceEvent.Kind.SYSCALL);
     }
 
+    private static void awaitSyscall(List<TraceEvent> events, int pid, String syscall, long timeoutMillis) {
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        while (System.currentTimeMillis() < deadline) {
+            synchronized (events) {
+                if (events.stream().anyMatch(e -> e.kind() == TraceEvent.Kind.SYSCALL && e.pid() == pid
+                        && syscall.equals(e.syscall()))) {
+                    return;
+                }
+            }
+            sleepQuietly(50);
+        }
+    }
+
     private void checkProbe(TraceMethod method) {
         String file = "/tmp/periscope-probe-" + method + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
         List<TraceEvent> events = Collections.synchronizedList(new ArrayList<>());
@@ -110,7 +123,8 @@ class TraceLabTest {
             assertThat(r.ok()).as(r.output()).isTrue();
             assertThat(r.output()).contains("periscope-probe");
             probePid = Integer.parseInt(r.output().lines().findFirst().orElseThrow().trim());
-            sleepQuietly(300); // M5 is asynchronous: let the ring thread drain
+            // M5 is asynchronous: wait (bounded) until the ring thread delivered the probe shell's last syscalls.
+            awaitSyscall(events, probePid, "exit_group", 10_000);
             overhead = s.overhead();
             everTraced.addAll(s.tracedPids());
             d.dispose();
