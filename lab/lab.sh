@@ -286,6 +286,7 @@ usage: lab.sh start NAME [--tenant T] [--workload NAME|FILE] [--kernel-package P
        lab.sh exec NAME [--timeout S] -- COMMAND [ARG...]
        lab.sh console NAME              (detach with Ctrl-])
        lab.sh kernel-path [--kernel-package PKG]
+       lab.sh xen up|guest|exec|console|status|down|build ...   (the Xen lab: lab.sh xen help)
 EOF
 }
 
@@ -603,6 +604,7 @@ main() {
         exec) cmd_exec "$@" ;;
         console) cmd_console "$@" ;;
         kernel-path) cmd_kernel_path "$@" ;;
+        xen) source "$LAB_DIR/xen/xenlab.sh"; xen_main "$@" ;;
         -h|--help|help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

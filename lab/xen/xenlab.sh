@@ -1,0 +1,765 @@
+# shellcheck shell=bash
+# Periscope Xen lab: Xen 4.17 with xen-extensions/patches, nested under QEMU/TCG, a PV dom0 on a 9p root, and
+# domUs created with xl in dom0. Usage: lab.sh xen up|guest|exec|console|status|down|build (lab/xen/README.md).
+#
+# lab.sh sources this file for `lab.sh xen ...`, so it uses lab.sh's helpers: the kernel cache (ensure_kernel),
+# the guest initramfs (ensure_initramfs) and the test-shell client (shell_call). Run directly, it re-executes
+# itself through lab.sh.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    exec bash "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lab.sh" xen "$@"
+fi
+
+XEN_LAB_DIR=$LAB_DIR/xen
+XEN_CACHE=$CACHE/xen-lab
+XEN_RUN=$LAB_VAR/xen/machine       # the run dir of the QEMU machine that runs Xen (var/lab/NAME/ has VMs)
+XEN_BOOT_TIMEOUT=${PERISCOPE_XEN_BOOT_TIMEOUT:-300}
+XEN_GUEST_TIMEOUT=${PERISCOPE_XEN_GUEST_TIMEOUT:-240}
+XEN_LIFETIME=${PERISCOPE_XEN_LIFETIME:-28800}     # the watchdog stops the machine after this many s (0: never)
+XEN_MEMORY=3072 XEN_SMP=2 DOM0_MEMORY=1024
+XEN_SUITE=bookworm
+XEN_MIRROR=${PERISCOPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+DOM0_ROOT_FORMAT=1                 # bump when build_dom0_root's result changes
+DOM0_INITRD_FORMAT=1               # bump when build_dom0_initrd's layout changes
+# dom0's root: the toolstack, the headers and compiler for the shim, socat for the domU console relays,
+# qemu-system-xen + seabios as the device model of HVM guests.
+DOM0_PACKAGES=(xen-utils-4.17 xenstore-utils libxen-dev gcc libc6-dev make busybox-static kmod socat procps
+               qemu-system-xen seabios)
+# what the dom0 initramfs loads to reach its root (each with its dependencies, from modules.dep)
+DOM0_INITRD_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
+# Xen's console (dom0's hvc0 goes there too) is COM1; a failed boot or a dom0 crash shows these lines.
+XEN_FATAL_RE='Panic on CPU|Hardware Dom0 (crashed|halted|shutdown)|Kernel panic - not syncing|FATAL TRAP|periscope-dom0: FATAL'
+
+xen_usage() {
+    cat <<'EOF'
+usage: lab.sh xen up [--timeout S]           boot Xen + dom0 (builds and caches what is missing), wait for xl info
+       lab.sh xen guest NAME [--type pv|pvh|hvm] [--workload paper|busy|idle|FILE] [--tenant T] [--memory MIB]
+                             [--kernel-package PKG] [--append "PARAMS"] [--force]
+       lab.sh xen guest-stop NAME
+       lab.sh xen exec [--guest NAME] [--timeout S] -- COMMAND [ARG...]   (in dom0, or in a domU over its console)
+       lab.sh xen console                    Xen's serial console (dom0 shell on hvc0; Ctrl-a x3 switches to Xen)
+       lab.sh xen status [--json]
+       lab.sh xen down
+       lab.sh xen build                      build the hypervisor, dom0 root and initramfs only
+EOF
+}
+
+xen_elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
+
+# xen_host_packages PKG...: installs the missing ones (the Xen lab runs as root, as verify.sh does)
+xen_host_packages() {
+    local p missing=()
+    for p in "$@"; do
+        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+    done
+    ((${#missing[@]})) || return 0
+    note "xen: installing host packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null || die "xen: apt-get install ${missing[*]} failed"
+}
+
+# ---------------------------------------------------------------- hypervisor
+# Built by xen-extensions/verify.sh (Debian's source + the patches, Debian's config + XSM/FLASK, the FLASK
+# policy with the Periscope module built in), cached by source version + hash of the patches and policy.
+xen_hypervisor_key() {
+    local verify=$REPO_DIR/xen-extensions/verify.sh ver h
+    ver=$(sed -n 's/^xen_version="\([^"]*\)".*/\1/p' "$verify")
+    [[ -n $ver ]] || die "xen: cannot read xen_version from $verify"
+    h=$(cd "$REPO_DIR/xen-extensions" && find patches flask include -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+    echo "$ver-$h"
+}
+
+# ensure_hypervisor -> XEN_HV (the multiboot ELF), XEN_HV_KEY
+ensure_hypervisor() {
+    if [[ -n ${PERISCOPE_XEN_HYPERVISOR:-} ]]; then
+        [[ -s $PERISCOPE_XEN_HYPERVISOR ]] || die "xen: PERISCOPE_XEN_HYPERVISOR=$PERISCOPE_XEN_HYPERVISOR not found"
+        XEN_HV=$PERISCOPE_XEN_HYPERVISOR XEN_HV_KEY=override; return
+    fi
+    XEN_HV_KEY=$(xen_hypervisor_key)
+    local dir=$XEN_CACHE/xen/$XEN_HV_KEY
+    XEN_HV=$dir/xen
+    [[ -s $XEN_HV ]] && return
+    mkdir -p "$XEN_CACHE/xen"
+    exec {HLOCK}>"$XEN_CACHE/xen/.lock"; flock "$HLOCK"
+    if [[ ! -s $XEN_HV ]]; then
+        local log=$XEN_CACHE/xen/build-$XEN_HV_KEY.log t0=$EPOCHREALTIME
+        note "xen: building the hypervisor $XEN_HV_KEY with xen-extensions/verify.sh (nice 15, 10-20 min; log $log)"
+        if ! nice -n 15 bash "$REPO_DIR/xen-extensions/verify.sh" > "$log" 2>&1; then
+            tail -n 30 "$log" >&2; die "xen: xen-extensions/verify.sh failed (log $log)"
+        fi
+        local built=$REPO_DIR/var/build/xen-verify/src/xen
+        [[ -s $built/xen ]] || die "xen: verify.sh passed but left no $built/xen"
+        rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+        cp "$built/xen" "$built/xen-syms" "$built/.config" "$dir.tmp/"
+        mv "$dir.tmp/.config" "$dir.tmp/config"
+        xen_elapsed "$t0" > "$dir.tmp/build-seconds"
+        rm -rf "$dir"; mv "$dir.tmp" "$dir"
+        note "xen: hypervisor built in $(cat "$dir/build-seconds") s: $XEN_HV"
+    fi
+    exec {HLOCK}>&-
+}
+
+# ---------------------------------------------------------------- dom0 root and initramfs
+# ensure_kernel_modules PKG VERSION -> KMODS (a directory holding lib/modules/VERSION, from the package)
+ensure_kernel_modules() {
+    local pkg=$1 ver=$2 dir=$XEN_CACHE/modules/$1
+    KMODS=$dir
+    [[ -f $dir/lib/modules/$ver/modules.order ]] && return
+    mkdir -p "$XEN_CACHE/modules"
+    exec {MLOCK}>"$XEN_CACHE/modules/.lock"; flock "$MLOCK"
+    if [[ ! -f $dir/lib/modules/$ver/modules.order ]]; then
+        note "xen: downloading $pkg for its modules ..."
+        local tmp; tmp=$(mktemp -d "$XEN_CACHE/modules/.dl.XXXXXX")
+        (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$pkg" >dl.log 2>&1) \
+            || { cat "$tmp/dl.log" >&2; rm -rf "$tmp"; die "xen: apt-get download $pkg failed"; }
+        mkdir -p "$tmp/x"
+        dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" "./lib/modules/$ver"
+        rm -rf "$dir"; mkdir -p "$dir/lib"
+        mv "$tmp/x/lib/modules" "$dir/lib/"
+        rm -rf "$tmp"
+    fi
+    exec {MLOCK}>&-
+}
+
+dom0_root_key() { # KERNEL_VERSION
+    { echo "$DOM0_ROOT_FORMAT $XEN_SUITE $XEN_MIRROR $1"; printf '%s\n' "${DOM0_PACKAGES[@]}"; } | sha256sum | cut -c1-12
+}
+
+# ensure_dom0_root -> DOM0_ROOT (a bookworm minbase tree, served read-only to dom0 over 9p)
+ensure_dom0_root() {
+    local key; key=$(dom0_root_key "$KERNEL_VERSION")
+    local dir=$XEN_CACHE/dom0/root-$key
+    DOM0_ROOT=$dir/root
+    [[ -f $dir/ready ]] && return
+    xen_host_packages debootstrap
+    mkdir -p "$XEN_CACHE/dom0" "$XEN_CACHE/debs"
+    exec {RLOCK}>"$XEN_CACHE/dom0/.lock"; flock "$RLOCK"
+    if [[ ! -f $dir/ready ]]; then
+        local log=$XEN_CACHE/dom0/root-$key.log t0=$EPOCHREALTIME
+        note "xen: building dom0's root $key (debootstrap $XEN_SUITE minbase + ${#DOM0_PACKAGES[@]} packages, nice 15; log $log)"
+        rm -rf "$dir"; mkdir -p "$dir"
+        local inc; inc=$(IFS=,; echo "${DOM0_PACKAGES[*]}")
+        if ! nice -n 15 debootstrap --variant=minbase --include="$inc" --cache-dir="$XEN_CACHE/debs" \
+                "$XEN_SUITE" "$dir/root" "$XEN_MIRROR" > "$log" 2>&1; then
+            tail -n 30 "$log" >&2; die "xen: debootstrap failed (log $log)"
+        fi
+        ensure_kernel_modules "$KERNEL_PACKAGE" "$KERNEL_VERSION"
+        mkdir -p "$dir/root/lib/modules"
+        cp -a "$KMODS/lib/modules/$KERNEL_VERSION" "$dir/root/lib/modules/"
+        chroot "$dir/root" depmod "$KERNEL_VERSION"
+        rm -f "$dir"/root/var/cache/apt/archives/*.deb
+        mkdir -p "$dir/root/periscope" "$dir/root/opt/periscope"
+        echo "$KERNEL_VERSION" > "$dir/kernel-version"
+        xen_elapsed "$t0" > "$dir/build-seconds"
+        touch "$dir/ready"
+        note "xen: dom0 root built in $(cat "$dir/build-seconds") s ($(du -sm "$dir/root" | cut -f1) MiB)"
+        # older roots are stale (a running machine keeps its files open: only delete when none runs)
+        if ! xen_running; then
+            find "$XEN_CACHE/dom0" -mindepth 1 -maxdepth 1 -name 'root-*' ! -name "root-$key*" -exec rm -rf {} +
+        fi
+    fi
+    exec {RLOCK}>&-
+}
+
+# dom0_module_closure DIR MODNAME...: the .ko paths (relative to DIR = lib/modules/VER) in load order
+dom0_module_closure() {
+    local d=$1; shift
+    declare -A seen=()
+    local -a order=()
+    visit() {
+        local path=$1 line deps p
+        [[ -n ${seen[$path]:-} ]] && return; seen[$path]=1
+        line=$(grep -m1 "^$path:" "$d/modules.dep") || die "xen: $path not in modules.dep"
+        deps=${line#*:}
+        for p in $deps; do visit "$p"; done
+        order+=("$path")
+    }
+    local m path
+    for m in "$@"; do
+        path=$(awk -F: -v m="$m" '{n=$1; sub(/.*\//, "", n); sub(/\.ko(\.[a-z]+)?$/, "", n); gsub(/-/, "_", n)} n == m {print $1; exit}' "$d/modules.dep")
+        [[ -n $path ]] || { grep -qw "$m" "$d/modules.builtin" 2>/dev/null && continue; die "xen: module $m not found"; }
+        visit "$path"
+    done
+    printf '%s\n' "${order[@]}"
+}
+
+# ensure_dom0_initrd -> DOM0_INITRD (busybox, the virtio/9p/overlay modules, lab/xen/dom0/initramfs-init)
+ensure_dom0_initrd() {
+    ensure_busybox
+    local key
+    key=$( { echo "$DOM0_INITRD_FORMAT $KERNEL_VERSION ${DOM0_INITRD_MODULES[*]}"; sha256sum < "$BUSYBOX";
+             sha256sum < "$XEN_LAB_DIR/dom0/initramfs-init"; } | sha256sum | cut -c1-12)
+    DOM0_INITRD=$XEN_CACHE/dom0/initrd-$key.cpio.gz
+    [[ -s $DOM0_INITRD ]] && return
+    need cpio gzip xz
+    mkdir -p "$XEN_CACHE/dom0"
+    exec {ILOCK}>"$XEN_CACHE/dom0/.initrd.lock"; flock "$ILOCK"
+    if [[ ! -s $DOM0_INITRD ]]; then
+        local mods=$DOM0_ROOT/lib/modules/$KERNEL_VERSION st m
+        st=$(mktemp -d "$XEN_CACHE/dom0/.initrd.XXXXXX")
+        mkdir -p "$st"/{bin,dev,proc,sys,lower,rw,newroot,modules}
+        cp "$BUSYBOX" "$st/bin/busybox"; chmod 755 "$st/bin/busybox"
+        for m in sh mount umount mkdir insmod switch_root cat echo sleep ls; do ln -s busybox "$st/bin/$m"; done
+        cp "$XEN_LAB_DIR/dom0/initramfs-init" "$st/init"; chmod 755 "$st/init"
+        local i=0 ko out
+        while IFS= read -r ko; do
+            i=$((i + 1)); printf -v out '%02d-%s' "$i" "${ko##*/}"
+            case $ko in   # busybox insmod takes plain .ko files
+                *.ko.xz) xz -dc "$mods/$ko" > "$st/modules/${out%.xz}" ;;
+                *.ko.zst) zstd -qdc "$mods/$ko" > "$st/modules/${out%.zst}" ;;
+                *.ko.gz) gzip -dc "$mods/$ko" > "$st/modules/${out%.gz}" ;;
+                *) cp "$mods/$ko" "$st/modules/$out" ;;
+            esac
+        done < <(dom0_module_closure "$mods" "${DOM0_INITRD_MODULES[@]}")
+        (cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$DOM0_INITRD.tmp"
+        mv "$DOM0_INITRD.tmp" "$DOM0_INITRD"
+        rm -rf "$st"
+    fi
+    exec {ILOCK}>&-
+}
+
+# ensure_shim -> XEN_SHIM: libperiscope-xen.so built by dom0's own gcc against dom0's libxen-dev (in a chroot
+# of the cached root: 2 s here, about a minute under TCG at boot), cached by its sources + the root
+xen_shim_sources() { # DIR: copies what `make -C vmi-bridge/native/xen` needs into DIR (a repo-shaped tree)
+    mkdir -p "$1/vmi-bridge/native" "$1/xen-extensions"
+    cp -r "$REPO_DIR/vmi-bridge/native/xen" "$REPO_DIR/vmi-bridge/native/include" "$1/vmi-bridge/native/"
+    cp -r "$REPO_DIR/xen-extensions/include" "$1/xen-extensions/"
+    rm -rf "$1/vmi-bridge/native/xen/build"
+}
+ensure_shim() {
+    local key
+    key=$( { echo "${DOM0_ROOT%/root}"; cd "$REPO_DIR" && find vmi-bridge/native/xen vmi-bridge/native/include xen-extensions/include \
+             -type f ! -path '*/build/*' | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-12)
+    local dir=$XEN_CACHE/shim/$key
+    XEN_SHIM=$dir/libperiscope-xen.so
+    [[ -s $XEN_SHIM ]] && return
+    mkdir -p "$XEN_CACHE/shim"
+    exec {SLOCK}>"$XEN_CACHE/shim/.lock"; flock "$SLOCK"
+    if [[ ! -s $XEN_SHIM ]]; then
+        local b; b=$(mktemp -d "$DOM0_ROOT/tmp/periscope-shim.XXXXXX")
+        xen_shim_sources "$b/src"
+        if ! chroot "$DOM0_ROOT" make -C "/tmp/${b##*/}/src/vmi-bridge/native/xen" OUT="/tmp/${b##*/}/out" > "$b/build.log" 2>&1; then
+            cat "$b/build.log" >&2; rm -rf "$b"; die "xen: building libperiscope-xen in dom0's root failed"
+        fi
+        rm -rf "$dir"; mkdir -p "$dir"
+        cp "$b/out/libperiscope-xen.so" "$b/build.log" "$dir/"
+        rm -rf "$b"
+    fi
+    exec {SLOCK}>&-
+}
+
+# ---------------------------------------------------------------- QEMU
+# xen_pick_qemu -> XEN_QEMU, XEN_QEMU_KIND (fixed: the nested-SVM fixed build, stock: Debian's), XEN_QEMU_ARGS
+xen_pick_qemu() {
+    local fixed=$XEN_CACHE/qemu/current/bin/qemu-system-x86_64
+    XEN_QEMU_ARGS=()
+    if [[ -n ${PERISCOPE_XEN_QEMU:-} ]]; then
+        XEN_QEMU=$PERISCOPE_XEN_QEMU XEN_QEMU_KIND=${PERISCOPE_XEN_QEMU_KIND:-stock}
+    elif [[ -x $fixed ]]; then
+        XEN_QEMU=$fixed XEN_QEMU_KIND=fixed
+    else
+        XEN_QEMU=/usr/bin/qemu-system-x86_64 XEN_QEMU_KIND=stock
+    fi
+    [[ -x $XEN_QEMU ]] || die "xen: no QEMU at $XEN_QEMU (run lab/setup.sh)"
+    # the fixed build is a +ds tarball without firmware blobs: Debian's seabios/qemu packages supply them
+    [[ $XEN_QEMU_KIND == fixed ]] && XEN_QEMU_ARGS+=(-L /usr/share/qemu)
+    # -monitor: Xen's mwait_idle would trust MONITOR/MWAIT that TCG does not honour; -rdtscp: stock QEMU checks
+    # an L2 RDTSCP against the RDTSC intercept, so a nested guest spins in pvclock (harmless on the fixed build)
+    XEN_CPU=${PERISCOPE_XEN_CPU:-EPYC,-monitor,-rdtscp}
+}
+
+# is_xen_pid PID: PID is alive and is the Xen lab's QEMU (its command line names this run dir's QMP socket)
+is_xen_pid() {
+    local pid=$1
+    [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/comm ]] || return 1
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == qemu* ]] || return 1
+    tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "unix:$XEN_RUN/qmp.sock,"
+}
+
+xen_load_meta() { [[ -f $XEN_RUN/meta.env && -f $XEN_RUN/meta.json ]] || return 1; source "$XEN_RUN/meta.env"; }
+xen_running() { xen_load_meta && is_xen_pid "$X_qemuPid"; }
+
+xen_write_meta() {
+    local f=$XEN_RUN/meta
+    {
+        printf '{\n'
+        printf '  "name": "xen",\n'
+        printf '  "kind": "xen-lab",\n'
+        printf '  "qemu": %s,\n' "$(json_str "$X_qemu")"
+        printf '  "qemuKind": %s,\n' "$(json_str "$X_qemuKind")"
+        printf '  "cpu": %s,\n' "$(json_str "$X_cpu")"
+        printf '  "memoryMib": %d,\n' "$X_memoryMib"
+        printf '  "dom0MemoryMib": %d,\n' "$X_dom0MemoryMib"
+        printf '  "hypervisor": %s,\n' "$(json_str "$X_hypervisor")"
+        printf '  "hypervisorKey": %s,\n' "$(json_str "$X_hypervisorKey")"
+        printf '  "xenCmdline": %s,\n' "$(json_str "$X_xenCmdline")"
+        printf '  "kernelVersion": %s,\n' "$(json_str "$X_kernelVersion")"
+        printf '  "kernelPackage": %s,\n' "$(json_str "$X_kernelPackage")"
+        printf '  "vmlinuz": %s,\n' "$(json_str "$X_vmlinuz")"
+        printf '  "dom0Root": %s,\n' "$(json_str "$X_dom0Root")"
+        printf '  "dom0Initrd": %s,\n' "$(json_str "$X_dom0Initrd")"
+        printf '  "shareDir": %s,\n' "$(json_str "$X_shareDir")"
+        printf '  "qmpSocket": %s,\n' "$(json_str "$X_qmpSocket")"
+        printf '  "shellSocket": %s,\n' "$(json_str "$X_shellSocket")"
+        printf '  "consoleSocket": %s,\n' "$(json_str "$X_consoleSocket")"
+        printf '  "consoleLog": %s,\n' "$(json_str "$X_consoleLog")"
+        printf '  "qemuPid": %d,\n' "$X_qemuPid"
+        printf '  "watchdogPid": %d,\n' "$X_watchdogPid"
+        printf '  "startedAt": %s,\n' "$(json_str "$X_startedAt")"
+        printf '  "bootSeconds": %s\n' "$X_bootSeconds"
+        printf '}\n'
+    } > "$f.json.tmp"
+    local v var
+    for v in qemu qemuKind cpu memoryMib dom0MemoryMib hypervisor hypervisorKey xenCmdline kernelVersion kernelPackage \
+             vmlinuz dom0Root dom0Initrd shareDir qmpSocket shellSocket consoleSocket consoleLog qemuPid watchdogPid \
+             startedAt startedEpoch bootSeconds; do
+        var=X_$v; printf 'X_%s=%q\n' "$v" "${!var}"
+    done > "$f.env.tmp"
+    mv "$f.env.tmp" "$f.env"; mv "$f.json.tmp" "$f.json"
+}
+
+xen_kill_qemu() { # PID: QMP quit, then TERM, then KILL
+    local pid=$1 i
+    is_xen_pid "$pid" || return 0
+    printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+        timeout 5 socat -t 2 -T 3 - "UNIX-CONNECT:$XEN_RUN/control.sock" >/dev/null 2>&1 || true
+    for i in $(seq 1 30); do is_xen_pid "$pid" || return 0; sleep 0.1; done
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 30); do is_xen_pid "$pid" || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    for i in $(seq 1 30); do is_xen_pid "$pid" || return 0; sleep 0.1; done
+    is_xen_pid "$pid" && die "xen: could not kill qemu pid $pid"
+    return 0
+}
+
+xen_cleanup_run() { # removes runtime files of a stopped machine (keeps logs)
+    local d=$XEN_RUN
+    rm -f "$d"/{qmp,control,shell,console}.sock "$d/qemu.pid" "$d/watchdog.pid" "$d/meta.env"
+    rm -rf "$d/share/guests" "$d/guests"
+    [[ -f $d/meta.json ]] && mv -f "$d/meta.json" "$d/meta.last.json"
+    return 0
+}
+
+# The watchdog: Xen boots with noreboot, so a dom0 crash or a panic leaves QEMU spinning forever. It stops the
+# machine on a fatal console line or after PERISCOPE_XEN_LIFETIME seconds, and says why in watchdog.log.
+xen_watchdog() {
+    local pid=$1 lifetime=$2 start=${EPOCHREALTIME%.*} reason=""
+    echo "$(date -u +%FT%TZ) watching qemu $pid (lifetime ${lifetime}s)"
+    while is_xen_pid "$pid"; do
+        sleep 5
+        if grep -qE "$XEN_FATAL_RE" "$XEN_RUN/console.log" 2>/dev/null; then
+            reason="fatal console line: $(grep -m1 -E "$XEN_FATAL_RE" "$XEN_RUN/console.log")"
+            sleep 3   # let the rest of the oops reach the log
+        elif ((lifetime > 0 && ${EPOCHREALTIME%.*} - start > lifetime)); then
+            reason="lifetime of ${lifetime}s exceeded (PERISCOPE_XEN_LIFETIME)"
+        fi
+        if [[ -n $reason ]]; then
+            echo "$(date -u +%FT%TZ) stopping qemu $pid: $reason"
+            echo "$reason" > "$XEN_RUN/watchdog.reason"
+            xen_kill_qemu "$pid"
+            break
+        fi
+    done
+    echo "$(date -u +%FT%TZ) qemu $pid is gone"
+}
+
+# ---------------------------------------------------------------- the share (9p tag "periscope", /periscope in dom0)
+# What dom0 runs comes from the checkout at each `up`: its init scripts, the test-shell service, lab.sh's
+# test-shell client (for the domU consoles), the shim (lib/) and its sources (src/, to rebuild it in dom0).
+xen_fill_share() {
+    local s=$XEN_RUN/share
+    rm -rf "$s"; mkdir -p "$s"/{bin,lib,dom0,guests,log/xen,src}
+    cp "$XEN_LAB_DIR"/dom0/init "$XEN_LAB_DIR"/dom0/toolstack "$s/dom0/"
+    cp "$XEN_LAB_DIR/dom0/periscope-xen" "$LAB_DIR/guest/bin/periscope-shelld" "$s/bin/"
+    chmod 755 "$s"/dom0/* "$s"/bin/*
+    declare -f shell_call > "$s/lib/shell-call.sh"
+    cp "$XEN_SHIM" "$s/lib/"
+    xen_shim_sources "$s/src"
+}
+
+# ---------------------------------------------------------------- commands
+xen_prepare() { # builds or finds everything `up` needs; sets the globals
+    local pkg
+    pkg=$(default_kernel_package)
+    ensure_kernel "$pkg"
+    KERNEL_PACKAGE=$pkg
+    ensure_hypervisor
+    ensure_dom0_root
+    ensure_dom0_initrd
+    ensure_shim
+}
+
+xen_cmd_build() {
+    local t0=$EPOCHREALTIME
+    xen_prepare
+    echo "hypervisor:  $XEN_HV"
+    echo "dom0 kernel: $KERNEL_VMLINUZ"
+    echo "dom0 root:   $DOM0_ROOT"
+    echo "dom0 initrd: $DOM0_INITRD"
+    echo "shim:        $XEN_SHIM"
+    echo "ready in $(xen_elapsed "$t0") s"
+}
+
+xen_cmd_up() {
+    local timeout=$XEN_BOOT_TIMEOUT
+    while (($#)); do
+        case $1 in
+            --timeout) timeout=${2:?--timeout needs a value}; shift 2 ;;
+            *) die "xen up: unknown argument $1" ;;
+        esac
+    done
+    [[ $timeout =~ ^[0-9]+$ ]] || die "xen up: --timeout must be seconds"
+    need socat flock base64 od awk
+    ((EUID == 0)) || die "xen: the Xen lab needs root (debootstrap, and QEMU's 9p passthrough of a root-owned tree)"
+    mkdir -p "$XEN_RUN"
+    exec {XLOCK}>"$LAB_VAR/xen/.lock"
+    flock -n "$XLOCK" || die "xen: another command is starting or stopping the Xen lab"
+    if xen_running; then die "xen: the Xen lab is already running (qemu pid $X_qemuPid); stop it with: periscope lab xen down"; fi
+    xen_cleanup_run
+
+    local t_all=$EPOCHREALTIME
+    xen_prepare
+    xen_pick_qemu
+    local t0=$EPOCHREALTIME d=$XEN_RUN
+    echo "xen: built or cached in $(xen_elapsed "$t_all") s (hypervisor $XEN_HV_KEY, dom0 kernel $KERNEL_VERSION, QEMU $XEN_QEMU_KIND)"
+    [[ $XEN_QEMU_KIND == stock ]] &&
+        echo "xen: Debian's QEMU: PV guests only (PVH/HVM need the fixed QEMU in $XEN_CACHE/qemu/current)"
+    xen_fill_share
+    local p
+    for p in "$XEN_HV" "$KERNEL_VMLINUZ" "$DOM0_INITRD" "$DOM0_ROOT" "$d"; do
+        [[ $p != *[,\ ]* ]] || die "xen: QEMU's multiboot and -virtfs options cannot take a path with a comma or space: $p"
+    done
+    local quiet=""; [[ ${PERISCOPE_LAB_QUIET:-1} == 1 ]] && quiet=" quiet"
+    # spec-ctrl=eager-fpu: with Xen's lazy FPU switching (its default on AMD) PV processes under TCG see other
+    # vCPUs' vector registers (segfaults, corrupted strings and heaps in dom0 and domUs); eager switching does not
+    local xen_cmdline="console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEMORY}M,max:${DOM0_MEMORY}M loglvl=all guest_loglvl=all noreboot spec-ctrl=eager-fpu"
+    [[ -n ${PERISCOPE_XEN_APPEND:-} ]] && xen_cmdline+=" $PERISCOPE_XEN_APPEND"
+    local dom0_cmdline="console=hvc0 earlyprintk=xen$quiet"
+    rm -f "$d"/{console.log,qemu.log,qemu.pid,watchdog.log,watchdog.reason}
+    local qargs=(
+        -name periscope-xen -accel tcg,tb-size=512
+        -machine q35 -cpu "$XEN_CPU" -m "$XEN_MEMORY" -smp "$XEN_SMP"
+        -nodefaults -display none -no-reboot
+        "${XEN_QEMU_ARGS[@]}"
+        -kernel "$XEN_HV" -append "$xen_cmdline"
+        -initrd "$KERNEL_VMLINUZ ${dom0_cmdline//,/,,},$DOM0_INITRD"
+        -chardev "socket,id=con,path=$d/console.sock,server=on,wait=off,logfile=$d/console.log"
+        -serial chardev:con
+        -chardev "socket,id=tsh,path=$d/shell.sock,server=on,wait=off"
+        -serial chardev:tsh
+        -virtfs "local,path=$DOM0_ROOT,mount_tag=root,security_model=passthrough,readonly=on"
+        -virtfs "local,path=$d/share,mount_tag=periscope,security_model=passthrough"
+        -qmp "unix:$d/qmp.sock,server=on,wait=off"
+        -qmp "unix:$d/control.sock,server=on,wait=off"
+        -pidfile "$d/qemu.pid" -daemonize
+    )
+    printf '%q ' "$XEN_QEMU" "${qargs[@]}" > "$d/qemu.cmdline"; echo >> "$d/qemu.cmdline"
+    local fail="" pid=""
+    if ! "$XEN_QEMU" "${qargs[@]}" > "$d/qemu.log" 2>&1 {XLOCK}>&-; then fail="qemu failed to start"; fi
+    [[ -z $fail ]] && { pid=$(cat "$d/qemu.pid" 2>/dev/null) || fail="qemu wrote no pid file"; }
+    local wpid=0
+    if [[ -z $fail ]]; then
+        setsid bash "$LAB_DIR/lab.sh" xen _watchdog "$pid" "$XEN_LIFETIME" >> "$d/watchdog.log" 2>&1 < /dev/null {XLOCK}>&- &
+        wpid=$!
+        echo "$wpid" > "$d/watchdog.pid"
+        echo "xen: [$(xen_elapsed "$t0") s] QEMU started (pid $pid, run dir $d)"
+    fi
+    # stages as they appear on Xen's serial console, then the toolstack through dom0's test shell
+    local stages=(
+        '^\(XEN\) Xen version|hypervisor running'
+        '^\(XEN\) \*\*\* Building a PV Dom0|building dom0'
+        '^\[ *0\.0+\] Linux version|dom0 kernel started'
+        'periscope-dom0: initramfs|dom0 initramfs'
+        'periscope-dom0: root mounted|dom0 root mounted over 9p'
+        'periscope-dom0: userspace|dom0 init'
+        'periscope-dom0: toolstack started|xenstored, xen-init-dom0, xenconsoled started'
+    )
+    local seen=() i deadline
+    deadline=$(awk -v a="$t0" -v b="$timeout" 'BEGIN{printf "%d", a+b}')
+    while [[ -z $fail ]]; do
+        for i in "${!stages[@]}"; do
+            [[ -z ${seen[i]:-} ]] && grep -qE "${stages[i]%%|*}" "$d/console.log" 2>/dev/null || continue
+            seen[i]=1; echo "xen: [$(xen_elapsed "$t0") s] ${stages[i]##*|}"
+        done
+        if ! is_xen_pid "$pid"; then
+            fail="qemu exited during boot"
+            [[ -s $d/watchdog.reason ]] && fail+=" (watchdog: $(cat "$d/watchdog.reason"))"
+            break
+        fi
+        if grep -qE "$XEN_FATAL_RE" "$d/console.log" 2>/dev/null; then fail="fatal line on the console"; sleep 2; break; fi
+        if (( ${EPOCHREALTIME%.*} >= deadline )); then fail="toolstack not ready within $timeout s"; break; fi
+        if [[ -n ${seen[5]:-} ]]; then   # dom0's init runs: its test shell answers once the toolstack does
+            local rc=0
+            shell_call "$d/shell.sock" 20 'xl info >/dev/null && echo periscope-xen-ready' 3 || rc=$?
+            if ((rc == 0)) && [[ $CALL_RC == 0 && $(printf '%s' "$CALL_OUT_B64" | base64 -d) == periscope-xen-ready ]]; then
+                break
+            fi
+            ((rc == 2)) && sleep 0.5
+        else
+            sleep 0.5
+        fi
+    done
+    if [[ -n $fail ]]; then
+        [[ -n $pid ]] && xen_kill_qemu "$pid"
+        ((wpid > 0)) && kill "$wpid" 2>/dev/null
+        xen_cleanup_run
+        {
+            echo "xen: the Xen lab failed to boot after $(xen_elapsed "$t0") s: $fail"
+            [[ -s $d/qemu.log ]] && { echo "---- qemu output ($d/qemu.log)"; tail -n 20 "$d/qemu.log"; }
+            echo "---- last 60 lines of the Xen console ($d/console.log)"
+            if [[ -s $d/console.log ]]; then tail -n 60 "$d/console.log"; else echo "(no console output)"; fi
+        } >&2
+        exit 1
+    fi
+    local boot; boot=$(xen_elapsed "$t0")
+    echo "xen: [$boot s] toolstack ready (xl info answers)"
+    X_qemu=$XEN_QEMU X_qemuKind=$XEN_QEMU_KIND X_cpu=$XEN_CPU X_memoryMib=$XEN_MEMORY X_dom0MemoryMib=$DOM0_MEMORY
+    X_hypervisor=$XEN_HV X_hypervisorKey=$XEN_HV_KEY X_xenCmdline=$xen_cmdline X_kernelVersion=$KERNEL_VERSION
+    X_kernelPackage=$KERNEL_PACKAGE X_vmlinuz=$KERNEL_VMLINUZ X_dom0Root=$DOM0_ROOT X_dom0Initrd=$DOM0_INITRD
+    X_shareDir=$d/share X_qmpSocket=$d/qmp.sock X_shellSocket=$d/shell.sock X_consoleSocket=$d/console.sock
+    X_consoleLog=$d/console.log X_qemuPid=$pid X_watchdogPid=$wpid
+    X_startedAt=$(date -u -d "@${t0%.*}" +%Y-%m-%dT%H:%M:%SZ) X_startedEpoch=${t0%.*} X_bootSeconds=$boot
+    xen_write_meta
+    local info=""
+    shell_call "$d/shell.sock" 20 "xl info | grep -E '^(xen_version|virt_caps|total_memory|free_memory|xen_commandline) '" && \
+        info=$(printf '%s' "$CALL_OUT_B64" | base64 -d | awk -F' *: ' '{printf "%s%s=%s", (NR>1?", ":""), $1, $2}')
+    echo "xen: ready in $boot s ($info)"
+}
+
+# xen_dom0 TIMEOUT SCRIPT: runs SCRIPT in dom0 through the test shell (serialised); prints its stdout and
+# stderr; returns its exit code, 124 on a timeout
+xen_dom0() {
+    local to=$1 script=$2 rc=0
+    exec {ELOCK}>"$XEN_RUN/exec.lock"
+    flock -w "$to" "$ELOCK" || { note "xen: timed out after $to s waiting for another exec"; return 124; }
+    local t0=$EPOCHREALTIME
+    shell_call "$XEN_RUN/shell.sock" "$to" "$script" || rc=$?
+    exec {ELOCK}>&-
+    ((rc == 2)) && die "xen: cannot connect to dom0's test shell ($XEN_RUN/shell.sock)"
+    if ((rc != 0)); then note "xen: timed out after $to s waiting for dom0 (no reply from its test shell)"; return 124; fi
+    printf '%s' "$CALL_OUT_B64" | base64 -d
+    printf '%s' "$CALL_ERR_B64" | base64 -d >&2
+    if [[ $CALL_RC == 137 ]] && (( $(xen_elapsed "$t0" | cut -d. -f1) >= to )); then
+        note "xen: command timed out after $to s (killed in dom0)"; return 124
+    fi
+    return "$CALL_RC"
+}
+
+xen_require_running() { xen_running || die "xen: the Xen lab is not running (periscope lab xen up)"; }
+
+xen_cmd_exec() {
+    local to=60 guest=""
+    while (($#)); do
+        case $1 in
+            --timeout) to=${2:?--timeout needs a value}; shift 2 ;;
+            --guest) guest=${2:?--guest needs a value}; shift 2 ;;
+            --) shift; break ;;
+            *) die "xen exec: unknown argument $1 (the command goes after --)" ;;
+        esac
+    done
+    (($#)) || die "xen exec: no command given"
+    [[ $to =~ ^[0-9]+$ ]] && ((to > 0)) || die "xen exec: --timeout must be a positive integer (seconds)"
+    xen_require_running
+    local script="" a
+    for a in "$@"; do script+="$(sh_quote "$a") "; done
+    local rc=0
+    if [[ -z $guest ]]; then
+        xen_dom0 "$to" "$script" || rc=$?
+    else
+        valid_name "$guest" || die "invalid guest name '$guest'"
+        local b64; b64=$(printf '%s' "$script" | base64 -w0)
+        xen_dom0 $((to + 15)) "periscope-xen guest-exec $guest $to $b64" || rc=$?
+    fi
+    return "$rc"
+}
+
+xen_cmd_guest() {
+    local name=${1:-}; [[ -n $name ]] || { xen_usage >&2; exit 2; }; shift
+    valid_name "$name" || die "invalid guest name '$name' (must match ^[a-z0-9][a-z0-9-]{0,31}\$)"
+    local type=pv workload=idle tenant=default mem=256 pkg="" append="" force=false
+    while (($#)); do
+        case $1 in
+            --type) type=${2:?--type needs a value}; shift 2 ;;
+            --workload) workload=${2:?--workload needs a value}; shift 2 ;;
+            --tenant) tenant=${2:?--tenant needs a value}; shift 2 ;;
+            --memory) mem=${2:?--memory needs a value}; shift 2 ;;
+            --kernel-package) pkg=${2:?--kernel-package needs a value}; shift 2 ;;
+            --append) append=${2:?--append needs a value}; shift 2 ;;
+            --force) force=true; shift ;;
+            *) die "xen guest: unknown argument $1" ;;
+        esac
+    done
+    [[ $type == pv || $type == pvh || $type == hvm ]] || die "xen guest: --type must be pv, pvh or hvm"
+    [[ $tenant =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "invalid tenant '$tenant'"
+    [[ $mem =~ ^[0-9]+$ ]] && ((mem >= 64 && mem <= 1536)) || die "invalid --memory '$mem' (MiB, 64..1536)"
+    xen_require_running
+    if [[ $type != pv && $X_qemuKind != fixed ]] && ! $force; then
+        die "xen guest: a $type guest needs the QEMU with the nested-SVM fixes ($XEN_CACHE/qemu/current/bin/qemu-system-x86_64), but this Xen lab runs Debian's QEMU ($X_qemu): its TCG decoder checks every L2 'mov %crN' as a CR0 read, so Xen answers CR2 reads with 0 and the guest halts at its first page fault (lab/xen/README.md). Use --type pv, or --force to try anyway."
+    fi
+    local wl_name wl_file=""
+    if [[ $workload == */* || $workload == *.sh ]]; then
+        [[ -f $workload ]] || die "workload file not found: $workload"
+        wl_file=$(realpath "$workload"); wl_name=$(basename "$workload" .sh); wl_name=${wl_name//[^A-Za-z0-9_.-]/_}
+    else
+        [[ -f $LAB_DIR/workloads/$workload.sh ]] || die "unknown workload '$workload'"
+        wl_name=$workload
+    fi
+    [[ -n $pkg ]] || pkg=$(default_kernel_package)
+    ensure_kernel "$pkg"
+    ensure_initramfs
+
+    local gd=$XEN_RUN/share/guests/$name hd=$XEN_RUN/guests/$name
+    if [[ -f $hd/meta.json ]]; then die "xen guest: $name exists (periscope lab xen guest-stop $name)"; fi
+    rm -rf "$gd" "$hd"; mkdir -p "$gd" "$hd"
+    # The test shell owns the domU's console (hvc0, or ttyS0 for HVM); kernel and workload output share it, so
+    # the dom0 relay passes on only the protocol's lines. The guest image is lab.sh's, plus an overlay.
+    local tty=hvc0; [[ $type == hvm ]] && tty=ttyS0
+    local ov; ov=$(mktemp -d "$gd/.overlay.XXXXXX")
+    mkdir -p "$ov/etc" "$ov/periscope/bin" "$ov/periscope/workloads"
+    cp "$XEN_LAB_DIR/guest/inittab" "$ov/etc/inittab"
+    sed "s#/dev/ttyS1#/dev/$tty#g" "$LAB_DIR/guest/bin/periscope-shelld" > "$ov/periscope/bin/periscope-shelld"
+    chmod 755 "$ov/periscope/bin/periscope-shelld"
+    [[ -n $wl_file ]] && cp "$wl_file" "$ov/periscope/workloads/$wl_name.sh"
+    # one gzip stream: libxc gunzips a PV ramdisk itself and fails on concatenated members (Linux would not)
+    { gzip -dc "$BASE_INITRD"; (cd "$ov" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } |
+        gzip -6 > "$gd/initrd.img"
+    rm -rf "$ov"
+    ln -f "$KERNEL_VMLINUZ" "$gd/vmlinuz" 2>/dev/null || cp "$KERNEL_VMLINUZ" "$gd/vmlinuz"
+    local cmdline="console=$tty panic=-1 periscope.name=$name periscope.tenant=$tenant periscope.workload=$wl_name"
+    [[ ${PERISCOPE_LAB_QUIET:-1} == 1 ]] && cmdline+=" quiet"
+    [[ -n $append ]] && cmdline+=" $append"
+    local g=/periscope/guests/$name
+    {
+        echo "# written by lab/xen/xenlab.sh"
+        echo "name = \"$name\""
+        echo "type = \"$type\""
+        echo "memory = $mem"
+        echo "vcpus = 1"
+        echo "kernel = \"$g/vmlinuz\""
+        echo "ramdisk = \"$g/initrd.img\""
+        if [[ $type == hvm ]]; then
+            echo "cmdline = \"$cmdline\""
+            echo 'serial = "pty"'
+            echo 'vga = "none"'
+            echo 'vnc = 0'
+            echo 'device_model_version = "qemu-xen"'
+            echo 'device_model_override = "/usr/libexec/xen-qemu-system-i386"'
+        else
+            echo "extra = \"$cmdline\""
+        fi
+        echo 'on_poweroff = "destroy"'
+        echo 'on_reboot = "destroy"'
+        echo 'on_crash = "destroy"'
+    } > "$gd/$name.cfg"
+    echo "xen: creating $type guest $name (workload $wl_name, ${mem} MiB) ..."
+    local out rc=0
+    out=$(xen_dom0 $((XEN_GUEST_TIMEOUT + 60)) "periscope-xen guest-up $name $g/$name.cfg $XEN_GUEST_TIMEOUT") || rc=$?
+    printf '%s\n' "$out" | grep -v '^result ' || true
+    if ((rc != 0)); then
+        rm -rf "$gd" "$hd"
+        die "xen guest: $name did not come up (exit $rc)"
+    fi
+    local res domid create boot
+    res=$(printf '%s\n' "$out" | sed -n 's/^result //p' | tail -1)
+    domid=$(sed -n 's/.*domid=\([0-9]*\).*/\1/p' <<< "$res")
+    create=$(sed -n 's/.*create=\([0-9.]*\).*/\1/p' <<< "$res")
+    boot=$(sed -n 's/.*boot=\([0-9.]*\).*/\1/p' <<< "$res")
+    {
+        printf '{\n'
+        printf '  "name": %s,\n  "type": %s,\n  "domid": %d,\n' "$(json_str "$name")" "$(json_str "$type")" "$domid"
+        printf '  "tenant": %s,\n  "workload": %s,\n  "memoryMib": %d,\n' "$(json_str "$tenant")" "$(json_str "$wl_name")" "$mem"
+        printf '  "kernelVersion": %s,\n  "kernelPackage": %s,\n' "$(json_str "$KERNEL_VERSION")" "$(json_str "$pkg")"
+        printf '  "config": %s,\n' "$(json_str "$gd/$name.cfg")"
+        printf '  "consoleLog": %s,\n' "$(json_str "$XEN_RUN/share/log/xen/console/guest-$name.log")"
+        printf '  "startedAt": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+        printf '  "createSeconds": %s,\n  "bootSeconds": %s\n}\n' "${create:-0}" "${boot:-0}"
+    } > "$hd/meta.json"
+    echo "xen: $name (domid $domid) ready: xl create ${create} s, guest init ${boot} s more"
+}
+
+xen_cmd_guest_stop() {
+    local name=${1:-}; [[ -n $name ]] || { xen_usage >&2; exit 2; }
+    valid_name "$name" || die "invalid guest name '$name'"
+    xen_require_running
+    xen_dom0 60 "periscope-xen guest-down $name" || die "xen: could not stop $name"
+    rm -rf "$XEN_RUN/share/guests/$name" "$XEN_RUN/guests/$name"
+}
+
+xen_cmd_status() {
+    local json=false; [[ ${1:-} == --json ]] && json=true
+    if ! xen_running; then
+        if $json; then echo '{"state": "stopped"}'; else echo "xen: not running (run dir $XEN_RUN)"; fi
+        [[ -s $XEN_RUN/watchdog.reason ]] && ! $json && echo "xen: the watchdog stopped the last run: $(cat "$XEN_RUN/watchdog.reason")"
+        return 0
+    fi
+    local up=$(( ${EPOCHREALTIME%.*} - X_startedEpoch ))
+    if $json; then
+        sed '$d' "$XEN_RUN/meta.json" | sed '$s/$/,/'
+        printf '  "state": "running",\n  "uptimeSeconds": %d,\n  "guests": [' "$up"
+        local f first=true
+        for f in "$XEN_RUN"/guests/*/meta.json; do
+            [[ -f $f ]] || continue
+            $first || printf ','; first=false
+            printf '\n'; sed 's/^/    /' "$f"
+        done
+        printf ']\n}\n'
+        return 0
+    fi
+    echo "xen: running for $(fmt_uptime "$up"), booted in $X_bootSeconds s"
+    echo "  run dir:     $XEN_RUN"
+    echo "  qemu:        pid $X_qemuPid, $X_qemu ($X_qemuKind), -cpu $X_cpu, ${X_memoryMib} MiB"
+    echo "  hypervisor:  $X_hypervisor"
+    echo "  dom0:        $X_kernelVersion, ${X_dom0MemoryMib} MiB, root $X_dom0Root"
+    echo "  sockets:     qmp $X_qmpSocket, dom0 shell $X_shellSocket, console $X_consoleSocket"
+    echo "  console log: $X_consoleLog (guest consoles: $X_shareDir/log/xen/console/)"
+    echo
+    xen_dom0 20 "xl list" || true
+}
+
+xen_cmd_down() {
+    mkdir -p "$LAB_VAR/xen"
+    exec {XLOCK}>"$LAB_VAR/xen/.lock"
+    flock -w 30 "$XLOCK" || die "xen: another command is starting or stopping the Xen lab"
+    if ! xen_load_meta; then
+        local pid; pid=$(cat "$XEN_RUN/qemu.pid" 2>/dev/null || true)
+        if [[ -n $pid ]] && is_xen_pid "$pid"; then xen_kill_qemu "$pid"; fi
+        xen_cleanup_run; echo "xen: not running"; return 0
+    fi
+    if is_xen_pid "$X_qemuPid"; then
+        shell_call "$XEN_RUN/shell.sock" 5 "sync" 7 || true   # flush dom0's logs on the share
+        xen_kill_qemu "$X_qemuPid"
+        echo "xen: stopped (qemu pid $X_qemuPid)"
+    else
+        echo "xen: was not running (cleaned up)"
+    fi
+    [[ $X_watchdogPid -gt 0 ]] && kill "$X_watchdogPid" 2>/dev/null
+    xen_cleanup_run
+    return 0
+}
+
+xen_cmd_console() {
+    xen_require_running
+    if [[ -t 0 ]]; then
+        echo "Attached to Xen's serial console (dom0 root shell on hvc0; Ctrl-a three times switches to Xen). Detach with Ctrl-] ." >&2
+        socat "-,raw,echo=0,escape=0x1d" "UNIX-CONNECT:$X_consoleSocket" || true
+        echo >&2
+    else
+        exec socat - "UNIX-CONNECT:$X_consoleSocket"
+    fi
+}
+
+xen_main() {
+    local sub=${1:-}
+    (($#)) && shift
+    case $sub in
+        up) xen_cmd_up "$@" ;;
+        guest) xen_cmd_guest "$@" ;;
+        guest-stop) xen_cmd_guest_stop "$@" ;;
+        exec) xen_cmd_exec "$@" ;;
+        console) xen_cmd_console "$@" ;;
+        status) xen_cmd_status "$@" ;;
+        down) xen_cmd_down "$@" ;;
+        build) xen_cmd_build "$@" ;;
+        _watchdog) xen_watchdog "$@" ;;
+        -h|--help|help) xen_usage ;;
+        *) xen_usage >&2; exit 2 ;;
+    esac
+}
