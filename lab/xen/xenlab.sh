@@ -488,7 +488,8 @@ xen_cmd_up() {
         if (( ${EPOCHREALTIME%.*} >= deadline )); then fail="toolstack not ready within $timeout s"; break; fi
         if [[ -n ${seen[5]:-} ]]; then   # dom0's init runs: its test shell answers once the toolstack does
             local rc=0
-            shell_call "$d/shell.sock" 20 'xl info >/dev/null && echo periscope-xen-ready' 3 || rc=$?
+            # `xl info` alone takes 3-5 s under TCG: wait long enough for its reply
+            shell_call "$d/shell.sock" 30 'xl info >/dev/null && echo periscope-xen-ready' 20 || rc=$?
             if ((rc == 0)) && [[ $CALL_RC == 0 && $(printf '%s' "$CALL_OUT_B64" | base64 -d) == periscope-xen-ready ]]; then
                 break
             fi
@@ -499,7 +500,7 @@ xen_cmd_up() {
     done
     if [[ -n $fail ]]; then
         [[ -n $pid ]] && xen_kill_qemu "$pid"
-        ((wpid > 0)) && kill "$wpid" 2>/dev/null
+        ((wpid > 0)) && { kill "$wpid" 2>/dev/null || true; }
         xen_cleanup_run
         {
             echo "xen: the Xen lab failed to boot after $(xen_elapsed "$t0") s: $fail"
@@ -730,7 +731,7 @@ xen_cmd_down() {
     else
         echo "xen: was not running (cleaned up)"
     fi
-    [[ $X_watchdogPid -gt 0 ]] && kill "$X_watchdogPid" 2>/dev/null
+    [[ $X_watchdogPid -gt 0 ]] && { kill "$X_watchdogPid" 2>/dev/null || true; }
     xen_cleanup_run
     return 0
 }
