@@ -27,7 +27,7 @@ step() {
     timeout -k 15 "$to" "$@" > "$f" || rc=$?
     OUT=$(cat "$f"); rm -f "$f"
     [[ -n $OUT ]] && printf '%s\n' "$OUT"
-    timings+=("$(printf '%-44s %7s s  %s' "$label" "$(el "$t0")" "$( ((rc == 0)) && echo ok || echo "FAILED (exit $rc)")")")
+    timings+=("$(printf '%-44s %7s s  %s' "$label" "$(el "$t0")" "$( ((rc == 0)) && echo ok || echo "exit $rc")")")
     return $rc
 }
 check() { # LABEL: fails the test with LABEL
@@ -68,7 +68,7 @@ for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
 done
 
 rc=0
-step "guest identity (hostname, kernel, exit code)" 60 "${LAB[@]}" exec --guest "$guest" -- sh -c 'hostname; uname -r; exit 7' || rc=$?
+step "guest identity (hostname, kernel, exit 7)" 60 "${LAB[@]}" exec --guest "$guest" -- sh -c 'hostname; uname -r; exit 7' || rc=$?
 out=$OUT
 [[ $(head -1 <<< "$out") == "$guest" ]] || check "the guest's hostname is not $guest"
 ((rc == 7)) || check "exit code 7 came back as $rc"

@@ -27,7 +27,7 @@ DOM0_PACKAGES=(xen-utils-4.17 xenstore-utils libxen-dev gcc libc6-dev make busyb
 # what the dom0 initramfs loads to reach its root (each with its dependencies, from modules.dep)
 DOM0_INITRD_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 # Xen's console (dom0's hvc0 goes there too) is COM1; a failed boot or a dom0 crash shows these lines.
-XEN_FATAL_RE='Panic on CPU|Hardware Dom0 (crashed|halted|shutdown)|Kernel panic - not syncing|FATAL TRAP|periscope-dom0: FATAL'
+XEN_FATAL_RE='Panic on CPU|Hardware Dom0 (crashed|halted|shutdown)|^\[ *[0-9.]+\] Kernel panic - not syncing|FATAL TRAP|periscope-dom0: FATAL'
 
 xen_usage() {
     cat <<'EOF'
@@ -472,13 +472,16 @@ xen_cmd_up() {
         'periscope-dom0: userspace|dom0 init'
         'periscope-dom0: toolstack started|xenstored, xen-init-dom0, xenconsoled started'
     )
-    local seen=() i deadline
+    local seen=() i deadline shell_up=false
     deadline=$(awk -v a="$t0" -v b="$timeout" 'BEGIN{printf "%d", a+b}')
-    while [[ -z $fail ]]; do
+    scan_stages() {
         for i in "${!stages[@]}"; do
             [[ -z ${seen[i]:-} ]] && grep -qE "${stages[i]%%|*}" "$d/console.log" 2>/dev/null || continue
             seen[i]=1; echo "xen: [$(xen_elapsed "$t0") s] ${stages[i]##*|}"
         done
+    }
+    while [[ -z $fail ]]; do
+        scan_stages
         if ! is_xen_pid "$pid"; then
             fail="qemu exited during boot"
             [[ -s $d/watchdog.reason ]] && fail+=" (watchdog: $(cat "$d/watchdog.reason"))"
@@ -486,14 +489,19 @@ xen_cmd_up() {
         fi
         if grep -qE "$XEN_FATAL_RE" "$d/console.log" 2>/dev/null; then fail="fatal line on the console"; sleep 2; break; fi
         if (( ${EPOCHREALTIME%.*} >= deadline )); then fail="toolstack not ready within $timeout s"; break; fi
-        if [[ -n ${seen[5]:-} ]]; then   # dom0's init runs: its test shell answers once the toolstack does
-            local rc=0
+        local rc=0
+        if [[ -n ${seen[5]:-} ]] && ! $shell_up; then
+            # dom0's init runs: poll its test shell briefly (requests sent before it listens are lost)
+            shell_call "$d/shell.sock" 5 'echo periscope-shell' 1 || rc=$?
+            ((rc == 0)) && [[ $CALL_RC == 0 ]] && shell_up=true
+            ((rc == 2)) && sleep 0.5
+        elif $shell_up; then
             # `xl info` alone takes 3-5 s under TCG: wait long enough for its reply
             shell_call "$d/shell.sock" 30 'xl info >/dev/null && echo periscope-xen-ready' 20 || rc=$?
             if ((rc == 0)) && [[ $CALL_RC == 0 && $(printf '%s' "$CALL_OUT_B64" | base64 -d) == periscope-xen-ready ]]; then
                 break
             fi
-            ((rc == 2)) && sleep 0.5
+            sleep 0.5
         else
             sleep 0.5
         fi
@@ -511,6 +519,7 @@ xen_cmd_up() {
         exit 1
     fi
     local boot; boot=$(xen_elapsed "$t0")
+    scan_stages
     echo "xen: [$boot s] toolstack ready (xl info answers)"
     X_qemu=$XEN_QEMU X_qemuKind=$XEN_QEMU_KIND X_cpu=$XEN_CPU X_memoryMib=$XEN_MEMORY X_dom0MemoryMib=$DOM0_MEMORY
     X_hypervisor=$XEN_HV X_hypervisorKey=$XEN_HV_KEY X_xenCmdline=$xen_cmdline X_kernelVersion=$KERNEL_VERSION
