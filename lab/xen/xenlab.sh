@@ -81,7 +81,7 @@ ensure_hypervisor() {
     exec {HLOCK}>"$XEN_CACHE/xen/.lock"; flock "$HLOCK"
     if [[ ! -s $XEN_HV ]]; then
         local log=$XEN_CACHE/xen/build-$XEN_HV_KEY.log t0=$EPOCHREALTIME
-        note "xen: building the hypervisor $XEN_HV_KEY with xen-extensions/verify.sh (nice 15, 10-20 min; log $log)"
+        note "xen: building the hypervisor $XEN_HV_KEY with xen-extensions/verify.sh (nice 15, 1.5-3 min on 2 cores; log $log)"
         if ! nice -n 15 bash "$REPO_DIR/xen-extensions/verify.sh" > "$log" 2>&1; then
             tail -n 30 "$log" >&2; die "xen: xen-extensions/verify.sh failed (log $log)"
         fi
