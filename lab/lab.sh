@@ -584,11 +584,17 @@ cmd_console() {
     # also works while the VM is still booting (no meta.json yet): fall back to qemu.pid
     local pid; pid=$(cat "$d/qemu.pid" 2>/dev/null || true)
     vm_running "$name" || is_vm_pid "$pid" "$name" || die "VM $name is not running"
-    local sock=$d/console.sock
+    attach_console "$d/console.sock" "the serial console (ttyS0) of $name. Press Enter for a prompt"
+    echo "Detached from $name." >&2
+}
+
+# attach_console SOCKET WHAT: a terminal gets WHAT raw (detach with Ctrl-]), a pipe the plain stream.
+attach_console() {
+    local sock=$1 what=$2
     if [[ -t 0 ]]; then
-        echo "Attached to the serial console (ttyS0) of $name. Press Enter for a prompt; detach with Ctrl-] ." >&2
+        echo "Attached to $what; detach with Ctrl-] ." >&2
         socat "-,raw,echo=0,escape=0x1d" "UNIX-CONNECT:$sock" || true
-        echo >&2; echo "Detached from $name." >&2
+        echo >&2
     else
         exec socat - "UNIX-CONNECT:$sock"
     fi

@@ -747,13 +747,7 @@ xen_cmd_down() {
 
 xen_cmd_console() {
     xen_require_running
-    if [[ -t 0 ]]; then
-        echo "Attached to Xen's serial console (dom0 root shell on hvc0; Ctrl-a three times switches to Xen). Detach with Ctrl-] ." >&2
-        socat "-,raw,echo=0,escape=0x1d" "UNIX-CONNECT:$X_consoleSocket" || true
-        echo >&2
-    else
-        exec socat - "UNIX-CONNECT:$X_consoleSocket"
-    fi
+    attach_console "$X_consoleSocket" "Xen's serial console (dom0 root shell on hvc0; Ctrl-a three times switches to Xen)"
 }
 
 xen_main() {
