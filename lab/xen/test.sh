@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# End-to-end check of the Xen lab: up, a PV guest, the domain list, the guest's own ps through its console, the
-# shim in dom0, then down. Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
-# Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pvh to test a PVH guest on the fixed QEMU)
+# End-to-end check of the Xen lab: up, a guest, the domain list, Periscope's engine inside dom0 (XenProcesses:
+# XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0)
+# against the guest's own ps through its console (compared by pid and name), the shim in dom0, then down. Every
+# step is bounded by a timeout, the lab is stopped on exit, timings are printed.
+# Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
+#                                     fixed QEMU; the engine reads PVH and HVM guests only)
+# Needs the bench jar (./mvnw -o -pl bench -am package -DskipTests) and a JDK 25 (JAVA_HOME).
 # Refuses to run when the Xen lab is already up (it would stop it at the end).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
 L=$here/../lab.sh
 lab() { bash "$L" xen "$@"; }
 LAB=(bash "$L" xen)   # for step (timeout runs programs, not functions)
 guest=xentest-1
 type=${PERISCOPE_XEN_TEST_GUEST_TYPE:-pv}
+jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+jar=$repo/bench/target/benchmarks.jar
+var=${PERISCOPE_VAR:-$repo/var}
+out_dir=$var/lab/xen/test
 t_start=$EPOCHREALTIME
 timings=()
 failed=""
@@ -51,7 +60,19 @@ if lab status --json | grep -q '"state": "running"'; then
     echo "test.sh: the Xen lab is already running; stop it first (periscope lab xen down)" >&2
     exit 2
 fi
+[[ -s $jar ]] || { echo "test.sh: no $jar (./mvnw -o -pl bench -am package -DskipTests)" >&2; exit 2; }
+[[ -x $jdk/bin/jlink ]] || { echo "test.sh: no JDK at $jdk (set JAVA_HOME)" >&2; exit 2; }
+
+# A minimal runtime, cached per JDK release: what vmi-bridge and the bench jar use (FFM is in java.base).
+jre=$var/cache/xen-lab/jre/$("$jdk/bin/java" -XshowSettings:properties -version 2>&1 | awk '/java.runtime.version/{print $3}')
+if [[ ! -x $jre/bin/java ]]; then
+    rm -rf "$jre"; mkdir -p "$(dirname "$jre")"
+    "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.desktop,jdk.unsupported \
+        --strip-debug --no-man-pages --no-header-files --output "$jre"
+fi
+
 trap finish EXIT
+mkdir -p "$out_dir"
 
 step "up (build or cache, boot, xl info)" 3600 "${LAB[@]}" up
 step "guest $guest ($type, workload busy)" 400 "${LAB[@]}" guest "$guest" --type "$type" --workload busy
@@ -61,11 +82,54 @@ out=$OUT
 grep -qE "^$guest +[0-9]+ " <<< "$out" || check "xl list does not show $guest"
 grep -qE "^Domain-0 +0 " <<< "$out" || check "xl list does not show Domain-0"
 
-step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
-out=$OUT
-for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
-    grep -q "$p" <<< "$out" || check "the guest's ps lacks $p"
-done
+if [[ $type == pv ]]; then
+    # A PV guest's page tables hold machine frames: the engine does not read PV guests.
+    step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
+    for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
+        grep -q "$p" <<< "$OUT" || check "the guest's ps lacks $p"
+    done
+else
+    share=$var/lab/xen/machine/share
+    rm -rf "$share/java"; mkdir -p "$share/java"
+    cp -a "$jre" "$share/java/jre"; cp "$jar" "$share/java/"
+
+    rc=0
+    step "engine in dom0: XenProcesses --vm $guest" 900 "${LAB[@]}" exec --timeout 880 -- \
+        /periscope/java/jre/bin/java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto --enable-native-access=ALL-UNNAMED \
+        -Djava.library.path=/opt/periscope/lib -cp /periscope/java/benchmarks.jar dev.periscope.bench.XenProcesses \
+        --vm "$guest" --runs 3 || rc=$?
+    engine=$OUT
+    printf '%s\n' "$engine" > "$out_dir/engine.txt"
+    ((rc == 0)) || check "XenProcesses exited $rc"
+
+    step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
+    ps_out=$OUT
+    printf '%s\n' "$ps_out" > "$out_dir/ps.txt"
+
+    # compare by pid: busybox ps prints PID USER COMMAND, COMMAND as "{comm} argv" when they differ and kworkers with
+    # their workqueue ("[kworker/0:0-eve]"); the engine prints comm for kernel threads, argv otherwise
+    sed -n '/^BEGIN PROCESSES/,/^END PROCESSES/p' <<< "$engine" | awk 'NR>2 && !/^END/{pid=$1; $1=""; $2=""; sub(/^ +/,""); print pid "\t" $0}' | sort -n > "$out_dir/engine.tsv"
+    awk 'NR>1{pid=$1; $1=""; $2=""; sub(/^ +/,""); sub(/^\{[^}]*\} /,""); print pid "\t" $0}' <<< "$ps_out" | sort -n > "$out_dir/ps.tsv"
+    echo "---- compare ($out_dir/engine.tsv, ps.tsv)"
+    n_engine=$(wc -l < "$out_dir/engine.tsv"); n_ps=$(wc -l < "$out_dir/ps.tsv")
+    max_engine=$(cut -f1 "$out_dir/engine.tsv" | sort -n | tail -n 1)
+    only_ps=$(join -t $'\t' -v2 <(sort -k1,1 "$out_dir/engine.tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
+    only_engine=$(join -t $'\t' -v1 <(sort -k1,1 "$out_dir/engine.tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
+    names=$(join -t $'\t' <(sort -k1,1 "$out_dir/engine.tsv") <(sort -k1,1 "$out_dir/ps.tsv") |
+        awk -F'\t' '{e=$2; sub(/\]$/,"",e); if (index($3, e) != 1) print}')
+    echo "engine $n_engine processes, ps $n_ps"
+    echo "only in the engine's list (exited before ps ran):"; printf '%s\n' "${only_engine:-  none}"
+    echo "only in ps:"; printf '%s\n' "${only_ps:-  none}"
+    ((n_engine > 20)) || check "the engine listed $n_engine processes"
+    for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
+        grep -q "$p" "$out_dir/engine.tsv" || check "the engine's list lacks $p"
+    done
+    # a pid that ps shows and the engine does not must have started after the walk (pids grow: none wrap here)
+    while IFS=$'\t' read -r pid _; do
+        [[ -n $pid ]] && ((pid <= max_engine)) && check "pid $pid (up to the engine's highest, $max_engine) is missing in its list"
+    done <<< "$only_ps"
+    [[ -z $names ]] || check "names differ: $names"
+fi
 
 rc=0
 step "guest identity (hostname, kernel, exit 7)" 60 "${LAB[@]}" exec --guest "$guest" -- sh -c 'hostname; uname -r; exit 7' || rc=$?
