@@ -484,20 +484,7 @@ static void monitor_release(periscope_xen_monitor *m)
     pxm_core_close(&m->core);
 }
 
-static void monitor_teardown(periscope_xen_monitor *m)
-{
-    if (__atomic_exchange_n(&m->stopped, 1, __ATOMIC_ACQ_REL))
-        return;
-    m->stop = 1;
-    pthread_join(m->thread, NULL);
-    monitor_release(m);
-    pthread_mutex_lock(&m->lock);
-    if (m->stats.state == PERISCOPE_XEN_MONITOR_RUNNING)
-        m->stats.state = PERISCOPE_XEN_MONITOR_STOPPED;
-    pthread_mutex_unlock(&m->lock);
-}
-
-static void emergency_stop(void *obj) { monitor_teardown(obj); }
+#include "../monitor_life.h" /* monitor_teardown, emergency_stop, periscope_xen_monitor_stats_get/_stop */
 
 int32_t periscope_xen_monitor_start(periscope_xen_domain *d, const char *ring_path, uint64_t token_high,
                                     uint64_t token_low, periscope_xen_monitor **out)
@@ -527,27 +514,6 @@ int32_t periscope_xen_monitor_start(periscope_xen_domain *d, const char *ring_pa
     d->monitor = m;
     *out = m;
     return PERISCOPE_XEN_OK;
-}
-
-int32_t periscope_xen_monitor_stats_get(periscope_xen_monitor *m, periscope_xen_monitor_stats *out)
-{
-    pthread_mutex_lock(&m->lock);
-    *out = m->stats;
-    pthread_mutex_unlock(&m->lock);
-    return PERISCOPE_XEN_OK;
-}
-
-int32_t periscope_xen_monitor_stop(periscope_xen_monitor *m)
-{
-    if (!m)
-        return PERISCOPE_XEN_E_INVALID;
-    pxt_unregister(m);
-    monitor_teardown(m);
-    int32_t s = m->stats.state == PERISCOPE_XEN_MONITOR_FAILED ? m->stats.last_status : PERISCOPE_XEN_OK;
-    m->d->monitor = NULL;
-    pthread_mutex_destroy(&m->lock);
-    free(m);
-    return s;
 }
 
 /* Snapshots: the fake's guest never writes, so the live frame is the snapshot's view. */
