@@ -39,13 +39,24 @@ step() {
     timings+=("$(printf '%-44s %7s s  %s' "$label" "$(el "$t0")" "$( ((rc == 0)) && echo ok || echo "exit $rc")")")
     return $rc
 }
+guest_alive() { "${LAB[@]}" exec -- xl domid "$guest" > /dev/null 2>&1; }
 check() { # LABEL: fails the test with LABEL
     failed+="  $1"$'\n'; echo "test.sh: FAILED: $1" >&2
+}
+# evidence of a failure, read from the files the lab keeps after down: what Xen said (a guest's crash or triple
+# fault shows up only there), the guest's console and xl's log of it
+evidence() {
+    local machine=$var/lab/xen/machine f
+    for f in "$machine/console.log" "$machine/share/log/xen/console/guest-$guest.log" "$machine/share/log/xen/xl-$guest.log"; do
+        echo "---- last 40 lines of $f"
+        if [[ -s $f ]]; then tail -n 40 "$f" | tr -d '\r'; else echo "(missing or empty)"; fi
+    done
 }
 finish() {
     local rc=$?
     trap - EXIT
     step "down" 120 "${LAB[@]}" down || true
+    [[ -n $failed || $rc -ne 0 ]] && evidence
     echo
     echo "==== Xen lab test: timings"
     printf '%s\n' "${timings[@]}"
@@ -101,6 +112,7 @@ else
     engine=$OUT
     printf '%s\n' "$engine" > "$out_dir/engine.txt"
     ((rc == 0)) || check "XenProcesses exited $rc"
+    guest_alive || check "$guest is gone after the engine's run (see what Xen said below)"
 
     step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
     ps_out=$OUT

@@ -643,6 +643,7 @@ xen_cmd_guest() {
         echo "type = \"$type\""
         echo "memory = $mem"
         echo "vcpus = 1"
+        echo "cpus = \"1-$((XEN_SMP - 1))\""   # not pCPU 0, dom0's (dom0/toolstack says why)
         echo "kernel = \"$g/vmlinuz\""
         echo "ramdisk = \"$g/initrd.img\""
         if [[ $type == hvm ]]; then
