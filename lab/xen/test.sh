@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of the Xen lab: up, a guest, the domain list, Periscope's engine inside dom0 (XenProcesses:
 # XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0)
-# against the guest's own ps through its console (compared by pid and name), the shim in dom0, then down. Every
+# against the guest's own ps through its console (compared by pid and name), the shim in dom0, the FLASK decisions
+# of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down. Every
 # step is bounded by a timeout, the lab is stopped on exit, timings are printed.
 # Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
 #                                     fixed QEMU; the engine reads PVH and HVM guests only)
@@ -160,6 +161,23 @@ step "shim libperiscope-xen built in dom0" 240 bash -c '
 s=$OUT
 [[ $s == ok ]] || check "the shim was not built in dom0 (status '$s'; share/log/xen/periscope-shim-build.log)"
 step "shim exports in dom0" 60 "${LAB[@]}" exec -- sh -c 'nm -D --defined-only /opt/periscope/lib/libperiscope-xen.so | grep -c " T periscope_xen_"' || check "the shim library is not loadable"
+
+# FLASK: the running hypervisor's security server, asked about the policy module built into it (verify.sh renders the
+# tenant template for acme and globex): a tenant's monitoring label gets the introspection permissions on its own
+# tenant's domUs and none on another tenant's
+step "FLASK: getenforce and access decisions" 120 "${LAB[@]}" exec -- sh -c '
+    xl getenforce
+    gcc -O2 -Wall -Werror -I/periscope/flask -o /tmp/flask-access /periscope/flask/flask-access.c -lxenctrl || exit 1
+    for pair in periscope_acme_t:acme_domU_t periscope_acme_t:globex_domU_t periscope_globex_t:acme_domU_t; do
+        s=${pair%:*} t=${pair#*:}
+        /tmp/flask-access system_u:system_r:$s system_u:system_r:$t | sed "s/^/$s $t /" || exit 1
+    done' || check "the FLASK access decisions could not be asked"
+flask=$OUT
+[[ $(head -1 <<< "$flask") == Enforcing ]] || check "FLASK is not enforcing"
+n_own=$(grep -c '^periscope_acme_t acme_domU_t .* allowed$' <<< "$flask" || true)
+n_cross=$(grep -cE '^(periscope_acme_t globex_domU_t|periscope_globex_t acme_domU_t) .* denied$' <<< "$flask" || true)
+((n_own == 8)) || check "periscope_acme_t has $n_own of 8 introspection permissions on acme_domU_t"
+((n_cross == 16)) || check "only $n_cross of 16 cross-tenant introspection permissions are denied"
 
 step "guest-stop $guest" 120 "${LAB[@]}" guest-stop "$guest" || check "guest-stop failed"
 step "xl list after guest-stop" 60 "${LAB[@]}" exec -- xl list || true

@@ -67,15 +67,17 @@ xen_hypervisor_key() {
     echo "$ver-$h"
 }
 
-# ensure_hypervisor -> XEN_HV (the multiboot ELF), XEN_HV_KEY
+# ensure_hypervisor -> XEN_HV (the multiboot ELF), XEN_HV_KEY, XEN_HV_FLASK (the build's generated FLASK class and
+# permission numbers, flask.h and av_permissions.h, for lab/xen/dom0/flask-access.c)
 ensure_hypervisor() {
     if [[ -n ${PERISCOPE_XEN_HYPERVISOR:-} ]]; then
         [[ -s $PERISCOPE_XEN_HYPERVISOR ]] || die "xen: PERISCOPE_XEN_HYPERVISOR=$PERISCOPE_XEN_HYPERVISOR not found"
-        XEN_HV=$PERISCOPE_XEN_HYPERVISOR XEN_HV_KEY=override; return
+        XEN_HV=$PERISCOPE_XEN_HYPERVISOR XEN_HV_KEY=override
+        XEN_HV_FLASK=$(dirname "$PERISCOPE_XEN_HYPERVISOR")/xsm/flask/include; return
     fi
     XEN_HV_KEY=$(xen_hypervisor_key)
     local dir=$XEN_CACHE/xen/$XEN_HV_KEY
-    XEN_HV=$dir/xen
+    XEN_HV=$dir/xen XEN_HV_FLASK=$dir/flask
     [[ -s $XEN_HV ]] && return
     mkdir -p "$XEN_CACHE/xen"
     exec {HLOCK}>"$XEN_CACHE/xen/.lock"; flock "$HLOCK"
@@ -89,6 +91,7 @@ ensure_hypervisor() {
         [[ -s $built/xen ]] || die "xen: verify.sh passed but left no $built/xen"
         rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
         cp "$built/xen" "$built/xen-syms" "$built/.config" "$dir.tmp/"
+        mkdir "$dir.tmp/flask"; cp "$built"/xsm/flask/include/{flask.h,av_permissions.h} "$dir.tmp/flask/"
         mv "$dir.tmp/.config" "$dir.tmp/config"
         xen_elapsed "$t0" > "$dir.tmp/build-seconds"
         rm -rf "$dir"; mv "$dir.tmp" "$dir"
@@ -373,6 +376,8 @@ xen_fill_share() {
     declare -f shell_call > "$s/lib/shell-call.sh"
     cp "$XEN_SHIM" "$s/lib/"
     xen_shim_sources "$s/src"
+    mkdir "$s/flask"; cp "$XEN_LAB_DIR/dom0/flask-access.c" "$s/flask/"
+    cp "$XEN_HV_FLASK"/{flask.h,av_permissions.h} "$s/flask/" 2>/dev/null || note "xen: no FLASK headers in $XEN_HV_FLASK"
 }
 
 # ---------------------------------------------------------------- commands
