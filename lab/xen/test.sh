@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end check of the Xen lab: up, a guest, the domain list, Periscope's engine inside dom0 (XenProcesses:
 # XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0)
-# against the guest's own ps through its console (compared by pid and name), the shim in dom0, the FLASK decisions
-# of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down. Every
-# step is bounded by a timeout, the lab is stopped on exit, timings are printed.
+# against the guest's own ps through its console (compared by pid and name), the CR3 pre-filter of patch 0001 on the
+# live guest (XenCr3Filter: what reaches dom0 unfiltered and filtered, and Xen's suppressed counter), the shim in
+# dom0, the FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c),
+# then down. Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
 # Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
 #                                     fixed QEMU; the engine reads PVH and HVM guests only)
 # Needs the bench jar (./mvnw -o -pl bench -am package -DskipTests) and a JDK 25 (JAVA_HOME).
@@ -105,15 +106,34 @@ else
     rm -rf "$share/java"; mkdir -p "$share/java"
     cp -a "$jre" "$share/java/jre"; cp "$jar" "$share/java/"
 
+    java_in_dom0="/periscope/java/jre/bin/java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto"
+    java_in_dom0+=" --enable-native-access=ALL-UNNAMED -Djava.library.path=/opt/periscope/lib -cp /periscope/java/benchmarks.jar"
     rc=0
+    # shellcheck disable=SC2086 # java_in_dom0 is a command line
     step "engine in dom0: XenProcesses --vm $guest" 900 "${LAB[@]}" exec --timeout 880 -- \
-        /periscope/java/jre/bin/java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto --enable-native-access=ALL-UNNAMED \
-        -Djava.library.path=/opt/periscope/lib -cp /periscope/java/benchmarks.jar dev.periscope.bench.XenProcesses \
-        --vm "$guest" --runs 3 || rc=$?
+        $java_in_dom0 dev.periscope.bench.XenProcesses --vm "$guest" --runs 3 || rc=$?
     engine=$OUT
     printf '%s\n' "$engine" > "$out_dir/engine.txt"
     ((rc == 0)) || check "XenProcesses exited $rc"
     guest_alive || check "$guest is gone after the engine's run (see what Xen said below)"
+
+    # The CR3 pre-filter (patch 0001) on the live guest: the vm_event monitor unfiltered, then filtered in Xen by
+    # busy-writer's CR3. dom0 holds no monitoring label (the policy gives vm_event to tenants' monitors only), so
+    # FLASK is permissive for this step alone; the FLASK step below checks that it is enforcing again.
+    rc=0
+    step "CR3 pre-filter: XenCr3Filter (FLASK permissive)" 400 "${LAB[@]}" exec --timeout 380 -- sh -c \
+        "xl setenforce 0 || exit 1; $java_in_dom0 dev.periscope.bench.XenCr3Filter --vm $guest --process busy-writer \
+        --seconds 10; rc=\$?; xl setenforce 1; exit \$rc" || rc=$?
+    cr3=$OUT
+    ((rc == 0)) || check "XenCr3Filter exited $rc"
+    field() { # PHASE NAME: a number from XenCr3Filter's phase line, -1 when missing
+        awk -v p="$1" -v f="$2" 'BEGIN {v = -1} $1 == "phase" && $2 == p {for (i = 3; i < NF; i += 2) if ($i == f) v = $(i + 1)}
+            END {print v}' <<< "$cr3"
+    }
+    (($(field unfiltered other) > 0)) || check "unfiltered, no CR3 writes of other processes reached dom0"
+    (($(field filtered suppressed) > 0)) || check "filtered, Xen suppressed no CR3 write"
+    (($(field filtered other) == 0)) || check "filtered, $(field filtered other) CR3 writes not to or from busy-writer reached dom0"
+    (($(field filtered target) > 0)) || check "filtered, no switch to or from busy-writer reached dom0"
 
     step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
     ps_out=$OUT

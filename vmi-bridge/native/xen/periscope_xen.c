@@ -527,12 +527,28 @@ static void monitor_failed(periscope_xen_monitor *m, int32_t status)
 
 static void monitor_release(periscope_xen_monitor *m);
 
+/* Xen counts the CR3 writes its filter suppressed (they never reach the ring); read back at most every 100 ms. */
+static void refresh_suppressed(periscope_xen_monitor *m, uint64_t *next_ns)
+{
+    uint64_t now = periscope_now_ns();
+    if (!(m->d->features & PERISCOPE_XEN_FEATURE_CR3_FILTER) || now < *next_ns)
+        return;
+    *next_ns = now + 100000000ULL;
+    struct xen_domctl_periscope_cr3_filter f = {0};
+    if (periscope_domctl(m->d->x, m->d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_CR3_FILTER_GET, &f, sizeof f) != 0)
+        return; /* a vanished domain is noticed by the idle check */
+    pthread_mutex_lock(&m->lock);
+    m->stats.hypervisor_suppressed = f.suppressed;
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void *event_thread(void *arg)
 {
     periscope_xen_monitor *m = arg;
     int32_t failure = PERISCOPE_XEN_OK;
     int failure_errno = 0;
     int fd = xenevtchn_fd(m->xce);
+    uint64_t next_suppressed_ns = 0;
     while (!m->stop) {
         int32_t s = pxm_core_poll_control(&m->core, &xen_ops, m);
         if (s != PERISCOPE_XEN_OK) {
@@ -558,6 +574,7 @@ static void *event_thread(void *arg)
         m->stats.records = m->core.records;
         m->stats.filtered = m->core.filtered;
         pthread_mutex_unlock(&m->lock);
+        refresh_suppressed(m, &next_suppressed_ns);
         if (r == 0) { /* idle: is the domain still there? */
             xc_domaininfo_t di;
             if (xc_domain_getinfolist(m->d->x->xch, m->d->domid, 1, &di) != 1 || di.domain != m->d->domid ||

@@ -99,7 +99,7 @@ typedef struct periscope_xen_monitor_stats {
     uint64_t requests;    /* vm_event requests taken from the ring */
     uint64_t records;     /* Periscope ring records written */
     uint64_t filtered;    /* requests dropped by the shim's own filter (unpatched hypervisor) */
-    uint64_t hypervisor_suppressed; /* CR3 writes the hypervisor filter kept back (patch 1) */
+    uint64_t hypervisor_suppressed; /* CR3 writes the hypervisor filter kept back (patch 1), read every 100 ms */
 } periscope_xen_monitor_stats;
 
 typedef struct periscope_xen_snapshot_info {
