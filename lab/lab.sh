@@ -64,6 +64,15 @@ default_kernel_package() {
 }
 
 # ensure_kernel PKG -> sets KERNEL_VMLINUZ, KERNEL_VERSION
+# apt_download PKG DIR: downloads PKG's .deb into DIR (removed on failure) and prints its path
+apt_download() {
+    local pkg=$1 dir=$2
+    if ! (cd "$dir" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$pkg" >dl.log 2>&1); then
+        cat "$dir/dl.log" >&2; rm -rf "$dir"; die "apt-get download $pkg failed"
+    fi
+    ls "$dir"/*.deb
+}
+
 ensure_kernel() {
     local pkg=$1
     [[ $pkg =~ ^linux-image-[a-z0-9][a-z0-9.+~-]*$ ]] || die "not a Debian kernel package name: $pkg"
@@ -74,10 +83,7 @@ ensure_kernel() {
             need apt-get dpkg-deb tar
             note "downloading kernel package $pkg ..."
             local tmp; tmp=$(mktemp -d "$CACHE/kernels/.dl.XXXXXX")
-            if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$pkg" >dl.log 2>&1); then
-                cat "$tmp/dl.log" >&2; rm -rf "$tmp"; die "apt-get download $pkg failed"
-            fi
-            local deb; deb=$(ls "$tmp"/*.deb)
+            local deb; deb=$(apt_download "$pkg" "$tmp") || exit 1
             # boot/ comes first in the data tarball: with exact member names, tar stops early instead
             # of decompressing ~400 MB of modules (the version is in the package name for Debian kernels)
             local guess=${pkg#linux-image-}; guess=${guess%-unsigned}
@@ -180,14 +186,16 @@ ram_path() { echo "/dev/shm/periscope-$LAB_ID-$1.mem"; }
 ring_path() { echo "/dev/shm/periscope-$LAB_ID-$1.ring"; }
 
 # is_vm_pid PID NAME: PID is alive and is this VM's qemu
-is_vm_pid() {
-    local pid=$1 name=$2
+# is_qemu_pid PID TEXT: PID is alive, a QEMU, and TEXT is in its command line (what makes it ours)
+is_qemu_pid() {
+    local pid=$1 text=$2
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     [[ -r /proc/$pid/comm ]] || return 1
     local comm; comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
     [[ $comm == qemu* ]] || return 1
-    tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(ram_path "$name")"
+    tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$text"
 }
+is_vm_pid() { is_qemu_pid "$1" "$(ram_path "$2")"; } # PID NAME
 
 # load_meta NAME -> M_* variables; returns 1 if no meta
 load_meta() {
@@ -202,40 +210,33 @@ vm_running() { # NAME
     is_vm_pid "$M_qemuPid" "$1"
 }
 
-write_meta() { # writes meta.json + meta.env from M_* variables
-    local d; d=$(run_dir "$M_name")
+# write_meta_files BASE PREFIX FIELD... : BASE.json and BASE.env from the variables PREFIX<name>, each FIELD
+# "name:str" (a JSON string), "name:num" (a JSON number or literal) or "name:env" (meta.env only), in that order
+write_meta_files() {
+    local base=$1 prefix=$2 f name var first=true; shift 2
     {
         printf '{\n'
-        printf '  "name": %s,\n' "$(json_str "$M_name")"
-        printf '  "tenant": %s,\n' "$(json_str "$M_tenant")"
-        printf '  "memoryMib": %d,\n' "$M_memoryMib"
-        printf '  "kernelVersion": %s,\n' "$(json_str "$M_kernelVersion")"
-        printf '  "kernelPackage": %s,\n' "$(json_str "$M_kernelPackage")"
-        printf '  "vmlinuz": %s,\n' "$(json_str "$M_vmlinuz")"
-        printf '  "workload": %s,\n' "$(json_str "$M_workload")"
-        printf '  "kaslr": %s,\n' "$M_kaslr"
-        printf '  "ramPath": %s,\n' "$(json_str "$M_ramPath")"
-        printf '  "qmpSocket": %s,\n' "$(json_str "$M_qmpSocket")"
-        printf '  "shellSocket": %s,\n' "$(json_str "$M_shellSocket")"
-        printf '  "consoleSocket": %s,\n' "$(json_str "$M_consoleSocket")"
-        printf '  "consoleLog": %s,\n' "$(json_str "$M_consoleLog")"
-        printf '  "qemuPid": %d,\n' "$M_qemuPid"
-        printf '  "startedAt": %s,\n' "$(json_str "$M_startedAt")"
-        printf '  "ringPath": %s,\n' "$(json_str "$M_ringPath")"
-        printf '  "ringTokenFile": %s,\n' "$(json_str "$M_ringTokenFile")"
-        printf '  "events": %s,\n' "$(json_str "$M_events")"
-        printf '  "bootSeconds": %s\n' "$M_bootSeconds"
-        printf '}\n'
-    } > "$d/meta.json.tmp"
-    local v
-    for v in name tenant memoryMib kernelVersion kernelPackage vmlinuz workload kaslr ramPath qmpSocket \
-             shellSocket consoleSocket consoleLog qemuPid startedAt startedEpoch bootSeconds \
-             ringPath ringTokenFile events; do
-        local var=M_$v
-        printf 'M_%s=%q\n' "$v" "${!var}"
-    done > "$d/meta.env.tmp"
-    mv "$d/meta.env.tmp" "$d/meta.env"
-    mv "$d/meta.json.tmp" "$d/meta.json"
+        for f in "$@"; do
+            name=${f%:*} var=$prefix${f%:*}
+            case ${f##*:} in
+                str) $first || printf ',\n'; printf '  "%s": %s' "$name" "$(json_str "${!var}")"; first=false ;;
+                num) $first || printf ',\n'; printf '  "%s": %s' "$name" "${!var}"; first=false ;;
+            esac
+        done
+        printf '\n}\n'
+    } > "$base.json.tmp"
+    for f in "$@"; do
+        var=$prefix${f%:*}; printf '%s=%q\n' "$var" "${!var}"
+    done > "$base.env.tmp"
+    mv "$base.env.tmp" "$base.env"
+    mv "$base.json.tmp" "$base.json"
+}
+
+write_meta() { # writes meta.json + meta.env from M_* variables
+    write_meta_files "$(run_dir "$M_name")/meta" M_ name:str tenant:str memoryMib:num kernelVersion:str \
+        kernelPackage:str vmlinuz:str workload:str kaslr:num ramPath:str qmpSocket:str shellSocket:str \
+        consoleSocket:str consoleLog:str qemuPid:num startedAt:str startedEpoch:env ringPath:str ringTokenFile:str \
+        events:str bootSeconds:num
 }
 
 # ---------------------------------------------------------------- test shell client

@@ -110,11 +110,10 @@ ensure_kernel_modules() {
     exec {MLOCK}>"$XEN_CACHE/modules/.lock"; flock "$MLOCK"
     if [[ ! -f $dir/lib/modules/$ver/modules.order ]]; then
         note "xen: downloading $pkg for its modules ..."
-        local tmp; tmp=$(mktemp -d "$XEN_CACHE/modules/.dl.XXXXXX")
-        (cd "$tmp" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "$pkg" >dl.log 2>&1) \
-            || { cat "$tmp/dl.log" >&2; rm -rf "$tmp"; die "xen: apt-get download $pkg failed"; }
+        local tmp deb; tmp=$(mktemp -d "$XEN_CACHE/modules/.dl.XXXXXX")
+        deb=$(apt_download "$pkg" "$tmp") || exit 1
         mkdir -p "$tmp/x"
-        dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" "./lib/modules/$ver"
+        dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" "./lib/modules/$ver"
         rm -rf "$dir"; mkdir -p "$dir/lib"
         mv "$tmp/x/lib/modules" "$dir/lib/"
         rm -rf "$tmp"
@@ -270,53 +269,17 @@ xen_pick_qemu() {
 }
 
 # is_xen_pid PID: PID is alive and is the Xen lab's QEMU (its command line names this run dir's QMP socket)
-is_xen_pid() {
-    local pid=$1
-    [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/comm ]] || return 1
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == qemu* ]] || return 1
-    tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "unix:$XEN_RUN/qmp.sock,"
-}
+is_xen_pid() { is_qemu_pid "$1" "unix:$XEN_RUN/qmp.sock,"; }
 
 xen_load_meta() { [[ -f $XEN_RUN/meta.env && -f $XEN_RUN/meta.json ]] || return 1; source "$XEN_RUN/meta.env"; }
 xen_running() { xen_load_meta && is_xen_pid "$X_qemuPid"; }
 
 xen_write_meta() {
-    local f=$XEN_RUN/meta
-    {
-        printf '{\n'
-        printf '  "name": "xen",\n'
-        printf '  "kind": "xen-lab",\n'
-        printf '  "qemu": %s,\n' "$(json_str "$X_qemu")"
-        printf '  "qemuKind": %s,\n' "$(json_str "$X_qemuKind")"
-        printf '  "cpu": %s,\n' "$(json_str "$X_cpu")"
-        printf '  "memoryMib": %d,\n' "$X_memoryMib"
-        printf '  "dom0MemoryMib": %d,\n' "$X_dom0MemoryMib"
-        printf '  "hypervisor": %s,\n' "$(json_str "$X_hypervisor")"
-        printf '  "hypervisorKey": %s,\n' "$(json_str "$X_hypervisorKey")"
-        printf '  "xenCmdline": %s,\n' "$(json_str "$X_xenCmdline")"
-        printf '  "kernelVersion": %s,\n' "$(json_str "$X_kernelVersion")"
-        printf '  "kernelPackage": %s,\n' "$(json_str "$X_kernelPackage")"
-        printf '  "vmlinuz": %s,\n' "$(json_str "$X_vmlinuz")"
-        printf '  "dom0Root": %s,\n' "$(json_str "$X_dom0Root")"
-        printf '  "dom0Initrd": %s,\n' "$(json_str "$X_dom0Initrd")"
-        printf '  "shareDir": %s,\n' "$(json_str "$X_shareDir")"
-        printf '  "qmpSocket": %s,\n' "$(json_str "$X_qmpSocket")"
-        printf '  "shellSocket": %s,\n' "$(json_str "$X_shellSocket")"
-        printf '  "consoleSocket": %s,\n' "$(json_str "$X_consoleSocket")"
-        printf '  "consoleLog": %s,\n' "$(json_str "$X_consoleLog")"
-        printf '  "qemuPid": %d,\n' "$X_qemuPid"
-        printf '  "watchdogPid": %d,\n' "$X_watchdogPid"
-        printf '  "startedAt": %s,\n' "$(json_str "$X_startedAt")"
-        printf '  "bootSeconds": %s\n' "$X_bootSeconds"
-        printf '}\n'
-    } > "$f.json.tmp"
-    local v var
-    for v in qemu qemuKind cpu memoryMib dom0MemoryMib hypervisor hypervisorKey xenCmdline kernelVersion kernelPackage \
-             vmlinuz dom0Root dom0Initrd shareDir qmpSocket shellSocket consoleSocket consoleLog qemuPid watchdogPid \
-             startedAt startedEpoch bootSeconds; do
-        var=X_$v; printf 'X_%s=%q\n' "$v" "${!var}"
-    done > "$f.env.tmp"
-    mv "$f.env.tmp" "$f.env"; mv "$f.json.tmp" "$f.json"
+    X_name=xen X_kind=xen-lab
+    write_meta_files "$XEN_RUN/meta" X_ name:str kind:str qemu:str qemuKind:str cpu:str memoryMib:num \
+        dom0MemoryMib:num hypervisor:str hypervisorKey:str xenCmdline:str kernelVersion:str kernelPackage:str \
+        vmlinuz:str dom0Root:str dom0Initrd:str shareDir:str qmpSocket:str shellSocket:str consoleSocket:str \
+        consoleLog:str qemuPid:num watchdogPid:num startedAt:str startedEpoch:env bootSeconds:num
 }
 
 xen_kill_qemu() { # PID: QMP quit, then TERM, then KILL
