@@ -2,9 +2,9 @@
 # End-to-end check of the Xen lab: up, a guest, the domain list, Periscope's engine inside dom0 (XenProcesses:
 # XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0)
 # against the guest's own ps through its console (compared by pid and name), the CR3 pre-filter of patch 0001 on the
-# live guest (XenCr3Filter: what reaches dom0 unfiltered and filtered, and Xen's suppressed counter), the shim in
-# dom0, the FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c),
-# then down. Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
+# live guest (XenCr3Filter: what reaches dom0 unfiltered and filtered, and Xen's suppressed counter), a process list
+# from a copy-on-write snapshot of patch 0003 (XenProcesses --mode snapshot, with Xen's pause), the shim in dom0, the
+# FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down. Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
 # Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
 #                                     fixed QEMU; the engine reads PVH and HVM guests only)
 # Needs the bench jar (./mvnw -o -pl bench -am package -DskipTests) and a JDK 25 (JAVA_HOME).
@@ -117,23 +117,40 @@ else
     ((rc == 0)) || check "XenProcesses exited $rc"
     guest_alive || check "$guest is gone after the engine's run (see what Xen said below)"
 
-    # The CR3 pre-filter (patch 0001) on the live guest: the vm_event monitor unfiltered, then filtered in Xen by
-    # busy-writer's CR3. dom0 holds no monitoring label (the policy gives vm_event to tenants' monitors only), so
-    # FLASK is permissive for this step alone; the FLASK step below checks that it is enforcing again.
-    rc=0
-    step "CR3 pre-filter: XenCr3Filter (FLASK permissive)" 400 "${LAB[@]}" exec --timeout 380 -- sh -c \
-        "xl setenforce 0 || exit 1; $java_in_dom0 dev.periscope.bench.XenCr3Filter --vm $guest --process busy-writer \
-        --seconds 10; rc=\$?; xl setenforce 1; exit \$rc" || rc=$?
-    cr3=$OUT
-    ((rc == 0)) || check "XenCr3Filter exited $rc"
-    field() { # PHASE NAME: a number from XenCr3Filter's phase line, -1 when missing
-        awk -v p="$1" -v f="$2" 'BEGIN {v = -1} $1 == "phase" && $2 == p {for (i = 3; i < NF; i += 2) if ($i == f) v = $(i + 1)}
-            END {print v}' <<< "$cr3"
+    # The Periscope patches on the live guest: the CR3 pre-filter (0001), a process-bound syscall trace on hypervisor
+    # breakpoints (0002) and a process list from a copy-on-write snapshot (0003). dom0 holds no monitoring label (the
+    # policy gives vm_event and the Periscope sub-ops to tenants' monitors only), so FLASK is permissive for each of
+    # these steps alone; the FLASK step below checks that it is enforcing again.
+    permissive() { # LABEL CLASS ARGS...: a bench class in dom0 with FLASK permissive; OUT holds its output
+        local label=$1 class=$2 rc=0; shift 2
+        # shellcheck disable=SC2086 # java_in_dom0 is a command line
+        step "$label (FLASK permissive)" 400 "${LAB[@]}" exec --timeout 380 -- sh -c \
+            "xl setenforce 0 || exit 1; $java_in_dom0 dev.periscope.bench.$class $*; rc=\$?; xl setenforce 1; exit \$rc" || rc=$?
+        ((rc == 0)) || check "$class exited $rc"
+        guest_alive || check "$guest is gone after $class (see what Xen and the guest said below)"
     }
-    (($(field unfiltered other) > 0)) || check "unfiltered, no CR3 writes of other processes reached dom0"
-    (($(field filtered suppressed) > 0)) || check "filtered, Xen suppressed no CR3 write"
-    (($(field filtered other) == 0)) || check "filtered, $(field filtered other) CR3 writes not to or from busy-writer reached dom0"
-    (($(field filtered target) > 0)) || check "filtered, no switch to or from busy-writer reached dom0"
+    # NAME: a number from the line that starts with LINE (words: LINE... NAME VALUE NAME VALUE ...), -1 when missing
+    field() { awk -v l="$1" -v f="$2" 'BEGIN {v = -1} index($0, l " ") == 1 {for (i = 1; i < NF; i++) if ($i == f) v = $(i + 1)}
+        END {print v}' <<< "$3"; }
+
+    # unfiltered, then filtered in Xen by busy-writer's CR3
+    permissive "CR3 pre-filter: XenCr3Filter" XenCr3Filter --vm "$guest" --process busy-writer --seconds 10
+    cr3=$OUT
+    (($(field "phase unfiltered" other "$cr3") > 0)) || check "unfiltered, no CR3 writes of other processes reached dom0"
+    (($(field "phase filtered" suppressed "$cr3") > 0)) || check "filtered, Xen suppressed no CR3 write"
+    (($(field "phase filtered" other "$cr3") == 0)) || check "filtered, $(field "phase filtered" other "$cr3") CR3 writes not to or from busy-writer reached dom0"
+    (($(field "phase filtered" target "$cr3") > 0)) || check "filtered, no switch to or from busy-writer reached dom0"
+
+    # the snapshot's list while the guest runs, with how long Xen paused it to write-protect its RAM
+    permissive "COW snapshot: XenProcesses --mode snapshot" XenProcesses --vm "$guest" --mode snapshot --runs 2
+    snap=$OUT
+    printf '%s\n' "$snap" > "$out_dir/snapshot.txt"
+    n_snap=$(sed -n 's/^processes run 2 (SNAPSHOT): \([0-9]*\) processes.*/\1/p' <<< "$snap")
+    ((${n_snap:-0} > 20)) || check "the snapshot's list has ${n_snap:-no} processes"
+    for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
+        grep -q "$p" <<< "$snap" || check "the snapshot's list lacks $p"
+    done
+
 
     step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
     ps_out=$OUT

@@ -109,7 +109,7 @@ typedef struct pxm_core {
     periscope_control ctl; /* the adopted configuration (mode 0 until one is adopted) */
     uint32_t lane_count;
     int hv_filter;         /* the hypervisor applies ctl.dtbs */
-    int cr3_armed, cr3_sync, bps_armed;
+    int cr3_armed, cr3_sync, bps_armed, bps_sync;
     pxm_bp bps[PERISCOPE_RING_MAX_BREAKPOINTS];
     uint32_t nbps;
     uint64_t records, filtered;
@@ -170,6 +170,7 @@ static int32_t pxm_core_disarm(pxm_core *c, const pxm_ops *ops, void *ctx)
         s = ops->breakpoints(ctx, NULL, 0, 0);
         first = first ? first : s;
         c->bps_armed = 0;
+        c->bps_sync = 0;
         c->nbps = 0;
     }
     if (c->hv_filter) {
@@ -221,23 +222,30 @@ static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
     }
 
     uint32_t n = 0;
+    pxm_bp next[PERISCOPE_RING_MAX_BREAKPOINTS];
     if (mode & (PERISCOPE_MODE_SYSCALL | PERISCOPE_MODE_BREAKPOINT)) {
         for (uint32_t i = 0; i < c->ctl.breakpoint_count; i++) {
             const periscope_breakpoint *b = &c->ctl.breakpoints[i];
             uint64_t gfn = 0;
             if (ops->translate(ctx, b->gva, &gfn) != PERISCOPE_XEN_OK)
                 continue; /* not mapped now: left out, like the plugin's unresolvable addresses */
-            c->bps[n] = (pxm_bp){.gva = b->gva, .gfn = gfn, .kind = b->kind, .offset = (uint32_t)(b->gva & 0xfff)};
+            next[n] = (pxm_bp){.gva = b->gva, .gfn = gfn, .kind = b->kind, .offset = (uint32_t)(b->gva & 0xfff)};
             n++;
         }
     }
+    int sync = n && (mode & (PERISCOPE_MODE_SYSCALL_SYNC | PERISCOPE_MODE_BREAKPOINT_SYNC)) != 0;
+    /* Rewriting guest code is the expensive part (the domain is paused for every byte): a new filter set or a
+     * mode change that keeps the same breakpoints leaves them alone. */
+    if (n == c->nbps && sync == c->bps_sync && !memcmp(next, c->bps, n * sizeof next[0]))
+        return PERISCOPE_XEN_OK;
     if (n || c->bps_armed) {
-        int sync = (mode & (PERISCOPE_MODE_SYSCALL_SYNC | PERISCOPE_MODE_BREAKPOINT_SYNC)) != 0;
-        if ((s = ops->breakpoints(ctx, c->bps, n, sync)) != PERISCOPE_XEN_OK)
+        if ((s = ops->breakpoints(ctx, next, n, sync)) != PERISCOPE_XEN_OK)
             return s;
         c->bps_armed = n > 0;
     }
+    memcpy(c->bps, next, n * sizeof next[0]);
     c->nbps = n;
+    c->bps_sync = sync;
     return PERISCOPE_XEN_OK;
 }
 

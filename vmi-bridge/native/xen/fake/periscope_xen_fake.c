@@ -17,7 +17,8 @@
  * Numbers are decimal or 0x-prefixed hex. With the CR3_FILTER feature the fake "hypervisor" applies the
  * DTB filter itself (suppressed events never reach the ring), as patch 1 does.
  *
- * Test-only symbols (not in periscope_xen.h): periscope_xen_fake_armed() reports what is still armed.
+ * Test-only symbols (not in periscope_xen.h): periscope_xen_fake_armed() reports what is still armed,
+ * periscope_xen_fake_breakpoint_writes() how often the breakpoint table was rewritten.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -58,6 +59,7 @@ typedef struct fake_dom {
     int paused;
     /* the fake hypervisor's state */
     volatile uint32_t armed;
+    volatile uint32_t breakpoint_writes; /* calls that rewrote the breakpoint table (guest code) */
     int cr3_sync;
     uint64_t dtbs[PERISCOPE_RING_MAX_DTBS];
     uint32_t ndtbs;
@@ -390,6 +392,7 @@ static int32_t op_breakpoints(void *ctx, const pxm_bp *bps, uint32_t n, int sync
     if (n && !(m->d->f->features & PERISCOPE_XEN_FEATURE_BREAKPOINTS))
         return pxe_fail(PERISCOPE_XEN_E_UNSUPPORTED, 0, "this hypervisor has no Periscope breakpoints");
     set_armed(m->d->f, FAKE_ARMED_BREAKPOINTS, n > 0);
+    __atomic_add_fetch(&m->d->f->breakpoint_writes, 1, __ATOMIC_RELAXED);
     return PERISCOPE_XEN_OK;
 }
 
@@ -559,3 +562,9 @@ int32_t periscope_xen_snapshot_end(periscope_xen_snapshot *s)
 
 /* Test-only: FAKE_ARMED_* bits of what the fake hypervisor still has armed for the domain. */
 uint32_t periscope_xen_fake_armed(periscope_xen_domain *d) { return d->f->armed; }
+
+/* Test-only: how often the breakpoint table (guest code, in Xen) was rewritten. */
+uint32_t periscope_xen_fake_breakpoint_writes(periscope_xen_domain *d)
+{
+    return __atomic_load_n(&d->f->breakpoint_writes, __ATOMIC_RELAXED);
+}

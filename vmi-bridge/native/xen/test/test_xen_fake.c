@@ -15,6 +15,7 @@
 #include "periscope_xen.h"
 
 uint32_t periscope_xen_fake_armed(periscope_xen_domain *d);
+uint32_t periscope_xen_fake_breakpoint_writes(periscope_xen_domain *d);
 
 static int failures, checks;
 #define CHECK(c)                                                                                       \
@@ -87,6 +88,13 @@ static void wait_records(periscope_ring_header *h, uint32_t want)
     }
 }
 
+/* Waits until the monitor adopted the control block last written. */
+static void wait_applied(periscope_ring_header *h)
+{
+    for (int i = 0; i < 2000 && h->control_applied_generation != h->control.generation; i++)
+        usleep(1000);
+}
+
 static void test_events_and_teardown(periscope_xen *x)
 {
     periscope_xen_domain *d;
@@ -119,6 +127,17 @@ static void test_events_and_teardown(periscope_xen *x)
     periscope_xen_monitor_stats_get(m, &st);
     CHECK(st.hypervisor_suppressed == 2);
     CHECK(st.state == PERISCOPE_XEN_MONITOR_RUNNING);
+    /* a new filter set keeps the breakpoints as they are (rewriting guest code pauses the domain); a mode that
+     * makes them synchronous rewrites them */
+    uint32_t writes = periscope_xen_fake_breakpoint_writes(d);
+    uint64_t dtbs2[2] = {0x2000, 0x7000};
+    control(h, PERISCOPE_MODE_CR3 | PERISCOPE_MODE_CR3_FILTER | PERISCOPE_MODE_SYSCALL, dtbs2, 2, 0xffffffff81000040ULL);
+    wait_applied(h);
+    CHECK(periscope_xen_fake_breakpoint_writes(d) == writes);
+    control(h, PERISCOPE_MODE_CR3 | PERISCOPE_MODE_CR3_FILTER | PERISCOPE_MODE_SYSCALL | PERISCOPE_MODE_SYSCALL_SYNC,
+            dtbs2, 2, 0xffffffff81000040ULL);
+    wait_applied(h);
+    CHECK(periscope_xen_fake_breakpoint_writes(d) == writes + 1);
     /* a second monitor on the same domain is refused */
     periscope_xen_monitor *m2;
     CHECK(periscope_xen_monitor_start(d, p, 1, 2, &m2) == PERISCOPE_XEN_E_BUSY);

@@ -1,7 +1,9 @@
 package dev.periscope.bench;
 
 import dev.periscope.vmi.VmiEngine;
+import dev.periscope.vmi.driver.HypervisorDriver;
 import dev.periscope.vmi.driver.lab.LabDriver;
+import dev.periscope.vmi.driver.xen.XenDriver;
 import dev.periscope.vmi.trace.OverheadSnapshot;
 import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceMethod;
@@ -38,6 +40,11 @@ import reactor.core.Disposable;
  * <pre>
  * bench/overhead.sh [--runs N] [--iterations K] [--vm NAME] [--methods M1,M2,...] [--keep-vm] [--json]
  * </pre>
+ *
+ * <p>With {@code --platform xen} it runs inside dom0 of the Xen lab against a domU that already runs the paper
+ * workload (lab/xen/test.sh starts it), through the Xen driver and its vm_event monitor, and reads the iteration
+ * lines from xenconsoled's log of the domU ({@code --console FILE}, default
+ * {@code /var/log/xen/console/guest-NAME.log}).
  */
 public final class OverheadExperiment {
 
@@ -62,6 +69,8 @@ public final class OverheadExperiment {
         boolean keepVm = false;
         int pause = 1;
         String append = "";
+        boolean xen = false;
+        Path console = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
@@ -73,9 +82,16 @@ public final class OverheadExperiment {
                 case "--append" -> append = args[++i];
                 case "--json" -> json = true;
                 case "--keep-vm" -> keepVm = true;
+                case "--platform" -> xen = switch (args[++i]) {
+                    case "lab" -> false;
+                    case "xen" -> true;
+                    default -> throw new IllegalArgumentException("--platform must be lab or xen: " + args[i]);
+                };
+                case "--console" -> console = Path.of(args[++i]);
                 default -> {
                     System.err.println("usage: overhead.sh [--runs N] [--iterations K] [--vm NAME] "
-                            + "[--methods M1,M2,...] [--pause S] [--append \"KERNEL PARAMS\"] [--keep-vm] [--json]");
+                            + "[--methods M1,M2,...] [--pause S] [--append \"KERNEL PARAMS\"] [--keep-vm] [--json] "
+                            + "[--platform lab|xen] [--console FILE]");
                     System.exit(2);
                 }
             }
@@ -83,12 +99,18 @@ public final class OverheadExperiment {
         Path repo = Path.of(System.getProperty("periscope.repo", ".")).toAbsolutePath().normalize();
         Path var = LabDriver.defaultVarDir().toAbsolutePath();
         Path lab = repo.resolve("lab/lab.sh");
-        Path console = var.resolve("lab").resolve(vm).resolve("console.log");
-        String machine = machine() + (append.isEmpty() ? "" : "; guest kernel parameters: " + append);
+        if (console == null) {
+            console = xen ? Path.of("/var/log/xen/console/guest-" + vm + ".log")
+                    : var.resolve("lab").resolve(vm).resolve("console.log");
+        }
+        String machine = (xen ? "Xen lab, in dom0: " : "") + machine()
+                + (append.isEmpty() ? "" : "; guest kernel parameters: " + append);
         log("machine: " + machine.replace("\n", "; "));
 
         boolean started = false;
-        if (!running(lab, vm)) {
+        if (xen) {
+            log("tracing the running Xen domain " + vm + " (it must run the paper workload with iterations=0)");
+        } else if (!running(lab, vm)) {
             log("starting " + vm + " (paper workload, endless, pause " + pause + " s" + (append.isEmpty() ? "" : ", " + append) + ")");
             run(List.of(lab.toString(), "start", vm, "--workload", "paper", "--append",
                     ("periscope.paper_iterations=0 periscope.paper_pause=" + pause + " " + append).strip()), 300);
@@ -97,7 +119,7 @@ public final class OverheadExperiment {
             log("reusing the running VM " + vm + " (it must run the paper workload with iterations=0)");
         }
         List<Sample> samples = new ArrayList<>();
-        try (LabDriver driver = new LabDriver(var); VmiEngine engine = new VmiEngine(driver)) {
+        try (HypervisorDriver driver = xen ? new XenDriver() : new LabDriver(var); VmiEngine engine = new VmiEngine(driver)) {
             ConsoleTail tail = new ConsoleTail(console);
             log("waiting for a warm-up iteration");
             tail.next(Duration.ofMinutes(5), () -> { }); // the first iteration after boot (or the one running) is discarded
@@ -132,18 +154,27 @@ public final class OverheadExperiment {
         List<Long> times = new ArrayList<>();
         OverheadSnapshot overhead;
         try (TraceSession s = engine.trace(vm, request)) {
+            long armedNs = System.nanoTime();
             Disposable d = s.events().subscribe(e -> {
                 events.incrementAndGet();
                 if (e.kind() == TraceEvent.Kind.SYSCALL) {
                     syscalls.incrementAndGet();
                 }
             });
-            for (int i = 0; i < iterations; i++) {
-                times.add(tail.next(Duration.ofMinutes(15), () -> {
-                    if (s.ended()) {
-                        throw new IllegalStateException(m + " session ended early: " + s.endReason());
-                    }
-                }));
+            Runnable alive = () -> {
+                if (s.ended()) {
+                    throw new IllegalStateException(m + " session ended early: " + s.endReason());
+                }
+            };
+            while (times.size() < iterations) {
+                Iteration it = tail.next(Duration.ofMinutes(15), alive);
+                // Opening a session takes milliseconds on the lab but seconds in a Xen lab dom0 (first vm_event
+                // ring, a cold walk): an iteration that began before the session was armed ran partly unwatched.
+                if (it.startedNs() >= armedNs) {
+                    times.add(it.ms());
+                } else {
+                    log(m + ": iteration of " + it.ms() + " ms began before the session was armed: not counted");
+                }
             }
             overhead = s.overhead();
             d.dispose();
@@ -256,6 +287,13 @@ public final class OverheadExperiment {
         return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"";
     }
 
+    /**
+     * One iteration line: its time as the guest measured it and when it began on the host's clock (when the line
+     * arrived less the duration; late by the console's latency, tens of milliseconds).
+     */
+    record Iteration(long ms, long startedNs) {
+    }
+
     /** Follows the VM's console log for iteration lines written after it was opened. */
     static final class ConsoleTail {
         private final Path file;
@@ -267,8 +305,8 @@ public final class OverheadExperiment {
             this.offset = Files.exists(file) ? Files.size(file) : 0;
         }
 
-        /** The ms of the next iteration line (blocks). */
-        long next(Duration timeout, Runnable check) throws IOException, InterruptedException {
+        /** The next iteration line (blocks). */
+        Iteration next(Duration timeout, Runnable check) throws IOException, InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {
                 check.run();
@@ -287,7 +325,8 @@ public final class OverheadExperiment {
                     partial.delete(0, nl + 1);
                     Matcher m = ITERATION.matcher(line);
                     if (m.find()) {
-                        return Long.parseLong(m.group(2));
+                        long ms = Long.parseLong(m.group(2));
+                        return new Iteration(ms, System.nanoTime() - ms * 1_000_000L);
                     }
                 }
                 Thread.sleep(20);

@@ -10,24 +10,31 @@ import dev.periscope.vmi.memory.PhysicalMemory;
 import dev.periscope.vmi.nativeapi.xen.PeriscopeXen;
 import dev.periscope.vmi.nativeapi.xen.periscope_xen_domain_info;
 import dev.periscope.vmi.nativeapi.xen.periscope_xen_vcpu_regs;
+import dev.periscope.vmi.ring.EventChannel;
+import dev.periscope.vmi.ring.EventRing;
+import dev.periscope.vmi.ring.RingControl;
 import dev.periscope.vmi.ring.RingToken;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.Set;
 
 /**
- * An attached Xen domain. Owns the shim's domain handle (detached on close, which also stops its monitor) and
- * its mapped-frame cache. Thread-safe.
+ * An attached Xen domain. Owns the shim's domain handle (detached on close, which also stops its monitor), its
+ * mapped-frame cache and, once asked for, its event channel. Thread-safe.
  */
 public final class XenDomain implements Domain {
     /** Pool size of {@link #snapshot()}: 64 MiB of first writes before the snapshot overflows. */
     static final int SNAPSHOT_POOL_PAGES = 16384;
+    /** Records per vCPU lane of {@link #eventChannel()}'s ring (4 MiB per lane at 256 bytes a record). */
+    static final int EVENT_LANE_CAPACITY = 16384;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment handle;
@@ -37,6 +44,7 @@ public final class XenDomain implements Domain {
     private final XenPhysicalMemory memory;
     private final DomainInfo info;
     private XenMonitor monitor;
+    private EventRing eventRing;
     private long pausedAt;
     private Duration lastPause = Duration.ZERO;
     private boolean closed;
@@ -179,23 +187,56 @@ public final class XenDomain implements Domain {
         return monitor;
     }
 
+    /**
+     * The domain's vm_event monitor writing into a Periscope ring that this domain creates (in /dev/shm, 0600,
+     * a fresh capability token) and owns: the engine's traces run on it as on the lab's QEMU plugin. Started
+     * switched off on first use; empty for a guest without vm_event (PV). Fails with the shim's typed error when
+     * Xen refuses the monitor (FLASK, or another monitor holds the domain's only vm_event ring: EBUSY).
+     */
+    @Override
+    public synchronized Optional<EventChannel> eventChannel() {
+        ensureOpen();
+        if (eventRing != null) {
+            return Optional.of(eventRing);
+        }
+        if (!capabilities.contains(Capability.CR3_EVENTS)) {
+            return Optional.empty();
+        }
+        RingToken token = RingToken.random();
+        Path dir = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm") : Path.of(System.getProperty("java.io.tmpdir"));
+        EventRing ring = EventRing.create(dir.resolve("periscope-xen-d" + domid + "-" + ProcessHandle.current().pid()
+                + ".ring"), vcpuCount(), EVENT_LANE_CAPACITY, token);
+        try {
+            ring.configure(RingControl.off());
+            startMonitor(ring.path(), token);
+        } catch (RuntimeException e) {
+            ring.close();
+            throw e;
+        }
+        eventRing = ring;
+        return Optional.of(ring);
+    }
+
     @Override
     public void close() {
+        XenMonitor m;
+        EventRing ring;
         synchronized (this) {
             if (closed) {
                 return;
             }
             closed = true;
-        }
-        XenMonitor m;
-        synchronized (this) {
             m = monitor;
+            ring = eventRing;
         }
         try {
             if (m != null) {
                 m.close(); /* may report why its event thread stopped: after the teardown below */
             }
         } finally {
+            if (ring != null) {
+                ring.close(); /* after the monitor: the shim no longer writes into it */
+            }
             memory.close();
             arena.close();
         }

@@ -29,12 +29,14 @@ final class XenSnapshot implements MemorySnapshot {
     private final MemorySegment handle;
     private final Instant takenAt;
     private final Duration total;
+    private final Duration begin;
     private final Map<Integer, VcpuRegisters> registers = new HashMap<>();
     private final SnapshotMemory memory;
     private boolean closed;
 
-    private XenSnapshot(XenDomain domain, MemorySegment raw, long size, long started) {
+    private XenSnapshot(XenDomain domain, MemorySegment raw, long size, long started, long begun) {
         this.domain = domain;
+        this.begin = Duration.ofNanos(begun - started);
         this.handle = raw.reinterpret(arena, s -> PeriscopeXen.periscope_xen_snapshot_end(s));
         this.takenAt = Instant.now();
         int vcpus = domain.vcpuCount();
@@ -51,9 +53,10 @@ final class XenSnapshot implements MemorySnapshot {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
             XenStatus.check(PeriscopeXen.periscope_xen_snapshot_begin(domain.handle(), poolPages, out),
                     "snapshot of domain " + domain.domid());
+            long begun = System.nanoTime();
             MemorySegment raw = out.get(ValueLayout.ADDRESS, 0);
             try {
-                return new XenSnapshot(domain, raw, size, started);
+                return new XenSnapshot(domain, raw, size, started, begun);
             } catch (RuntimeException e) {
                 PeriscopeXen.periscope_xen_snapshot_end(raw);
                 throw e;
@@ -80,10 +83,13 @@ final class XenSnapshot implements MemorySnapshot {
         return takenAt;
     }
 
-    /** Zero: the guest was not stopped (first writes each cost one page copy in the hypervisor). */
+    /**
+     * An upper bound: the wall time of the shim's begin call, within which Xen pauses the domain to make its RAM
+     * read-only (then maps the pool); after it the guest runs, each first write costing one page copy in Xen.
+     */
     @Override
     public Duration guestDowntime() {
-        return Duration.ZERO;
+        return begin;
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.driver.Capability;
 import dev.periscope.vmi.driver.MemorySnapshot;
 import dev.periscope.vmi.ring.Breakpoint;
+import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingControl;
 import dev.periscope.vmi.ring.RingEvent;
@@ -26,6 +27,7 @@ import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +42,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class XenDriverFakeTest {
     private static final long KERNEL_ENTRY = 0xffffffff81000040L;
+    /** The fake's bit for an enabled vm_event ring (FAKE_ARMED_RING): the others are events armed on it. */
+    private static final int FAKE_ARMED_RING = 8;
     private static Path library;
 
     @TempDir
@@ -142,6 +146,7 @@ class XenDriverFakeTest {
             assertThat(web.lastPauseDuration()).isPositive();
 
             try (MemorySnapshot snap = web.snapshot()) {
+                assertThat(snap.guestDowntime()).isPositive().isLessThanOrEqualTo(snap.totalTime());
                 assertThat(snap.memory().readLong(8)).isEqualTo(0x2200000000000011L);
                 assertThat(snap.registers(1).cr3()).isEqualTo(0x2000);
                 assertThatThrownBy(() -> snap.memory().readByte(4096)).isInstanceOf(PageNotPresentException.class);
@@ -177,6 +182,52 @@ class XenDriverFakeTest {
             monitor.close();
             assertThat(armed(web)).isZero();
             assertThat(ring.producerDetached()).isTrue();
+        }
+    }
+
+    @Test
+    void theEventChannelIsTheDomainsMonitorOnItsOwnRingStartedOffAndRemovedWithTheDomain() throws Exception {
+        try (XenDriver xen = new XenDriver(config("channel.conf", "").toString())) {
+            Path ringFile;
+            XenDomain web = xen.open("web");
+            try (web) {
+                EventChannel channel = web.eventChannel().orElseThrow();
+                assertThat(web.eventChannel()).containsSame(channel);
+                ringFile = ((EventRing) channel).path();
+                assertThat(Files.getPosixFilePermissions(ringFile)).containsExactlyInAnyOrder(
+                        PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+                assertThat(channel.lanes()).isEqualTo(2);
+                assertThat(channel.producerAttached()).isTrue();
+                assertThat(channel.armed()).isFalse();
+                assertThat(armed(web)).as("the vm_event ring and nothing armed on it").isEqualTo(FAKE_ARMED_RING);
+
+                channel.configure(RingControl.off().withModes(RingMode.CR3, RingMode.CR3_FILTER, RingMode.SYSCALL)
+                        .withDtbs(List.of(0x2000L)).withBreakpoints(List.of(Breakpoint.syscallEntry(KERNEL_ENTRY))));
+                assertThat(channel.awaitApplied(java.time.Duration.ofSeconds(5))).isTrue();
+                List<RingEventKind> kinds = new ArrayList<>();
+                List<Long> syscalls = new ArrayList<>();
+                for (int i = 0; i < 2000 && kinds.size() < 3; i++) {
+                    channel.poll(r -> {
+                        kinds.add(r.kind());
+                        if (r.kind() == RingEventKind.SYSCALL) {
+                            syscalls.add(r.syscallNumber());
+                        }
+                    }, 64);
+                    Thread.sleep(1);
+                }
+                assertThat(kinds).containsExactlyInAnyOrder(RingEventKind.CR3_WRITE, RingEventKind.CR3_WRITE,
+                        RingEventKind.SYSCALL);
+                assertThat(syscalls).containsExactly(59L);
+                assertThat(channel.counters().delivered()).isEqualTo(3);
+                assertThat(armed(web)).isNotZero();
+                assertThatThrownBy(() -> web.startMonitor(dir.resolve("second.ring"), RingToken.random()))
+                        .isInstanceOf(IllegalStateException.class);
+            }
+            assertThat(ringFile).doesNotExist();
+            assertThatThrownBy(web::eventChannel).isInstanceOf(IllegalStateException.class);
+        }
+        try (XenDriver xen = new XenDriver(config("pv-channel.conf", "").toString()); XenDomain pv = xen.open("pv")) {
+            assertThat(pv.eventChannel()).isEmpty();
         }
     }
 
