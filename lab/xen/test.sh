@@ -151,7 +151,6 @@ else
         grep -q "$p" <<< "$snap" || check "the snapshot's list lacks $p"
     done
 
-
     step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
     ps_out=$OUT
     printf '%s\n' "$ps_out" > "$out_dir/ps.txt"

@@ -101,6 +101,14 @@ typedef struct pxm_ops {
     int32_t (*breakpoints)(void *ctx, const pxm_bp *bps, uint32_t n, int sync);
 } pxm_ops;
 
+/*
+ * A hit that Xen reported just before a breakpoint went away (its request was still in the vm_event ring, or the
+ * vCPU trapped while the monitor removed it) must not go back to the guest as its own INT3: Xen has already run
+ * the original instruction (patch 0002), and a #BP injected on top resumes the guest a byte further on (seen:
+ * double faults at entry_SYSCALL_64+4). So the core remembers every breakpoint it set.
+ */
+#define PXM_BP_HISTORY 256
+
 typedef struct pxm_core {
     periscope_ring_header *h;
     uint64_t size;
@@ -112,6 +120,8 @@ typedef struct pxm_core {
     int cr3_armed, cr3_sync, bps_armed, bps_sync;
     pxm_bp bps[PERISCOPE_RING_MAX_BREAKPOINTS];
     uint32_t nbps;
+    uint64_t bp_history[PXM_BP_HISTORY]; /* gfn << 12 | offset of every breakpoint set, newest overwriting oldest */
+    uint32_t bp_history_count;
     uint64_t records, filtered;
     periscope_producer lanes[PERISCOPE_RING_MAX_LANES];
 } pxm_core;
@@ -243,6 +253,14 @@ static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
             return s;
         c->bps_armed = n > 0;
     }
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t key = next[i].gfn << 12 | next[i].offset;
+        uint32_t known = c->bp_history_count < PXM_BP_HISTORY ? c->bp_history_count : PXM_BP_HISTORY, j;
+        for (j = 0; j < known && c->bp_history[j] != key; j++)
+            ;
+        if (j == known)
+            c->bp_history[c->bp_history_count++ % PXM_BP_HISTORY] = key;
+    }
     memcpy(c->bps, next, n * sizeof next[0]);
     c->nbps = n;
     c->bps_sync = sync;
@@ -277,10 +295,23 @@ static const pxm_bp *pxm_core_find_bp(const pxm_core *c, uint64_t gfn, uint64_t 
     return NULL;
 }
 
+/* Whether a breakpoint hit at gfn:rip is the monitor's (set now or earlier), not the guest's own INT3. */
+static int pxm_core_owns_bp(const pxm_core *c, uint64_t gfn, uint64_t rip)
+{
+    if (pxm_core_find_bp(c, gfn, rip))
+        return 1;
+    uint64_t key = gfn << 12 | (rip & 0xfff);
+    uint32_t known = c->bp_history_count < PXM_BP_HISTORY ? c->bp_history_count : PXM_BP_HISTORY;
+    for (uint32_t j = 0; j < known; j++)
+        if (c->bp_history[j] == key)
+            return 1;
+    return 0;
+}
+
 /*
  * Turns one event into a record. Returns 1 if the event was one of ours (the request is answered by the
- * caller afterwards; for synchronous records this returns after the consumer answered or timed out),
- * 0 if it was not (a breakpoint that is not ours).
+ * caller afterwards; for synchronous records this returns after the consumer answered or timed out; a hit on
+ * a breakpoint removed since is dropped), 0 if it was not (the guest's own INT3, to be given back to it).
  */
 static int pxm_core_deliver(pxm_core *c, const pxm_event *e)
 {
@@ -288,7 +319,7 @@ static int pxm_core_deliver(pxm_core *c, const pxm_event *e)
     const pxm_bp *bp = NULL;
 
     if (e->kind == PXM_EV_BREAKPOINT && !(bp = pxm_core_find_bp(c, e->gfn, e->rip)))
-        return 0;
+        return pxm_core_owns_bp(c, e->gfn, e->rip);
     if (e->vcpu >= c->lane_count) {
         PR_BUMP(&c->h->unlaned_events, 1);
         return 1;

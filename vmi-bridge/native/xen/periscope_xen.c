@@ -487,7 +487,7 @@ static void handle(periscope_xen_monitor *m, const vm_event_request_t *req, int 
     } else if (req->reason == VM_EVENT_REASON_SOFTWARE_BREAKPOINT) {
         e.kind = PXM_EV_BREAKPOINT;
         e.gfn = req->u.software_breakpoint.gfn;
-        ours = deliver ? pxm_core_deliver(&m->core, &e) : pxm_core_find_bp(&m->core, e.gfn, e.rip) != NULL;
+        ours = deliver ? pxm_core_deliver(&m->core, &e) : pxm_core_owns_bp(&m->core, e.gfn, e.rip);
         if (!ours) /* the guest's own INT3: give it back */
             xc_hvm_inject_trap(m->d->x->xch, m->d->domid, (int)req->vcpu_id, 3, XEN_DMOP_EVENT_sw_exc, -1,
                                req->u.software_breakpoint.insn_length, 0);

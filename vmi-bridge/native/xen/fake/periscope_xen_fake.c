@@ -18,7 +18,8 @@
  * DTB filter itself (suppressed events never reach the ring), as patch 1 does.
  *
  * Test-only symbols (not in periscope_xen.h): periscope_xen_fake_armed() reports what is still armed,
- * periscope_xen_fake_breakpoint_writes() how often the breakpoint table was rewritten.
+ * periscope_xen_fake_breakpoint_writes() how often the breakpoint table was rewritten,
+ * periscope_xen_fake_owns_breakpoint() whether the monitor takes a breakpoint hit as its own.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -562,6 +563,12 @@ int32_t periscope_xen_snapshot_end(periscope_xen_snapshot *s)
 
 /* Test-only: FAKE_ARMED_* bits of what the fake hypervisor still has armed for the domain. */
 uint32_t periscope_xen_fake_armed(periscope_xen_domain *d) { return d->f->armed; }
+
+/* Test-only: whether the monitor takes a breakpoint hit at gfn:rip as its own (set now or earlier). */
+int periscope_xen_fake_owns_breakpoint(periscope_xen_monitor *m, uint64_t gfn, uint64_t rip)
+{
+    return pxm_core_owns_bp(&m->core, gfn, rip);
+}
 
 /* Test-only: how often the breakpoint table (guest code, in Xen) was rewritten. */
 uint32_t periscope_xen_fake_breakpoint_writes(periscope_xen_domain *d)

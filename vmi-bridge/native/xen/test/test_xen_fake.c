@@ -16,6 +16,7 @@
 
 uint32_t periscope_xen_fake_armed(periscope_xen_domain *d);
 uint32_t periscope_xen_fake_breakpoint_writes(periscope_xen_domain *d);
+int periscope_xen_fake_owns_breakpoint(periscope_xen_monitor *m, uint64_t gfn, uint64_t rip);
 
 static int failures, checks;
 #define CHECK(c)                                                                                       \
@@ -138,6 +139,12 @@ static void test_events_and_teardown(periscope_xen *x)
             dtbs2, 2, 0xffffffff81000040ULL);
     wait_applied(h);
     CHECK(periscope_xen_fake_breakpoint_writes(d) == writes + 1);
+    /* breakpoints removed: a hit Xen reported before that is still the monitor's (never the guest's INT3) */
+    control(h, PERISCOPE_MODE_CR3, dtbs2, 2, 0xffffffff81000040ULL);
+    wait_applied(h);
+    CHECK(!(periscope_xen_fake_armed(d) & 0x4));
+    CHECK(periscope_xen_fake_owns_breakpoint(m, 0x1000, 0xffffffff81000040ULL));
+    CHECK(!periscope_xen_fake_owns_breakpoint(m, 0x1000, 0xffffffff81000041ULL));
     /* a second monitor on the same domain is refused */
     periscope_xen_monitor *m2;
     CHECK(periscope_xen_monitor_start(d, p, 1, 2, &m2) == PERISCOPE_XEN_E_BUSY);
