@@ -4,7 +4,8 @@
 # against the guest's own ps through its console (compared by pid and name), the CR3 pre-filter of patch 0001 on the
 # live guest (XenCr3Filter: what reaches dom0 unfiltered and filtered, and Xen's suppressed counter), a process list
 # from a copy-on-write snapshot of patch 0003 (XenProcesses --mode snapshot, with Xen's pause), the shim in dom0, the
-# FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down. Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
+# FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down.
+# Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
 # Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
 #                                     fixed QEMU; the engine reads PVH and HVM guests only)
 # Needs the bench jar (./mvnw -o -pl bench -am package -DskipTests) and a JDK 25 (JAVA_HOME).
@@ -117,8 +118,8 @@ else
     ((rc == 0)) || check "XenProcesses exited $rc"
     guest_alive || check "$guest is gone after the engine's run (see what Xen said below)"
 
-    # The Periscope patches on the live guest: the CR3 pre-filter (0001), a process-bound syscall trace on hypervisor
-    # breakpoints (0002) and a process list from a copy-on-write snapshot (0003). dom0 holds no monitoring label (the
+    # The Periscope patches on the live guest: the CR3 pre-filter (0001) and a process list from a copy-on-write
+    # snapshot (0003); breakpoints (0002) wait for the crash in lab/xen/README.md. dom0 holds no monitoring label (the
     # policy gives vm_event and the Periscope sub-ops to tenants' monitors only), so FLASK is permissive for each of
     # these steps alone; the FLASK step below checks that it is enforcing again.
     permissive() { # LABEL CLASS ARGS...: a bench class in dom0 with FLASK permissive; OUT holds its output

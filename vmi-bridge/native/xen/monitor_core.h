@@ -196,6 +196,18 @@ static int32_t pxm_core_disarm(pxm_core *c, const pxm_ops *ops, void *ctx)
     return first;
 }
 
+static uint64_t pxm_bp_key(uint64_t gfn, uint32_t offset) { return gfn << 12 | offset; }
+
+/* Whether the core ever set a breakpoint at key (pxm_bp_key). */
+static int pxm_core_history_has(const pxm_core *c, uint64_t key)
+{
+    uint32_t known = c->bp_history_count < PXM_BP_HISTORY ? c->bp_history_count : PXM_BP_HISTORY;
+    for (uint32_t j = 0; j < known; j++)
+        if (c->bp_history[j] == key)
+            return 1;
+    return 0;
+}
+
 /* Applies the adopted configuration c->ctl through the platform. */
 static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
 {
@@ -254,11 +266,8 @@ static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
         c->bps_armed = n > 0;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t key = next[i].gfn << 12 | next[i].offset;
-        uint32_t known = c->bp_history_count < PXM_BP_HISTORY ? c->bp_history_count : PXM_BP_HISTORY, j;
-        for (j = 0; j < known && c->bp_history[j] != key; j++)
-            ;
-        if (j == known)
+        uint64_t key = pxm_bp_key(next[i].gfn, next[i].offset);
+        if (!pxm_core_history_has(c, key))
             c->bp_history[c->bp_history_count++ % PXM_BP_HISTORY] = key;
     }
     memcpy(c->bps, next, n * sizeof next[0]);
@@ -298,14 +307,7 @@ static const pxm_bp *pxm_core_find_bp(const pxm_core *c, uint64_t gfn, uint64_t 
 /* Whether a breakpoint hit at gfn:rip is the monitor's (set now or earlier), not the guest's own INT3. */
 static int pxm_core_owns_bp(const pxm_core *c, uint64_t gfn, uint64_t rip)
 {
-    if (pxm_core_find_bp(c, gfn, rip))
-        return 1;
-    uint64_t key = gfn << 12 | (rip & 0xfff);
-    uint32_t known = c->bp_history_count < PXM_BP_HISTORY ? c->bp_history_count : PXM_BP_HISTORY;
-    for (uint32_t j = 0; j < known; j++)
-        if (c->bp_history[j] == key)
-            return 1;
-    return 0;
+    return pxm_core_find_bp(c, gfn, rip) || pxm_core_history_has(c, pxm_bp_key(gfn, (uint32_t)(rip & 0xfff)));
 }
 
 /*

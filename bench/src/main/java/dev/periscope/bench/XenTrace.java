@@ -9,6 +9,8 @@ import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceMethod;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -71,7 +73,7 @@ public final class XenTrace {
             }
             // a pid is foreign when the guest still runs it outside the target's family (an exited child cannot be
             // told from an exited stranger: it is counted as the target's)
-            java.util.List<GuestProcess> now = engine.processes(vm, AcquisitionMode.LIVE).processes();
+            List<GuestProcess> now = engine.processes(vm, AcquisitionMode.LIVE).processes();
             Set<Integer> family = family(now, target.pid());
             long foreign = pids.stream()
                     .filter(p -> !family.contains(p) && now.stream().anyMatch(g -> g.pid() == p)).count();
@@ -87,8 +89,8 @@ public final class XenTrace {
     }
 
     /** The pid and every pid below it. */
-    private static Set<Integer> family(java.util.List<GuestProcess> list, int root) {
-        Set<Integer> out = new java.util.HashSet<>(Set.of(root));
+    private static Set<Integer> family(List<GuestProcess> list, int root) {
+        Set<Integer> out = new HashSet<>(Set.of(root));
         for (boolean grew = true; grew; ) {
             grew = false;
             for (GuestProcess p : list) {
