@@ -4,7 +4,7 @@
 # QEMU >= 10 comes from bookworm-backports; the source (deb + deb-src) is added if missing.
 set -euo pipefail
 
-PKGS=(busybox-static cpio gzip socat xz-utils zstd util-linux coreutils gcc make pkg-config libglib2.0-dev "$@")
+PKGS=(busybox-static cpio gzip socat curl xz-utils zstd util-linux coreutils gcc make pkg-config libglib2.0-dev "$@")
 QEMU_PKG=qemu-system-x86
 BPO_LIST=/etc/apt/sources.list.d/periscope-bookworm-backports.list
 BPO_URI=http://deb.debian.org/debian

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end check of the Xen lab: up, a guest, the domain list, Periscope's engine inside dom0 (XenProcesses:
-# XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0)
-# against the guest's own ps through its console (compared by pid and name), the CR3 pre-filter of patch 0001 on the
+# XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0), the
+# engine on the host through the driver server in dom0 (XenProcesses --endpoint) and Periscope's server listing the
+# domU with its platform and processes over REST, each list against the guest's own ps through its console
+# (compared by pid and name), the CR3 pre-filter of patch 0001 on the
 # live guest (XenCr3Filter: what reaches dom0 unfiltered and filtered, and Xen's suppressed counter), a process list
 # from a copy-on-write snapshot of patch 0003 (XenProcesses --mode snapshot, with Xen's pause), the shim in dom0, the
 # FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down.
 # Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
 # Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
-#                                     fixed QEMU; the engine reads PVH and HVM guests only)
-# Needs the bench jar (./mvnw -o -pl bench -am package -DskipTests) and a JDK 25 (JAVA_HOME).
+#                                     fixed QEMU; the CR3 pre-filter and the snapshot run on PVH and HVM only)
+# Needs the built jars (./mvnw -o package -DskipTests: bench, vmi-bridge's agent, the server) and a JDK 25 (JAVA_HOME).
 # Refuses to run when the Xen lab is already up (it would stop it at the end).
 set -euo pipefail
 
@@ -21,6 +23,8 @@ guest=xentest-1
 type=${PERISCOPE_XEN_TEST_GUEST_TYPE:-pv}
 jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 jar=$repo/bench/target/benchmarks.jar
+server_jar=$repo/backend/target/periscope-server.jar
+agent_jar=$repo/vmi-bridge/target/periscope-agent.jar
 var=${PERISCOPE_VAR:-$repo/var}
 out_dir=$var/lab/xen/test
 t_start=$EPOCHREALTIME
@@ -74,21 +78,17 @@ if lab status --json | grep -q '"state": "running"'; then
     echo "test.sh: the Xen lab is already running; stop it first (periscope lab xen down)" >&2
     exit 2
 fi
-[[ -s $jar ]] || { echo "test.sh: no $jar (./mvnw -o -pl bench -am package -DskipTests)" >&2; exit 2; }
+for f in "$jar" "$server_jar" "$agent_jar"; do
+    [[ -s $f ]] || { echo "test.sh: no $f (./mvnw -o package -DskipTests)" >&2; exit 2; }
+done
 [[ -x $jdk/bin/jlink ]] || { echo "test.sh: no JDK at $jdk (set JAVA_HOME)" >&2; exit 2; }
-
-# A minimal runtime, cached per JDK release: what vmi-bridge and the bench jar use (FFM is in java.base).
-jre=$var/cache/xen-lab/jre/$("$jdk/bin/java" -XshowSettings:properties -version 2>&1 | awk '/java.runtime.version/{print $3}')
-if [[ ! -x $jre/bin/java ]]; then
-    rm -rf "$jre"; mkdir -p "$(dirname "$jre")"
-    "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.desktop,jdk.unsupported \
-        --strip-debug --no-man-pages --no-header-files --output "$jre"
-fi
 
 trap finish EXIT
 mkdir -p "$out_dir"
 
-step "up (build or cache, boot, xl info)" 3600 "${LAB[@]}" up
+step "up (build or cache, boot, xl info, driver server)" 3600 "${LAB[@]}" up
+endpoint=$var/lab/xen/machine/agent.endpoint
+[[ -s $endpoint ]] || check "no driver server in dom0 ($endpoint missing; share/log/agent.log)"
 step "guest $guest ($type, workload busy)" 400 "${LAB[@]}" guest "$guest" --type "$type" --workload busy
 
 step "xl list in dom0" 60 "${LAB[@]}" exec -- xl list || true
@@ -96,28 +96,68 @@ out=$OUT
 grep -qE "^$guest +[0-9]+ " <<< "$out" || check "xl list does not show $guest"
 grep -qE "^Domain-0 +0 " <<< "$out" || check "xl list does not show Domain-0"
 
-if [[ $type == pv ]]; then
-    # A PV guest's page tables hold machine frames: the engine does not read PV guests.
-    step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
-    for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
-        grep -q "$p" <<< "$OUT" || check "the guest's ps lacks $p"
-    done
+cp "$jar" "$var/lab/xen/machine/share/java/" # beside the runtime and the agent `up` put there
+
+java_in_dom0="/periscope/java/jre/bin/java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto"
+java_in_dom0+=" --enable-native-access=ALL-UNNAMED -Djava.library.path=/opt/periscope/lib -cp /periscope/java/benchmarks.jar"
+rc=0
+# shellcheck disable=SC2086 # java_in_dom0 is a command line
+step "engine in dom0: XenProcesses --vm $guest" 900 "${LAB[@]}" exec --timeout 880 -- \
+    $java_in_dom0 dev.periscope.bench.XenProcesses --vm "$guest" --runs 3 || rc=$?
+engine=$OUT
+printf '%s\n' "$engine" > "$out_dir/engine.txt"
+((rc == 0)) || check "XenProcesses exited $rc"
+guest_alive || check "$guest is gone after the engine's run (see what Xen said below)"
+
+# the same engine on the host, reading the domU through the driver server in dom0 (what Periscope's server does)
+rc=0
+step "engine on the host via the driver server: XenProcesses --endpoint" 300 \
+    "$jdk/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" dev.periscope.bench.XenProcesses \
+    --vm "$guest" --endpoint "$endpoint" --runs 3 || rc=$?
+remote=$OUT
+printf '%s\n' "$remote" > "$out_dir/remote.txt"
+((rc == 0)) || check "XenProcesses --endpoint exited $rc"
+
+# Periscope's server on the host: the domU in its fleet with the platform named, and its processes over REST
+srv=$out_dir/server; rm -rf "$srv"; mkdir -p "$srv"
+port=${PERISCOPE_XEN_TEST_PORT:-18091}
+"$jdk/bin/java" -jar "$server_jar" --periscope.var-dir="$srv" --periscope.lab-var-dir="$var" \
+    --periscope.demo-data=false --server.port="$port" > "$srv/server.log" 2>&1 &
+srv_pid=$!
+step "Periscope's server: /api/v1/vms lists $guest" 180 bash -c '
+    for i in $(seq 1 170); do
+        [[ -s $0/operator.token ]] && curl -fsS --max-time 20 2>/dev/null -H "Authorization: Bearer $(cat "$0/operator.token")" \
+            "http://127.0.0.1:$1/api/v1/vms" && exit 0
+        sleep 1
+    done; exit 1' "$srv" "$port" || check "the server did not answer /api/v1/vms ($srv/server.log)"
+grep -q "\"name\":\"$guest\",\"tenant\":\"[^\"]*\",\"platform\":\"xen\",\"running\":true" <<< "$OUT" ||
+    check "the server's fleet does not show $guest running on platform xen"
+step "Periscope's server: /api/v1/vms/$guest/processes?mode=live" 180 curl -fsS --max-time 170 \
+    -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)" \
+    "http://127.0.0.1:$port/api/v1/vms/$guest/processes?mode=live" ||
+    check "the server could not list $guest's processes ($srv/server.log)"
+api_ps=$OUT
+printf '%s\n' "$api_ps" > "$out_dir/api-processes.json"
+n_api=$(grep -o '"pid":' <<< "$api_ps" | wc -l)
+((n_api > 20)) || check "the server listed $n_api processes of $guest"
+for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
+    grep -q "\"cmdline\":\"[^\"]*$p" <<< "$api_ps" || check "the server's list of $guest lacks $p"
+done
+# a snapshot needs the Periscope sub-op, which FLASK refuses dom0 (no monitoring label): a clear error, not a hang
+step "Periscope's server: /api/v1/vms/$guest/processes?mode=snapshot" 180 curl -sS --max-time 170 \
+    -w '\nHTTP %{http_code}\n' -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)" \
+    "http://127.0.0.1:$port/api/v1/vms/$guest/processes?mode=snapshot" || true
+snap_api=$OUT
+if grep -qx 'HTTP 503' <<< "$snap_api"; then
+    grep -q "platform xen cannot take copy-on-write snapshots" <<< "$snap_api" ||
+        check "the server's refusal of a snapshot of $guest does not say why"
 else
-    share=$var/lab/xen/machine/share
-    rm -rf "$share/java"; mkdir -p "$share/java"
-    cp -a "$jre" "$share/java/jre"; cp "$jar" "$share/java/"
+    grep -qx 'HTTP 200' <<< "$snap_api" || check "a snapshot of $guest through the server was neither listed nor refused"
+fi
+kill "$srv_pid" 2>/dev/null || true; wait "$srv_pid" 2>/dev/null || true
 
-    java_in_dom0="/periscope/java/jre/bin/java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto"
-    java_in_dom0+=" --enable-native-access=ALL-UNNAMED -Djava.library.path=/opt/periscope/lib -cp /periscope/java/benchmarks.jar"
-    rc=0
-    # shellcheck disable=SC2086 # java_in_dom0 is a command line
-    step "engine in dom0: XenProcesses --vm $guest" 900 "${LAB[@]}" exec --timeout 880 -- \
-        $java_in_dom0 dev.periscope.bench.XenProcesses --vm "$guest" --runs 3 || rc=$?
-    engine=$OUT
-    printf '%s\n' "$engine" > "$out_dir/engine.txt"
-    ((rc == 0)) || check "XenProcesses exited $rc"
-    guest_alive || check "$guest is gone after the engine's run (see what Xen said below)"
-
+# vm_event (CR3 writes, breakpoints) and the snapshot sub-op exist for PVH and HVM guests only
+if [[ $type != pv ]]; then
     # The Periscope patches on the live guest: the CR3 pre-filter (0001) and a process list from a copy-on-write
     # snapshot (0003); breakpoints (0002) wait for the crash in lab/xen/README.md. dom0 holds no monitoring label (the
     # policy gives vm_event and the Periscope sub-ops to tenants' monitors only), so FLASK is permissive for each of
@@ -152,34 +192,41 @@ else
         grep -q "$p" <<< "$snap" || check "the snapshot's list lacks $p"
     done
 
-    step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
-    ps_out=$OUT
-    printf '%s\n' "$ps_out" > "$out_dir/ps.txt"
+fi
 
-    # compare by pid: busybox ps prints PID USER COMMAND, COMMAND as "{comm} argv" when they differ and kworkers with
-    # their workqueue ("[kworker/0:0-eve]"); the engine prints comm for kernel threads, argv otherwise
-    sed -n '/^BEGIN PROCESSES/,/^END PROCESSES/p' <<< "$engine" | awk 'NR>2 && !/^END/{pid=$1; $1=""; $2=""; sub(/^ +/,""); print pid "\t" $0}' | sort -n > "$out_dir/engine.tsv"
-    awk 'NR>1{pid=$1; $1=""; $2=""; sub(/^ +/,""); sub(/^\{[^}]*\} /,""); print pid "\t" $0}' <<< "$ps_out" | sort -n > "$out_dir/ps.tsv"
-    echo "---- compare ($out_dir/engine.tsv, ps.tsv)"
-    n_engine=$(wc -l < "$out_dir/engine.tsv"); n_ps=$(wc -l < "$out_dir/ps.tsv")
-    max_engine=$(cut -f1 "$out_dir/engine.tsv" | sort -n | tail -n 1)
-    only_ps=$(join -t $'\t' -v2 <(sort -k1,1 "$out_dir/engine.tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
-    only_engine=$(join -t $'\t' -v1 <(sort -k1,1 "$out_dir/engine.tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
-    names=$(join -t $'\t' <(sort -k1,1 "$out_dir/engine.tsv") <(sort -k1,1 "$out_dir/ps.tsv") |
+step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
+ps_out=$OUT
+printf '%s\n' "$ps_out" > "$out_dir/ps.txt"
+
+# compare by pid: busybox ps prints PID USER COMMAND, COMMAND as "{comm} argv" when they differ and kworkers with
+# their workqueue ("[kworker/0:0-eve]"); the engine prints comm for kernel threads, argv otherwise
+awk 'NR>1{pid=$1; $1=""; $2=""; sub(/^ +/,""); sub(/^\{[^}]*\} /,""); print pid "\t" $0}' <<< "$ps_out" | sort -n > "$out_dir/ps.tsv"
+compare_to_ps() { # NAME OUTPUT: an engine's process table (XenProcesses) against the guest's ps
+    local name=$1 tsv=$out_dir/$1.tsv
+    sed -n '/^BEGIN PROCESSES/,/^END PROCESSES/p' <<< "$2" | awk 'NR>2 && !/^END/{pid=$1; $1=""; $2=""; sub(/^ +/,""); print pid "\t" $0}' | sort -n > "$tsv"
+    echo "---- compare ($tsv, ps.tsv)"
+    local n_engine n_ps max_engine only_ps only_engine names pid
+    n_engine=$(wc -l < "$tsv"); n_ps=$(wc -l < "$out_dir/ps.tsv")
+    max_engine=$(cut -f1 "$tsv" | sort -n | tail -n 1)
+    only_ps=$(join -t $'\t' -v2 <(sort -k1,1 "$tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
+    only_engine=$(join -t $'\t' -v1 <(sort -k1,1 "$tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
+    names=$(join -t $'\t' <(sort -k1,1 "$tsv") <(sort -k1,1 "$out_dir/ps.tsv") |
         awk -F'\t' '{e=$2; sub(/\]$/,"",e); if (index($3, e) != 1) print}')
-    echo "engine $n_engine processes, ps $n_ps"
-    echo "only in the engine's list (exited before ps ran):"; printf '%s\n' "${only_engine:-  none}"
+    echo "$name: $n_engine processes, ps $n_ps"
+    echo "only in the $name list (exited before ps ran):"; printf '%s\n' "${only_engine:-  none}"
     echo "only in ps:"; printf '%s\n' "${only_ps:-  none}"
-    ((n_engine > 20)) || check "the engine listed $n_engine processes"
+    ((n_engine > 20)) || check "$name listed $n_engine processes"
     for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
-        grep -q "$p" "$out_dir/engine.tsv" || check "the engine's list lacks $p"
+        grep -q "$p" "$tsv" || check "the $name list lacks $p"
     done
     # a pid that ps shows and the engine does not must have started after the walk (pids grow: none wrap here)
     while IFS=$'\t' read -r pid _; do
-        [[ -n $pid ]] && ((pid <= max_engine)) && check "pid $pid (up to the engine's highest, $max_engine) is missing in its list"
+        [[ -n $pid ]] && ((pid <= max_engine)) && check "pid $pid (up to the $name list's highest, $max_engine) is missing in it"
     done <<< "$only_ps"
-    [[ -z $names ]] || check "names differ: $names"
-fi
+    [[ -z $names ]] || check "$name: names differ: $names"
+}
+compare_to_ps engine "$engine"
+compare_to_ps remote "$remote"
 
 rc=0
 step "guest identity (hostname, kernel, exit 7)" 60 "${LAB[@]}" exec --guest "$guest" -- sh -c 'hostname; uname -r; exit 7' || rc=$?

@@ -16,6 +16,11 @@ XEN_BOOT_TIMEOUT=${PERISCOPE_XEN_BOOT_TIMEOUT:-300}
 XEN_GUEST_TIMEOUT=${PERISCOPE_XEN_GUEST_TIMEOUT:-240}
 XEN_LIFETIME=${PERISCOPE_XEN_LIFETIME:-28800}     # the watchdog stops the machine after this many s (0: never)
 XEN_MEMORY=3072 XEN_SMP=2 DOM0_MEMORY=1024
+# the driver server in dom0 (vmi-bridge's periscope-agent.jar, a jlink'd runtime): the host's Periscope reaches it at
+# 127.0.0.1:XEN_AGENT_PORT through QEMU's user network, the only port forwarded into dom0
+XEN_AGENT_PORT=${PERISCOPE_XEN_AGENT_PORT:-7370}
+XEN_AGENT_JAR=$REPO_DIR/vmi-bridge/target/periscope-agent.jar
+XEN_JDK=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 XEN_SUITE=bookworm
 XEN_MIRROR=${PERISCOPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DOM0_ROOT_FORMAT=1                 # bump when build_dom0_root's result changes
@@ -298,7 +303,7 @@ xen_kill_qemu() { # PID: QMP quit, then TERM, then KILL
 
 xen_cleanup_run() { # removes runtime files of a stopped machine (keeps logs)
     local d=$XEN_RUN
-    rm -f "$d"/{qmp,control,shell,console}.sock "$d/qemu.pid" "$d/watchdog.pid" "$d/meta.env"
+    rm -f "$d"/{qmp,control,shell,console}.sock "$d/qemu.pid" "$d/watchdog.pid" "$d/meta.env" "$d/agent.endpoint"
     rm -rf "$d/share/guests" "$d/guests"
     [[ -f $d/meta.json ]] && mv -f "$d/meta.json" "$d/meta.last.json"
     return 0
@@ -341,6 +346,50 @@ xen_fill_share() {
     xen_shim_sources "$s/src"
     mkdir "$s/flask"; cp "$XEN_LAB_DIR/dom0/flask-access.c" "$s/flask/"
     cp "$XEN_HV_FLASK"/{flask.h,av_permissions.h} "$s/flask/" 2>/dev/null || note "xen: no FLASK headers in $XEN_HV_FLASK"
+    xen_agent_share "$s"
+}
+
+# ensure_jre -> XEN_JRE: a minimal Java runtime for dom0 (what vmi-bridge and the bench jar use; FFM is in java.base),
+# cached per JDK release
+ensure_jre() {
+    [[ -x $XEN_JDK/bin/jlink ]] || { XEN_JRE=""; return; }
+    XEN_JRE=$XEN_CACHE/jre/$("$XEN_JDK/bin/java" -XshowSettings:properties -version 2>&1 | awk '/java.runtime.version/{print $3}')
+    [[ -x $XEN_JRE/bin/java ]] && return
+    rm -rf "$XEN_JRE"; mkdir -p "$(dirname "$XEN_JRE")"
+    "$XEN_JDK/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.desktop,jdk.unsupported \
+        --strip-debug --no-man-pages --no-header-files --output "$XEN_JRE.tmp" && mv "$XEN_JRE.tmp" "$XEN_JRE"
+}
+
+# xen_agent_share SHARE: the runtime, the agent jar and a fresh token for dom0's toolstack, which starts the driver
+# server when they are there; without the jar (./periscope build makes it) the host's Periscope does not see the lab
+xen_agent_share() {
+    local s=$1
+    rm -f "$XEN_RUN/agent.endpoint"
+    ensure_jre
+    if [[ ! -s $XEN_AGENT_JAR || -z $XEN_JRE ]]; then
+        note "xen: no $XEN_AGENT_JAR or no JDK at $XEN_JDK (./periscope build): dom0 runs no driver server, Periscope will not list Xen domains"
+        return
+    fi
+    mkdir -p "$s/java" "$s/agent"
+    cp -a "$XEN_JRE" "$s/java/jre"
+    cp "$XEN_AGENT_JAR" "$s/java/"
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$s/agent/token")
+}
+
+# xen_agent_wait SECONDS: waits for the driver server's start line in its log, then writes the endpoint file the
+# host's Periscope reads (HOST PORT TOKEN, mode 0600); returns 1 when it did not start
+xen_agent_wait() {
+    local to=$1 s=$XEN_RUN/share i
+    [[ -s $s/agent/token ]] || return 0
+    for ((i = 0; i < to; i++)); do
+        if grep -q '^driver server: xen on ' "$s/log/agent.log" 2>/dev/null; then
+            (umask 077; echo "127.0.0.1 $XEN_AGENT_PORT $(cat "$s/agent/token")" > "$XEN_RUN/agent.endpoint.tmp")
+            mv "$XEN_RUN/agent.endpoint.tmp" "$XEN_RUN/agent.endpoint"
+            return 0
+        fi
+        sleep 1
+    done
+    return 1
 }
 
 # ---------------------------------------------------------------- commands
@@ -415,6 +464,8 @@ xen_cmd_up() {
         -serial chardev:tsh
         -virtfs "local,path=$DOM0_ROOT,mount_tag=root,security_model=passthrough,readonly=on"
         -virtfs "local,path=$d/share,mount_tag=periscope,security_model=passthrough"
+        -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$XEN_AGENT_PORT-10.0.2.15:7370"
+        -device virtio-net-pci,netdev=net0
         -qmp "unix:$d/qmp.sock,server=on,wait=off"
         -qmp "unix:$d/control.sock,server=on,wait=off"
         -pidfile "$d/qemu.pid" -daemonize
@@ -496,6 +547,14 @@ xen_cmd_up() {
     X_consoleLog=$d/console.log X_qemuPid=$pid X_watchdogPid=$wpid
     X_startedAt=$(date -u -d "@${t0%.*}" +%Y-%m-%dT%H:%M:%SZ) X_startedEpoch=${t0%.*} X_bootSeconds=$boot
     xen_write_meta
+    if [[ -s $d/share/agent/token ]]; then
+        if xen_agent_wait 180; then
+            echo "xen: [$(xen_elapsed "$t0") s] driver server answering in dom0 (127.0.0.1:$XEN_AGENT_PORT, $d/agent.endpoint)"
+        else
+            note "xen: the driver server in dom0 did not start within 180 s (share/log/agent.log): Periscope will not list Xen domains"
+            tail -n 20 "$d/share/log/agent.log" >&2 2>/dev/null || true
+        fi
+    fi
     local info=""
     shell_call "$d/shell.sock" 20 "xl info | grep -E '^(xen_version|virt_caps|total_memory|free_memory|xen_commandline) '" && \
         info=$(printf '%s' "$CALL_OUT_B64" | base64 -d | awk -F' *: ' '{printf "%s%s=%s", (NR>1?", ":""), $1, $2}')

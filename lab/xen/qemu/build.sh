@@ -22,7 +22,8 @@ die() { log "$*"; exit 1; }
 as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # As few features as give the lab what it needs: TCG, the PC machines, virtio-9p for dom0's root
-# (libattr), and pixman for the display devices the PC machines expect. No KVM, GUI, docs, tools, plugins.
+# (libattr), pixman for the display devices the PC machines expect, and the user network (libslirp) that forwards
+# one host port to the driver server in dom0. No KVM, GUI, docs, tools, plugins.
 configure_flags=(
     --target-list=x86_64-softmmu
     --python=/usr/bin/python3
@@ -34,6 +35,7 @@ configure_flags=(
     --enable-virtfs
     --enable-attr
     --enable-pixman
+    --enable-slirp
     --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 )
 
@@ -79,7 +81,7 @@ fi
 # meson >= 1.5 and pycotap only exist in bookworm-backports; the rest is plain bookworm.
 backports_deps=(meson python3-pycotap)
 deps=(ninja-build pkg-config gcc flex bison python3-venv libglib2.0-dev libpixman-1-dev libattr1-dev
-      zlib1g-dev patch bzip2 xz-utils)
+      zlib1g-dev patch bzip2 xz-utils libslirp-dev)
 missing() { for p in "$@"; do dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok' || echo "$p"; done; }
 mapfile -t need < <(missing "${deps[@]}")
 mapfile -t need_bpo < <(missing "${backports_deps[@]}")

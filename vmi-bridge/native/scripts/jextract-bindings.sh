@@ -38,7 +38,7 @@ case "${1:-}" in
         symbols+=(--include-struct "$s")
     done
     for f in last_errno last_error open close list attach detach info features map mapping_address \
-             mapping_page_status unmap vcpu_registers pause resume monitor_start monitor_stats_get monitor_stop \
+             mapping_page_status unmap gfn_of_frame vcpu_registers pause resume monitor_start monitor_stats_get monitor_stop \
              snapshot_begin snapshot_read snapshot_info_get snapshot_end; do
         symbols+=(--include-function "periscope_xen_$f")
     done

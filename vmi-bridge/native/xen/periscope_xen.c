@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "monitor_core.h"
@@ -32,6 +33,9 @@ struct periscope_xen {
     xenforeignmemory_handle *fmem;
     xencall_handle *xcall;
     struct xs_handle *xs; /* may be NULL: names unknown */
+    pthread_mutex_t m2p_lock;
+    xen_pfn_t *m2p;        /* Xen's machine-to-phys table, mapped read-only on first PV translation */
+    unsigned long m2p_max_mfn;
 };
 
 struct periscope_xen_domain {
@@ -104,8 +108,16 @@ int32_t periscope_xen_open(const char *options, periscope_xen **out)
                         "cannot open the Xen toolstack interfaces (privcmd; are we dom0 with xen-privcmd loaded?)");
     }
     x->xs = xs_open(XS_OPEN_READONLY);
+    pthread_mutex_init(&x->m2p_lock, NULL);
     *out = x;
     return PERISCOPE_XEN_OK;
+}
+
+/* the size xc_map_m2p maps: the table rounded up to 2 MiB chunks (libxenguest's M2P_SIZE) */
+static size_t m2p_bytes(unsigned long max_mfn)
+{
+    size_t chunk = (size_t)1 << 21;
+    return (max_mfn * sizeof(xen_pfn_t) + chunk - 1) / chunk * chunk;
 }
 
 void periscope_xen_close(periscope_xen *x)
@@ -114,6 +126,9 @@ void periscope_xen_close(periscope_xen *x)
         return;
     if (x->xs)
         xs_close(x->xs);
+    if (x->m2p)
+        munmap(x->m2p, m2p_bytes(x->m2p_max_mfn));
+    pthread_mutex_destroy(&x->m2p_lock);
     if (x->xcall)
         xencall_close(x->xcall);
     if (x->fmem)
@@ -278,6 +293,31 @@ static uint64_t pv_mfn(const periscope_xen_domain *d, uint64_t pfn)
     return m == ~0U ? ~0ULL : m;
 }
 
+int32_t periscope_xen_gfn_of_frame(periscope_xen_domain *d, uint64_t frame, uint64_t *gfn)
+{
+    *gfn = frame;
+    if (d->hvm)
+        return PERISCOPE_XEN_OK;
+    periscope_xen *x = d->x;
+    pthread_mutex_lock(&x->m2p_lock);
+    if (!x->m2p) {
+        unsigned long max_mfn = 0;
+        if (xc_maximum_ram_page(x->xch, &max_mfn) == 0)
+            x->m2p = xc_map_m2p(x->xch, max_mfn, PROT_READ, NULL);
+        if (x->m2p)
+            x->m2p_max_mfn = max_mfn;
+    }
+    pthread_mutex_unlock(&x->m2p_lock);
+    if (!x->m2p)
+        return fail_errno(PERISCOPE_XEN_E_FAILED, "cannot map Xen's machine-to-phys table");
+    /* a frame outside the table, or one the guest's p2m does not map back to it, is not this guest's */
+    if (frame >= x->m2p_max_mfn || pv_mfn(d, x->m2p[frame]) != frame)
+        return pxe_fail(PERISCOPE_XEN_E_NOT_PRESENT, 0, "machine frame 0x%llx is not domain %u's",
+                        (unsigned long long)frame, d->domid);
+    *gfn = x->m2p[frame];
+    return PERISCOPE_XEN_OK;
+}
+
 int32_t periscope_xen_map(periscope_xen_domain *d, uint64_t gfn, uint32_t count, periscope_xen_mapping **out)
 {
     *out = NULL;
@@ -361,7 +401,12 @@ int32_t periscope_xen_vcpu_registers(periscope_xen_domain *d, uint32_t vcpu, per
     out->rflags = ctx.x64.user_regs.rflags;
     out->cr0 = ctx.x64.ctrlreg[0];
     out->cr2 = ctx.x64.ctrlreg[2];
-    out->cr3 = (uint64_t)xen_cr3_to_pfn_x86_64(ctx.x64.ctrlreg[3]) << 12; /* PV: a machine frame */
+    /* PV: CR3 holds a machine frame; reported as the guest's own frame, as its memory is read */
+    uint64_t cr3_gfn;
+    int32_t st = periscope_xen_gfn_of_frame(d, xen_cr3_to_pfn_x86_64(ctx.x64.ctrlreg[3]), &cr3_gfn);
+    if (st != PERISCOPE_XEN_OK)
+        return st;
+    out->cr3 = cr3_gfn << 12;
     out->cr4 = ctx.x64.ctrlreg[4];
     out->fs_base = ctx.x64.fs_base;
     out->gs_base = ctx.x64.gs_base_kernel;

@@ -136,6 +136,13 @@ const uint8_t *periscope_xen_mapping_address(const periscope_xen_mapping *m);
 int32_t periscope_xen_mapping_page_status(const periscope_xen_mapping *m, uint32_t index);
 void periscope_xen_unmap(periscope_xen_mapping *m);
 
+/*
+ * The guest frame number of a frame found in the guest's page tables. HVM/PVH: the same number. PV: page tables
+ * hold machine frames; the guest's own frame (pfn) through Xen's machine-to-phys table, or
+ * PERISCOPE_XEN_E_NOT_PRESENT when the frame is not the guest's. vCPU registers report a PV CR3 already translated.
+ */
+int32_t periscope_xen_gfn_of_frame(periscope_xen_domain *d, uint64_t frame, uint64_t *gfn);
+
 int32_t periscope_xen_vcpu_registers(periscope_xen_domain *d, uint32_t vcpu, periscope_xen_vcpu_regs *out);
 int32_t periscope_xen_pause(periscope_xen_domain *d);
 int32_t periscope_xen_resume(periscope_xen_domain *d);

@@ -14,6 +14,8 @@
  *   bp <domid> <vcpu> <gfn> <rip> <cr3> <rax> <rdi> <rsi> <rdx> <r10> <r8> <r9>   scripted breakpoint hit
  *   fail <op> <status> <errno>                              op: open attach map registers pause monitor
  *   gone_after <domid> <n>                                  the domain disappears after n scripted events
+ * A PV domain's page tables hold machine frames: here a PV domain's frame g is machine frame
+ * g + PERISCOPE_XEN_FAKE_PV_MACHINE_BASE (periscope_xen_gfn_of_frame translates back; other frames are not its).
  * Numbers are decimal or 0x-prefixed hex. With the CR3_FILTER feature the fake "hypervisor" applies the
  * DTB filter itself (suppressed events never reach the ring), as patch 1 does.
  *
@@ -309,6 +311,22 @@ void periscope_xen_unmap(periscope_xen_mapping *m)
         return;
     munmap(m->addr, (size_t)m->count * PAGE);
     free(m);
+}
+
+#define PERISCOPE_XEN_FAKE_PV_MACHINE_BASE 0x100000ULL
+
+int32_t periscope_xen_gfn_of_frame(periscope_xen_domain *d, uint64_t frame, uint64_t *gfn)
+{
+    *gfn = frame;
+    int32_t s = gone(d);
+    if (s != PERISCOPE_XEN_OK || d->f->hvm)
+        return s;
+    uint64_t g = frame - PERISCOPE_XEN_FAKE_PV_MACHINE_BASE;
+    if (frame < PERISCOPE_XEN_FAKE_PV_MACHINE_BASE || (g + 1) * PAGE > d->f->mem_size)
+        return pxe_fail(PERISCOPE_XEN_E_NOT_PRESENT, 0, "machine frame 0x%llx is not domain %u's",
+                        (unsigned long long)frame, d->f->domid);
+    *gfn = g;
+    return PERISCOPE_XEN_OK;
 }
 
 int32_t periscope_xen_vcpu_registers(periscope_xen_domain *d, uint32_t vcpu, periscope_xen_vcpu_regs *out)

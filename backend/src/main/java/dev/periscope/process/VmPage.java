@@ -5,6 +5,7 @@ import dev.periscope.system.DashboardPage;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vm.VmView;
 import dev.periscope.vmi.AcquisitionMode;
+import dev.periscope.vmi.driver.Capability;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -32,23 +33,30 @@ class VmPage {
     record Loaded(ProcessListView list, String error) {
     }
 
+    /** Without a mode asked for, the most consistent one the VM's platform offers: snapshot, else pause, else live. */
     @GetMapping("/vms/{vm}")
-    String page(Caller caller, @PathVariable String vm, @RequestParam(defaultValue = "snapshot") String mode,
-                Model model) {
+    String page(Caller caller, @PathVariable String vm, @RequestParam(required = false) String mode, Model model) {
         Mono<VmView> view = fleet.get(caller, vm).cache();
+        Mono<String> chosen = view.map(v -> mode != null ? mode : bestMode(v)).cache();
         model.addAttribute("vm", view);
-        model.addAttribute("mode", mode);
-        model.addAttribute("loaded", view.flatMap(v -> load(caller, v, mode)));
+        model.addAttribute("mode", chosen);
+        model.addAttribute("loaded", view.zipWith(chosen).flatMap(t -> load(caller, t.getT1(), t.getT2())));
         return "vm";
     }
 
     @GetMapping("/vms/{vm}/process-table")
-    String table(Caller caller, @PathVariable String vm, @RequestParam(defaultValue = "snapshot") String mode,
-                 Model model) {
+    String table(Caller caller, @PathVariable String vm, @RequestParam(required = false) String mode, Model model) {
         Mono<VmView> view = fleet.get(caller, vm).cache();
         model.addAttribute("vm", view);
-        model.addAttribute("loaded", view.flatMap(v -> load(caller, v, mode)));
+        model.addAttribute("loaded", view.flatMap(v -> load(caller, v, mode != null ? mode : bestMode(v))));
         return "vm :: processes";
+    }
+
+    static String bestMode(VmView vm) {
+        if (vm.capabilities().contains(Capability.COW_SNAPSHOT)) {
+            return "snapshot";
+        }
+        return vm.capabilities().contains(Capability.PAUSE_RESUME) ? "pause" : "live";
     }
 
     private Mono<Loaded> load(Caller caller, VmView vm, String mode) {

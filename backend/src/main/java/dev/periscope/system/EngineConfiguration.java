@@ -1,19 +1,35 @@
 package dev.periscope.system;
 
 import dev.periscope.vmi.VmiEngine;
+import dev.periscope.vmi.driver.CombinedDriver;
+import dev.periscope.vmi.driver.HypervisorDriver;
 import dev.periscope.vmi.driver.lab.LabDriver;
+import dev.periscope.vmi.driver.remote.RemoteDriver;
+import dev.periscope.vmi.driver.remote.RemoteEndpoint;
+import dev.periscope.vmi.driver.xen.XenDriver;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
-/** The VMI engine over the lab driver, and the bounded scheduler every blocking engine call runs on. */
+/**
+ * The VMI engine over the host's platforms (the QEMU lab, and the Xen lab's domains through the driver server in its
+ * dom0 while it runs), and the bounded scheduler every blocking engine call runs on.
+ */
 @Configuration(proxyBeanMethods = false)
 class EngineConfiguration {
 
     @Bean(destroyMethod = "close")
     VmiEngine vmiEngine(PeriscopeProperties properties) {
-        return new VmiEngine(new LabDriver(properties.labDirectory()));
+        List<HypervisorDriver> drivers = new ArrayList<>(List.of(new LabDriver(properties.labDirectory())));
+        if (properties.xenLab().enabled()) {
+            Path endpoint = properties.xenEndpointFile();
+            drivers.add(new RemoteDriver(XenDriver.PLATFORM, () -> RemoteEndpoint.fromFile(endpoint)));
+        }
+        return new VmiEngine(new CombinedDriver(drivers));
     }
 
     @Bean(destroyMethod = "dispose")

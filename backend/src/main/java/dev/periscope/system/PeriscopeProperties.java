@@ -22,6 +22,7 @@ import org.springframework.validation.annotation.Validated;
  * @param sessions    limits of VMI sessions and their streams
  * @param limits      rate limits on login failures and token use
  * @param archive     bounds of the syscall archive
+ * @param xenLab      where the Xen lab's driver server is announced, so its domains join the fleet
  */
 @Validated
 @ConfigurationProperties("periscope")
@@ -33,11 +34,28 @@ public record PeriscopeProperties(
         @DefaultValue("true") boolean demoData,
         @Valid @NotNull @DefaultValue Sessions sessions,
         @Valid @NotNull @DefaultValue Limits limits,
-        @Valid @NotNull @DefaultValue Archive archive) {
+        @Valid @NotNull @DefaultValue Archive archive,
+        @Valid @NotNull @DefaultValue XenLab xenLab) {
 
     /** The directory holding {@code lab/}: {@link #labVarDir} when set, else {@link #varDir}. */
     public Path labDirectory() {
         return labVarDir != null ? labVarDir : varDir;
+    }
+
+    /**
+     * The endpoint file the Xen lab writes once the driver server runs in its dom0 ({@code HOST PORT TOKEN}; the lab
+     * removes it on {@code down}).
+     */
+    public Path xenEndpointFile() {
+        return xenLab.endpointFile() != null ? xenLab.endpointFile()
+                : labDirectory().resolve("lab").resolve("xen").resolve("machine").resolve("agent.endpoint");
+    }
+
+    /**
+     * @param enabled      whether the fleet includes the Xen lab's domains (when its driver server answers)
+     * @param endpointFile the Xen lab's endpoint file, when not {@code <lab directory>/lab/xen/machine/agent.endpoint}
+     */
+    public record XenLab(@DefaultValue("true") boolean enabled, Path endpointFile) {
     }
 
     /**

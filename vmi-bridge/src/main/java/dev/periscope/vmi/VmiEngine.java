@@ -157,7 +157,7 @@ public final class VmiEngine implements AutoCloseable {
 
     private ProcessList fromSnapshot(String vm, Attachment a) {
         if (!a.domain.capabilities().contains(Capability.COW_SNAPSHOT)) {
-            throw new PlatformUnavailableException(vm + ": platform " + driver.platform()
+            throw new PlatformUnavailableException(vm + ": platform " + a.domain.info().platform()
                     + " cannot take copy-on-write snapshots");
         }
         // Derive the profile from live memory first (it does not change while the guest runs), so the
@@ -177,7 +177,7 @@ public final class VmiEngine implements AutoCloseable {
 
     private ProcessList paused(String vm, Attachment a) {
         if (!a.domain.capabilities().contains(Capability.PAUSE_RESUME)) {
-            throw new PlatformUnavailableException(vm + ": platform " + driver.platform() + " cannot pause guests");
+            throw new PlatformUnavailableException(vm + ": platform " + a.domain.info().platform() + " cannot pause guests");
         }
         // Derive the profile before pausing: the guest pays only for the walk.
         KernelProfile profile = profileOf(a, a.domain.memory());

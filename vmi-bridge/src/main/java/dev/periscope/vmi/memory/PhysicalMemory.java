@@ -31,4 +31,22 @@ public interface PhysicalMemory {
      * Used for the kernel banner scan; implementations search without copying the whole range.
      */
     long indexOf(byte[] needle, long from, long to);
+
+    /**
+     * Whether page-table entries (and CR3) name frames in another space than this memory's addresses: only a Xen PV
+     * guest's do (machine frames). Page walks then pass every frame through {@link #pageTableFrame}.
+     */
+    default boolean pageTablesHoldMachineFrames() {
+        return false;
+    }
+
+    /**
+     * The address in this memory of a frame a page-table entry names (a page-aligned address): the same address,
+     * except for a Xen PV guest, whose machine frame is mapped back to the guest's own frame.
+     *
+     * @throws PageNotPresentException the frame is not the guest's
+     */
+    default long pageTableFrame(long frameAddress) {
+        return frameAddress;
+    }
 }

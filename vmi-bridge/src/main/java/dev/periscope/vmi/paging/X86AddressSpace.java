@@ -28,6 +28,7 @@ public final class X86AddressSpace implements AddressSpace {
     private final PhysicalMemory memory;
     private final long dtb;
     private final boolean fiveLevel;
+    private final boolean machineFrames;
     private volatile Entry[] cache = new Entry[CACHE_ENTRIES];
 
     /** A cached translation: virtual page number to physical page address (4 KiB granular even in large pages). */
@@ -42,6 +43,7 @@ public final class X86AddressSpace implements AddressSpace {
         this.memory = Objects.requireNonNull(memory);
         this.dtb = Dtb.of(dtb);
         this.fiveLevel = fiveLevel;
+        this.machineFrames = memory.pageTablesHoldMachineFrames();
     }
 
     public static X86AddressSpace fourLevel(PhysicalMemory memory, long dtb) {
@@ -150,11 +152,11 @@ public final class X86AddressSpace implements AddressSpace {
         if ((pdpte & LARGE) != 0) {
             return frame(pdpte & ADDRESS_1G, va & 0x3FFF_FFFFL, va);
         }
-        long pde = entry(pdpte & Dtb.ADDRESS_MASK, (va >>> 21) & 0x1ff, va, "PDE");
+        long pde = entry(inMemory(pdpte & Dtb.ADDRESS_MASK, va), (va >>> 21) & 0x1ff, va, "PDE");
         if ((pde & LARGE) != 0) {
             return frame(pde & ADDRESS_2M, va & 0x1F_FFFFL, va);
         }
-        long pte = entry(pde & Dtb.ADDRESS_MASK, (va >>> 12) & 0x1ff, va, "PTE");
+        long pte = entry(inMemory(pde & Dtb.ADDRESS_MASK, va), (va >>> 12) & 0x1ff, va, "PTE");
         return frame(pte & Dtb.ADDRESS_MASK, va & PAGE_OFFSET, va);
     }
 
@@ -164,7 +166,26 @@ public final class X86AddressSpace implements AddressSpace {
         if ((value & LARGE) != 0) {
             throw new PageNotPresentException(level + " has the reserved PS bit set", va);
         }
-        return value & Dtb.ADDRESS_MASK;
+        return inMemory(value & Dtb.ADDRESS_MASK, va);
+    }
+
+    /** The guest's address of a byte in a page named by machine frames (4 KiB by 4 KiB: a large page need not be contiguous). */
+    private long pageFrame(long base, long offset, long va) {
+        long machine = (base | offset) & ~PAGE_OFFSET;
+        return inMemory(machine, va) | (offset & PAGE_OFFSET);
+    }
+
+    /** A table or frame address from an entry, where it is in {@link #memory} (a PV guest's entries hold machine frames). */
+    private long inMemory(long frameAddress, long va) {
+        if (!machineFrames) {
+            return frameAddress;
+        }
+        try {
+            return memory.pageTableFrame(frameAddress);
+        } catch (PageNotPresentException e) {
+            throw new PageNotPresentException("page-table frame 0x" + Long.toHexString(frameAddress)
+                    + " is not the guest's", va);
+        }
     }
 
     private long entry(long table, long index, long va, String level) {
@@ -180,7 +201,7 @@ public final class X86AddressSpace implements AddressSpace {
     }
 
     private long frame(long base, long offset, long va) {
-        long physical = base | offset;
+        long physical = machineFrames ? pageFrame(base, offset, va) : base | offset;
         if (physical >= memory.size()) {
             throw new PageNotPresentException("maps to 0x" + Long.toHexString(physical) + " outside guest RAM", va);
         }

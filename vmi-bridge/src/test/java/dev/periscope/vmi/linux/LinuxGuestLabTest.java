@@ -7,17 +7,22 @@ import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.lab.LabDriver;
 import dev.periscope.vmi.driver.lab.LabVm;
+import dev.periscope.vmi.driver.remote.DriverServer;
+import dev.periscope.vmi.driver.remote.RemoteDriver;
+import dev.periscope.vmi.driver.remote.RemoteEndpoint;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
  * The whole path against real lab guests: the engine's process list in all three acquisition modes equals the
- * guest's own /proc view, on the default 6.1 kernel with KASLR, on 6.12 and with nokaslr. Boots guests named
- * lxmodel-*; skipped with -Dperiscope.lab.skip=true.
+ * guest's own /proc view, on the default 6.1 kernel with KASLR, on 6.12, with nokaslr and through the remote
+ * transport. Boots guests named lxmodel-*; skipped with -Dperiscope.lab.skip=true.
  */
 class LinuxGuestLabTest {
 
@@ -42,6 +47,36 @@ class LinuxGuestLabTest {
     @Test
     void defaultKernelNokaslr() {
         checkGuest("lxmodel-nk", List.of("--nokaslr"), true);
+    }
+
+    /**
+     * The same comparison through the remote transport (how the host reads Xen lab guests from dom0): the lab driver
+     * served by a DriverServer on loopback, the engine over a RemoteDriver.
+     */
+    @Test
+    void overTheDriverServer() throws Exception {
+        LabVm.assumeLabEnabled();
+        String vm = "lxmodel-remote";
+        try (LabVm guest = LabVm.start(vm, "--workload", "busy");
+             LabDriver lab = new LabDriver(LabVm.varDir());
+             DriverServer server = new DriverServer(lab, new InetSocketAddress("127.0.0.1", 0), "lab-test-token");
+             RemoteDriver remote = new RemoteDriver(LabDriver.PLATFORM,
+                     () -> Optional.of(new RemoteEndpoint("127.0.0.1", server.port(), "lab-test-token")));
+             VmiEngine engine = new VmiEngine(remote)) {
+            KernelProfile profile = engine.profile(vm);
+            System.out.printf("[%s] over the driver server: %s%n", vm, profile.summary());
+            assertThat(profile.kaslrSlide()).as("a KASLR slide read through the transport").isNotZero();
+            for (AcquisitionMode mode : AcquisitionMode.values()) {
+                Map<Integer, Seen> before = guestView(guest);
+                long t0 = System.nanoTime();
+                ProcessList list = engine.processes(vm, mode);
+                long ns = System.nanoTime() - t0;
+                Map<Integer, Seen> after = guestView(guest);
+                System.out.printf("[%s] over the driver server, %s: %d processes in %.1f ms, downtime %.2f ms%n", vm,
+                        mode, list.processes().size(), ns / 1e6, list.guestDowntime().toNanos() / 1e6);
+                compare(vm, mode, before, after, list);
+            }
+        }
     }
 
     private static void checkGuest(String vm, List<String> startArgs, boolean nokaslr) {

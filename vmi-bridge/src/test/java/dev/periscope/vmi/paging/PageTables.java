@@ -19,6 +19,11 @@ final class PageTables {
         this.root = allocate();
     }
 
+    /** The lowest table allocated so far: tables fill [lowestTable, RAM size). */
+    long lowestTable() {
+        return nextTable;
+    }
+
     long allocate() {
         nextTable -= 4096;
         return nextTable;

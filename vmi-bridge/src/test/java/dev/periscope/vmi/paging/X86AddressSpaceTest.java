@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
+import dev.periscope.vmi.memory.PhysicalMemory;
 import org.junit.jupiter.api.Test;
 
 class X86AddressSpaceTest {
@@ -121,5 +122,46 @@ class X86AddressSpaceTest {
         assertThat(Dtb.kernelPgd(0x8000_0000_1234_5803L)).isEqualTo(0x1234_4000L);
         assertThat(new X86AddressSpace(ByteArrayPhysicalMemory.ofSize(16), 0x1234_5fffL, false).dtb())
                 .isEqualTo(0x1234_5000L);
+    }
+
+    /** A Xen PV guest: its entries name machine frames, which its memory maps back to its own frames. */
+    @Test
+    void followsMachineFramesThroughTheGuestsMemory() {
+        int ram = 4 << 20;
+        long machineBase = 0x4000_0000L; // the guest's frame g is machine frame g + machineBase
+        var tables = new PageTables(ram, false).map4k(USER, 0x3000).map2m(KERNEL, 0x20_0000);
+        tables.memory.writeLong(0x3010, 0x1234L).writeLong(0x20_1008, 0x5678L);
+        long userPte = tables.entryAddress(USER, 1);
+        for (long e = tables.lowestTable(); e < ram; e += 8) { // rewrite every present entry as a PV kernel has it
+            long v = tables.memory.readLong(e);
+            if ((v & PageTables.P) != 0) {
+                tables.memory.writeLong(e, v + machineBase);
+            }
+        }
+        var memory = new PhysicalMemory() {
+            final ByteArrayPhysicalMemory guest = tables.memory;
+            public long size() { return guest.size(); }
+            public byte readByte(long a) { return guest.readByte(a); }
+            public int readInt(long a) { return guest.readInt(a); }
+            public long readLong(long a) { return guest.readLong(a); }
+            public void read(long a, byte[] t, int o, int n) { guest.read(a, t, o, n); }
+            public long indexOf(byte[] n, long f, long t) { return guest.indexOf(n, f, t); }
+            public boolean pageTablesHoldMachineFrames() { return true; }
+            public long pageTableFrame(long machine) {
+                if (machine < machineBase || machine - machineBase >= ram) {
+                    throw new PageNotPresentException("not the guest's", machine);
+                }
+                return machine - machineBase;
+            }
+        };
+        var space = new X86AddressSpace(memory, tables.root, false);
+        assertThat(space.translate(USER + 0x10)).isEqualTo(0x3010);
+        assertThat(space.readLong(USER + 0x10)).isEqualTo(0x1234L);
+        assertThat(space.readLong(KERNEL + 0x1008)).isEqualTo(0x5678L);
+        // an entry naming a frame that is not the guest's (a hostile or stale PTE) is not present, never read
+        tables.memory.writeLong(userPte, 0x3000 | PageTables.P);
+        space.invalidate();
+        assertThatThrownBy(() -> space.readLong(USER)).isInstanceOf(PageNotPresentException.class)
+                .hasMessageContaining("not the guest's");
     }
 }

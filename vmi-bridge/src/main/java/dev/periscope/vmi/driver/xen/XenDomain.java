@@ -55,15 +55,17 @@ public final class XenDomain implements Domain {
         this.features = PeriscopeXen.periscope_xen_features(handle);
         DomainInfo info;
         long maxGfn;
+        boolean hvm;
         try (Arena call = Arena.ofConfined()) {
             MemorySegment s = periscope_xen_domain_info.allocate(call);
             XenStatus.check(PeriscopeXen.periscope_xen_info(handle, s), "domain " + domid);
             XenDomainEntry e = XenDomainEntry.of(s);
             maxGfn = e.maxGfn();
+            hvm = e.hvm();
             info = e.info();
         }
         this.capabilities = Collections.unmodifiableSet(capabilitiesOf(features));
-        this.memory = new XenPhysicalMemory(this, (maxGfn + 1) * XenPhysicalMemory.PAGE);
+        this.memory = new XenPhysicalMemory(this, (maxGfn + 1) * XenPhysicalMemory.PAGE, !hvm);
         this.info = info;
     }
 
@@ -107,6 +109,16 @@ public final class XenDomain implements Domain {
 
     int domid() {
         return domid;
+    }
+
+    /** The guest frame of a machine frame from a PV guest's page tables; PageNotPresentException when not the guest's. */
+    long gfnOfFrame(long frame) {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment out = call.allocate(ValueLayout.JAVA_LONG);
+            XenStatus.check(PeriscopeXen.periscope_xen_gfn_of_frame(handle(), frame, out),
+                    "machine frame 0x" + Long.toHexString(frame) + " of domain " + domid, frame << 12);
+            return out.get(ValueLayout.JAVA_LONG, 0);
+        }
     }
 
     @Override

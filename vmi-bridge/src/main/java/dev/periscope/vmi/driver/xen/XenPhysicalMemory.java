@@ -24,12 +24,25 @@ final class XenPhysicalMemory implements PhysicalMemory {
 
     private final XenDomain domain;
     private final long size;
+    private final boolean machineFrames;
     private final Map<Long, XenMapping> chunks = new LinkedHashMap<>(16, 0.75f, true);
     private boolean closed;
 
-    XenPhysicalMemory(XenDomain domain, long size) {
+    /** @param machineFrames a PV guest: its page tables name machine frames */
+    XenPhysicalMemory(XenDomain domain, long size, boolean machineFrames) {
         this.domain = domain;
         this.size = size;
+        this.machineFrames = machineFrames;
+    }
+
+    @Override
+    public boolean pageTablesHoldMachineFrames() {
+        return machineFrames;
+    }
+
+    @Override
+    public long pageTableFrame(long frameAddress) {
+        return machineFrames ? domain.gfnOfFrame(frameAddress >>> 12) << 12 : frameAddress;
     }
 
     @Override

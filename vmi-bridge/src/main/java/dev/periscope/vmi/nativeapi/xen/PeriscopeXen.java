@@ -925,6 +925,68 @@ public class PeriscopeXen extends PeriscopeXen$shared {
         }
     }
 
+    private static class periscope_xen_gfn_of_frame {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            PeriscopeXen.C_INT,
+            PeriscopeXen.C_POINTER,
+            PeriscopeXen.C_LONG,
+            PeriscopeXen.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("periscope_xen_gfn_of_frame");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t periscope_xen_gfn_of_frame(periscope_xen_domain *d, uint64_t frame, uint64_t *gfn)
+     * }
+     */
+    public static FunctionDescriptor periscope_xen_gfn_of_frame$descriptor() {
+        return periscope_xen_gfn_of_frame.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t periscope_xen_gfn_of_frame(periscope_xen_domain *d, uint64_t frame, uint64_t *gfn)
+     * }
+     */
+    public static MethodHandle periscope_xen_gfn_of_frame$handle() {
+        return periscope_xen_gfn_of_frame.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t periscope_xen_gfn_of_frame(periscope_xen_domain *d, uint64_t frame, uint64_t *gfn)
+     * }
+     */
+    public static MemorySegment periscope_xen_gfn_of_frame$address() {
+        return periscope_xen_gfn_of_frame.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t periscope_xen_gfn_of_frame(periscope_xen_domain *d, uint64_t frame, uint64_t *gfn)
+     * }
+     */
+    public static int periscope_xen_gfn_of_frame(MemorySegment d, long frame, MemorySegment gfn) {
+        var mh$ = periscope_xen_gfn_of_frame.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("periscope_xen_gfn_of_frame", d, frame, gfn);
+            }
+            return (int)mh$.invokeExact(d, frame, gfn);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class periscope_xen_vcpu_registers {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             PeriscopeXen.C_INT,

@@ -250,6 +250,23 @@ class XenDriverFakeTest {
         }
     }
 
+    /** A PV guest's page tables name machine frames: its memory maps those back to the guest's own, and no others. */
+    @Test
+    void aPvGuestsMachineFramesMapBackToItsOwnFrames() throws Exception {
+        long machineBase = 0x100000L << 12; // the fake's PV domains: frame g is machine frame g + 0x100000
+        try (XenDriver xen = new XenDriver(config("pv-frames.conf", "").toString());
+             XenDomain pv = xen.open("pv"); XenDomain web = xen.open("web")) {
+            var mem = pv.memory();
+            assertThat(mem.pageTablesHoldMachineFrames()).isTrue();
+            assertThat(mem.pageTableFrame(machineBase + 2 * 4096)).isEqualTo(2 * 4096);
+            assertThatThrownBy(() -> mem.pageTableFrame(machineBase + 3 * 4096)).isInstanceOf(PageNotPresentException.class);
+            assertThatThrownBy(() -> mem.pageTableFrame(4096)).isInstanceOf(PageNotPresentException.class)
+                    .hasMessageContaining("not domain 9's");
+            assertThat(web.memory().pageTablesHoldMachineFrames()).isFalse();
+            assertThat(web.memory().pageTableFrame(4096)).isEqualTo(4096);
+        }
+    }
+
     @Test
     void nativeFailuresBecomeTheVmiExceptionsWithErrno() throws Exception {
         try (XenDriver xen = new XenDriver(config("denied.conf", "fail attach 4 13\n").toString())) {

@@ -1,0 +1,111 @@
+package dev.periscope.vmi.driver.remote;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One client connection: handshake, then one request at a time (callers are serialised here). Any transport
+ * failure closes it for good; the caller decides what that means (the platform is unreachable, or the domain
+ * attached on this connection is gone).
+ */
+final class RemoteConnection implements AutoCloseable {
+
+    /** Writes a request's operation and arguments. */
+    interface Request {
+        void write(DataOutputStream out) throws IOException;
+    }
+
+    /** Reads a successful response's payload. */
+    interface Response<T> {
+        T read(DataInputStream in) throws IOException;
+    }
+
+    static final int CONNECT_TIMEOUT_MS = 3_000;
+    /** A request the server does not answer within this is a dead connection (a snapshot of a big guest is slowest). */
+    static final int READ_TIMEOUT_MS = 120_000;
+
+    private final Socket socket;
+    private final DataInputStream in;
+    private final DataOutputStream out;
+    private final String platform;
+    private boolean broken;
+
+    RemoteConnection(RemoteEndpoint endpoint) throws IOException {
+        socket = new Socket();
+        try {
+            socket.connect(new InetSocketAddress(endpoint.host(), endpoint.port()), CONNECT_TIMEOUT_MS);
+            socket.setSoTimeout(READ_TIMEOUT_MS);
+            socket.setTcpNoDelay(true);
+            in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
+            out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+            byte[] token = endpoint.token().getBytes(StandardCharsets.UTF_8);
+            out.writeInt(Wire.MAGIC);
+            out.writeShort(token.length);
+            out.write(token);
+            out.flush();
+            byte status = in.readByte();
+            String text = in.readUTF();
+            if (status != Wire.OK) {
+                throw new IOException("the driver server refused the connection: " + text);
+            }
+            platform = text;
+        } catch (IOException | RuntimeException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
+    /** The platform the server serves. */
+    String platform() {
+        return platform;
+    }
+
+    /**
+     * Sends a request and reads its response. A failure the server reports becomes the matching Periscope
+     * exception; a transport failure is an IOException and leaves this connection closed.
+     */
+    synchronized <T> T call(Request request, Response<T> response) throws IOException {
+        if (broken) {
+            throw new IOException("connection closed");
+        }
+        try {
+            request.write(out);
+            out.flush();
+            byte status = in.readByte();
+            if (status == Wire.OK) {
+                return response.read(in);
+            }
+            String message = in.readUTF();
+            long address = in.readLong();
+            if (status == Wire.BAD_REQUEST) {
+                broken = true; // the server hangs up after a request it could not parse
+                socket.close();
+            }
+            throw Wire.exceptionOf(status, message, address);
+        } catch (IOException e) {
+            broken = true;
+            socket.close();
+            throw e;
+        }
+    }
+
+    synchronized boolean broken() {
+        return broken;
+    }
+
+    @Override
+    public synchronized void close() {
+        broken = true;
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // closing: nothing left to release
+        }
+    }
+}
