@@ -98,6 +98,7 @@ int32_t periscope_xen_open(const char *options, periscope_xen **out)
     periscope_xen *x = calloc(1, sizeof *x);
     if (!x)
         return pxe_fail(PERISCOPE_XEN_E_FAILED, ENOMEM, "out of memory");
+    pthread_mutex_init(&x->m2p_lock, NULL);
     x->xch = xc_interface_open(NULL, NULL, 0);
     x->fmem = xenforeignmemory_open(NULL, 0);
     x->xcall = xencall_open(NULL, 0);
@@ -108,7 +109,6 @@ int32_t periscope_xen_open(const char *options, periscope_xen **out)
                         "cannot open the Xen toolstack interfaces (privcmd; are we dom0 with xen-privcmd loaded?)");
     }
     x->xs = xs_open(XS_OPEN_READONLY);
-    pthread_mutex_init(&x->m2p_lock, NULL);
     *out = x;
     return PERISCOPE_XEN_OK;
 }

@@ -15,13 +15,34 @@ public interface PhysicalMemory {
     /** Bytes of guest physical address space backed by this memory (highest valid address + 1). */
     long size();
 
-    byte readByte(long physicalAddress);
+    /** Through {@link #read}; memory that can read values in place (mapped RAM) overrides the three readers. */
+    default byte readByte(long physicalAddress) {
+        byte[] b = new byte[1];
+        read(physicalAddress, b, 0, 1);
+        return b[0];
+    }
 
     /** Little-endian, as x86 guests store it. */
-    int readInt(long physicalAddress);
+    default int readInt(long physicalAddress) {
+        byte[] b = new byte[Integer.BYTES];
+        read(physicalAddress, b, 0, b.length);
+        return (int) littleEndian(b);
+    }
 
     /** Little-endian, as x86 guests store it. */
-    long readLong(long physicalAddress);
+    default long readLong(long physicalAddress) {
+        byte[] b = new byte[Long.BYTES];
+        read(physicalAddress, b, 0, b.length);
+        return littleEndian(b);
+    }
+
+    private static long littleEndian(byte[] bytes) {
+        long value = 0;
+        for (int i = bytes.length - 1; i >= 0; i--) {
+            value = value << 8 | (bytes[i] & 0xff);
+        }
+        return value;
+    }
 
     /** Copies {@code length} bytes starting at {@code physicalAddress} into {@code target[offset..]}. */
     void read(long physicalAddress, byte[] target, int offset, int length);

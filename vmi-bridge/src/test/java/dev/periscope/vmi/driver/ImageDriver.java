@@ -204,24 +204,6 @@ public final class ImageDriver implements HypervisorDriver {
             }
 
             @Override
-            public byte readByte(long a) {
-                check(a, 1);
-                return m.readByte(a);
-            }
-
-            @Override
-            public int readInt(long a) {
-                check(a, 4);
-                return m.readInt(a);
-            }
-
-            @Override
-            public long readLong(long a) {
-                check(a, 8);
-                return m.readLong(a);
-            }
-
-            @Override
             public void read(long a, byte[] t, int o, int n) {
                 if (n == 4096) {
                     image.pages.incrementAndGet();

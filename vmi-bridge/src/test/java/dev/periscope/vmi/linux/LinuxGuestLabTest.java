@@ -65,7 +65,12 @@ class LinuxGuestLabTest {
              VmiEngine engine = new VmiEngine(remote)) {
             KernelProfile profile = engine.profile(vm);
             System.out.printf("[%s] over the driver server: %s%n", vm, profile.summary());
-            assertThat(profile.kaslrSlide()).as("a KASLR slide read through the transport").isNotZero();
+            try (Domain direct = lab.open(vm)) {
+                KernelProfile expected = LinuxModel.profile(direct.memory(), new KernelProfileCache());
+                assertThat(profile.kaslrSlide()).as("KASLR slide through the transport").isEqualTo(expected.kaslrSlide());
+                assertThat(profile.physBase()).isEqualTo(expected.physBase());
+                assertThat(profile.kernelDtb()).isEqualTo(expected.kernelDtb());
+            }
             for (AcquisitionMode mode : AcquisitionMode.values()) {
                 Map<Integer, Seen> before = guestView(guest);
                 long t0 = System.nanoTime();

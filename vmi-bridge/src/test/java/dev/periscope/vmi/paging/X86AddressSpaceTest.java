@@ -141,9 +141,6 @@ class X86AddressSpaceTest {
         var memory = new PhysicalMemory() {
             final ByteArrayPhysicalMemory guest = tables.memory;
             public long size() { return guest.size(); }
-            public byte readByte(long a) { return guest.readByte(a); }
-            public int readInt(long a) { return guest.readInt(a); }
-            public long readLong(long a) { return guest.readLong(a); }
             public void read(long a, byte[] t, int o, int n) { guest.read(a, t, o, n); }
             public long indexOf(byte[] n, long f, long t) { return guest.indexOf(n, f, t); }
             public boolean pageTablesHoldMachineFrames() { return true; }

@@ -129,7 +129,11 @@ class TraceLabTest {
             everTraced.addAll(s.tracedPids());
             d.dispose();
         }
-        List<TraceEvent> syscalls = events.stream().filter(e -> e.kind() == TraceEvent.Kind.SYSCALL).toList();
+        List<TraceEvent> seen;
+        synchronized (events) { // an event in flight when the subscription was disposed may still be added
+            seen = List.copyOf(events);
+        }
+        List<TraceEvent> syscalls = seen.stream().filter(e -> e.kind() == TraceEvent.Kind.SYSCALL).toList();
         List<TraceEvent> probe = syscalls.stream().filter(e -> e.pid() == probePid).toList();
         String quoted = "\"" + file + "\"";
         assertThat(probe).as(method + ": openat of the probe file by pid " + probePid + " in " + probe)

@@ -95,30 +95,8 @@ final class RemoteMemory implements PhysicalMemory {
         return size;
     }
 
-    @Override
-    public byte readByte(long physicalAddress) {
-        byte[] b = new byte[1];
-        read(physicalAddress, b, 0, 1);
-        return b[0];
-    }
 
-    @Override
-    public int readInt(long physicalAddress) {
-        byte[] b = new byte[4];
-        read(physicalAddress, b, 0, 4);
-        return (b[0] & 0xff) | (b[1] & 0xff) << 8 | (b[2] & 0xff) << 16 | (b[3] & 0xff) << 24;
-    }
 
-    @Override
-    public long readLong(long physicalAddress) {
-        byte[] b = new byte[8];
-        read(physicalAddress, b, 0, 8);
-        long v = 0;
-        for (int i = 7; i >= 0; i--) {
-            v = v << 8 | (b[i] & 0xff);
-        }
-        return v;
-    }
 
     @Override
     public void read(long physicalAddress, byte[] target, int offset, int length) {

@@ -19,8 +19,6 @@ final class XenPhysicalMemory implements PhysicalMemory {
     static final int PAGE = 4096;
     static final int CHUNK_PAGES = 256;
     private static final int MAX_CHUNKS = 64;
-    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private final XenDomain domain;
     private final long size;
@@ -50,26 +48,8 @@ final class XenPhysicalMemory implements PhysicalMemory {
         return size;
     }
 
-    @Override
-    public byte readByte(long physicalAddress) {
-        byte[] b = new byte[1];
-        read(physicalAddress, b, 0, 1);
-        return b[0];
-    }
 
-    @Override
-    public int readInt(long physicalAddress) {
-        byte[] b = new byte[4];
-        read(physicalAddress, b, 0, 4);
-        return MemorySegment.ofArray(b).get(INT_LE, 0);
-    }
 
-    @Override
-    public long readLong(long physicalAddress) {
-        byte[] b = new byte[8];
-        read(physicalAddress, b, 0, 8);
-        return MemorySegment.ofArray(b).get(LONG_LE, 0);
-    }
 
     @Override
     public synchronized void read(long physicalAddress, byte[] target, int offset, int length) {

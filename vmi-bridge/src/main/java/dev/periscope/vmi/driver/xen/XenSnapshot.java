@@ -4,7 +4,6 @@ import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.driver.MemorySnapshot;
 import dev.periscope.vmi.driver.VcpuRegisters;
-import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import dev.periscope.vmi.nativeapi.xen.PeriscopeXen;
 
@@ -130,26 +129,8 @@ final class XenSnapshot implements MemorySnapshot {
             return size;
         }
 
-        @Override
-        public byte readByte(long pa) {
-            byte[] b = new byte[1];
-            read(pa, b, 0, 1);
-            return b[0];
-        }
 
-        @Override
-        public int readInt(long pa) {
-            byte[] b = new byte[4];
-            read(pa, b, 0, 4);
-            return new ByteArrayPhysicalMemory(b).readInt(0);
-        }
 
-        @Override
-        public long readLong(long pa) {
-            byte[] b = new byte[8];
-            read(pa, b, 0, 8);
-            return new ByteArrayPhysicalMemory(b).readLong(0);
-        }
 
         @Override
         public void read(long pa, byte[] target, int offset, int length) {
