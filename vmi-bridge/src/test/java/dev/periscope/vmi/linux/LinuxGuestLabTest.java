@@ -63,14 +63,15 @@ class LinuxGuestLabTest {
              RemoteDriver remote = new RemoteDriver(LabDriver.PLATFORM,
                      () -> Optional.of(new RemoteEndpoint("127.0.0.1", server.port(), "lab-test-token")));
              VmiEngine engine = new VmiEngine(remote)) {
+            KernelProfile expected;
+            try (Domain direct = lab.open(vm)) { // closed before the server attaches: one QMP client at a time
+                expected = LinuxModel.profile(direct.memory(), new KernelProfileCache());
+            }
             KernelProfile profile = engine.profile(vm);
             System.out.printf("[%s] over the driver server: %s%n", vm, profile.summary());
-            try (Domain direct = lab.open(vm)) {
-                KernelProfile expected = LinuxModel.profile(direct.memory(), new KernelProfileCache());
-                assertThat(profile.kaslrSlide()).as("KASLR slide through the transport").isEqualTo(expected.kaslrSlide());
-                assertThat(profile.physBase()).isEqualTo(expected.physBase());
-                assertThat(profile.kernelDtb()).isEqualTo(expected.kernelDtb());
-            }
+            assertThat(profile.kaslrSlide()).as("KASLR slide through the transport").isEqualTo(expected.kaslrSlide());
+            assertThat(profile.physBase()).isEqualTo(expected.physBase());
+            assertThat(profile.kernelDtb()).isEqualTo(expected.kernelDtb());
             for (AcquisitionMode mode : AcquisitionMode.values()) {
                 Map<Integer, Seen> before = guestView(guest);
                 long t0 = System.nanoTime();
