@@ -3,13 +3,13 @@
 # XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0), the
 # engine on the host through the driver server in dom0 (XenProcesses --endpoint) and Periscope's server listing the
 # domU with its platform and processes over REST, each list against the guest's own ps through its console
-# (compared by pid and name), the CR3 pre-filter of patch 0001 on the
-# live guest (XenCr3Filter: what reaches dom0 unfiltered and filtered, and Xen's suppressed counter), a process list
-# from a copy-on-write snapshot of patch 0003 (XenProcesses --mode snapshot, with Xen's pause), the shim in dom0, the
-# FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down.
+# (compared by pid and name), the CR3 pre-filter of patch 0001 on the live guest (XenCr3Filter: what reaches dom0
+# unfiltered and filtered, and Xen's suppressed counter), a process list from a copy-on-write snapshot of patch 0003
+# (XenProcesses --mode snapshot, with Xen's pause), a process-bound syscall trace on patch 0002's breakpoints
+# (XenTrace, method M5), the shim in dom0, the FLASK decisions of the running hypervisor on Periscope's policy module (lab/xen/dom0/flask-access.c), then down.
 # Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
 # Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
-#                                     fixed QEMU; the CR3 pre-filter and the snapshot run on PVH and HVM only)
+#                                     fixed QEMU; the CR3 pre-filter, the snapshot and the trace: PVH and HVM only)
 # Needs the built jars (./mvnw -o package -DskipTests: bench, vmi-bridge's agent, the server) and a JDK 25 (JAVA_HOME).
 # Refuses to run when the Xen lab is already up (it would stop it at the end).
 set -euo pipefail
@@ -156,12 +156,26 @@ else
 fi
 kill "$srv_pid" 2>/dev/null || true; wait "$srv_pid" 2>/dev/null || true
 
+# KASLR: the slide both engines derived is the guest's own (_text - 0xffffffff81000000; 0 for PV and PVH, which boot
+# without the decompressor that randomizes)
+step "_text in $guest's /proc/kallsyms" 60 "${LAB[@]}" exec --guest "$guest" -- grep -m1 ' _text$' /proc/kallsyms || true
+text=$(awk '{print $1}' <<< "$OUT")
+if [[ $text =~ ^[0-9a-f]{16}$ ]]; then
+    slide=$(printf '0x%x' $((16#$text - 0xffffffff81000000)))
+    for profile in "$engine" "$remote"; do
+        got=$(sed -n 's/^profile .* slide=\(0x[0-9a-f]*\) .*/\1/p' <<< "$profile")
+        [[ $got == "$slide" ]] || check "the engine's KASLR slide ${got:-(none)} is not the guest's $slide"
+    done
+else
+    check "no _text in $guest's /proc/kallsyms"
+fi
+
 # vm_event (CR3 writes, breakpoints) and the snapshot sub-op exist for PVH and HVM guests only
 if [[ $type != pv ]]; then
-    # The Periscope patches on the live guest: the CR3 pre-filter (0001) and a process list from a copy-on-write
-    # snapshot (0003); breakpoints (0002) wait for the crash in lab/xen/README.md. dom0 holds no monitoring label (the
-    # policy gives vm_event and the Periscope sub-ops to tenants' monitors only), so FLASK is permissive for each of
-    # these steps alone; the FLASK step below checks that it is enforcing again.
+    # The Periscope patches on the live guest: the CR3 pre-filter (0001), a process list from a copy-on-write
+    # snapshot (0003) and a process-bound syscall trace on breakpoints kept in Xen (0002). dom0 holds no monitoring
+    # label (the policy gives vm_event and the Periscope sub-ops to tenants' monitors only), so FLASK is permissive for
+    # each of these steps alone; the FLASK step below checks that it is enforcing again.
     permissive() { # LABEL CLASS ARGS...: a bench class in dom0 with FLASK permissive; OUT holds its output
         local label=$1 class=$2 rc=0; shift 2
         # shellcheck disable=SC2086 # java_in_dom0 is a command line
@@ -191,6 +205,16 @@ if [[ $type != pv ]]; then
     for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
         grep -q "$p" <<< "$snap" || check "the snapshot's list lacks $p"
     done
+
+    # the engine's own trace (VmiEngine.trace, method M5) on XenDomain.eventChannel(): syscalls of busy-writer and its
+    # children only, the syscall entry a breakpoint kept in Xen, CR3 writes filtered in Xen
+    permissive "process-bound trace: XenTrace --method M5" XenTrace --vm "$guest" --process busy-writer --seconds 10
+    trace=$OUT
+    printf '%s\n' "$trace" > "$out_dir/trace.txt"
+    (($(field "trace method" syscalls "$trace") > 0)) || check "the trace saw no syscall of busy-writer"
+    (($(field "trace method" foreign_pids "$trace") == 0)) || check "the trace attributed syscalls to processes outside busy-writer's family"
+    (($(field "trace method" hypervisor_suppressed "$trace") > 0)) || check "during the trace, Xen suppressed no CR3 write"
+    (($(field "trace method" dropped "$trace") == 0)) || check "the trace dropped events"
 
 fi
 

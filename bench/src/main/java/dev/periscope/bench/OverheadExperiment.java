@@ -44,7 +44,8 @@ import reactor.core.Disposable;
  * <p>With {@code --platform xen} it runs inside dom0 of the Xen lab against a domU that already runs the paper
  * workload (lab/xen/test.sh starts it), through the Xen driver and its vm_event monitor, and reads the iteration
  * lines from xenconsoled's log of the domU ({@code --console FILE}, default
- * {@code /var/log/xen/console/guest-NAME.log}).
+ * {@code /var/log/xen/console/guest-NAME.log}). {@code --iteration-timeout MINUTES} (default 15) bounds the wait for
+ * one iteration: M3 on the Xen lab takes longer.
  */
 public final class OverheadExperiment {
 
@@ -68,6 +69,7 @@ public final class OverheadExperiment {
         boolean json = false;
         boolean keepVm = false;
         int pause = 1;
+        Duration iterationTimeout = Duration.ofMinutes(15);
         String append = "";
         boolean xen = false;
         Path console = null;
@@ -88,6 +90,7 @@ public final class OverheadExperiment {
                     default -> throw new IllegalArgumentException("--platform must be lab or xen: " + args[i]);
                 };
                 case "--console" -> console = Path.of(args[++i]);
+                case "--iteration-timeout" -> iterationTimeout = Duration.ofMinutes(Long.parseLong(args[++i]));
                 default -> {
                     System.err.println("usage: overhead.sh [--runs N] [--iterations K] [--vm NAME] "
                             + "[--methods M1,M2,...] [--pause S] [--append \"KERNEL PARAMS\"] [--keep-vm] [--json] "
@@ -125,7 +128,7 @@ public final class OverheadExperiment {
             tail.next(Duration.ofMinutes(5), () -> { }); // the first iteration after boot (or the one running) is discarded
             for (int r = 1; r <= runs; r++) {
                 for (TraceMethod m : methods) {
-                    samples.add(measure(engine, vm, m, r, iterations, tail));
+                    samples.add(measure(engine, vm, m, r, iterations, tail, iterationTimeout));
                     Sample s = samples.getLast();
                     log(String.format(Locale.ROOT, "run %d %s: %s ms; %d syscalls to Java, %d CR3 records, "
                                     + "vCPU wait %d ms", r, m, s.iterationMs(), s.overhead().syscallsDelivered(),
@@ -147,7 +150,7 @@ public final class OverheadExperiment {
     }
 
     private static Sample measure(VmiEngine engine, String vm, TraceMethod m, int run, int iterations,
-                                  ConsoleTail tail) throws IOException, InterruptedException {
+                                  ConsoleTail tail, Duration timeout) throws IOException, InterruptedException {
         AtomicLong events = new AtomicLong();
         AtomicLong syscalls = new AtomicLong();
         TraceRequest request = TraceRequest.process("paper-shell").withMethod(m).withChildren(true).withStrings(true);
@@ -167,7 +170,7 @@ public final class OverheadExperiment {
                 }
             };
             while (times.size() < iterations) {
-                Iteration it = tail.next(Duration.ofMinutes(15), alive);
+                Iteration it = tail.next(timeout, alive);
                 // Opening a session takes milliseconds on the lab but seconds in a Xen lab dom0 (first vm_event
                 // ring, a cold walk): an iteration that began before the session was armed ran partly unwatched.
                 if (it.startedNs() >= armedNs) {

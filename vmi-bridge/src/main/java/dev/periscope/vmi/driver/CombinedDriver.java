@@ -54,24 +54,30 @@ public final class CombinedDriver implements HypervisorDriver {
 
     @Override
     public Optional<DomainInfo> domain(String name) {
-        return owner(name).flatMap(d -> reachable(d, x -> x.domain(name), Optional.empty()));
+        return find(name).map(Found::info);
     }
 
     @Override
     public Set<Capability> capabilities(String name) {
-        return owner(name).map(d -> reachable(d, x -> x.capabilities(name), Set.<Capability>of())).orElse(Set.of());
+        return find(name).map(f -> reachable(f.driver(), x -> x.capabilities(name), Set.<Capability>of()))
+                .orElse(Set.of());
     }
 
     @Override
     public Domain open(String name) {
-        return owner(name).orElseThrow(() -> new VmGoneException("no VM named " + name)).open(name);
+        return find(name).orElseThrow(() -> new VmGoneException("no VM named " + name)).driver().open(name);
     }
 
-    /** The first driver that reports a guest of this name. */
-    private Optional<HypervisorDriver> owner(String name) {
+    /** A guest and the driver that reports it. */
+    private record Found(HypervisorDriver driver, DomainInfo info) {
+    }
+
+    /** The guest of this name on the first platform that has one. */
+    private Optional<Found> find(String name) {
         for (HypervisorDriver d : drivers) {
-            if (reachable(d, x -> x.domain(name), Optional.<DomainInfo>empty()).isPresent()) {
-                return Optional.of(d);
+            Optional<DomainInfo> info = reachable(d, x -> x.domain(name), Optional.empty());
+            if (info.isPresent()) {
+                return Optional.of(new Found(d, info.get()));
             }
         }
         return Optional.empty();
