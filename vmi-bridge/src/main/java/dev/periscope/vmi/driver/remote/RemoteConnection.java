@@ -27,8 +27,12 @@ final class RemoteConnection implements AutoCloseable {
     }
 
     static final int CONNECT_TIMEOUT_MS = 3_000;
-    /** A request the server does not answer within this is a dead connection (a snapshot of a big guest is slowest). */
-    static final int READ_TIMEOUT_MS = 120_000;
+    /** A server that accepts but does not answer the handshake within this (a hung dom0) is not there. */
+    static final int HANDSHAKE_TIMEOUT_MS = 10_000;
+    /** Listing answers within this, or the platform is unavailable (a fleet page must not hang on a hung dom0). */
+    static final int LISTING_TIMEOUT_MS = 30_000;
+    /** A domain's request not answered within this is a dead connection (a snapshot of a big guest is slowest). */
+    static final int DOMAIN_TIMEOUT_MS = 120_000;
 
     private final Socket socket;
     private final DataInputStream in;
@@ -36,11 +40,12 @@ final class RemoteConnection implements AutoCloseable {
     private final String platform;
     private boolean broken;
 
-    RemoteConnection(RemoteEndpoint endpoint) throws IOException {
+    /** @param readTimeoutMs how long a request may wait for its answer */
+    RemoteConnection(RemoteEndpoint endpoint, int readTimeoutMs) throws IOException {
         socket = new Socket();
         try {
             socket.connect(new InetSocketAddress(endpoint.host(), endpoint.port()), CONNECT_TIMEOUT_MS);
-            socket.setSoTimeout(READ_TIMEOUT_MS);
+            socket.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
             socket.setTcpNoDelay(true);
             in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
             out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
@@ -55,6 +60,7 @@ final class RemoteConnection implements AutoCloseable {
                 throw new IOException("the driver server refused the connection: " + text);
             }
             platform = text;
+            socket.setSoTimeout(readTimeoutMs);
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;

@@ -86,7 +86,7 @@ public final class RemoteDriver implements HypervisorDriver {
         RemoteEndpoint at = endpoint().orElseThrow(() -> new VmGoneException(notRunning()));
         RemoteConnection connection;
         try {
-            connection = connect(at);
+            connection = connect(at, RemoteConnection.DOMAIN_TIMEOUT_MS);
         } catch (IOException e) {
             throw new VmGoneException("cannot reach the " + platform + " driver server at " + at + ": " + e.getMessage(), e);
         }
@@ -106,7 +106,7 @@ public final class RemoteDriver implements HypervisorDriver {
         RemoteEndpoint at = endpoint().orElseThrow(() -> new PlatformUnavailableException(notRunning()));
         try {
             if (listing == null || listing.broken()) {
-                listing = connect(at);
+                listing = connect(at, RemoteConnection.LISTING_TIMEOUT_MS);
             }
             return listing.call(request, response);
         } catch (IOException e) {
@@ -123,8 +123,8 @@ public final class RemoteDriver implements HypervisorDriver {
         }
     }
 
-    private RemoteConnection connect(RemoteEndpoint at) throws IOException {
-        RemoteConnection c = new RemoteConnection(at);
+    private RemoteConnection connect(RemoteEndpoint at, int readTimeoutMs) throws IOException {
+        RemoteConnection c = new RemoteConnection(at, readTimeoutMs);
         if (!c.platform().equals(platform)) {
             c.close();
             throw new IOException("the server at " + at + " serves " + c.platform() + ", not " + platform);

@@ -195,6 +195,16 @@ class RemoteDriverTest {
         assertThat(remote.domains()).hasSize(2);
     }
 
+    @Test
+    void aServerThatAcceptsButNeverAnswersIsUnavailableNotAHang() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             RemoteDriver hung = new RemoteDriver("xen",
+                     () -> Optional.of(new RemoteEndpoint("127.0.0.1", silent.getLocalPort(), TOKEN)))) {
+            assertThatThrownBy(hung::domains).isInstanceOf(PlatformUnavailableException.class)
+                    .hasMessageContaining("does not answer");
+        }
+    }
+
     private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
         for (int i = 0; i < 200 && !condition.getAsBoolean(); i++) {
             Thread.sleep(10);
