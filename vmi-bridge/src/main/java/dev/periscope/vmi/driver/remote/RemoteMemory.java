@@ -95,9 +95,6 @@ final class RemoteMemory implements PhysicalMemory {
         return size;
     }
 
-
-
-
     @Override
     public void read(long physicalAddress, byte[] target, int offset, int length) {
         if (offset < 0 || length < 0 || offset > target.length - length) {

@@ -48,9 +48,6 @@ final class XenPhysicalMemory implements PhysicalMemory {
         return size;
     }
 
-
-
-
     @Override
     public synchronized void read(long physicalAddress, byte[] target, int offset, int length) {
         java.util.Objects.checkFromIndexSize(offset, length, target.length);

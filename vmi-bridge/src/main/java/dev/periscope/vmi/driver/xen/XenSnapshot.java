@@ -129,9 +129,6 @@ final class XenSnapshot implements MemorySnapshot {
             return size;
         }
 
-
-
-
         @Override
         public void read(long pa, byte[] target, int offset, int length) {
             if (pa < 0 || length > size || pa > size - length) {
