@@ -169,12 +169,6 @@ public final class X86AddressSpace implements AddressSpace {
         return inMemory(value & Dtb.ADDRESS_MASK, va);
     }
 
-    /** The guest's address of a byte in a page named by machine frames (4 KiB by 4 KiB: a large page need not be contiguous). */
-    private long pageFrame(long base, long offset, long va) {
-        long machine = (base | offset) & ~PAGE_OFFSET;
-        return inMemory(machine, va) | (offset & PAGE_OFFSET);
-    }
-
     /** A table or frame address from an entry, where it is in {@link #memory} (a PV guest's entries hold machine frames). */
     private long inMemory(long frameAddress, long va) {
         if (!machineFrames) {
@@ -201,7 +195,8 @@ public final class X86AddressSpace implements AddressSpace {
     }
 
     private long frame(long base, long offset, long va) {
-        long physical = machineFrames ? pageFrame(base, offset, va) : base | offset;
+        // 4 KiB by 4 KiB: a large page named by machine frames need not be contiguous in the guest's own
+        long physical = inMemory((base | offset) & ~PAGE_OFFSET, va) | (offset & PAGE_OFFSET);
         if (physical >= memory.size()) {
             throw new PageNotPresentException("maps to 0x" + Long.toHexString(physical) + " outside guest RAM", va);
         }

@@ -1,5 +1,6 @@
 package dev.periscope.vmi.driver.remote;
 
+import dev.periscope.vmi.VmGoneException;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -98,6 +99,18 @@ final class RemoteConnection implements AutoCloseable {
             broken = true;
             socket.close();
             throw e;
+        }
+    }
+
+    /**
+     * {@link #call} for a domain or snapshot held on this connection, whose transport failing means that guest is
+     * gone for the caller: {@link VmGoneException} naming {@code what}.
+     */
+    <T> T callFor(String what, Request request, Response<T> response) {
+        try {
+            return call(request, response);
+        } catch (IOException e) {
+            throw new VmGoneException("lost the driver server holding " + what + ": " + e.getMessage(), e);
         }
     }
 

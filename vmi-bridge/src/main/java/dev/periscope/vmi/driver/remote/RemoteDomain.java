@@ -1,6 +1,5 @@
 package dev.periscope.vmi.driver.remote;
 
-import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.driver.Capability;
 import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.DomainInfo;
@@ -107,11 +106,7 @@ final class RemoteDomain implements Domain {
     }
 
     private <T> T call(RemoteConnection.Request request, RemoteConnection.Response<T> response) {
-        try {
-            return connection.call(request, response);
-        } catch (IOException e) {
-            throw new VmGoneException("lost the driver server holding " + info.name() + ": " + e.getMessage(), e);
-        }
+        return connection.callFor(info.name(), request, response);
     }
 
     @Override

@@ -1,9 +1,7 @@
 package dev.periscope.vmi.driver.remote;
 
 import dev.periscope.vmi.PageNotPresentException;
-import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.memory.PhysicalMemory;
-import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,24 +26,24 @@ final class RemoteMemory implements PhysicalMemory {
     private final boolean live;
     private final boolean machineFrames;
     private final String description;
-    private final Map<Long, Page> pages = new LinkedHashMap<>(256, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Page> eldest) {
-            return size() > CACHED_PAGES;
-        }
-    };
+    private final Map<Long, Page> pages = lru();
 
     /** A machine frame's guest frame address, as the server translated it. */
     private record Translation(long address, long fetchedAt) {
     }
 
     /** A PV guest's page-table frames, translated (expiring like live pages: the guest may remap them). */
-    private final Map<Long, Translation> frames = new LinkedHashMap<>(256, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Translation> eldest) {
-            return size() > CACHED_PAGES;
-        }
-    };
+    private final Map<Long, Translation> frames = lru();
+
+    /** At most {@link #CACHED_PAGES} entries, the least recently used going first. */
+    private static <V> Map<Long, V> lru() {
+        return new LinkedHashMap<>(256, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Long, V> eldest) {
+                return size() > CACHED_PAGES;
+            }
+        };
+    }
 
     RemoteMemory(RemoteConnection connection, int space, long size, boolean machineFrames, String description) {
         this.connection = connection;
@@ -74,20 +72,16 @@ final class RemoteMemory implements PhysicalMemory {
         }
         long now = System.nanoTime();
         Translation known = frames.get(frameAddress);
-        if (known != null && (!live || now - known.fetchedAt() < LIVE_PAGE_TTL_NANOS)) {
+        if (known != null && fresh(known.fetchedAt(), now)) {
             return known.address();
         }
-        try {
-            long at = connection.call(out -> {
-                out.writeByte(Wire.PAGE_TABLE_FRAME);
-                out.writeInt(space);
-                out.writeLong(frameAddress);
-            }, in -> in.readLong());
-            frames.put(frameAddress, new Translation(at, now));
-            return at;
-        } catch (IOException e) {
-            throw new VmGoneException("lost the driver server reading " + description + ": " + e.getMessage(), e);
-        }
+        long at = connection.callFor(description, out -> {
+            out.writeByte(Wire.PAGE_TABLE_FRAME);
+            out.writeInt(space);
+            out.writeLong(frameAddress);
+        }, in -> in.readLong());
+        frames.put(frameAddress, new Translation(at, now));
+        return at;
     }
 
     @Override
@@ -145,25 +139,31 @@ final class RemoteMemory implements PhysicalMemory {
     }
 
     private boolean fresh(Page page, long now) {
-        return page != null && (!live || now - page.fetchedAt() < LIVE_PAGE_TTL_NANOS);
+        return page != null && fresh(page.fetchedAt(), now);
+    }
+
+    /** A snapshot's entries never expire; a live one's after {@link #LIVE_PAGE_TTL_NANOS}. */
+    private boolean fresh(long fetchedAt, long now) {
+        return !live || now - fetchedAt < LIVE_PAGE_TTL_NANOS;
+    }
+
+    /** What this memory is, for messages: the VM's name or "snapshot N of VM". */
+    String description() {
+        return description;
     }
 
     private void fetch(long first, int count, long now) {
-        try {
-            connection.call(out -> {
-                out.writeByte(Wire.READ_PAGES);
-                out.writeInt(space);
-                out.writeLong(first);
-                out.writeInt(count);
-            }, in -> {
-                for (int i = 0; i < count; i++) {
-                    pages.put(first + i, new Page(in.readBoolean() ? in.readNBytes(Wire.PAGE) : null, now));
-                }
-                return null;
-            });
-        } catch (IOException e) {
-            throw new VmGoneException("lost the driver server reading " + description + ": " + e.getMessage(), e);
-        }
+        connection.callFor(description, out -> {
+            out.writeByte(Wire.READ_PAGES);
+            out.writeInt(space);
+            out.writeLong(first);
+            out.writeInt(count);
+        }, in -> {
+            for (int i = 0; i < count; i++) {
+                pages.put(first + i, new Page(in.readBoolean() ? in.readNBytes(Wire.PAGE) : null, now));
+            }
+            return null;
+        });
     }
 
     @Override
@@ -171,17 +171,13 @@ final class RemoteMemory implements PhysicalMemory {
         if (needle.length == 0 || needle.length > Wire.MAX_NEEDLE) {
             throw new IllegalArgumentException("a needle of 1 to " + Wire.MAX_NEEDLE + " bytes");
         }
-        try {
-            return connection.call(out -> {
-                out.writeByte(Wire.INDEX_OF);
-                out.writeInt(space);
-                out.writeInt(needle.length);
-                out.write(needle);
-                out.writeLong(from);
-                out.writeLong(to);
-            }, in -> in.readLong());
-        } catch (IOException e) {
-            throw new VmGoneException("lost the driver server searching " + description + ": " + e.getMessage(), e);
-        }
+        return connection.callFor(description, out -> {
+            out.writeByte(Wire.INDEX_OF);
+            out.writeInt(space);
+            out.writeInt(needle.length);
+            out.write(needle);
+            out.writeLong(from);
+            out.writeLong(to);
+        }, in -> in.readLong());
     }
 }

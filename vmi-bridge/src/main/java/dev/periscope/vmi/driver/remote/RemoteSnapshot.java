@@ -1,6 +1,5 @@
 package dev.periscope.vmi.driver.remote;
 
-import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.driver.MemorySnapshot;
 import dev.periscope.vmi.driver.VcpuRegisters;
 import dev.periscope.vmi.memory.PhysicalMemory;
@@ -36,15 +35,11 @@ final class RemoteSnapshot implements MemorySnapshot {
 
     @Override
     public VcpuRegisters registers(int vcpu) {
-        try {
-            return connection.call(out -> {
-                out.writeByte(Wire.REGISTERS);
-                out.writeInt(space);
-                out.writeInt(vcpu);
-            }, Wire::readRegisters);
-        } catch (IOException e) {
-            throw new VmGoneException("lost the driver server: " + e.getMessage(), e);
-        }
+        return connection.callFor(memory.description(), out -> {
+            out.writeByte(Wire.REGISTERS);
+            out.writeInt(space);
+            out.writeInt(vcpu);
+        }, Wire::readRegisters);
     }
 
     @Override
