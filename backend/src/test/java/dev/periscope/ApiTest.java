@@ -10,6 +10,7 @@ import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.Capability;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.linux.GuestProcess;
+import dev.periscope.vmi.linux.Visibility;
 import dev.periscope.vmi.linux.ProcessList;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -94,8 +95,8 @@ class ApiTest {
     }
 
     static ProcessList list(String vm, AcquisitionMode mode) {
-        GuestProcess secret = new GuestProcess(42, 1, vm + "-daemon", List.of("/usr/sbin/" + vm + "-daemon"), 0, 0, "S",
-                1_000L, 0x1234000L, false, List.of(42), 0xffff888000000000L);
+        GuestProcess secret = new GuestProcess(42, 1, vm + "-daemon", vm + "-daemon", List.of("/usr/sbin/" + vm + "-daemon"),
+                0, 0, "S", 1_000L, 0x1234000L, false, List.of(42), 0xffff888000000000L, Visibility.LISTED, List.of());
         return new ProcessList(vm, "6.1.0", mode, mode != AcquisitionMode.LIVE, Instant.now(), Duration.ofMillis(1),
                 Duration.ZERO, Duration.ofMillis(1), List.of(secret), List.of());
     }

@@ -13,6 +13,7 @@ import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.linux.GuestProcess;
+import dev.periscope.vmi.linux.Visibility;
 import dev.periscope.vmi.linux.ProcessList;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -60,13 +61,13 @@ class ProcessControllerTest {
 
     @Test
     void processListCarriesHowItWasTaken() {
-        GuestProcess init = new GuestProcess(1, 0, "init", List.of("/sbin/init", "splash"), 0, 0, "S", 1_000L,
-                0x1234000L, false, List.of(1), 0xffff888000000000L);
-        GuestProcess kthreadd = new GuestProcess(2, 0, "kthreadd", List.of(), 0, 0, "S", 2_000L, 0, true,
-                List.of(2), 0xffff888000001000L);
+        GuestProcess init = new GuestProcess(1, 0, "init", "init", List.of("/sbin/init", "splash"), 0, 0, "S",
+                1_000L, 0x1234000L, false, List.of(1), 0xffff888000000000L, Visibility.LISTED, List.of());
+        GuestProcess rcu = new GuestProcess(12, 2, "rcu_tasks_kthread", "rcu_tasks_kthre", List.of(), 0, 0, "I",
+                2_000L, 0, true, List.of(12), 0xffff888000001000L, Visibility.HIDDEN, List.of());
         given(engine.processes("acme-1", AcquisitionMode.PAUSE)).willReturn(new ProcessList("acme-1", "6.1.0-56-amd64",
                 AcquisitionMode.PAUSE, true, Instant.parse("2026-11-22T00:00:00Z"), Duration.ofMillis(3),
-                Duration.ZERO, Duration.ofMillis(2), List.of(init, kthreadd), List.of("argv of pid 9 unreadable")));
+                Duration.ZERO, Duration.ofMillis(2), List.of(init, rcu), List.of("argv of pid 9 unreadable")));
 
         web.get().uri("/api/v1/vms/acme-1/processes?mode=pause").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isOk()
@@ -76,7 +77,10 @@ class ProcessControllerTest {
                 .jsonPath("$.guestDowntimeMicros").isEqualTo(3000)
                 .jsonPath("$.processes[0].cmdline").isEqualTo("/sbin/init splash")
                 .jsonPath("$.processes[0].cr3").isEqualTo(0x1234000)
-                .jsonPath("$.processes[1].cmdline").isEqualTo("[kthreadd]")
+                .jsonPath("$.processes[1].cmdline").isEqualTo("[rcu_tasks_kthread]")
+                .jsonPath("$.processes[1].name").isEqualTo("rcu_tasks_kthread")
+                .jsonPath("$.processes[1].comm").isEqualTo("rcu_tasks_kthre")
+                .jsonPath("$.processes[1].visibility").isEqualTo("HIDDEN")
                 .jsonPath("$.processes[1].kernelThread").isEqualTo(true)
                 .jsonPath("$.warnings[0]").isEqualTo("argv of pid 9 unreadable");
     }

@@ -9,6 +9,7 @@ import dev.periscope.vmi.linux.KernelProfile;
 import dev.periscope.vmi.linux.KernelProfileCache;
 import dev.periscope.vmi.linux.LinuxModel;
 import dev.periscope.vmi.linux.ProcessList;
+import dev.periscope.vmi.linux.ThreadDetail;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.RingControl;
@@ -147,15 +148,24 @@ public final class VmiEngine implements AutoCloseable {
      * the guest for the walk, LIVE reads the running guest and labels the result inconsistent.
      */
     public ProcessList processes(String vm, AcquisitionMode mode) {
+        return processes(vm, mode, ThreadDetail.IDS);
+    }
+
+    /**
+     * Lists the processes of a VM as {@link #processes(String, AcquisitionMode)} does, with each thread's name and
+     * state as well when {@code threads} is {@link ThreadDetail#FULL}.
+     */
+    public ProcessList processes(String vm, AcquisitionMode mode, ThreadDetail threads) {
         Objects.requireNonNull(mode);
+        Objects.requireNonNull(threads);
         return withDomain(vm, a -> switch (mode) {
-            case SNAPSHOT -> fromSnapshot(vm, a);
-            case PAUSE -> paused(vm, a);
-            case LIVE -> live(vm, a);
+            case SNAPSHOT -> fromSnapshot(vm, a, threads);
+            case PAUSE -> paused(vm, a, threads);
+            case LIVE -> live(vm, a, threads);
         });
     }
 
-    private ProcessList fromSnapshot(String vm, Attachment a) {
+    private ProcessList fromSnapshot(String vm, Attachment a, ThreadDetail threads) {
         if (!a.domain.capabilities().contains(Capability.COW_SNAPSHOT)) {
             throw new PlatformUnavailableException(vm + ": platform " + a.domain.info().platform()
                     + " cannot take copy-on-write snapshots");
@@ -166,7 +176,7 @@ public final class VmiEngine implements AutoCloseable {
         try (MemorySnapshot snapshot = a.domain.snapshot()) {
             PhysicalMemory memory = snapshot.memory();
             long t0 = System.nanoTime();
-            LinuxModel.Processes p = LinuxModel.processes(memory, profile);
+            LinuxModel.Processes p = LinuxModel.processes(memory, profile, threads);
             Duration read = Duration.ofNanos(System.nanoTime() - t0);
             Duration age = Duration.between(snapshot.takenAt(), Instant.now());
             return new ProcessList(vm, profile.release(), AcquisitionMode.SNAPSHOT, true, snapshot.takenAt(),
@@ -175,7 +185,7 @@ public final class VmiEngine implements AutoCloseable {
         }
     }
 
-    private ProcessList paused(String vm, Attachment a) {
+    private ProcessList paused(String vm, Attachment a, ThreadDetail threads) {
         if (!a.domain.capabilities().contains(Capability.PAUSE_RESUME)) {
             throw new PlatformUnavailableException(vm + ": platform " + a.domain.info().platform() + " cannot pause guests");
         }
@@ -189,7 +199,7 @@ public final class VmiEngine implements AutoCloseable {
         long t0 = System.nanoTime();
         takenAt = Instant.now();
         try {
-            p = LinuxModel.processes(a.domain.memory(), profile);
+            p = LinuxModel.processes(a.domain.memory(), profile, threads);
             read = System.nanoTime() - t0;
         } finally {
             try {
@@ -202,12 +212,12 @@ public final class VmiEngine implements AutoCloseable {
                 Duration.ZERO, Duration.ofNanos(read), p.processes(), p.warnings());
     }
 
-    private ProcessList live(String vm, Attachment a) {
+    private ProcessList live(String vm, Attachment a, ThreadDetail threads) {
         PhysicalMemory memory = a.domain.memory();
         KernelProfile profile = profileOf(a, memory);
         Instant takenAt = Instant.now();
         long t0 = System.nanoTime();
-        LinuxModel.Processes p = LinuxModel.processes(memory, profile);
+        LinuxModel.Processes p = LinuxModel.processes(memory, profile, threads);
         return new ProcessList(vm, profile.release(), AcquisitionMode.LIVE, false, takenAt, Duration.ZERO,
                 Duration.ZERO, Duration.ofNanos(System.nanoTime() - t0), p.processes(), p.warnings());
     }

@@ -1,6 +1,7 @@
 package dev.periscope.vmi.linux;
 
 import dev.periscope.vmi.memory.PhysicalMemory;
+import java.util.List;
 
 /**
  * Entry points of the Linux model for the engine: derive a profile from guest memory, list processes.
@@ -21,11 +22,16 @@ public final class LinuxModel {
      * never sees translations cached over older memory.
      */
     public static Processes processes(PhysicalMemory memory, KernelProfile profile) {
-        TaskWalker.Result r = TaskWalker.over(memory, profile).walk();
+        return processes(memory, profile, ThreadDetail.IDS);
+    }
+
+    /** Reads the process list with as much about each thread as {@code threads} asks for. */
+    public static Processes processes(PhysicalMemory memory, KernelProfile profile, ThreadDetail threads) {
+        TaskWalker.Result r = TaskWalker.over(memory, profile, threads).walk();
         return new Processes(r.processes(), r.warnings());
     }
 
     /** A walk's processes (ordered by pid) and its warnings. */
-    public record Processes(java.util.List<GuestProcess> processes, java.util.List<String> warnings) {
+    public record Processes(List<GuestProcess> processes, List<String> warnings) {
     }
 }
