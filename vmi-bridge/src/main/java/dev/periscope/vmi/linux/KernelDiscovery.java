@@ -7,7 +7,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Derives a {@link KernelProfile} from guest physical memory alone:
@@ -25,13 +29,19 @@ import java.util.List;
 final class KernelDiscovery {
 
     static final byte[] BANNER = "Linux version ".getBytes(StandardCharsets.US_ASCII);
-    private static final int MAX_BANNERS = 64;
+    /** Banner positions examined: a guest (even an unprivileged process in it) can write banner copies anywhere. */
+    private static final int MAX_BANNERS = 4096;
+    /** Banner copies tried as linux_banner inside one decoded kallsyms window. */
+    private static final int MAX_WINDOW_BANNERS = 64;
     private static final long NEAR = 96L << 20;
     private static final long WINDOW_BEFORE = 40L << 20;
     private static final long WINDOW_AFTER = 8L << 20;
     private static final long MAX_BTF = 64L << 20;
     private static final long DEFAULT_PAGE_OFFSET = 0xffff888000000000L;
-    private static final int MAX_DIGIT_HITS = 64;
+    /** Positions of the kallsyms digit tokens examined in all (each costs a 16 KiB read). */
+    private static final int MAX_DIGIT_HITS = 4096;
+    /** Full kallsyms decodes tried in all (each reads a window of up to 48 MiB). */
+    private static final int MAX_DECODES = 8;
     /** x86-64 CONFIG_PHYSICAL_ALIGN lower bound: physical kernel placement (and the KASLR slide) is 2 MiB aligned. */
     static final long PHYSICAL_ALIGN = 2L << 20;
 
@@ -39,7 +49,12 @@ final class KernelDiscovery {
     private final PhysicalMemory memory;
     private final KernelProfileCache cache;
     private final List<String> rejected = new ArrayList<>();
-    private final java.util.Set<Long> decodedTables = new java.util.HashSet<>();
+    /** Ranges of guest memory already searched for the digit tokens, merged, so no byte is searched twice. */
+    private final TreeMap<Long, Long> scanned = new TreeMap<>();
+    /** Token tables that passed the cheap check and wait for a full decode. */
+    private final TreeSet<Long> tokenTables = new TreeSet<>();
+    private int digitHits;
+    private int decodes;
 
     KernelDiscovery(PhysicalMemory memory, KernelProfileCache cache) {
         this.memory = memory;
@@ -161,34 +176,31 @@ final class KernelDiscovery {
         }
     }
 
+    /**
+     * Cold path for one banner: the token tables within {@link #NEAR} of it (memory not searched for an earlier
+     * banner is searched now), nearest first, each decoded once ({@link #MAX_DECODES} in all); for a decoded table
+     * the banner and every banner copy in its window are tried as linux_banner.
+     */
     private KernelProfile tryCold(long bannerPa, String banner, long started) {
         long lo = Math.max(0, bannerPa - NEAR);
         long hi = Math.min(memory.size(), bannerPa + NEAR);
-        long from = lo;
-        for (int hits = 0; hits < MAX_DIGIT_HITS; hits++) {
-            long hit = memory.indexOf(Kallsyms.DIGIT_TOKENS, from, hi);
-            if (hit < 0) {
-                break;
+        scanForTokenTables(lo, hi);
+        List<Long> near = new ArrayList<>(tokenTables.subSet(lo, hi));
+        near.sort(Comparator.comparingLong(hit -> Math.abs(hit - bannerPa)));
+        for (long hit : near) {
+            if (decodes >= MAX_DECODES) {
+                rejected.add("kallsyms decode budget (" + MAX_DECODES + " tables) spent");
+                return null;
             }
-            from = hit + 1;
-            // Cheap check on a small window first: the token table and index must be consistent.
-            long smallBase = Math.max(0, hit - 4096) & ~0xfffL;
-            byte[] small = readTolerant(smallBase, (int) Math.min(16384, memory.size() - smallBase));
-            if (!tokenTableAt(small, (int) (hit - smallBase))) {
-                continue;
-            }
-            if (!decodedTables.add(hit)) {
-                continue; // decoded for an earlier banner and rejected there with every banner in its window
-            }
+            tokenTables.remove(hit);
+            decodes++;
             long base = 0;
-            byte[] window = null;
+            long length = 0;
             Kallsyms.Decoded d = null;
             for (long before : new long[] {WINDOW_BEFORE / 4, WINDOW_BEFORE}) {
                 base = Math.max(0, hit - before) & ~0xfffL; // tables are aligned relative to the window
-                int length = (int) Math.min(memory.size() - base, before + WINDOW_AFTER);
-                window = readTolerant(base, length);
-                trace("window read", started);
-                d = Kallsyms.decode(window, (int) (hit - base));
+                length = Math.min(memory.size() - base, before + WINDOW_AFTER);
+                d = Kallsyms.decode(readTolerant(base, (int) length), (int) (hit - base));
                 trace("kallsyms decoded", started);
                 if (d != null) {
                     break;
@@ -201,14 +213,25 @@ final class KernelDiscovery {
             // linux_banner is in .rodata with kallsyms: try the banner given, then every copy inside the window.
             List<Long> candidates = new ArrayList<>();
             candidates.add(bannerPa);
-            for (int i = Kallsyms.indexOf(window, BANNER, 0); i >= 0 && candidates.size() < MAX_BANNERS;
-                 i = Kallsyms.indexOf(window, BANNER, i + 1)) {
-                if (base + i != bannerPa) {
-                    candidates.add(base + i);
+            for (long i = memory.indexOf(BANNER, base, base + length); i >= 0 && candidates.size() < MAX_WINDOW_BANNERS;
+                 i = memory.indexOf(BANNER, i + 1, base + length)) {
+                if (i != bannerPa) {
+                    candidates.add(i);
                 }
             }
-            Prepared prepared = prepare(d);
+            Prepared prepared;
+            long bannerOffset;
+            try {
+                prepared = prepare(d);
+                bannerOffset = prepared.linkSymbols.require("linux_banner") - KernelProfile.START_KERNEL_MAP;
+            } catch (GuestDataException e) {
+                rejected.add("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + ": " + e.getMessage());
+                continue;
+            }
             for (long candidate : candidates) {
+                if (((candidate - bannerOffset) & (PHYSICAL_ALIGN - 1)) != 0) {
+                    continue; // the kernel would not start on a 2 MiB boundary: not this build's linux_banner
+                }
                 try {
                     String text = candidate == bannerPa ? banner : readBanner(candidate);
                     if (text == null) {
@@ -222,6 +245,53 @@ final class KernelDiscovery {
             }
         }
         return null;
+    }
+
+    /** Searches the parts of {@code [lo, hi)} not searched before for token tables (bounded in all). */
+    private void scanForTokenTables(long lo, long hi) {
+        long from = lo;
+        while (from < hi) {
+            Map.Entry<Long, Long> covering = scanned.floorEntry(from);
+            if (covering != null && covering.getValue() > from) {
+                from = covering.getValue();
+                continue;
+            }
+            Long nextStart = scanned.ceilingKey(from);
+            long to = nextStart == null ? hi : Math.min(hi, nextStart);
+            // hits may straddle range ends: search a little into the next range, the set deduplicates
+            long searchTo = Math.min(memory.size(), to + Kallsyms.DIGIT_TOKENS.length - 1);
+            for (long at = from; digitHits < MAX_DIGIT_HITS; ) {
+                long hit = memory.indexOf(Kallsyms.DIGIT_TOKENS, at, searchTo);
+                if (hit < 0) {
+                    break;
+                }
+                at = hit + 1;
+                digitHits++;
+                // Cheap check on a small window first: the token table and index must be consistent.
+                long smallBase = Math.max(0, hit - 4096) & ~0xfffL;
+                byte[] small = readTolerant(smallBase, (int) Math.min(16384, memory.size() - smallBase));
+                if (tokenTableAt(small, (int) (hit - smallBase))) {
+                    tokenTables.add(hit);
+                }
+            }
+            markScanned(from, to);
+            from = to;
+        }
+    }
+
+    private void markScanned(long from, long to) {
+        long start = from, end = to;
+        Map.Entry<Long, Long> before = scanned.floorEntry(start);
+        if (before != null && before.getValue() >= start) {
+            start = before.getKey();
+            end = Math.max(end, before.getValue());
+        }
+        for (Map.Entry<Long, Long> e = scanned.ceilingEntry(start); e != null && e.getKey() <= end;
+             e = scanned.ceilingEntry(start)) {
+            end = Math.max(end, e.getValue());
+            scanned.remove(e.getKey());
+        }
+        scanned.put(start, end);
     }
 
     private static boolean tokenTableAt(byte[] small, int hit) {
@@ -325,12 +395,7 @@ final class KernelDiscovery {
         long physBase = bannerPa - (linuxBanner - KernelProfile.START_KERNEL_MAP);
         checkPhysBase(symbols, physBase);
         long initTask = symbols.require("init_task");
-        byte[] comm = new byte[16];
-        memory.read(pa(initTask, physBase) + offsets.taskComm(), comm, 0, 16);
-        String name = GuestStrings.comm(comm);
-        if (!name.equals("swapper/0") && !name.equals("swapper")) {
-            throw new GuestDataException("init_task.comm is '" + name + "', not swapper/0");
-        }
+        checkInitTask(symbols, offsets, initTask, physBase);
         long pageOffsetBase = symbols.address("page_offset_base").isPresent()
                 ? memory.readLong(pa(symbols.require("page_offset_base"), physBase)) : DEFAULT_PAGE_OFFSET;
         if (pageOffsetBase == 0) {
@@ -341,6 +406,35 @@ final class KernelDiscovery {
         long dtb = pa(symbols.require("init_top_pgt"), physBase);
         return new KernelProfile(banner, release(banner), slide, physBase, pageOffsetBase, dtb, fiveLevel, initTask,
                 symbols, offsets, btfTypes, Duration.ofNanos(System.nanoTime() - started), fromCache);
+    }
+
+    /**
+     * init_task must look like init_task through these symbols and offsets, or they are not this kernel's: its comm
+     * is swapper/0 ("swapper" in an image that never booted), its pid and tgid 0, it is its own parent and group
+     * leader, it has no mm and its stack is init_stack. A BTF that moves a member (or a wrong kallsyms) fails here
+     * instead of yielding processes read at wrong offsets.
+     */
+    private void checkInitTask(SymbolTable symbols, KernelOffsets o, long initTask, long physBase) {
+        long at = pa(initTask, physBase);
+        byte[] comm = new byte[16];
+        memory.read(at + o.taskComm(), comm, 0, 16);
+        String name = GuestStrings.comm(comm);
+        if (!name.equals("swapper/0") && !name.equals("swapper")) {
+            throw new GuestDataException("init_task.comm is '" + name + "', not swapper/0");
+        }
+        int pid = memory.readInt(at + o.taskPid());
+        int tgid = memory.readInt(at + o.taskTgid());
+        long parent = memory.readLong(at + o.taskRealParent());
+        long leader = memory.readLong(at + o.taskGroupLeader());
+        long mm = memory.readLong(at + o.taskMm());
+        long stack = memory.readLong(at + o.taskStack());
+        long initStack = symbols.address("init_stack").orElse(stack);
+        if (pid != 0 || tgid != 0 || parent != initTask || leader != initTask || mm != 0 || stack != initStack) {
+            throw new GuestDataException("init_task fails its self-check (pid " + pid + ", tgid " + tgid
+                    + ", real_parent 0x" + Long.toHexString(parent) + ", group_leader 0x" + Long.toHexString(leader)
+                    + ", mm 0x" + Long.toHexString(mm) + ", stack 0x" + Long.toHexString(stack)
+                    + "): symbols or BTF offsets are not this kernel's");
+        }
     }
 
     private static void trace(String what, long started) {

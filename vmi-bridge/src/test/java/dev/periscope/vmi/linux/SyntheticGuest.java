@@ -274,4 +274,52 @@ final class SyntheticGuest {
         }
         return worker;
     }
+
+    /**
+     * The synthetic base of the hostile corpus: init, kthreadd, a kernel thread with a full name, a workqueue
+     * worker, a rescuer, and twenty user processes with argv (every fifth with two threads).
+     */
+    static SyntheticGuest standard() {
+        SyntheticGuest g = new SyntheticGuest(16 << 20);
+        long init = g.task(1, "init", 0, false, "/sbin/init\0");
+        long kthreadd = g.task(2, "kthreadd", 0, true, null);
+        g.kthread(kthreadd, null);
+        long rcu = g.task(3, "rcu_tasks_kthre", 0, true, null);
+        g.kthread(rcu, "rcu_tasks_kthread");
+        long worker = g.task(4, "kworker/u2:1", 0, true, null);
+        g.worker(worker, 1, -1, 2, 0, "events_unbound", false, null);
+        long rescuer = g.task(5, "mm_percpu_wq", 0, true, null);
+        g.worker(rescuer, 0, 0, 0, 0, "", false, "mm_percpu_wq");
+        for (long t : new long[] {init, kthreadd, rcu, worker, rescuer}) {
+            if (t != init && t != kthreadd) {
+                g.setParent(t, kthreadd);
+            }
+            g.link(t);
+        }
+        for (int i = 0; i < 20; i++) {
+            long t = g.task(100 + i, "worker-" + i, 1000 + i % 3, false, "/usr/bin/worker\0--id\0" + i + "\0");
+            g.setParent(t, init);
+            if (i % 5 == 0) {
+                g.thread(t, 1000 + 2 * i);
+                g.thread(t, 1001 + 2 * i);
+            }
+            g.link(t);
+        }
+        return g;
+    }
+
+    /** {@code count} user processes sharing one mm whose argv is 4096 bytes: more argv than one walk reads. */
+    static SyntheticGuest argvFlood(int count) {
+        SyntheticGuest g = new SyntheticGuest(32 << 20);
+        long first = g.task(1, "init", 0, false, "x".repeat(4095) + "\0");
+        g.link(first);
+        long mm = g.memory.readLong(pa(first + OFFSETS.taskMm()));
+        for (int i = 0; i < count; i++) {
+            long t = g.task(2 + i, "flood-" + i, 0, true, null);
+            g.memory.writeInt(pa(t + OFFSETS.taskFlags()), 0);
+            g.memory.writeLong(pa(t + OFFSETS.taskMm()), mm);
+            g.link(t);
+        }
+        return g;
+    }
 }
