@@ -6,7 +6,8 @@
  *  - workqueue workers: kworker/<id> plus the workqueue they last ran (wq_worker_comm), and the rescuer of a
  *    WQ_MEM_RECLAIM workqueue, named after a workqueue name longer than comm.
  * This module makes one of each: a sleeping kthread "periscope_kthread_with_a_long_name" and a reclaim-safe
- * workqueue "periscope_reclaim_wq" whose work item requeues itself every 200 ms, so workers keep showing it.
+ * workqueue "periscope_reclaim_wq" with one long-running work item, so one worker shows
+ * "kworker/...+periscope_reclaim_wq" for as long as the module is loaded (a stable name to compare).
  */
 #include <linux/delay.h>
 #include <linux/err.h>
@@ -17,7 +18,8 @@
 
 static struct task_struct *sleeper;
 static struct workqueue_struct *wq;
-static struct delayed_work tick;
+static struct work_struct busy;
+static bool stopping;
 
 static int sleeper_fn(void *unused)
 {
@@ -26,9 +28,10 @@ static int sleeper_fn(void *unused)
 	return 0;
 }
 
-static void tick_fn(struct work_struct *work)
+static void busy_fn(struct work_struct *work)
 {
-	queue_delayed_work(wq, &tick, HZ / 5);
+	while (!READ_ONCE(stopping))
+		msleep_interruptible(200);
 }
 
 static int __init periscope_names_init(void)
@@ -41,14 +44,15 @@ static int __init periscope_names_init(void)
 		destroy_workqueue(wq);
 		return PTR_ERR(sleeper);
 	}
-	INIT_DELAYED_WORK(&tick, tick_fn);
-	queue_delayed_work(wq, &tick, 0);
+	INIT_WORK(&busy, busy_fn);
+	queue_work(wq, &busy);
 	return 0;
 }
 
 static void __exit periscope_names_exit(void)
 {
-	cancel_delayed_work_sync(&tick);
+	WRITE_ONCE(stopping, true);
+	cancel_work_sync(&busy);
 	destroy_workqueue(wq);
 	kthread_stop(sleeper);
 }

@@ -286,6 +286,10 @@ final class TaskWalker {
             } catch (VmiException e) {
                 warn("pid " + pid + ": real_parent unreadable: " + e.getMessage());
             }
+            if (ppid < 0) {
+                warn("pid " + pid + ": real_parent's tgid " + ppid + " is not a pid");
+                ppid = 0;
+            }
         }
         int uid = -1, gid = -1;
         long cred = pointers.readOrZero(task + o.taskRealCred());

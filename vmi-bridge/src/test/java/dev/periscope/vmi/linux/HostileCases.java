@@ -40,11 +40,11 @@ final class HostileCases {
     static List<HostileCase> forBase(BaseImage b) {
         return switch (b.kind()) {
             case SYNTHETIC -> b.id().equals("synflood") ? flood(b) : synthetic(b);
-            case KERNEL_IMAGE -> discovery(b);
+            case KERNEL_IMAGE -> b.id().endsWith("far") ? far(b) : discovery(b);
             case LAB_IMAGE -> {
                 List<HostileCase> cases = new ArrayList<>();
-                cases.add(c(b, "clean", "nothing (the dump as taken)", "correct: the list the guest's /proc showed",
-                        CORRECT_ONLY, img -> { }, null));
+                cases.add(d(b, "clean", "nothing (the dump as taken)", "correct: the list the guest's /proc showed",
+                        CORRECT_ONLY, img -> { }));
                 cases.addAll(walk(b));
                 cases.addAll(discovery(b));
                 yield cases;
@@ -68,10 +68,18 @@ final class HostileCases {
         };
     }
 
+    /** A case on an engine already attached to the guest: the walk uses the clean base's profile. */
     private static HostileCase c(BaseImage b, String what, String corrupts, String expected, Set<Outcome> accepted,
                                  Consumer<HostileImage> corrupt, Check check) {
-        return new HostileCase(b.id() + "/" + what, b.kind(), corrupts, expected, accepted,
-                b.kind() != Base.SYNTHETIC, corrupt, check, timeBound(b.kind()), memoryBound(b.kind()));
+        return new HostileCase(b.id() + "/" + what, b.kind(), corrupts, expected, accepted, false, corrupt, check,
+                timeBound(b.kind()), memoryBound(b.kind()));
+    }
+
+    /** A case on a first attach: the profile is derived from the corrupted memory. */
+    private static HostileCase d(BaseImage b, String what, String corrupts, String expected, Set<Outcome> accepted,
+                                 Consumer<HostileImage> corrupt) {
+        return new HostileCase(b.id() + "/" + what, b.kind(), corrupts, expected, accepted, true, corrupt, null,
+                timeBound(b.kind()), memoryBound(b.kind()));
     }
 
     private static HostileCase bounded(HostileCase c, Duration time, long memory) {
@@ -147,10 +155,15 @@ final class HostileCases {
     private static long straddling(HostileImage img) {
         X86AddressSpace space = new X86AddressSpace(img.memory, img.profile.kernelDtb(), img.profile.fiveLevel());
         long page = img.profile.pageOffsetBase() + (img.memory.size() & ~0xfffL) - 4096;
-        if (!space.isMapped(page) || space.isMapped(page + 4096)) {
-            throw new IllegalStateException("the direct map does not end with RAM here");
+        // the direct map ends near the top of RAM: walk to its last mapped page
+        for (int steps = 0; steps < (1 << 20); steps++) {
+            boolean here = space.isMapped(page), next = space.isMapped(page + 4096);
+            if (here && !next) {
+                return page + 4092;
+            }
+            page += here ? 4096 : -4096;
         }
-        return page + 4092;
+        throw new IllegalStateException("no end of the direct map found");
     }
 
     private static Check victimCheck(java.util.function.BiFunction<HostileImage, GuestProcess, String> problem) {
@@ -299,6 +312,8 @@ final class HostileCases {
         cases.add(c(b, "pid-negative", "a process's pid and tgid are -5",
                 "partial: it is not listed, with a warning", PARTIAL_ONLY, img -> {
                     GuestProcess v = victim(img);
+                    img.changes(v);
+                    img.changed.remove(v.pid());
                     img.removed.add(v.pid());
                     img.writeInt(v.taskAddress() + img.o().taskPid(), -5);
                     img.writeInt(v.taskAddress() + img.o().taskTgid(), -5);
@@ -306,6 +321,8 @@ final class HostileCases {
         cases.add(c(b, "tgid-mismatch", "a listed task's tgid names another group (a thread on the task list)",
                 "partial: it is not listed as a process, with a warning", PARTIAL_ONLY, img -> {
                     GuestProcess v = victim(img);
+                    img.changes(v);
+                    img.changed.remove(v.pid());
                     img.removed.add(v.pid());
                     img.writeInt(v.taskAddress() + img.o().taskTgid(), 1);
                 }, warned("is not its leader")));
@@ -526,26 +543,16 @@ final class HostileCases {
         throw new IllegalStateException("no kallsyms in the base");
     }
 
-    /** {@code pages} all-zero physical pages below the kernel image (where a scan meets them first). */
+    /**
+     * {@code pages} physical pages below the kernel image that no kernel object uses: x86 Linux reserves the first
+     * MiB of RAM (5.13 and later), and the kernel is loaded at 16 MiB or above, so pages from 64 KiB on are met by
+     * a scan before the kernel and writing them disturbs nothing the engine reads.
+     */
     private static long lowFree(HostileImage img, int pages) {
-        long limit = img.profile.physBase() + 16 * MIB;
-        byte[] buffer = new byte[4096];
-        int run = 0;
-        for (long page = MIB; page < limit; page += 4096) {
-            img.memory.read(page, buffer, 0, 4096);
-            boolean zero = true;
-            for (byte x : buffer) {
-                if (x != 0) {
-                    zero = false;
-                    break;
-                }
-            }
-            run = zero ? run + 1 : 0;
-            if (run == pages) {
-                return page - 4096L * (pages - 1);
-            }
+        if (pages * 4096L > 0x9f000 - 0x10000) {
+            throw new IllegalArgumentException(pages + " pages do not fit below 640 KiB");
         }
-        throw new IllegalStateException("no " + pages + " free pages below the kernel");
+        return 0x10000;
     }
 
     private static byte[] bytes(String s) {
@@ -558,25 +565,35 @@ final class HostileCases {
         img.memory.write(pa, junk);
     }
 
+    /** A kernel loaded high: copies of its banner far below it, beyond the reach of any kallsyms search. */
+    private static List<HostileCase> far(BaseImage b) {
+        return List.of(d(b, "banner-spray-far", "200 copies of the kernel's banner 80-130 MiB below it (an "
+                        + "unprivileged process can fill its own pages with them)", "correct: the real kernel",
+                EnumSet.of(Outcome.CORRECT), img -> {
+                    for (int i = 0; i < 200; i++) {
+                        img.memory.write(MIB + (256L << 10) * i, bytes(img.profile.banner() + "\n\0"));
+                    }
+                }));
+    }
+
     /** Cases about finding the kernel: banners, kallsyms, BTF, init_task, phys_base. */
     private static List<HostileCase> discovery(BaseImage b) {
         List<HostileCase> cases = new ArrayList<>();
         Set<Outcome> same = EnumSet.of(Outcome.CORRECT);
-        cases.add(c(b, "fake-banner-first", "a 'Linux version 9.9.9-evil' banner below the kernel, found first by the scan",
+        cases.add(d(b, "fake-banner-first", "a 'Linux version 9.9.9-evil' banner below the kernel, found first by the scan",
                 "correct: the real kernel", same,
-                img -> img.memory.write(lowFree(img, 1), bytes("Linux version 9.9.9-evil (root@attacker) #1 SMP\n\0")),
-                null));
-        cases.add(c(b, "copied-banner-first", "an exact copy of the kernel's banner below the kernel",
+                img -> img.memory.write(lowFree(img, 1), bytes("Linux version 9.9.9-evil (root@attacker) #1 SMP\n\0"))));
+        cases.add(d(b, "copied-banner-first", "an exact copy of the kernel's banner below the kernel",
                 "correct: the real kernel", same,
-                img -> img.memory.write(lowFree(img, 1), bytes(img.profile.banner() + "\n\0")), null));
-        cases.add(c(b, "banner-spray", "300 copies of the kernel's banner below it, one per page",
+                img -> img.memory.write(lowFree(img, 1), bytes(img.profile.banner() + "\n\0"))));
+        cases.add(d(b, "banner-spray", "300 copies of the kernel's banner below it, 512 bytes apart",
                 "correct: the real kernel", same, img -> {
-                    long first = lowFree(img, 300);
+                    long first = lowFree(img, 38);
                     for (int i = 0; i < 300; i++) {
-                        img.memory.write(first + 4096L * i, bytes(img.profile.banner() + "\n\0"));
+                        img.memory.write(first + 512L * i, bytes(img.profile.banner() + "\n\0"));
                     }
-                }, null));
-        cases.add(c(b, "fake-kallsyms-first", "a copy of the kallsyms token table and index after a fake banner below the kernel",
+                }));
+        cases.add(d(b, "fake-kallsyms-first", "a copy of the kallsyms token table and index after a fake banner below the kernel",
                 "correct: the real kernel", same, img -> {
                     KallsymsAt k = kallsyms(img);
                     int length = k.decoded().tokenIndex() + 512 - k.decoded().tokenTable();
@@ -585,52 +602,52 @@ final class HostileCases {
                     long at = lowFree(img, 4);
                     img.memory.write(at, bytes(img.profile.banner() + "\n\0"));
                     img.memory.write(at + 4096, tables);
-                }, null));
-        cases.add(c(b, "second-init-task", "a copy of init_task (comm swapper/0) below the kernel",
+                }));
+        cases.add(d(b, "second-init-task", "a copy of init_task (comm swapper/0) below the kernel",
                 "correct: the real init_task, found by its symbol", same, img -> {
                     int size = (int) img.o().taskStructSize();
                     byte[] init = new byte[size];
                     img.memory.read(img.symbolPa("init_task"), init, 0, size);
                     img.memory.write(lowFree(img, size / 4096 + 1), init);
-                }, null));
-        cases.add(c(b, "kallsyms-names-zeroed", "the first 64 KiB of kallsyms_names zeroed",
+                }));
+        cases.add(d(b, "kallsyms-names-zeroed", "the first 64 KiB of kallsyms_names zeroed",
                 "typed error: no consistent kallsyms, no kernel", TYPED_ONLY, img -> {
                     KallsymsAt k = kallsyms(img);
                     img.memory.write(k.pa(k.decoded().namesPos()), new byte[64 << 10]);
-                }, null));
-        cases.add(c(b, "kallsyms-markers-noise", "kallsyms_markers overwritten with random bytes",
+                }));
+        cases.add(d(b, "kallsyms-markers-noise", "kallsyms_markers overwritten with random bytes",
                 "typed error: no consistent kallsyms", TYPED_ONLY, img -> {
                     KallsymsAt k = kallsyms(img);
                     int markers = (k.decoded().names().length + 255) / 256 * 4;
                     noise(img, k.pa(k.decoded().markersPos()), markers, 1);
-                }, null));
-        cases.add(c(b, "kallsyms-offsets-noise", "every kallsyms_offsets entry random",
+                }));
+        cases.add(d(b, "kallsyms-offsets-noise", "every kallsyms_offsets entry random",
                 "typed error: the symbols fail the image's own checks", TYPED_ONLY, img -> {
                     KallsymsAt k = kallsyms(img);
                     noise(img, k.pa(k.decoded().offsetsPos()), 4 * k.decoded().names().length, 2);
-                }, null));
-        cases.add(c(b, "kallsyms-base-shifted", "kallsyms_relative_base moved by 2 MiB (every symbol shifted)",
+                }));
+        cases.add(d(b, "kallsyms-base-shifted", "kallsyms_relative_base moved by 2 MiB (every symbol shifted)",
                 "typed error: phys_base disagrees with the banner's position", TYPED_ONLY, img -> {
                     KallsymsAt k = kallsyms(img);
                     long at = k.pa(k.decoded().relativeBasePos());
                     img.memory.writeLong(at, img.memory.readLong(at) + 2 * MIB);
-                }, null));
-        cases.add(c(b, "btf-truncated", "the second half of the BTF blob zeroed",
+                }));
+        cases.add(d(b, "btf-truncated", "the second half of the BTF blob zeroed",
                 "typed error: BTF unreadable", TYPED_ONLY, img -> {
                     long start = img.symbolPa("__start_BTF"), stop = img.symbolPa("__stop_BTF");
                     long half = start + (stop - start) / 2;
                     img.memory.write(half, new byte[(int) (stop - half)]);
-                }, null));
-        cases.add(c(b, "btf-magic", "the BTF magic zeroed", "typed error: not BTF", TYPED_ONLY,
-                img -> img.memory.write(img.symbolPa("__start_BTF"), new byte[2]), null));
-        cases.add(c(b, "btf-type-noise", "64 KiB of random bytes in the middle of the BTF type section",
+                }));
+        cases.add(d(b, "btf-magic", "the BTF magic zeroed", "typed error: not BTF", TYPED_ONLY,
+                img -> img.memory.write(img.symbolPa("__start_BTF"), new byte[2])));
+        cases.add(d(b, "btf-type-noise", "64 KiB of random bytes in the middle of the BTF type section",
                 "a typed error, or the real kernel if the types the engine reads survive",
                 EnumSet.of(Outcome.TYPED_ERROR, Outcome.CORRECT), img -> {
                     long start = img.symbolPa("__start_BTF"), stop = img.symbolPa("__stop_BTF");
                     noise(img, start + (stop - start) / 3, 64 << 10, 3);
-                }, null));
+                }));
         if (b.kind() == Base.LAB_IMAGE) { // in an image that never ran, the fields around pid are zero like it
-            cases.add(c(b, "btf-pid-offset-moved", "BTF says task_struct.pid is 8 bytes further than it is",
+            cases.add(d(b, "btf-pid-offset-moved", "BTF says task_struct.pid is 8 bytes further than it is",
                     "typed error: init_task fails its self-check (a pid of 0)", TYPED_ONLY, img -> {
                         long start = img.symbolPa("__start_BTF"), stop = img.symbolPa("__stop_BTF");
                         byte[] blob = new byte[(int) (stop - start)];
@@ -638,18 +655,18 @@ final class HostileCases {
                         int at = BtfEdits.memberRecord(blob, "task_struct", "pid");
                         long bits = Btf.u32(blob, at + 8);
                         img.memory.writeInt(start + at + 8, (int) (bits + 64));
-                    }, null));
+                    }));
         }
-        cases.add(c(b, "init-task-comm", "init_task.comm overwritten with 'evil'",
+        cases.add(d(b, "init-task-comm", "init_task.comm overwritten with 'evil'",
                 "typed error: no image whose init_task is swapper", TYPED_ONLY, img -> img.memory.write(
-                        img.symbolPa("init_task") + img.o().taskComm(), bytes("evil\0")), null));
-        cases.add(c(b, "init-task-pid", "init_task.pid set to 1", "typed error: init_task fails its self-check",
-                TYPED_ONLY, img -> img.memory.writeInt(img.symbolPa("init_task") + img.o().taskPid(), 1), null));
-        cases.add(c(b, "phys-base-wrong", "the phys_base variable moved by 2 MiB",
+                        img.symbolPa("init_task") + img.o().taskComm(), bytes("evil\0"))));
+        cases.add(d(b, "init-task-pid", "init_task.pid set to 1", "typed error: init_task fails its self-check",
+                TYPED_ONLY, img -> img.memory.writeInt(img.symbolPa("init_task") + img.o().taskPid(), 1)));
+        cases.add(d(b, "phys-base-wrong", "the phys_base variable moved by 2 MiB",
                 "typed error: phys_base disagrees with the banner's position", TYPED_ONLY, img -> {
                     long at = img.symbolPa("phys_base");
                     img.memory.writeLong(at, img.memory.readLong(at) + 2 * MIB);
-                }, null));
+                }));
         return cases;
     }
 }

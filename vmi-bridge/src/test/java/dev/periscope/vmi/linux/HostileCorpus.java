@@ -3,6 +3,7 @@ package dev.periscope.vmi.linux;
 import dev.periscope.vmi.VmiException;
 import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.lab.LabVm;
+import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import dev.periscope.vmi.memory.MappedPhysicalMemory;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import java.io.IOException;
@@ -86,6 +87,25 @@ final class HostileCorpus {
     static java.util.Optional<BaseImage> kernelImage(String id, String kernelPackage) {
         return RealKernels.vmlinux(kernelPackage).map(elf -> {
             PhysicalMemory memory = RealKernels.asPhysicalMemory(elf, 1 << 20);
+            KernelProfile profile = LinuxModel.profile(memory, new KernelProfileCache());
+            return new BaseImage(id, HostileCase.Base.KERNEL_IMAGE, memory, profile,
+                    LinuxModel.processes(memory, profile), null);
+        });
+    }
+
+    /**
+     * The 6.1 kernel image loaded {@code offsetMiB} higher in a larger RAM, as a boot loader relocates it
+     * ({@code phys_base} set accordingly): room below the kernel for memory a scan meets first.
+     */
+    static java.util.Optional<BaseImage> relocatedKernelImage(String id, int offsetMiB) {
+        return RealKernels.vmlinux(RealKernels.DEFAULT).map(elf -> {
+            PhysicalMemory image = RealKernels.asPhysicalMemory(elf, 1 << 20);
+            KernelProfile at0 = LinuxModel.profile(image, new KernelProfileCache());
+            long offset = (long) offsetMiB << 20;
+            byte[] ram = new byte[Math.toIntExact(image.size() + offset)];
+            image.read(0, ram, (int) offset, (int) image.size());
+            ByteArrayPhysicalMemory memory = new ByteArrayPhysicalMemory(ram);
+            memory.writeLong(at0.imagePhysical(at0.symbols().address("phys_base").orElseThrow()) + offset, offset);
             KernelProfile profile = LinuxModel.profile(memory, new KernelProfileCache());
             return new BaseImage(id, HostileCase.Base.KERNEL_IMAGE, memory, profile,
                     LinuxModel.processes(memory, profile), null);
@@ -265,6 +285,7 @@ final class HostileCorpus {
         bases.add(syntheticFlood());
         kernelImage("img61", RealKernels.DEFAULT).ifPresent(bases::add);
         kernelImage("img612", RealKernels.K612).ifPresent(bases::add);
+        relocatedKernelImage("img61far", 128).ifPresent(bases::add);
         if (Files.isDirectory(DUMPS)) {
             try (Stream<Path> dumps = Files.list(DUMPS)) {
                 for (Path d : dumps.filter(p -> p.toString().endsWith(".ram")).sorted().toList()) {

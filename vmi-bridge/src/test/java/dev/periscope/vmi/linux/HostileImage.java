@@ -95,6 +95,12 @@ final class HostileImage {
         return out;
     }
 
+    /** Marks the process changed on purpose, with its children (their ppid is read from its tgid). */
+    void changes(GuestProcess p) {
+        changed.add(p.pid());
+        truth.processes().stream().filter(c -> c.ppid() == p.pid()).forEach(c -> changed.add(c.pid()));
+    }
+
     GuestProcess process(int pid) {
         return truth.processes().stream().filter(p -> p.pid() == pid).findFirst()
                 .orElseThrow(() -> new IllegalStateException("no pid " + pid + " in the base"));
@@ -130,8 +136,8 @@ final class HostileImage {
     }
 
     /**
-     * {@code bytes} of memory no guest object uses (all-zero pages taken from the top of RAM down), as a kernel
-     * direct-map address, for forged structures.
+     * {@code bytes} of memory no guest object uses (all-zero pages of the direct map, taken from the top of RAM
+     * down), as a kernel direct-map address, for forged structures.
      */
     long free(int bytes) {
         int pages = (bytes + 4095) / 4096;
@@ -143,7 +149,7 @@ final class HostileImage {
         byte[] buffer = new byte[4096];
         while (page >= 0) {
             clean.read(page, buffer, 0, 4096);
-            if (allZero(buffer) && !isPageTable(page)) {
+            if (allZero(buffer) && !isPageTable(page) && kernel.isMapped(profile.pageOffsetBase() + page)) {
                 run++;
                 if (run == pages) {
                     freeTop = page;

@@ -142,20 +142,20 @@ final class OverlayMemory implements PhysicalMemory {
         }
     }
 
-    /** The base's matches re-checked against the overlay, and matches made by written pages. */
+    /**
+     * The first match in the overlay: written pages are searched first, then the base only up to that match (a
+     * base match is re-checked against the overlay), so a search costs what it would on real memory.
+     */
     @Override
     public long indexOf(byte[] needle, long from, long to) {
         long start = Math.max(0, from);
         long end = Math.min(size(), to);
-        long fromBase = start;
-        while (true) {
-            long hit = base.indexOf(needle, fromBase, end);
-            long written = firstInTouched(needle, start, hit < 0 ? end : Math.min(end, hit + needle.length));
-            if (written >= 0 && (hit < 0 || written <= hit)) {
+        long written = firstInTouched(needle, start, end);
+        long limit = written >= 0 ? written : end;
+        for (long fromBase = start; ; ) {
+            long hit = base.indexOf(needle, fromBase, Math.min(end, limit + needle.length - 1));
+            if (hit < 0 || hit >= limit) {
                 return written;
-            }
-            if (hit < 0) {
-                return -1;
             }
             if (matches(needle, hit)) {
                 return hit;
