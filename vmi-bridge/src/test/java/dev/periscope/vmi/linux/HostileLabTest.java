@@ -147,7 +147,7 @@ class HostileLabTest {
         assertThat(base[0].truth().warnings()).isEmpty();
         List<HostileCorpus.Result> results = HostileCorpus.runAll(List.of(base[0]));
         assertThat(results).filteredOn(r -> !r.acceptable())
-                .as("lab-image cases not ended as accepted:%n%s", HostileCorpus.table(results)).isEmpty();
+                .as("lab-image cases not ended as accepted:%n%s", HostileCorpus.runs(results)).isEmpty();
     }
 
     /** Hides the victim with periscope_dkom.ko; the guest still runs it, the engine finds it and flags it. */
