@@ -40,8 +40,10 @@ final class KernelDiscovery {
     private static final long DEFAULT_PAGE_OFFSET = 0xffff888000000000L;
     /** Positions of the kallsyms digit tokens examined in all (each costs a 16 KiB read). */
     private static final int MAX_DIGIT_HITS = 4096;
-    /** Full kallsyms decodes tried in all (each reads a window of up to 48 MiB). */
-    private static final int MAX_DECODES = 8;
+    /** kallsyms decodes tried in all, in an 18 MiB window (a decoy table costs milliseconds to refute). */
+    private static final int MAX_DECODES = 64;
+    /** Decodes retried in the 48 MiB window a kernel of more than about 500,000 symbols needs. */
+    private static final int MAX_WIDE_DECODES = 2;
     /** x86-64 CONFIG_PHYSICAL_ALIGN lower bound: physical kernel placement (and the KASLR slide) is 2 MiB aligned. */
     static final long PHYSICAL_ALIGN = 2L << 20;
 
@@ -55,6 +57,9 @@ final class KernelDiscovery {
     private final TreeSet<Long> tokenTables = new TreeSet<>();
     private int digitHits;
     private int decodes;
+    private int wideDecodes;
+    /** Window buffers reused from decode to decode (by length), so refuting decoys allocates nothing more. */
+    private final java.util.Map<Integer, byte[]> buffers = new java.util.HashMap<>();
 
     KernelDiscovery(PhysicalMemory memory, KernelProfileCache cache) {
         this.memory = memory;
@@ -198,9 +203,12 @@ final class KernelDiscovery {
             long length = 0;
             Kallsyms.Decoded d = null;
             for (long before : new long[] {WINDOW_BEFORE / 4, WINDOW_BEFORE}) {
+                if (before == WINDOW_BEFORE && (hit < WINDOW_BEFORE / 4 || wideDecodes++ >= MAX_WIDE_DECODES)) {
+                    break; // the small window held all memory below the table, or the wide retries are spent
+                }
                 base = Math.max(0, hit - before) & ~0xfffL; // tables are aligned relative to the window
                 length = Math.min(memory.size() - base, before + WINDOW_AFTER);
-                d = Kallsyms.decode(readTolerant(base, (int) length), (int) (hit - base));
+                d = Kallsyms.decode(readTolerant(base, (int) length, true), (int) (hit - base));
                 trace("kallsyms decoded", started);
                 if (d != null) {
                     break;
@@ -269,7 +277,7 @@ final class KernelDiscovery {
                 digitHits++;
                 // Cheap check on a small window first: the token table and index must be consistent.
                 long smallBase = Math.max(0, hit - 4096) & ~0xfffL;
-                byte[] small = readTolerant(smallBase, (int) Math.min(16384, memory.size() - smallBase));
+                byte[] small = readTolerant(smallBase, (int) Math.min(16384, memory.size() - smallBase), true);
                 if (tokenTableAt(small, (int) (hit - smallBase))) {
                     tokenTables.add(hit);
                 }
@@ -449,11 +457,19 @@ final class KernelDiscovery {
 
     /** Reads {@code length} bytes, leaving zeros where pages are absent; clipped to guest RAM. */
     byte[] readTolerant(long at, int length) {
+        return readTolerant(at, length, false);
+    }
+
+    /**
+     * As {@link #readTolerant(long, int)}; with {@code reuse} into a buffer of this length kept from an earlier
+     * read (valid until the next reused read of the same length).
+     */
+    private byte[] readTolerant(long at, int length, boolean reuse) {
         if (at < 0 || at >= memory.size()) {
             return new byte[0];
         }
         int n = (int) Math.min(length, memory.size() - at);
-        byte[] out = new byte[n];
+        byte[] out = reuse ? buffers.computeIfAbsent(n, byte[]::new) : new byte[n];
         try {
             memory.read(at, out, 0, n);
             return out;
@@ -467,7 +483,7 @@ final class KernelDiscovery {
             try {
                 memory.read(address, out, done, chunk);
             } catch (PageNotPresentException e) {
-                // leave zeros
+                Arrays.fill(out, done, done + chunk, (byte) 0);
             }
             done += chunk;
         }

@@ -38,6 +38,8 @@ final class TaskWalker {
     static final int MAX_ARGV_BYTES = 16 << 20;
     static final int MAX_WARNINGS = 100;
     static final int PF_KTHREAD = 0x00200000;
+    /** Listed processes missing from the PID table that are still marked one by one (see markUnhashed). */
+    static final int MAX_UNHASHED = 8;
     private static final String STATES = "RSDTtXZPI";
 
     /** A process list walk's result. */
@@ -220,6 +222,23 @@ final class TaskWalker {
                 warn("task 0x" + Long.toHexString(leader) + " from the PID table unreadable: " + e.getMessage());
             }
         }
+        markUnhashed(out, tableTasks);
+        return out;
+    }
+
+    /**
+     * Marks the listed processes the PID table does not hold. A table that misses many of them is itself corrupt
+     * (a few are missing at most while a live read races exits): then one warning says so and nothing is marked,
+     * rather than flagging real processes because of a broken table.
+     */
+    private void markUnhashed(List<GuestProcess> out, Map<Long, Integer> tableTasks) {
+        long missing = out.stream().filter(p -> p.visibility() == Visibility.LISTED
+                && !tableTasks.containsKey(p.taskAddress())).count();
+        if (missing > Math.max(MAX_UNHASHED, out.size() / 4)) {
+            structural("PID table misses " + missing + " of " + out.size() + " listed processes: the table is corrupt,"
+                    + " no process marked unhashed");
+            return;
+        }
         for (int i = 0; i < out.size(); i++) {
             GuestProcess p = out.get(i);
             Integer nr = tableTasks.get(p.taskAddress());
@@ -231,7 +250,6 @@ final class TaskWalker {
                 warn("pid " + p.pid() + " (" + p.name() + ") holds pid " + nr + " in the PID table");
             }
         }
-        return out;
     }
 
     /**

@@ -446,8 +446,9 @@ final class HostileCases {
                     img.writeLong(root + img.o().pidTable().nodeSlots() + 8L * 63, root | 2);
                 }, both(ALL_PRESENT, both(NONE_FLAGGED, warned("PID table")))));
         cases.add(c(b, "pid-table-noise", "every slot of the PID table's first leaf holds a random kernel address",
-                "partial: list complete, no process invented or flagged from the noise", EnumSet.of(Outcome.CORRECT,
-                        Outcome.PARTIAL), img -> {
+                "partial: list complete; the table reported corrupt (or, when it misses only a few, those few "
+                        + "flagged unhashed); no hidden process invented", EnumSet.of(Outcome.CORRECT, Outcome.PARTIAL),
+                img -> {
                     long headVa = img.profile.symbols().address("init_pid_ns").orElseThrow()
                             + img.o().pidTable().nsXaHead();
                     long node = img.readLong(headVa) - 2;
@@ -465,8 +466,9 @@ final class HostileCases {
                         long noise = img.profile.pageOffsetBase() + (random.nextLong(img.memory.size()) & ~7L);
                         img.writeLong(node + img.o().pidTable().nodeSlots() + 8L * i, noise);
                     }
-                }, (img, r) -> r.processes().stream().filter(p -> p.visibility() == Visibility.HIDDEN).findFirst()
-                        .map(p -> "noise made pid " + p.pid() + " hidden").orElse(null)));
+                }, both(ALL_PRESENT, (img, r) -> r.processes().stream()
+                        .filter(p -> p.visibility() == Visibility.HIDDEN).findFirst()
+                        .map(p -> "noise made pid " + p.pid() + " hidden").orElse(null))));
         cases.add(c(b, "kthread-wild", "a kernel thread's kthread pointer (worker_private) points into unmapped memory",
                 "partial: its comm shown instead of its full name, with a warning", PARTIAL_ONLY, img -> {
                     GuestProcess k = kernelThreadWithFullName(img);
@@ -602,6 +604,19 @@ final class HostileCases {
                     long at = lowFree(img, 4);
                     img.memory.write(at, bytes(img.profile.banner() + "\n\0"));
                     img.memory.write(at + 4096, tables);
+                }));
+        cases.add(d(b, "kallsyms-decoys", "a fake banner followed by 24 copies of the kallsyms token table and index "
+                        + "below the kernel (each must be decoded to be refuted)", "correct: the real kernel", same,
+                img -> {
+                    KallsymsAt k = kallsyms(img);
+                    int length = k.decoded().tokenIndex() + 512 - k.decoded().tokenTable();
+                    byte[] tables = new byte[length];
+                    img.memory.read(k.pa(k.decoded().tokenTable()), tables, 0, length);
+                    long at = lowFree(img, 120);
+                    img.memory.write(at, bytes(img.profile.banner() + "\n\0"));
+                    for (int i = 0; i < 24; i++) {
+                        img.memory.write(at + 4096 + 20480L * i, tables);
+                    }
                 }));
         cases.add(d(b, "second-init-task", "a copy of init_task (comm swapper/0) below the kernel",
                 "correct: the real init_task, found by its symbol", same, img -> {

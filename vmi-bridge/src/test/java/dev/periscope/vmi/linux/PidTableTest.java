@@ -75,6 +75,21 @@ class PidTableTest {
     }
 
     @Test
+    void aPidTableMissingManyListedProcessesIsReportedCorruptRatherThanFlaggingThem() {
+        SyntheticGuest g = new SyntheticGuest(8 << 20);
+        for (int pid = 1; pid <= 40; pid++) {
+            g.link(g.task(pid, "p" + pid, 0, true, null));
+        }
+        for (int pid = 1; pid <= 20; pid++) {
+            g.pids.remove(pid); // half the table lost: corrupt, not twenty forged tasks
+        }
+        TaskWalker.Result r = g.walker().walk();
+        assertThat(r.processes()).hasSize(40).allMatch(p -> p.visibility() == Visibility.LISTED);
+        assertThat(r.warnings()).containsExactly(
+                "PID table misses 20 of 40 listed processes: the table is corrupt, no process marked unhashed");
+    }
+
+    @Test
     void threadDetailsOnRequestOnly() {
         SyntheticGuest g = new SyntheticGuest(8 << 20);
         long sh = g.task(300, "sh", 0, false, "sh\0");
