@@ -3,6 +3,7 @@ package dev.periscope.vmi.linux;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.paging.X86AddressSpace;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -412,6 +413,7 @@ final class KernelDiscovery {
         boolean fiveLevel = symbols.address("__pgtable_l5_enabled").isPresent()
                 && memory.readInt(pa(symbols.require("__pgtable_l5_enabled"), physBase)) != 0;
         long dtb = pa(symbols.require("init_top_pgt"), physBase);
+        fiveLevel = pagingMode(dtb, fiveLevel, initTask, pa(initTask, physBase));
         return new KernelProfile(banner, release(banner), slide, physBase, pageOffsetBase, dtb, fiveLevel, initTask,
                 symbols, offsets, btfTypes, Duration.ofNanos(System.nanoTime() - started), fromCache);
     }
@@ -443,6 +445,24 @@ final class KernelDiscovery {
                     + ", mm 0x" + Long.toHexString(mm) + ", stack 0x" + Long.toHexString(stack)
                     + "): symbols or BTF offsets are not this kernel's");
         }
+    }
+
+    /**
+     * The paging mode the kernel's page tables really have: the one {@code __pgtable_l5_enabled} says when it maps
+     * init_task where the image has it, else the other one when that does (the variable is guest data too). When
+     * neither maps it (an image whose page tables were never set up for where it lies), the variable stands.
+     */
+    private boolean pagingMode(long dtb, boolean claimed, long initTask, long initTaskPa) {
+        for (boolean mode : new boolean[] {claimed, !claimed}) {
+            try {
+                if (new X86AddressSpace(memory, dtb, mode).translate(initTask) == initTaskPa) {
+                    return mode;
+                }
+            } catch (PageNotPresentException e) {
+                // not this mode
+            }
+        }
+        return claimed;
     }
 
     private static void trace(String what, long started) {

@@ -392,6 +392,21 @@ final class HostileCases {
                     img.writeLong(node + img.o().listNext(), node);
                 }, both(victimCheck((img, p) -> p.threads().contains(p.pid()) ? null : "threads " + p.threads()),
                         warned("thread list"))));
+        cases.add(bounded(c(b, "threads-huge", "a process's thread list leads into a chain of 300,000 nodes",
+                "partial: the thread list cut at its bound with a warning, the process listed", PARTIAL_ONLY, img -> {
+                    GuestProcess v = victim(img);
+                    img.changed.add(v.pid());
+                    int n = 300_000;
+                    long nodes = img.free(n * 16);
+                    long signal = img.readLong(v.taskAddress() + img.o().taskSignal());
+                    img.writeLong(signal + img.o().signalThreadHead() + img.o().listNext(), nodes);
+                    for (int i = 0; i < n; i++) {
+                        long node = nodes + 16L * i;
+                        img.writeLong(node + img.o().listNext(), i == n - 1 ? node : node + 16);
+                    }
+                }, both(victimCheck((img, p) -> p.threads().size() <= TaskWalker.MAX_THREADS_PER_GROUP + 1 ? null
+                        : p.threads().size() + " threads"), warned("thread list too long"))), Duration.ofSeconds(10),
+                256 * MIB));
         cases.add(c(b, "cred-wild", "a process's real_cred points into unmapped memory",
                 "partial: its uid -1, with a warning", PARTIAL_ONLY, img -> {
                     GuestProcess v = victim(img);
@@ -672,6 +687,9 @@ final class HostileCases {
                         img.memory.writeInt(start + at + 8, (int) (bits + 64));
                     }));
         }
+        cases.add(d(b, "pgtable-l5-lie", "__pgtable_l5_enabled set on a guest that runs 4-level paging",
+                "correct: the paging mode the page tables have", same,
+                img -> img.memory.writeInt(img.symbolPa("__pgtable_l5_enabled"), 1)));
         cases.add(d(b, "init-task-comm", "init_task.comm overwritten with 'evil'",
                 "typed error: no image whose init_task is swapper", TYPED_ONLY, img -> img.memory.write(
                         img.symbolPa("init_task") + img.o().taskComm(), bytes("evil\0"))));
