@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -224,9 +225,24 @@ public final class VmiEngine implements AutoCloseable {
 
     private KernelProfile profileOf(Attachment a, PhysicalMemory memory) {
         if (a.profile == null) {
-            a.profile = LinuxModel.profile(memory, profiles);
+            a.profile = LinuxModel.profile(memory, profiles, runningCr3(a.domain));
         }
         return a.profile;
+    }
+
+    /**
+     * vCPU 0's CR3 when the platform reads registers: discovery then accepts only the kernel that vCPU runs, never
+     * a copy of a kernel image that software in the guest wrote elsewhere in its memory.
+     */
+    private static OptionalLong runningCr3(Domain domain) {
+        if (!domain.capabilities().contains(Capability.VCPU_REGISTERS)) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(domain.registers(0).cr3());
+        } catch (VmiException e) {
+            return OptionalLong.empty(); // a platform that cannot read them now: discovery from memory alone
+        }
     }
 
     /** Runs {@code action} on the VM's attachment under its lock; re-attaches once when the VM restarted. */

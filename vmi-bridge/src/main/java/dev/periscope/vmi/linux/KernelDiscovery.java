@@ -3,6 +3,7 @@ package dev.periscope.vmi.linux;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.paging.Dtb;
 import dev.periscope.vmi.paging.X86AddressSpace;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -11,6 +12,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -51,6 +53,8 @@ final class KernelDiscovery {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KernelDiscovery.class);
     private final PhysicalMemory memory;
     private final KernelProfileCache cache;
+    /** A CR3 a vCPU runs with, when the caller has one: the kernel must be the one those page tables map. */
+    private final OptionalLong runningCr3;
     private final List<String> rejected = new ArrayList<>();
     /** Ranges of guest memory already searched for the digit tokens, merged, so no byte is searched twice. */
     private final TreeMap<Long, Long> scanned = new TreeMap<>();
@@ -62,13 +66,29 @@ final class KernelDiscovery {
     /** Window buffers reused from decode to decode (by length), so refuting decoys allocates nothing more. */
     private final java.util.Map<Integer, byte[]> buffers = new java.util.HashMap<>();
 
-    KernelDiscovery(PhysicalMemory memory, KernelProfileCache cache) {
+    KernelDiscovery(PhysicalMemory memory, KernelProfileCache cache, OptionalLong runningCr3) {
         this.memory = memory;
         this.cache = cache;
+        this.runningCr3 = runningCr3;
     }
 
-    static KernelProfile discover(PhysicalMemory memory, KernelProfileCache cache) {
-        return new KernelDiscovery(memory, cache).run();
+    /**
+     * With a running CR3, only the kernel that vCPU runs is accepted; if no image passes that check (a platform
+     * whose registers do not describe its page tables as expected), discovery from memory alone decides, as without
+     * a CR3, and says so in the log: the check picks among kernels, it never loses the only one.
+     */
+    static KernelProfile discover(PhysicalMemory memory, KernelProfileCache cache, OptionalLong runningCr3) {
+        if (runningCr3.isEmpty()) {
+            return new KernelDiscovery(memory, cache, runningCr3).run();
+        }
+        try {
+            return new KernelDiscovery(memory, cache, runningCr3).run();
+        } catch (GuestDataException e) {
+            KernelProfile unchecked = new KernelDiscovery(memory, cache, OptionalLong.empty()).run();
+            LOG.warn("no kernel image matches the running vCPU's page tables ({}); using {} found from memory alone",
+                    e.getMessage(), unchecked.summary());
+            return unchecked;
+        }
     }
 
     private KernelProfile run() {
@@ -414,6 +434,9 @@ final class KernelDiscovery {
                 && memory.readInt(pa(symbols.require("__pgtable_l5_enabled"), physBase)) != 0;
         long dtb = pa(symbols.require("init_top_pgt"), physBase);
         fiveLevel = pagingMode(dtb, fiveLevel, initTask, pa(initTask, physBase));
+        if (runningCr3.isPresent()) {
+            checkRunning(runningCr3.getAsLong(), fiveLevel, initTask, pa(initTask, physBase));
+        }
         return new KernelProfile(banner, release(banner), slide, physBase, pageOffsetBase, dtb, fiveLevel, initTask,
                 symbols, offsets, btfTypes, Duration.ofNanos(System.nanoTime() - started), fromCache);
     }
@@ -463,6 +486,30 @@ final class KernelDiscovery {
             }
         }
         return claimed;
+    }
+
+    /**
+     * The running vCPU's page tables must map init_task to this image's init_task: a copy of a kernel image
+     * elsewhere in memory is consistent in itself but is not what the vCPU runs. With page-table isolation a vCPU
+     * in user mode runs the user half of a pair, whose kernel half is the page below it.
+     */
+    private void checkRunning(long cr3, boolean fiveLevel, long initTask, long initTaskPa) {
+        long mapped = -1;
+        for (long root : new long[] {Dtb.of(cr3), Dtb.kernelPgd(cr3)}) {
+            try {
+                // a Xen PV guest's CR3 names a machine frame, like its page-table entries
+                long table = memory.pageTablesHoldMachineFrames() ? memory.pageTableFrame(root) : root;
+                mapped = new X86AddressSpace(memory, table, fiveLevel).translate(initTask);
+                if (mapped == initTaskPa) {
+                    return;
+                }
+            } catch (PageNotPresentException e) {
+                // the user half of a PTI pair, or not this kernel
+            }
+        }
+        throw new GuestDataException("the running vCPU's page tables (CR3 0x" + Long.toHexString(cr3) + ") map init_task"
+                + (mapped < 0 ? " nowhere" : " to 0x" + Long.toHexString(mapped)) + ", not to this image's 0x"
+                + Long.toHexString(initTaskPa) + ": a copy of a kernel, not the running one");
     }
 
     private static void trace(String what, long started) {

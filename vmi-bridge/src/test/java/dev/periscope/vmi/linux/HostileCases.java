@@ -9,6 +9,7 @@ import dev.periscope.vmi.linux.HostileCase.Base;
 import dev.periscope.vmi.linux.HostileCase.Check;
 import dev.periscope.vmi.linux.HostileCase.Outcome;
 import dev.periscope.vmi.linux.HostileCorpus.BaseImage;
+import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import dev.periscope.vmi.paging.X86AddressSpace;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -582,7 +583,7 @@ final class HostileCases {
         img.memory.write(pa, junk);
     }
 
-    /** A kernel loaded high: copies of its banner far below it, beyond the reach of any kallsyms search. */
+    /** A kernel loaded high: copies of its banner, or of the whole kernel, far below it. */
     private static List<HostileCase> far(BaseImage b) {
         return List.of(d(b, "banner-spray-far", "200 copies of the kernel's banner 80-130 MiB below it (an "
                         + "unprivileged process can fill its own pages with them)", "correct: the real kernel",
@@ -590,6 +591,19 @@ final class HostileCases {
                     for (int i = 0; i < 200; i++) {
                         img.memory.write(MIB + (256L << 10) * i, bytes(img.profile.banner() + "\n\0"));
                     }
+                }), d(b, "kernel-copy-below", "a complete copy of the kernel image (banner, kallsyms, BTF, init_task, "
+                        + "its own page tables and phys_base) 128 MiB below the running one",
+                "correct: the kernel the vCPU's CR3 maps, never the copy", EnumSet.of(Outcome.CORRECT), img -> {
+                    long offset = img.profile.physBase();
+                    long size = img.memory.size() - offset;
+                    byte[] copy = new byte[(int) size];
+                    img.memory.read(offset, copy, 0, copy.length);
+                    ByteArrayPhysicalMemory below = new ByteArrayPhysicalMemory(new byte[(int) size]);
+                    below.write(0, copy);
+                    HostileCorpus.relocate(below, img.profile, 0, offset, size, -offset);
+                    byte[] relinked = new byte[(int) size];
+                    below.read(0, relinked, 0, relinked.length);
+                    img.memory.write(0, relinked);
                 }));
     }
 

@@ -8,6 +8,7 @@ import dev.periscope.vmi.memory.MappedPhysicalMemory;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +20,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
@@ -45,9 +47,11 @@ final class HostileCorpus {
      *
      * @param id       short name used as the case name prefix (syn, img61, lab612, ...)
      * @param truth    the process list of the clean image: what every case is compared with
+     * @param runningCr3 a CR3 the guest's vCPU ran with, when the base has one (lab dumps, the relocated image):
+     *                 discovery is given it as the engine gives it a live VM's
      */
     record BaseImage(String id, HostileCase.Base kind, PhysicalMemory memory, KernelProfile profile,
-                     LinuxModel.Processes truth, SyntheticGuest synthetic) {
+                     LinuxModel.Processes truth, SyntheticGuest synthetic, OptionalLong runningCr3) {
 
         HostileImage image() {
             return new HostileImage(kind, memory, profile, truth, synthetic);
@@ -71,7 +75,7 @@ final class HostileCorpus {
         g.publishPidTable();
         KernelProfile profile = g.profile();
         return new BaseImage("syn", HostileCase.Base.SYNTHETIC, g.memory, profile,
-                LinuxModel.processes(g.memory, profile), g);
+                LinuxModel.processes(g.memory, profile), g, OptionalLong.empty());
     }
 
     /** A synthetic guest whose processes hold more argv than one walk reads. */
@@ -80,7 +84,7 @@ final class HostileCorpus {
         g.publishPidTable();
         KernelProfile profile = g.profile();
         return new BaseImage("synflood", HostileCase.Base.SYNTHETIC, g.memory, profile,
-                LinuxModel.processes(g.memory, profile), g);
+                LinuxModel.processes(g.memory, profile), g, OptionalLong.empty());
     }
 
     /** Debian's vmlinux of {@code kernelPackage} laid out as a never-booted guest's RAM; empty if unobtainable. */
@@ -89,7 +93,7 @@ final class HostileCorpus {
             PhysicalMemory memory = RealKernels.asPhysicalMemory(elf, 1 << 20);
             KernelProfile profile = LinuxModel.profile(memory, new KernelProfileCache());
             return new BaseImage(id, HostileCase.Base.KERNEL_IMAGE, memory, profile,
-                    LinuxModel.processes(memory, profile), null);
+                    LinuxModel.processes(memory, profile), null, OptionalLong.empty());
         });
     }
 
@@ -105,19 +109,58 @@ final class HostileCorpus {
             byte[] ram = new byte[Math.toIntExact(image.size() + offset)];
             image.read(0, ram, (int) offset, (int) image.size());
             ByteArrayPhysicalMemory memory = new ByteArrayPhysicalMemory(ram);
-            memory.writeLong(at0.imagePhysical(at0.symbols().address("phys_base").orElseThrow()) + offset, offset);
+            relocate(memory, at0, offset, 0, image.size(), offset);
             KernelProfile profile = LinuxModel.profile(memory, new KernelProfileCache());
             return new BaseImage(id, HostileCase.Base.KERNEL_IMAGE, memory, profile,
-                    LinuxModel.processes(memory, profile), null);
+                    LinuxModel.processes(memory, profile), null, OptionalLong.of(profile.kernelDtb()));
         });
+    }
+
+    /** The kernel's early page tables, which a boot loader's relocation (and __startup_64) fix up. */
+    private static final List<String> EARLY_PAGE_TABLES = List.of("init_top_pgt", "level3_kernel_pgt",
+            "level2_kernel_pgt", "level2_fixmap_pgt", "level1_fixmap_pgt", "level3_ident_pgt", "level2_ident_pgt");
+
+    /**
+     * Fixes up an image copied {@code delta} bytes away, as the kernel's own start-up does for a relocated load:
+     * phys_base, and every early page-table entry naming a frame in {@code [from, from + size)}. {@code imageAt}
+     * is where the image now lies (its tables are read there); {@code linked} describes the image's symbols.
+     */
+    static void relocate(ByteArrayPhysicalMemory memory, KernelProfile linked, long imageAt, long from, long size,
+                         long delta) {
+        long linkedBase = linked.physBase();
+        memory.writeLong(linked.imagePhysical(linked.symbols().address("phys_base").orElseThrow()) - linkedBase
+                + imageAt, linkedBase + delta);
+        for (String table : EARLY_PAGE_TABLES) {
+            var symbol = linked.symbols().address(table);
+            if (symbol.isEmpty()) {
+                continue;
+            }
+            long at = linked.imagePhysical(symbol.getAsLong()) - linkedBase + imageAt;
+            for (int i = 0; i < 512; i++) {
+                long entry = memory.readLong(at + 8L * i);
+                long frame = entry & 0x000F_FFFF_FFFF_F000L;
+                if ((entry & 1) != 0 && frame >= from && frame < from + size) {
+                    memory.writeLong(at + 8L * i, entry + delta);
+                }
+            }
+        }
     }
 
     /** A lab guest's RAM image made by {@link #dumpLabGuest}. */
     static BaseImage labImage(String id, Path dump) {
         MappedPhysicalMemory memory = MappedPhysicalMemory.map(dump);
-        KernelProfile profile = LinuxModel.profile(memory, new KernelProfileCache());
+        OptionalLong cr3 = OptionalLong.empty();
+        Path cr3File = dump.resolveSibling(dump.getFileName().toString().replace(".ram", ".cr3"));
+        try {
+            if (Files.exists(cr3File)) {
+                cr3 = OptionalLong.of(Long.parseUnsignedLong(Files.readString(cr3File).trim(), 16));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        KernelProfile profile = LinuxModel.profile(memory, new KernelProfileCache(), cr3);
         return new BaseImage(id, HostileCase.Base.LAB_IMAGE, memory, profile, LinuxModel.processes(memory, profile),
-                null);
+                null, cr3);
     }
 
     /** The dump of a lab guest of this kernel release, made earlier. */
@@ -127,7 +170,7 @@ final class HostileCorpus {
 
     /**
      * Copies a lab guest's RAM into {@link #DUMPS} while the guest is paused (a consistent image), through the
-     * engine's own driver: the base of the lab cases.
+     * engine's own driver, with vCPU 0's CR3 beside it ({@code <release>.cr3}): the base of the lab cases.
      */
     static Path dumpLabGuest(Domain domain, String release) throws IOException {
         Files.createDirectories(DUMPS);
@@ -137,6 +180,8 @@ final class HostileCorpus {
         byte[] chunk = new byte[1 << 20];
         domain.pause();
         try (OutputStream out = Files.newOutputStream(tmp)) {
+            Files.writeString(target.resolveSibling(release + ".cr3"),
+                    Long.toHexString(domain.registers(0).cr3()) + "\n");
             for (long at = 0; at < ram.size(); at += chunk.length) {
                 int n = (int) Math.min(chunk.length, ram.size() - at);
                 ram.read(at, chunk, 0, n);
@@ -161,7 +206,7 @@ final class HostileCorpus {
             long t0 = System.nanoTime();
             try {
                 KernelProfile profile = c.discover()
-                        ? LinuxModel.profile(image.memory, new KernelProfileCache()) : image.profile;
+                        ? LinuxModel.profile(image.memory, new KernelProfileCache(), base.runningCr3()) : image.profile;
                 LinuxModel.Processes result = LinuxModel.processes(image.memory, profile);
                 outcome.set(new Object[] {profile, result});
             } catch (Throwable t) {
