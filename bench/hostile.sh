@@ -7,8 +7,8 @@
 #  4. Jazzer, coverage-guided, on each parser target for --fuzz-seconds (default 600).
 #
 # usage: bench/hostile.sh [--no-lab] [--tries N] [--fuzz-seconds S] [--only corpus|properties|fuzz]
-# Results: $PERISCOPE_VAR/bench/hostile-<timestamp>/ (corpus.md, lab.log, corpus.log, properties.log,
-# fuzz-<target>.log, summary.md), also reachable as $PERISCOPE_VAR/bench/hostile-latest.
+# Results: $PERISCOPE_VAR/bench/hostile-<timestamp>/ (corpus.md, hostile-corpus-runs.md, lab.log, corpus.log,
+# properties.log, fuzz-<target>.log, summary.md), also reachable as $PERISCOPE_VAR/bench/hostile-latest.
 # Runs the lab part under flock /tmp/periscope-heavy.lock (one heavy job per machine).
 set -euo pipefail
 
@@ -58,6 +58,7 @@ if want corpus; then
   mvn_test -Dtest='HostileCorpusTest#everyBaseHereWithTheTable' -Dperiscope.hostile.all=true > "$out/corpus.log" 2>&1 \
     || { status=1; echo "corpus failed: $out/corpus.log" >&2; }
   cp "$REPO/vmi-bridge/target/hostile-corpus.md" "$out/corpus.md" 2>/dev/null || true
+  cp "$REPO/vmi-bridge/target/hostile-corpus-runs.md" "$out/hostile-corpus-runs.md" 2>/dev/null || true
   grep -E '^hostile corpus:' "$out/corpus.log" >> "$summary" || true
 fi
 

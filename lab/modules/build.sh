@@ -54,7 +54,8 @@ if [[ ! -f $headers/.complete ]]; then
         if [[ $dep =~ \(=\ ([^\)]*)\) ]]; then wanted+=("$name=${BASH_REMATCH[1]}"); else wanted+=("$name"); fi
     done <<< "$deps"
     (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "${wanted[@]}" >download.log 2>&1) ||
-        { cat "$dir/debs/download.log" >&2; die "apt-get download ${wanted[*]} failed"; }
+        { cat "$dir/debs/download.log" >&2
+          die "apt-get download ${wanted[*]} failed (apt-get update? A kernel cached long ago may be gone from the archive: delete var/cache/kernels/default-package and the kernel's directory there to fetch the current one)"; }
     for deb in "$dir"/debs/*.deb; do
         dpkg-deb -x "$deb" "$headers"
     done

@@ -10,11 +10,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Derives a {@link KernelProfile} from guest physical memory alone:
@@ -50,11 +53,20 @@ final class KernelDiscovery {
     /** x86-64 CONFIG_PHYSICAL_ALIGN lower bound: physical kernel placement (and the KASLR slide) is 2 MiB aligned. */
     static final long PHYSICAL_ALIGN = 2L << 20;
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KernelDiscovery.class);
+    private static final Logger LOG = LoggerFactory.getLogger(KernelDiscovery.class);
+    /** Rejection reasons kept for the error message. */
+    private static final int MAX_REJECTIONS = 32;
     private final PhysicalMemory memory;
     private final KernelProfileCache cache;
-    /** A CR3 a vCPU runs with, when the caller has one: the kernel must be the one those page tables map. */
+    /**
+     * A CR3 a vCPU runs with, when the caller has one: only the kernel those page tables map is accepted. If no
+     * image passes that check (a platform whose registers do not describe its page tables as expected), the first
+     * image that passed every other check is returned, and the log says so: the check picks among kernels, it
+     * never loses the only one.
+     */
     private final OptionalLong runningCr3;
+    /** The first image that passed every check but the running vCPU's. */
+    private KernelProfile unconfirmed;
     private final List<String> rejected = new ArrayList<>();
     /** Ranges of guest memory already searched for the digit tokens, merged, so no byte is searched twice. */
     private final TreeMap<Long, Long> scanned = new TreeMap<>();
@@ -64,7 +76,7 @@ final class KernelDiscovery {
     private int decodes;
     private int wideDecodes;
     /** Window buffers reused from decode to decode (by length), so refuting decoys allocates nothing more. */
-    private final java.util.Map<Integer, byte[]> buffers = new java.util.HashMap<>();
+    private final Map<Integer, byte[]> buffers = new HashMap<>();
 
     KernelDiscovery(PhysicalMemory memory, KernelProfileCache cache, OptionalLong runningCr3) {
         this.memory = memory;
@@ -72,23 +84,8 @@ final class KernelDiscovery {
         this.runningCr3 = runningCr3;
     }
 
-    /**
-     * With a running CR3, only the kernel that vCPU runs is accepted; if no image passes that check (a platform
-     * whose registers do not describe its page tables as expected), discovery from memory alone decides, as without
-     * a CR3, and says so in the log: the check picks among kernels, it never loses the only one.
-     */
     static KernelProfile discover(PhysicalMemory memory, KernelProfileCache cache, OptionalLong runningCr3) {
-        if (runningCr3.isEmpty()) {
-            return new KernelDiscovery(memory, cache, runningCr3).run();
-        }
-        try {
-            return new KernelDiscovery(memory, cache, runningCr3).run();
-        } catch (GuestDataException e) {
-            KernelProfile unchecked = new KernelDiscovery(memory, cache, OptionalLong.empty()).run();
-            LOG.warn("no kernel image matches the running vCPU's page tables ({}); using {} found from memory alone",
-                    e.getMessage(), unchecked.summary());
-            return unchecked;
-        }
+        return new KernelDiscovery(memory, cache, runningCr3).run();
     }
 
     private KernelProfile run() {
@@ -134,6 +131,11 @@ final class KernelDiscovery {
             if (p != null) {
                 return p;
             }
+        }
+        if (unconfirmed != null) {
+            LOG.warn("no kernel image matches the running vCPU's page tables ({}); using {} found from memory alone",
+                    rejected, unconfirmed.summary());
+            return unconfirmed;
         }
         throw new GuestDataException(banners.isEmpty()
                 ? "no 'Linux version' banner in guest memory (not Linux, or memory not readable)"
@@ -197,7 +199,7 @@ final class KernelDiscovery {
             SymbolTable symbols = build.linkSymbols().rebased(slide);
             return perBoot(build.banner(), bannerPa, symbols, build.offsets(), build.btfTypes(), started, true);
         } catch (PageNotPresentException | GuestDataException e) {
-            rejected.add("cached build at 0x" + Long.toHexString(bannerPa) + ": " + e.getMessage());
+            reject("cached build at 0x" + Long.toHexString(bannerPa) + ": " + e.getMessage());
             return null;
         }
     }
@@ -215,7 +217,7 @@ final class KernelDiscovery {
         near.sort(Comparator.comparingLong(hit -> Math.abs(hit - bannerPa)));
         for (long hit : near) {
             if (decodes >= MAX_DECODES) {
-                rejected.add("kallsyms decode budget (" + MAX_DECODES + " tables) spent");
+                reject("kallsyms decode budget (" + MAX_DECODES + " tables) spent");
                 return null;
             }
             tokenTables.remove(hit);
@@ -236,7 +238,7 @@ final class KernelDiscovery {
                 }
             }
             if (d == null) {
-                rejected.add("token table at 0x" + Long.toHexString(hit) + " without consistent kallsyms");
+                reject("token table at 0x" + Long.toHexString(hit) + " without consistent kallsyms");
                 continue;
             }
             // linux_banner is in .rodata with kallsyms: try the banner given, then every copy inside the window.
@@ -254,7 +256,7 @@ final class KernelDiscovery {
                 prepared = prepare(d);
                 bannerOffset = prepared.linkSymbols.require("linux_banner") - KernelProfile.START_KERNEL_MAP;
             } catch (GuestDataException e) {
-                rejected.add("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + ": " + e.getMessage());
+                reject("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + ": " + e.getMessage());
                 continue;
             }
             for (long candidate : candidates) {
@@ -268,7 +270,7 @@ final class KernelDiscovery {
                     }
                     return fromPrepared(prepared, d, base, candidate, text, started);
                 } catch (PageNotPresentException | GuestDataException e) {
-                    rejected.add("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + " with banner at 0x"
+                    reject("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + " with banner at 0x"
                             + Long.toHexString(candidate) + ": " + e.getMessage());
                 }
             }
@@ -434,11 +436,20 @@ final class KernelDiscovery {
                 && memory.readInt(pa(symbols.require("__pgtable_l5_enabled"), physBase)) != 0;
         long dtb = pa(symbols.require("init_top_pgt"), physBase);
         fiveLevel = pagingMode(dtb, fiveLevel, initTask, pa(initTask, physBase));
+        KernelProfile profile = new KernelProfile(banner, release(banner), slide, physBase, pageOffsetBase, dtb,
+                fiveLevel, initTask, symbols, offsets, btfTypes, Duration.ofNanos(System.nanoTime() - started),
+                fromCache);
         if (runningCr3.isPresent()) {
-            checkRunning(runningCr3.getAsLong(), fiveLevel, initTask, pa(initTask, physBase));
+            try {
+                checkRunning(runningCr3.getAsLong(), fiveLevel, initTask, pa(initTask, physBase));
+            } catch (GuestDataException e) {
+                if (unconfirmed == null) {
+                    unconfirmed = profile;
+                }
+                throw e;
+            }
         }
-        return new KernelProfile(banner, release(banner), slide, physBase, pageOffsetBase, dtb, fiveLevel, initTask,
-                symbols, offsets, btfTypes, Duration.ofNanos(System.nanoTime() - started), fromCache);
+        return profile;
     }
 
     /**
@@ -510,6 +521,13 @@ final class KernelDiscovery {
         throw new GuestDataException("the running vCPU's page tables (CR3 0x" + Long.toHexString(cr3) + ") map init_task"
                 + (mapped < 0 ? " nowhere" : " to 0x" + Long.toHexString(mapped)) + ", not to this image's 0x"
                 + Long.toHexString(initTaskPa) + ": a copy of a kernel, not the running one");
+    }
+
+    /** Keeps a rejection reason for the error message (the first {@link #MAX_REJECTIONS}, each once). */
+    private void reject(String reason) {
+        if (rejected.size() < MAX_REJECTIONS && !rejected.contains(reason)) {
+            rejected.add(reason);
+        }
     }
 
     private static void trace(String what, long started) {

@@ -19,6 +19,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 
 /**
@@ -113,12 +114,6 @@ final class HostileCases {
         return r.processes().stream().filter(p -> p.pid() == pid).findFirst().orElse(null);
     }
 
-    private static Check expectPid(int pid, java.util.function.Function<GuestProcess, String> problem) {
-        return (img, r) -> {
-            GuestProcess p = find(r, pid);
-            return p == null ? "pid " + pid + " missing" : problem.apply(p);
-        };
-    }
 
     private static Check warned(String fragment) {
         return (img, r) -> r.warnings().stream().anyMatch(w -> w.contains(fragment)) ? null
@@ -167,7 +162,7 @@ final class HostileCases {
         throw new IllegalStateException("no end of the direct map found");
     }
 
-    private static Check victimCheck(java.util.function.BiFunction<HostileImage, GuestProcess, String> problem) {
+    private static Check victimCheck(BiFunction<HostileImage, GuestProcess, String> problem) {
         return (img, r) -> {
             GuestProcess p = find(r, victim(img).pid());
             return p == null ? "pid " + victim(img).pid() + " missing" : problem.apply(img, p);

@@ -15,14 +15,18 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -31,9 +35,9 @@ import java.util.stream.Stream;
  * (kernel discovery when the case asks for it, then the process list) on a thread of its own, and classifies
  * what happened against the case's accepted outcomes, time bound and memory bound (bytes the thread allocated).
  *
- * <p>{@link #main} runs every case on every base available here and writes the table that docs/RELIABILITY.md
- * quotes to {@code target/hostile-corpus.md}; lab dumps are made by {@link HostileLabTest} (or by
- * {@link #dumpLabGuest}) into {@code var/cache/hostile/}.
+ * <p>{@link HostileCorpusTest} runs every case on every base available here and writes the table that
+ * docs/RELIABILITY.md quotes to {@code target/hostile-corpus.md}; lab dumps are made by {@link HostileLabTest}
+ * (with {@link #dumpLabGuest}) into {@code var/cache/hostile/}.
  */
 final class HostileCorpus {
 
@@ -88,7 +92,7 @@ final class HostileCorpus {
     }
 
     /** Debian's vmlinux of {@code kernelPackage} laid out as a never-booted guest's RAM; empty if unobtainable. */
-    static java.util.Optional<BaseImage> kernelImage(String id, String kernelPackage) {
+    static Optional<BaseImage> kernelImage(String id, String kernelPackage) {
         return RealKernels.vmlinux(kernelPackage).map(elf -> {
             PhysicalMemory memory = RealKernels.asPhysicalMemory(elf, 1 << 20);
             KernelProfile profile = LinuxModel.profile(memory, new KernelProfileCache());
@@ -101,7 +105,7 @@ final class HostileCorpus {
      * The 6.1 kernel image loaded {@code offsetMiB} higher in a larger RAM, as a boot loader relocates it
      * ({@code phys_base} set accordingly): room below the kernel for memory a scan meets first.
      */
-    static java.util.Optional<BaseImage> relocatedKernelImage(String id, int offsetMiB) {
+    static Optional<BaseImage> relocatedKernelImage(String id, int offsetMiB) {
         return RealKernels.vmlinux(RealKernels.DEFAULT).map(elf -> {
             PhysicalMemory image = RealKernels.asPhysicalMemory(elf, 1 << 20);
             KernelProfile at0 = LinuxModel.profile(image, new KernelProfileCache());
@@ -382,7 +386,7 @@ final class HostileCorpus {
      * (and on which bases), the bounds, and the worst time and allocation measured.
      */
     static String table(List<Result> results) {
-        Map<String, List<Result>> byCase = new java.util.LinkedHashMap<>();
+        Map<String, List<Result>> byCase = new LinkedHashMap<>();
         for (Result r : results) {
             String name = r.hostileCase().name();
             byCase.computeIfAbsent(name.substring(name.indexOf('/') + 1), k -> new ArrayList<>()).add(r);
@@ -393,16 +397,16 @@ final class HostileCorpus {
         for (Map.Entry<String, List<Result>> e : byCase.entrySet()) {
             List<Result> runs = e.getValue();
             HostileCase c = runs.getFirst().hostileCase();
-            Map<String, List<String>> outcomes = new java.util.LinkedHashMap<>();
+            Map<String, List<String>> outcomes = new LinkedHashMap<>();
             for (Result r : runs) {
                 outcomes.computeIfAbsent((r.acceptable() ? "" : "**NOT ACCEPTED** ") + outcome(r), k -> new ArrayList<>())
                         .add(base(r));
             }
             Result example = runs.stream().filter(r -> r.hostileCase().base() == HostileCase.Base.LAB_IMAGE)
                     .findFirst().orElse(runs.getLast());
-            Result slowest = runs.stream().max(java.util.Comparator.comparing(Result::time)).orElseThrow();
-            Result largest = runs.stream().max(java.util.Comparator.comparingLong(Result::allocatedBytes)).orElseThrow();
-            Map<String, List<String>> bounds = new java.util.LinkedHashMap<>();
+            Result slowest = runs.stream().max(Comparator.comparing(Result::time)).orElseThrow();
+            Result largest = runs.stream().max(Comparator.comparingLong(Result::allocatedBytes)).orElseThrow();
+            Map<String, List<String>> bounds = new LinkedHashMap<>();
             for (Result r : runs) {
                 bounds.computeIfAbsent(seconds(r.hostileCase().timeBound()) + ", "
                         + mib(r.hostileCase().memoryBound()) + " MiB", k -> new ArrayList<>()).add(base(r));
@@ -413,7 +417,7 @@ final class HostileCorpus {
             sb.append("e.g. ").append(base(example)).append(": ").append(cell(example.detail())).append(" | ");
             sb.append(bounds.size() == 1 ? bounds.keySet().iterator().next() : bounds.entrySet().stream()
                     .map(b -> b.getKey() + " (" + String.join(", ", b.getValue()) + ")")
-                    .collect(java.util.stream.Collectors.joining("; ")));
+                    .collect(Collectors.joining("; ")));
             sb.append(" | ").append(slowest.time().toMillis()).append(" ms (").append(base(slowest)).append("), ")
                     .append(mib(largest.allocatedBytes())).append(" MiB (").append(base(largest)).append(") |\n");
         }
@@ -436,19 +440,4 @@ final class HostileCorpus {
         return text.replace("|", "\\|");
     }
 
-    /** Runs every case on every base available here; writes target/hostile-corpus.md; exit 1 if any is not accepted. */
-    public static void main(String[] args) throws IOException {
-        List<BaseImage> bases = availableBases();
-        System.out.println("bases: " + bases.stream().map(BaseImage::id).toList());
-        long t0 = System.nanoTime();
-        List<Result> results = runAll(bases);
-        long bad = results.stream().filter(r -> !r.acceptable()).count();
-        Path out = Path.of("target/hostile-corpus.md");
-        Files.createDirectories(out.getParent());
-        Files.writeString(out, table(results));
-        Files.writeString(Path.of("target/hostile-corpus-runs.md"), runs(results));
-        System.out.printf("%d cases on %d bases in %.1f s: %d not accepted; table in %s%n", results.size(),
-                bases.size(), (System.nanoTime() - t0) / 1e9, bad, out.toAbsolutePath());
-        System.exit(bad == 0 ? 0 : 1);
-    }
 }

@@ -101,10 +101,6 @@ final class HostileImage {
         truth.processes().stream().filter(c -> c.ppid() == p.pid()).forEach(c -> changed.add(c.pid()));
     }
 
-    GuestProcess process(int pid) {
-        return truth.processes().stream().filter(p -> p.pid() == pid).findFirst()
-                .orElseThrow(() -> new IllegalStateException("no pid " + pid + " in the base"));
-    }
 
     /** The {@code index}-th user process of the base (by pid, init excluded) that has argv. */
     GuestProcess userProcess(int index) {
@@ -131,9 +127,6 @@ final class HostileImage {
         return order.get(Math.min(index, order.size() - 1));
     }
 
-    int pidOf(long task) {
-        return kernel.readInt(task + o().taskPid());
-    }
 
     /**
      * {@code bytes} of memory no guest object uses (all-zero pages of the direct map, taken from the top of RAM

@@ -2,6 +2,7 @@ package dev.periscope.vmi.linux;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import java.util.Arrays;
 
 /**
  * Coverage-guided fuzzing of the guest-data parsers with Jazzer ({@link ParserHarness} holds the targets and their
@@ -28,7 +29,7 @@ class ParserFuzzTest {
         } else {
             byte[] header = ParserHarness.KERNEL_BTF.clone();
             byte[] rest = data.consumeRemainingAsBytes();
-            byte[] blob = java.util.Arrays.copyOf(header, 24 + rest.length);
+            byte[] blob = Arrays.copyOf(header, 24 + rest.length);
             System.arraycopy(rest, 0, blob, 24, rest.length);
             ParserHarness.btf(blob);
         }

@@ -4,6 +4,7 @@ import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import dev.periscope.vmi.paging.X86AddressSpace;
+import java.util.Arrays;
 
 /**
  * The guest-data parsers driven by arbitrary input, for the fuzzers ({@link ParserFuzzTest}, coverage-guided by
@@ -156,7 +157,7 @@ final class ParserHarness {
     /** Translates addresses through page tables made of arbitrary bytes: only PageNotPresentException escapes. */
     static void pageWalk(byte[] ram, long dtb, long[] addresses, boolean fiveLevel) {
         ByteArrayPhysicalMemory memory = new ByteArrayPhysicalMemory(ram.length >= 4096 ? ram
-                : java.util.Arrays.copyOf(ram, 4096));
+                : Arrays.copyOf(ram, 4096));
         X86AddressSpace space = new X86AddressSpace(memory, dtb, fiveLevel);
         for (long va : addresses) {
             try {

@@ -2,6 +2,7 @@ package dev.periscope.vmi.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Arrays;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -28,7 +29,7 @@ class ParserPropertyTest {
 
     @Property
     void btfRawTypes(@ForAll @Size(max = 2048) byte[] types) {
-        byte[] blob = java.util.Arrays.copyOf(ParserHarness.KERNEL_BTF, 24 + types.length);
+        byte[] blob = Arrays.copyOf(ParserHarness.KERNEL_BTF, 24 + types.length);
         System.arraycopy(types, 0, blob, 24, types.length);
         ParserHarness.btf(blob);
     }
