@@ -17,8 +17,8 @@ import java.util.function.Consumer;
  *                  with the clean base's profile (the engine has already attached)
  * @param corrupt   applies the corruption (and records which processes it changes on purpose)
  * @param check     a case-specific check of the result, or null
- * @param timeBound the stated time bound
- * @param memoryBound the stated bound on bytes allocated by the case (profile and walk)
+ * @param timeBound the stated time bound: CPU time of the thread that runs the engine on the case
+ * @param memoryBound the stated bound on bytes allocated by that thread (profile and walk)
  */
 record HostileCase(String name, Base base, String corrupts, String expected, Set<Outcome> accepted,
                    boolean discover, Consumer<HostileImage> corrupt, Check check, Duration timeBound,
