@@ -3,7 +3,6 @@ package dev.periscope.request;
 import dev.periscope.account.Caller;
 import dev.periscope.account.Role;
 import dev.periscope.audit.Audit;
-import dev.periscope.session.Method;
 import dev.periscope.session.SessionKind;
 import dev.periscope.session.SessionSpec;
 import dev.periscope.session.Sessions;
@@ -11,6 +10,7 @@ import dev.periscope.system.PeriscopeProperties;
 import dev.periscope.system.Sql;
 import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
+import dev.periscope.vmi.trace.TraceMethod;
 import io.r2dbc.spi.Readable;
 import java.time.Instant;
 import java.util.HashMap;
@@ -57,7 +57,7 @@ class Requests {
         Instant now = Instant.now();
         return fleet.get(caller, body.vm()).flatMap(vm -> tenants.find(vm.tenant()).flatMap(tenant -> {
             var request = new IntrospectionRequest(UUID.randomUUID().toString(), tenant.id(), vm.name(), body.kind(),
-                    body.method() == null ? Method.M1 : body.method(), body.targetPid(), body.minutes(), body.reason(),
+                    body.method() == null ? TraceMethod.M1 : body.method(), body.targetPid(), body.minutes(), body.reason(),
                     caller.username(), RequestState.SUBMITTED, null, null, null, now, null,
                     now.plus(limits.requestTtl()));
             Mono<Void> stored = insert(request)
@@ -176,7 +176,7 @@ class Requests {
     private static IntrospectionRequest request(Readable row) {
         return new IntrospectionRequest(row.get("id", String.class), row.get("tenant_id", String.class),
                 row.get("vm_name", String.class), SessionKind.valueOf(row.get("kind", String.class)),
-                Method.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
+                TraceMethod.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
                 Sql.integer(row, "minutes"), row.get("reason", String.class), row.get("requested_by", String.class),
                 RequestState.valueOf(row.get("state", String.class)), row.get("decided_by", String.class),
                 row.get("decision_reason", String.class), row.get("session_id", String.class),

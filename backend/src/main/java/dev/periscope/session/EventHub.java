@@ -24,9 +24,9 @@ final class EventHub {
     }
 
     /** Publishes an event with the next id. Serialised: one session's runner and its stop may race. */
-    synchronized SessionEvent publish(String type, Object data) {
+    synchronized SessionEvent publish(SessionEvent.Payload data) {
         long id = lastId.updateAndGet(last -> Math.max(last + 1, System.currentTimeMillis() * 1000));
-        SessionEvent event = new SessionEvent(id, session, type, Instant.now(), data);
+        SessionEvent event = SessionEvent.of(id, session, Instant.now(), data);
         sink.emitNext(event, Sinks.EmitFailureHandler.FAIL_FAST);
         return event;
     }

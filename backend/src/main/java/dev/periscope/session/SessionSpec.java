@@ -1,5 +1,6 @@
 package dev.periscope.session;
 
+import dev.periscope.vmi.trace.TraceMethod;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
@@ -27,7 +28,7 @@ import java.util.List;
 public record SessionSpec(
         @NotBlank @Pattern(regexp = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}") String vm,
         @NotNull SessionKind kind,
-        Method method,
+        TraceMethod method,
         @Positive Integer targetPid,
         @Pattern(regexp = "[^/\\s]{1,15}", message = "must be a process name (comm): 1 to 15 characters, no '/' or space")
         String targetProcess,
@@ -40,7 +41,7 @@ public record SessionSpec(
 
     /** The same spec with every default filled in, so that equal requests compare equal. */
     SessionSpec normalized(Duration defaultDuration, long defaultEvents) {
-        return new SessionSpec(vm, kind, method == null ? Method.M1 : method, targetPid,
+        return new SessionSpec(vm, kind, method == null ? TraceMethod.M1 : method, targetPid,
                 targetPid != null || targetProcess == null || targetProcess.isBlank() ? null : targetProcess,
                 syscalls == null ? List.of() : syscalls.stream().distinct().sorted().toList(),
                 mode == null ? "snapshot" : mode, intervalSeconds == null ? 5 : intervalSeconds,

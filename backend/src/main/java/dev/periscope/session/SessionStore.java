@@ -2,6 +2,7 @@ package dev.periscope.session;
 
 import dev.periscope.account.Caller;
 import dev.periscope.system.Sql;
+import dev.periscope.vmi.trace.TraceMethod;
 import io.r2dbc.spi.Readable;
 import java.time.Instant;
 import java.util.HashMap;
@@ -107,17 +108,22 @@ class SessionStore {
                 .bind("id", id).then();
     }
 
-    /** Moves a session to a final state unless it is in one already; true when this call did it. */
-    Mono<Boolean> finish(String id, SessionState state, String reason, Instant at) {
-        return db.sql("UPDATE vmi_session SET state = :s, end_reason = :r, ended_at = :at "
+    /** Moves a session to the final state {@code end} implies unless it is in one already; true when this call did it. */
+    Mono<Boolean> finish(String id, SessionEnd end, String reason, Instant at) {
+        return db.sql("UPDATE vmi_session SET state = :s, end_cause = :c, end_reason = :r, ended_at = :at "
                         + "WHERE id = :id AND state NOT IN ('ENDED', 'LOST')")
-                .bind("s", state.name()).bind("r", reason.length() > 500 ? reason.substring(0, 500) : reason)
+                .bind("s", end.state().name()).bind("c", end.name())
+                .bind("r", reason.length() > 500 ? reason.substring(0, 500) : reason)
                 .bind("at", Sql.utc(at)).bind("id", id)
                 .fetch().rowsUpdated().map(n -> n > 0);
     }
 
     Mono<Void> delivered(String id, long events) {
         return db.sql("UPDATE vmi_session SET events_delivered = :n WHERE id = :id").bind("n", events).bind("id", id).then();
+    }
+
+    private static SessionEnd endCause(String column) {
+        return column == null ? null : SessionEnd.valueOf(column);
     }
 
     private static List<String> syscalls(String column) {
@@ -127,12 +133,12 @@ class SessionStore {
     private static Session session(Readable row) {
         return new Session(row.get("id", String.class), row.get("tenant_id", String.class),
                 row.get("vm_name", String.class), SessionKind.valueOf(row.get("kind", String.class)),
-                Method.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
+                TraceMethod.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
                 row.get("target_name", String.class), syscalls(row.get("syscalls", String.class)),
                 row.get("acquisition", String.class), Sql.integer(row, "interval_seconds"),
                 Sql.integer(row, "max_duration_seconds"), Sql.longValue(row, "max_events"),
                 Sql.longValue(row, "events_delivered"), SessionState.valueOf(row.get("state", String.class)),
-                row.get("end_reason", String.class), row.get("opened_by", String.class),
+                endCause(row.get("end_cause", String.class)), row.get("end_reason", String.class), row.get("opened_by", String.class),
                 row.get("request_id", String.class), Sql.instant(row, "created_at"), Sql.instant(row, "started_at"),
                 Sql.instant(row, "ended_at"));
     }

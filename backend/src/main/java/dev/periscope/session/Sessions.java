@@ -71,7 +71,8 @@ public class Sessions implements ApplicationRunner {
     private record Running(EventHub hub, Disposable.Swap runner) {
     }
 
-    record Outcome(SessionState state, String reason) {
+    /** How a session's run ended: why, and what happened for people. */
+    record Outcome(SessionEnd end, String reason) {
     }
 
     /** A session opened, or found again by its idempotency key ({@code replayed}). */
@@ -151,8 +152,9 @@ public class Sessions implements ApplicationRunner {
 
     private Mono<Session> create(Caller caller, VmView vm, SessionSpec spec, String key, String hash, String requestId) {
         Session session = new Session(UUID.randomUUID().toString(), vm.tenant(), vm.name(), spec.kind(), spec.method(),
-                spec.targetPid(), spec.targetProcess(), spec.syscalls(), spec.mode(), spec.intervalSeconds(), spec.maxDurationSeconds(), spec.maxEvents(), 0,
-                SessionState.PENDING, null, caller.username(), requestId, Instant.now(), null, null);
+                spec.targetPid(), spec.targetProcess(), spec.syscalls(), spec.mode(), spec.intervalSeconds(),
+                spec.maxDurationSeconds(), spec.maxEvents(), 0, SessionState.PENDING, null, null, caller.username(),
+                requestId, Instant.now(), null, null);
         return store.insert(session, key, hash)
                 .flatMap(s -> audit.record(caller, s.tenant(), "SESSION_STARTED", s.id(), "ok",
                         s.kind() + " " + s.method() + " on " + s.vm() + (requestId == null ? "" : " request=" + requestId)))
@@ -165,9 +167,9 @@ public class Sessions implements ApplicationRunner {
         running.put(session.id(), run);
         return store.started(session.id(), Instant.now())
                 .then(Mono.fromRunnable(() -> {
-                    hub.publish("state", new SessionEvent.StateChange(SessionState.ACTIVE, why));
+                    hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, why));
                     run.runner().update(run(session, hub, remaining)
-                            .flatMap(outcome -> finish(session.id(), outcome.state(), outcome.reason(), "periscope"))
+                            .flatMap(outcome -> finish(session.id(), outcome, "periscope"))
                             .subscribe(null, e -> log.warn("session {} runner failed", session.id(), e)));
                 }))
                 .then(store.find(session.id()));
@@ -175,14 +177,14 @@ public class Sessions implements ApplicationRunner {
 
     private Mono<Outcome> run(Session s, EventHub hub, Duration remaining) {
         Mono<Outcome> timeUp = Mono.delay(remaining)
-                .thenReturn(new Outcome(SessionState.ENDED, "max duration of " + s.maxDurationSeconds() + " s reached"));
+                .thenReturn(new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds() + " s reached"));
         Mono<Outcome> work = switch (s.kind()) {
             case PROCESS_LIST -> processLists(s, hub);
             case TRACE -> tracer.run(s, hub);
         };
         return Mono.firstWithSignal(work, timeUp)
-                .onErrorResume(e -> Mono.just(isGone(e) ? new Outcome(SessionState.LOST, "VM " + s.vm() + " went away: "
-                        + e.getMessage()) : new Outcome(SessionState.ENDED, "failed: " + e.getMessage())));
+                .onErrorResume(e -> Mono.just(isGone(e) ? new Outcome(SessionEnd.VM_GONE, "VM " + s.vm() + " went away: "
+                        + e.getMessage()) : new Outcome(SessionEnd.FAILED, "failed: " + e.getMessage())));
     }
 
     private Mono<Outcome> processLists(Session s, EventHub hub) {
@@ -194,18 +196,18 @@ public class Sessions implements ApplicationRunner {
                 .concatMap(tick -> reader.read(opener, s.vm(), mode, s.id()).map(Optional::of)
                         .onErrorResume(e -> e instanceof GuestDataException || e instanceof PageNotPresentException,
                                 e -> {
-                                    hub.publish("notice", "process list failed, retrying: " + e.getMessage());
+                                    hub.publish(new SessionEvent.Notice("process list failed, retrying: " + e.getMessage()));
                                     return Mono.just(Optional.<ProcessListView>empty());
                                 }))
                 .filter(Optional::isPresent)
                 .concatMap(list -> {
-                    hub.publish("processes", list.get());
+                    hub.publish(new SessionEvent.Processes(list.get()));
                     long n = delivered.incrementAndGet();
                     return store.delivered(s.id(), n).thenReturn(n);
                 })
                 .takeUntil(n -> n >= s.maxEvents())
                 .last()
-                .thenReturn(new Outcome(SessionState.ENDED, "max events of " + s.maxEvents() + " reached"));
+                .thenReturn(new Outcome(SessionEnd.MAX_EVENTS, "max events of " + s.maxEvents() + " reached"));
     }
 
     private static boolean isGone(Throwable e) {
@@ -213,9 +215,10 @@ public class Sessions implements ApplicationRunner {
                 || e instanceof ResponseStatusException r && r.getStatusCode().value() == 404;
     }
 
-    /** Moves the session to a final state (once), tells its subscribers and completes its stream. */
-    private Mono<Void> finish(String id, SessionState state, String reason, String actor) {
-        return store.finish(id, state, reason, Instant.now()).flatMap(changed -> {
+    /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
+    private Mono<Void> finish(String id, Outcome outcome, String actor) {
+        SessionState state = outcome.end().state();
+        return store.finish(id, outcome.end(), outcome.reason(), Instant.now()).flatMap(changed -> {
             Running run = running.remove(id);
             EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents());
             if (run != null) {
@@ -224,13 +227,13 @@ public class Sessions implements ApplicationRunner {
             if (!changed) {
                 return Mono.empty();
             }
-            hub.publish("state", new SessionEvent.StateChange(state, reason));
+            hub.publish(new SessionEvent.StateChange(state, outcome.end(), outcome.reason()));
             hub.complete();
             synchronized (finished) {
                 finished.put(id, hub);
             }
             return store.find(id).flatMap(s -> audit.record(actor, s.tenant(),
-                    state == SessionState.LOST ? "SESSION_LOST" : "SESSION_ENDED", id, "ok", reason));
+                    state == SessionState.LOST ? "SESSION_LOST" : "SESSION_ENDED", id, "ok", outcome.reason()));
         });
     }
 
@@ -241,12 +244,13 @@ public class Sessions implements ApplicationRunner {
                         .then(Mono.fromRunnable(() -> {
                             Running run = running.get(id);
                             if (run != null) {
-                                run.hub().publish("state", new SessionEvent.StateChange(SessionState.STOPPING,
+                                run.hub().publish(new SessionEvent.StateChange(SessionState.STOPPING, null,
                                         "stop asked by " + caller.username()));
                             }
                         }))
                         .then(audit.record(caller, s.tenant(), "SESSION_STOPPED", id, "ok", "stopped by " + caller.username()))
-                        .then(finish(id, SessionState.ENDED, "stopped by " + caller.username(), caller.username()))
+                        .then(finish(id, new Outcome(SessionEnd.STOPPED, "stopped by " + caller.username()),
+                                caller.username()))
                         .then(store.find(id)));
     }
 
@@ -259,8 +263,8 @@ public class Sessions implements ApplicationRunner {
                 return hub.subscribe(lastEventId, limits.streamBuffer());
             }
             Instant at = s.endedAt() != null ? s.endedAt() : s.createdAt();
-            return Flux.just(new SessionEvent(at.toEpochMilli() * 1000, id, "state", at,
-                    new SessionEvent.StateChange(s.state(), s.endReason())));
+            return Flux.just(SessionEvent.of(at.toEpochMilli() * 1000, id, at,
+                    new SessionEvent.StateChange(s.state(), s.end(), s.endReason())));
         });
     }
 
@@ -289,13 +293,16 @@ public class Sessions implements ApplicationRunner {
                             ? tracer.disarm(s.vm()).thenReturn(vm) : Mono.just(vm))
                     .flatMap(vm -> {
                         if (vm.isEmpty()) {
-                            return finish(s.id(), SessionState.LOST, "server restarted and VM " + s.vm()
-                                    + " is gone", "periscope");
+                            return finish(s.id(), new Outcome(SessionEnd.VM_GONE, "server restarted and VM " + s.vm()
+                                    + " is gone"), "periscope");
                         }
-                        if (remaining.isNegative() || remaining.isZero() || s.state() == SessionState.STOPPING) {
-                            return finish(s.id(), SessionState.ENDED, s.state() == SessionState.STOPPING
-                                    ? "stopped while the server restarted"
-                                    : "max duration elapsed while the server was down", "periscope");
+                        if (s.state() == SessionState.STOPPING) {
+                            return finish(s.id(), new Outcome(SessionEnd.STOPPED, "stopped while the server restarted"),
+                                    "periscope");
+                        }
+                        if (remaining.isNegative() || remaining.isZero()) {
+                            return finish(s.id(), new Outcome(SessionEnd.MAX_DURATION,
+                                    "max duration elapsed while the server was down"), "periscope");
                         }
                         log.info("resuming session {} on {} for {}", s.id(), s.vm(), remaining);
                         return start(s, remaining, "resumed after server restart").then();

@@ -4,8 +4,8 @@ import dev.periscope.overhead.Overhead;
 import dev.periscope.syscall.SyscallArchive;
 import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.trace.OverheadSnapshot;
+import dev.periscope.vmi.trace.TraceEnd;
 import dev.periscope.vmi.trace.TraceEvent;
-import dev.periscope.vmi.trace.TraceMethod;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import java.time.Duration;
@@ -23,13 +23,14 @@ import org.springframework.stereotype.Component;
 import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.SynchronousSink;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
 /**
  * Runs the engine side of a trace session: opens {@link VmiEngine#trace} on the engine scheduler, publishes its
- * events into the session's {@link EventHub} (types {@code trace}, {@code syscall}, {@code process},
- * {@code dropped}), appends the syscalls to the {@link SyscallArchive}, records overhead samples every second and
+ * events into the session's {@link EventHub} ({@link SessionEvent.TraceStarted}, then
+ * {@link SessionEvent.Syscall}, {@link SessionEvent.ProcessChange} and {@link SessionEvent.Dropped}), appends the syscalls to the {@link SyscallArchive}, records overhead samples every second and
  * closes the engine trace whenever the session's runner ends: stop, limits, VM gone, server shutdown (all of them
  * cancel or complete the Mono this returns).
  *
@@ -60,32 +61,10 @@ class Tracer {
         this.store = store;
     }
 
-    /** The {@code trace} event: whom the session traces, how, and where its syscall names come from. */
-    public record Started(int pid, String name, TraceMethod method, String methodDescription, List<String> syscalls,
-                          String syscallNames) {
-    }
-
-    /** A {@code syscall} event: one syscall entry of a traced process. */
-    public record Syscall(Instant time, int vcpu, int pid, String name, String syscall, int number, List<Arg> args,
-                          String text) {
-    }
-
-    /** One argument: raw register value, and its decoded text (a path, a buffer, flags) when there is one. */
-    public record Arg(String name, long value, String text) {
-    }
-
-    /** A {@code process} event: a traced process exec'd, a child is followed, a traced process exited. */
-    public record ProcessChange(String change, int pid, String name, String detail) {
-    }
-
-    /** A {@code dropped} event from the engine: events lost in the hypervisor's ring or the session's buffer. */
-    public record EngineDropped(long count, String where) {
-    }
-
     /** The engine request for a stored session. */
     static TraceRequest request(Session s) {
         TraceRequest r = s.targetPid() != null ? TraceRequest.pid(s.targetPid()) : TraceRequest.process(s.targetProcess());
-        return r.withMethod(TraceMethod.valueOf(s.method().name()));
+        return r.withMethod(s.method());
     }
 
     /**
@@ -103,29 +82,31 @@ class Tracer {
         AtomicLong delivered = new AtomicLong(s.eventsDelivered());
         AtomicLong archiveDropped = new AtomicLong();
         Clock clock = new Clock();
-        hub.publish("trace", new Started(trace.pid(), trace.processName(), trace.method(),
+        hub.publish(new SessionEvent.TraceStarted(trace.pid(), trace.processName(), trace.method(),
                 trace.method().description(), s.syscalls(), trace.syscallTable().toString()));
 
         Flux<SyscallArchive.SyscallRecord> toArchive = trace.events()
                 .publishOn(Schedulers.parallel(), HAND_OVER)
-                .handle((TraceEvent e, reactor.core.publisher.SynchronousSink<SyscallArchive.SyscallRecord> sink) -> {
-                    switch (e.kind()) {
-                        case SYSCALL -> {
-                            if (!only.isEmpty() && !only.contains(e.syscall())) {
+                .handle((TraceEvent e, SynchronousSink<SyscallArchive.SyscallRecord> sink) -> {
+                    switch (e) {
+                        case TraceEvent.Syscall call -> {
+                            if (!only.isEmpty() && !only.contains(call.name())) {
                                 return;
                             }
-                            Syscall view = view(e, clock);
-                            hub.publish("syscall", view);
-                            sink.next(record(s, e, view.time()));
+                            SessionEvent.Syscall view = SessionEvent.Syscall.of(call, clock.at(call.timestampNs()));
+                            hub.publish(view);
+                            sink.next(record(s, call, view.time()));
                             if (delivered.incrementAndGet() >= s.maxEvents()) {
                                 trace.close();
                             }
                         }
-                        case DROPPED -> hub.publish("dropped", new EngineDropped(e.dropped(), e.detail()));
-                        case EXEC, CHILD, EXIT -> hub.publish("process",
-                                new ProcessChange(e.kind().name().toLowerCase(java.util.Locale.ROOT), e.pid(),
-                                        e.process(), e.detail()));
-                        case ENDED -> { }
+                        case TraceEvent.Dropped d -> hub.publish(new SessionEvent.Dropped(d.count(), switch (d.site()) {
+                            case HYPERVISOR_RING -> SessionEvent.DropSite.HYPERVISOR_RING;
+                            case SESSION_BUFFER -> SessionEvent.DropSite.SESSION_BUFFER;
+                        }));
+                        case TraceEvent.ProcessChange c -> hub.publish(new SessionEvent.ProcessChange(c.change(),
+                                c.pid(), c.process(), c.detail()));
+                        case TraceEvent.Ended ended -> { }
                     }
                 });
         Mono<Void> archived = toArchive
@@ -149,29 +130,22 @@ class Tracer {
         return Mono.firstWithSignal(ended, sampling);
     }
 
-    /** Why the engine trace ended, as the session's final state. */
+    /** Why the engine trace ended, as the session's outcome. */
     static Sessions.Outcome outcome(Session s, TraceSession trace, long delivered) {
-        String reason = trace.endReason();
         if (delivered >= s.maxEvents()) {
-            return new Sessions.Outcome(SessionState.ENDED, "max events of " + s.maxEvents() + " reached");
+            return new Sessions.Outcome(SessionEnd.MAX_EVENTS, "max events of " + s.maxEvents() + " reached");
         }
-        if (reason.startsWith("VM ")) {
-            return new Sessions.Outcome(SessionState.LOST, "VM " + s.vm() + " went away: " + reason);
-        }
-        if (reason.equals("target exited")) {
-            return new Sessions.Outcome(SessionState.ENDED, "target process " + trace.pid() + " ("
-                    + trace.processName() + ") exited");
-        }
-        return new Sessions.Outcome(SessionState.ENDED, "trace ended: " + (reason.isEmpty() ? "closed" : reason));
+        TraceEnd end = trace.end().orElse(TraceEnd.of(TraceEnd.Reason.CLOSED));
+        return switch (end.reason()) {
+            case VM_GONE -> new Sessions.Outcome(SessionEnd.VM_GONE, "VM " + s.vm() + " went away: " + end.detail());
+            case TARGET_EXITED -> new Sessions.Outcome(SessionEnd.TARGET_EXITED, "target process " + trace.pid()
+                    + " (" + trace.processName() + ") exited");
+            case ENGINE_CLOSED, CLOSED -> new Sessions.Outcome(SessionEnd.SHUTDOWN, "trace ended: " + end);
+            case FAILED -> new Sessions.Outcome(SessionEnd.FAILED, "trace failed: " + end.detail());
+        };
     }
 
-    static Syscall view(TraceEvent e, Clock clock) {
-        List<Arg> args = e.args().stream().map(a -> new Arg(a.name(), a.value(), a.text())).toList();
-        return new Syscall(clock.at(e.timestampNs()), e.vcpu(), e.pid(), e.process(), e.syscall(), e.number(), args,
-                e.toString());
-    }
-
-    private static SyscallArchive.SyscallRecord record(Session s, TraceEvent e, Instant at) {
+    private static SyscallArchive.SyscallRecord record(Session s, TraceEvent.Syscall e, Instant at) {
         long[] a = new long[6];
         for (int i = 0; i < Math.min(6, e.args().size()); i++) {
             a[i] = e.args().get(i).value();

@@ -160,13 +160,13 @@ public final class OverheadExperiment {
             long armedNs = System.nanoTime();
             Disposable d = s.events().subscribe(e -> {
                 events.incrementAndGet();
-                if (e.kind() == TraceEvent.Kind.SYSCALL) {
+                if (e instanceof TraceEvent.Syscall) {
                     syscalls.incrementAndGet();
                 }
             });
             Runnable alive = () -> {
                 if (s.ended()) {
-                    throw new IllegalStateException(m + " session ended early: " + s.endReason());
+                    throw new IllegalStateException(m + " session ended early: " + s.end().orElseThrow());
                 }
             };
             while (times.size() < iterations) {

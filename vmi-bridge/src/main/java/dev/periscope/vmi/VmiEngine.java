@@ -12,6 +12,7 @@ import dev.periscope.vmi.linux.ProcessList;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.RingControl;
+import dev.periscope.vmi.trace.TraceEnd;
 import dev.periscope.vmi.trace.TraceHub;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
@@ -134,11 +135,6 @@ public final class VmiEngine implements AutoCloseable {
      */
     public boolean eventsArmed(String vm) {
         return withDomain(vm, a -> a.domain.eventChannel().map(EventChannel::armed).orElse(false));
-    }
-
-    /** The profile cache shared by all VMs (for diagnostics and tests). */
-    public KernelProfileCache profileCache() {
-        return profiles;
     }
 
     /**
@@ -266,7 +262,8 @@ public final class VmiEngine implements AutoCloseable {
         Attachment a = attached.remove(vm);
         if (a != null) {
             if (a.traces != null) {
-                a.traces.shutdown(closed ? "engine closed" : "VM detached (stopped or restarted)");
+                a.traces.shutdown(closed ? TraceEnd.of(TraceEnd.Reason.ENGINE_CLOSED)
+                        : new TraceEnd(TraceEnd.Reason.VM_GONE, "VM detached (stopped or restarted)"));
             }
             try {
                 a.domain.close();

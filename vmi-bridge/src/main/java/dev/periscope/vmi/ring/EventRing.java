@@ -196,10 +196,6 @@ public final class EventRing implements EventChannel, AutoCloseable {
         return lanes;
     }
 
-    public int laneCapacity() {
-        return capacity;
-    }
-
     /**
      * Publishes a new configuration (seqlock write, see periscope_ring.h). The extension adopts it at its next
      * callback on each vCPU; {@link #awaitApplied(Duration)} waits for that. Returns the new generation, which

@@ -3,13 +3,18 @@ package dev.periscope.vmi.linux;
 import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import dev.periscope.vmi.paging.X86AddressSpace;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * A synthetic Linux guest: kernel page tables mapping the direct map (2 MiB pages), task_structs with the small
  * offsets of {@link #OFFSETS}, creds, mms with their own page tables holding argv. Objects are bump-allocated
- * from the bottom of RAM, page tables from the top.
+ * from the bottom of RAM, page tables from the top. Public for other packages' tests (the trace machinery reads
+ * its processes through the real task walker): build tasks with {@link #task}, {@link #link} them, read them with
+ * {@link #processes()}.
  */
-final class SyntheticGuest {
+public final class SyntheticGuest {
 
     static final long DIRECT_MAP = 0xffff888000000000L;
     static final long P = 1, RW = 2, PS = 1 << 7, US = 4;
@@ -18,14 +23,14 @@ final class SyntheticGuest {
             0x68, 0x70, 0x74, 0x78, 0x80, 0x88, 0x90, -1, 0x08, 0x100, 0x10, 4, 8, 0x10, 0x20, 0x28, 0x30, 0x38, 0,
             8);
 
-    final ByteArrayPhysicalMemory memory;
+    public final ByteArrayPhysicalMemory memory;
     final int size;
     final long kernelDtb;
     long nextObject = 0x1000;
     long nextTable;
     final long initTask;
 
-    SyntheticGuest(int ramBytes) {
+    public SyntheticGuest(int ramBytes) {
         size = ramBytes;
         memory = ByteArrayPhysicalMemory.ofSize(ramBytes);
         nextTable = ramBytes;
@@ -66,9 +71,9 @@ final class SyntheticGuest {
         return va - DIRECT_MAP;
     }
 
-    KernelProfile profile() {
+    public KernelProfile profile() {
         return new KernelProfile("Linux version 6.1.0-synthetic", "6.1.0-synthetic", 0, 0, DIRECT_MAP, kernelDtb,
-                false, initTask, null, OFFSETS, 0, java.time.Duration.ZERO, false);
+                false, initTask, null, OFFSETS, 0, Duration.ZERO, false);
     }
 
     TaskWalker walker() {
@@ -76,12 +81,12 @@ final class SyntheticGuest {
     }
 
     /** A task_struct with cred, signal (its own thread list) and, unless a kernel thread, an mm with argv. */
-    long task(int pid, String comm, int uid, boolean kthread, String argv) {
+    public long task(int pid, String comm, int uid, boolean kthread, String argv) {
         long t = alloc((int) OFFSETS.taskStructSize());
         memory.writeInt(pa(t + OFFSETS.taskPid()), pid);
         memory.writeInt(pa(t + OFFSETS.taskTgid()), pid);
         byte[] c = comm.getBytes(StandardCharsets.ISO_8859_1);
-        memory.write(pa(t + OFFSETS.taskComm()), java.util.Arrays.copyOf(c, Math.min(16, c.length)));
+        memory.write(pa(t + OFFSETS.taskComm()), Arrays.copyOf(c, Math.min(16, c.length)));
         long cred = alloc(16);
         memory.writeInt(pa(cred + OFFSETS.credUid()), uid);
         memory.writeInt(pa(cred + OFFSETS.credGid()), uid);
@@ -121,7 +126,7 @@ final class SyntheticGuest {
     }
 
     /** Appends a task at the tail of init_task.tasks. */
-    void link(long task) {
+    public void link(long task) {
         long head = initTask + OFFSETS.taskTasks();
         long node = task + OFFSETS.taskTasks();
         long tail = memory.readLong(pa(head + 8));
@@ -145,11 +150,43 @@ final class SyntheticGuest {
         memory.writeLong(pa(head + 8), node);
     }
 
-    void setParent(long task, long parent) {
+    public void setParent(long task, long parent) {
         memory.writeLong(pa(task + OFFSETS.taskRealParent()), parent);
     }
 
     void setNext(long task, long value) {
         memory.writeLong(pa(task + OFFSETS.taskTasks()), value);
+    }
+
+    /** Removes a task from init_task.tasks (it exited, or a rootkit hid it). */
+    public void unlink(long task) {
+        long node = task + OFFSETS.taskTasks();
+        long next = memory.readLong(pa(node));
+        long prev = memory.readLong(pa(node + 8));
+        memory.writeLong(pa(prev), next);
+        memory.writeLong(pa(next + 8), prev);
+    }
+
+    /** Gives a user task a fresh address space, as execve does; returns its new DTB. */
+    public long exec(long task) {
+        long mm = memory.readLong(pa(task + OFFSETS.taskMm()));
+        long oldPgd = pa(memory.readLong(pa(mm + OFFSETS.mmPgd())));
+        long pgd = table();
+        for (int i = 0; i < 512; i++) {
+            memory.writeLong(pgd + 8L * i, memory.readLong(oldPgd + 8L * i));
+        }
+        memory.writeLong(pa(mm + OFFSETS.mmPgd()), DIRECT_MAP + pgd);
+        return pgd;
+    }
+
+    /** The DTB (physical address of mm->pgd) a user task runs with. */
+    public long dtbOf(long task) {
+        long mm = memory.readLong(pa(task + OFFSETS.taskMm()));
+        return pa(memory.readLong(pa(mm + OFFSETS.mmPgd())));
+    }
+
+    /** The processes the real task walker reads from this guest now. */
+    public List<GuestProcess> processes() {
+        return LinuxModel.processes(memory, profile()).processes();
     }
 }

@@ -20,11 +20,11 @@ document.addEventListener("DOMContentLoaded", () => {
 
   const time = at => (at ? String(at).substring(11, 23) : new Date().toISOString().substring(11, 23));
 
-  /** One line of text for an event, whatever its payload (lifecycle now, syscalls once the trace engine feeds it). */
+  /** One line of text for an event of each type (SessionEvent.Type on the server). */
   function describe(type, data) {
     if (data == null) return "";
     if (type === "state") return `${String(data.state).toLowerCase()}${data.reason ? ": " + data.reason : ""}`;
-    if (type === "notice") return typeof data === "string" ? data : JSON.stringify(data);
+    if (type === "notice") return data.message;
     if (type === "processes") {
       return `${(data.processes || []).length} processes, ${data.mode}, downtime ${(data.guestDowntimeMicros / 1000).toFixed(3)} ms`;
     }
@@ -32,7 +32,7 @@ document.addEventListener("DOMContentLoaded", () => {
       return `tracing pid ${data.pid} (${data.name}) with ${data.method}: ${data.methodDescription || ""}`
         + (data.syscalls && data.syscalls.length ? `; only ${data.syscalls.join(", ")}` : "");
     }
-    if (type === "process") return `${data.change} pid ${data.pid} ${data.name || ""} ${data.detail || ""}`;
+    if (type === "process") return `${String(data.change).toLowerCase()} pid ${data.pid} ${data.name || ""} ${data.detail || ""}`;
     if (type === "syscall") {
       const args = (data.args || []).map(a => a.text ? `${a.name}=${a.text}` : `${a.name}=0x${Number(a.value).toString(16)}`);
       return `${data.syscall || "#" + data.number}(${args.join(", ")})  [pid ${data.pid} ${data.name || ""}] vcpu${data.vcpu}`;
@@ -88,7 +88,8 @@ document.addEventListener("DOMContentLoaded", () => {
     try { event = JSON.parse(message.data); } catch (e) { event = { type, data: message.data }; }
     const data = event && "data" in event ? event.data : event;
     if (type === "dropped") {
-      dropMarker(data && data.count || 0, data && data.where ? `lost in ${data.where}` : "the server dropped them (this reader was slow)");
+      dropMarker(data && data.count || 0, !data || data.where === "STREAM" ? "the server dropped them (this reader was slow)"
+        : `lost in the ${String(data.where).toLowerCase().replace("_", " ")}`);
       return;
     }
     if (type === "state" && data) {
@@ -106,10 +107,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!frame) frame = requestAnimationFrame(flush);
   }
 
-  // The stream: named SSE events. Lifecycle events now; syscall records once the trace engine feeds sessions.
+  // The stream: one named SSE event per SessionEvent.Type.
   const source = new EventSource(`/api/v1/sessions/${encodeURIComponent(id)}/events`, { withCredentials: true });
-  ["state", "notice", "processes", "dropped", "syscall", "trace", "process", "message"]
-    .forEach(type => source.addEventListener(type, m => onEvent(type === "message" ? "event" : type, m)));
+  ["state", "notice", "processes", "dropped", "syscall", "trace", "process"]
+    .forEach(type => source.addEventListener(type, m => onEvent(type, m)));
   source.onerror = () => {
     if (finished) {
       source.close();
