@@ -5,12 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.SessionClosedException;
-import dev.periscope.vmi.linux.SyntheticGuest;
-import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingTestProducer;
-import dev.periscope.vmi.ring.RingToken;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -20,53 +15,34 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import reactor.core.Disposable;
 
 /**
- * The trace machinery of one VM without a VM: the real event ring (a file), the test producer standing in for the
+ * The trace machinery of one VM without a VM ({@link SyntheticTraceRig}): the real event ring (a file), the test producer standing in for the
  * QEMU plugin on vCPU 0, and a synthetic guest whose processes the real task walker reads. Covers attribution, the
  * M3/M4 arming on CR3 switches, child following (by CR3 switch and by the fork breakpoint), exec, exit, several
  * sessions on one ring and the ring's drop markers.
  */
 class TraceHubTest {
 
-    static final long ENTRY = 0xffffffff81e00000L;
-    static final long FORK = 0xffffffff810c5a00L;
     static final int READ = 0;
     static final int WRITE = 1;
     static final int MODE_CR3 = 0x01, MODE_CR3_FILTER = 0x02, MODE_SYSCALL = 0x08, MODE_BREAKPOINT = 0x40;
 
-    @TempDir
-    Path dir;
-
-    private final SyntheticGuest guest = new SyntheticGuest(8 << 20);
-    private final long init = guest.task(1, "init", 0, false, "/sbin/init\0");
-    private final long sh = guest.task(300, "sh", 0, false, "sh\0");
-    private final long busy = guest.task(400, "busy", 0, false, "busy\0");
-    private EventRing ring;
+    private SyntheticTraceRig rig;
     private RingTestProducer vcpu0;
     private TraceHub hub;
 
     @BeforeEach
-    void setUp() throws IOException {
-        guest.link(init);
-        guest.setParent(sh, init);
-        guest.link(sh);
-        guest.setParent(busy, init);
-        guest.link(busy);
-        guest.link(guest.task(2, "kthreadd", 0, true, null));
-        ring = EventRing.create(dir.resolve("vm.ring"), 1, 1024, RingToken.random());
-        vcpu0 = new RingTestProducer(ring.path(), 0);
-        hub = new TraceHub("vm", ring, guest::processes, new SyscallDecoder(SyscallTable.builtin(), guest.memory),
-                ENTRY, FORK, 1);
+    void setUp() {
+        rig = new SyntheticTraceRig("vm");
+        vcpu0 = rig.producer();
+        hub = rig.hub();
     }
 
     @AfterEach
     void tearDown() {
-        hub.shutdown(TraceEnd.of(TraceEnd.Reason.ENGINE_CLOSED));
-        vcpu0.close();
-        ring.close();
+        rig.close();
     }
 
     /** Collects a session's events. */
@@ -120,12 +96,12 @@ class TraceHubTest {
         try (TraceSession s = hub.open(TraceRequest.pid(300))) {
             Events events = new Events(s);
             assertThat(s.processName()).isEqualTo("sh");
-            assertThat(vcpu0.dtbs()).containsExactly(guest.dtbOf(sh));
+            assertThat(vcpu0.dtbs()).containsExactly(rig.dtb(300));
             assertThat(vcpu0.mode() & (MODE_CR3_FILTER | MODE_SYSCALL)).isEqualTo(MODE_CR3_FILTER | MODE_SYSCALL);
-            assertThat(vcpu0.breakpointAddress(0)).isEqualTo(ENTRY);
+            assertThat(vcpu0.breakpointAddress(0)).isEqualTo(SyntheticTraceRig.SYSCALL_ENTRY);
 
-            syscall(guest.dtbOf(busy), WRITE, false);
-            syscall(guest.dtbOf(sh) | 0x5, READ, false); // a PCID in CR3 does not matter
+            syscall(rig.dtb(400), WRITE, false);
+            syscall(rig.dtb(300) | 0x5, READ, false); // a PCID in CR3 does not matter
             await("the read", () -> events.syscalls().size() == 1);
             TraceEvent.Syscall read = events.syscalls().getFirst();
             assertThat(read.pid()).isEqualTo(300);
@@ -145,10 +121,10 @@ class TraceHubTest {
             assertThat(vcpu0.mode() & MODE_CR3).isEqualTo(MODE_CR3);
             assertThat(vcpu0.mode() & (MODE_SYSCALL | MODE_CR3_FILTER)).as("target not running, all CR3").isZero();
 
-            switchTo(guest.dtbOf(busy), guest.dtbOf(sh), true);
+            switchTo(rig.dtb(400), rig.dtb(300), true);
             await("armed", () -> (vcpu0.mode() & MODE_SYSCALL) != 0);
-            syscall(guest.dtbOf(sh), WRITE, true);
-            switchTo(guest.dtbOf(sh), guest.dtbOf(busy), true);
+            syscall(rig.dtb(300), WRITE, true);
+            switchTo(rig.dtb(300), rig.dtb(400), true);
             await("disarmed", () -> (vcpu0.mode() & MODE_SYSCALL) == 0);
             assertThat(events.syscalls()).extracting(TraceEvent.Syscall::name).containsExactly("write");
             assertThat(s.overhead().vcpuWait()).isPositive();
@@ -159,10 +135,10 @@ class TraceHubTest {
     void m4FiltersInTheHypervisorAndArmsTheSameWay() {
         try (TraceSession s = hub.open(TraceRequest.pid(300).withMethod(TraceMethod.M4))) {
             assertThat(vcpu0.mode() & (MODE_CR3 | MODE_CR3_FILTER)).isEqualTo(MODE_CR3 | MODE_CR3_FILTER);
-            assertThat(vcpu0.dtbs()).containsExactly(guest.dtbOf(sh));
-            switchTo(guest.dtbOf(init), guest.dtbOf(sh), true);
+            assertThat(vcpu0.dtbs()).containsExactly(rig.dtb(300));
+            switchTo(rig.dtb(1), rig.dtb(300), true);
             await("armed", () -> (vcpu0.mode() & MODE_SYSCALL) != 0);
-            switchTo(guest.dtbOf(sh), guest.dtbOf(init), true);
+            switchTo(rig.dtb(300), rig.dtb(1), true);
             await("disarmed", () -> (vcpu0.mode() & MODE_SYSCALL) == 0);
         }
     }
@@ -171,12 +147,10 @@ class TraceHubTest {
     void aChildFirstSeenAtACr3SwitchIsFollowedFromThen() {
         try (TraceSession s = hub.open(TraceRequest.pid(300).withChildren(true))) {
             Events events = new Events(s);
-            long child = guest.task(310, "make", 0, false, "make\0-j2\0");
-            guest.setParent(child, sh);
-            guest.link(child);
-            switchTo(guest.dtbOf(sh), guest.dtbOf(child), false);
+            rig.add(310, "make", 300, "make\0-j2\0");
+            switchTo(rig.dtb(300), rig.dtb(310), false);
             await("child in the filter", () -> s.tracedPids().contains(310));
-            assertThat(vcpu0.dtbs()).containsExactlyInAnyOrder(guest.dtbOf(sh), guest.dtbOf(child));
+            assertThat(vcpu0.dtbs()).containsExactlyInAnyOrder(rig.dtb(300), rig.dtb(310));
             assertThat(events.ofType(TraceEvent.ProcessChange.class)).singleElement().satisfies(e -> {
                 TraceEvent.ProcessChange change = (TraceEvent.ProcessChange) e;
                 assertThat(change.change()).isEqualTo(TraceEvent.Change.CHILD);
@@ -184,7 +158,7 @@ class TraceHubTest {
                 assertThat(change.process()).isEqualTo("make");
                 assertThat(change.detail()).isEqualTo("child of 300");
             });
-            syscall(guest.dtbOf(child), READ, false);
+            syscall(rig.dtb(310), READ, false);
             await("the child's read", () -> events.syscalls().size() == 1);
             assertThat(events.syscalls().getFirst().pid()).isEqualTo(310);
         }
@@ -194,14 +168,12 @@ class TraceHubTest {
     void underM4TheForkBreakpointPutsAChildInTheFilterBeforeItRuns() {
         try (TraceSession s = hub.open(TraceRequest.pid(300).withMethod(TraceMethod.M4).withChildren(true))) {
             assertThat(vcpu0.mode() & MODE_BREAKPOINT).isEqualTo(MODE_BREAKPOINT);
-            assertThat(vcpu0.breakpointAddress(1)).isEqualTo(FORK);
-            long child = guest.task(311, "cc", 0, false, "cc\0");
-            guest.setParent(child, sh);
-            guest.link(child);
-            long seq = vcpu0.breakpoint(FORK, guest.dtbOf(sh), true);
+            assertThat(vcpu0.breakpointAddress(1)).isEqualTo(SyntheticTraceRig.FORK_HOOK);
+            rig.add(311, "cc", 300);
+            long seq = vcpu0.breakpoint(SyntheticTraceRig.FORK_HOOK, rig.dtb(300), true);
             assertThat(vcpu0.awaitResponse(seq, 5_000_000_000L)).isTrue();
             assertThat(s.tracedPids()).as("known before the child's first instruction").contains(311);
-            assertThat(vcpu0.dtbs()).contains(guest.dtbOf(child));
+            assertThat(vcpu0.dtbs()).contains(rig.dtb(311));
         }
     }
 
@@ -209,7 +181,7 @@ class TraceHubTest {
     void anExecIsReportedAndTheNewAddressSpaceTraced() {
         try (TraceSession s = hub.open(TraceRequest.pid(300))) {
             Events events = new Events(s);
-            long fresh = guest.exec(sh);
+            long fresh = rig.exec(300);
             syscall(fresh, READ, false); // an unknown address space: one walk finds who runs it
             await("the exec", () -> !events.ofType(TraceEvent.ProcessChange.class).isEmpty());
             TraceEvent.ProcessChange exec = (TraceEvent.ProcessChange) events.ofType(TraceEvent.ProcessChange.class)
@@ -224,7 +196,7 @@ class TraceHubTest {
     void theSessionEndsWhenItsTargetExits() {
         TraceSession s = hub.open(TraceRequest.pid(300));
         Events events = new Events(s);
-        guest.unlink(sh);
+        rig.exit(300);
         await("ended", s::ended); // the periodic walk (1 s) no longer finds it
         assertThat(s.end()).hasValue(TraceEnd.of(TraceEnd.Reason.TARGET_EXITED));
         await("last event", () -> events.all.size() >= 2);
@@ -239,14 +211,14 @@ class TraceHubTest {
              TraceSession onBusy = hub.open(TraceRequest.process("busy").withMethod(TraceMethod.M5))) {
             Events shEvents = new Events(onSh);
             Events busyEvents = new Events(onBusy);
-            assertThat(vcpu0.dtbs()).containsExactlyInAnyOrder(guest.dtbOf(sh), guest.dtbOf(busy));
-            syscall(guest.dtbOf(sh), READ, false);
-            syscall(guest.dtbOf(busy), WRITE, false);
+            assertThat(vcpu0.dtbs()).containsExactlyInAnyOrder(rig.dtb(300), rig.dtb(400));
+            syscall(rig.dtb(300), READ, false);
+            syscall(rig.dtb(400), WRITE, false);
             await("both", () -> shEvents.syscalls().size() == 1 && busyEvents.syscalls().size() == 1);
             assertThat(shEvents.syscalls().getFirst().name()).isEqualTo("read");
             assertThat(busyEvents.syscalls().getFirst().name()).isEqualTo("write");
             onSh.close();
-            await("only busy is traced", () -> vcpu0.dtbs().length == 1 && vcpu0.dtbs()[0] == guest.dtbOf(busy));
+            await("only busy is traced", () -> vcpu0.dtbs().length == 1 && vcpu0.dtbs()[0] == rig.dtb(400));
             await("closed", onSh::ended);
             assertThat(onSh.end()).hasValue(TraceEnd.of(TraceEnd.Reason.CLOSED));
         }
@@ -256,14 +228,14 @@ class TraceHubTest {
     void aFullRingIsReportedToEverySessionAsDroppedRecords() {
         // no session yet, so no consumer: the lane (1024 records) fills with a stranger's syscalls and 6 are lost
         for (int i = 0; i < 1030; i++) {
-            vcpu0.syscall(guest.dtbOf(busy), WRITE, new long[6], false);
+            vcpu0.syscall(rig.dtb(400), WRITE, new long[6], false);
         }
         try (TraceSession s = hub.open(TraceRequest.pid(300));
              TraceSession other = hub.open(TraceRequest.process("busy"))) {
             Events events = new Events(s);
             Events otherEvents = new Events(other);
-            await("drained", () -> ring.backlog() == 0);
-            syscall(guest.dtbOf(sh), READ, false); // the producer writes its pending drop marker first
+            await("drained", () -> rig.ring().backlog() == 0);
+            syscall(rig.dtb(300), READ, false); // the producer writes its pending drop marker first
             await("the read", () -> events.syscalls().size() == 1);
             TraceEvent.Dropped lost = new TraceEvent.Dropped(0, 6, TraceEvent.DropSite.HYPERVISOR_RING);
             assertThat(events.ofType(TraceEvent.Dropped.class)).singleElement()
@@ -276,8 +248,9 @@ class TraceHubTest {
     void badTargetsAndMissingPlatformsAreRefusedClearly() {
         assertThatThrownBy(() -> hub.open(TraceRequest.pid(999))).isInstanceOf(NoSuchElementException.class);
         assertThatThrownBy(() -> hub.open(TraceRequest.pid(2))).hasMessageContaining("kernel thread");
-        TraceHub noEvents = new TraceHub("plain", null, guest::processes,
-                new SyscallDecoder(SyscallTable.builtin(), guest.memory), ENTRY, FORK, 1);
+        TraceHub noEvents = new TraceHub("plain", null, rig.guest()::processes,
+                new SyscallDecoder(SyscallTable.builtin(), rig.guest().memory), SyntheticTraceRig.SYSCALL_ENTRY,
+                SyntheticTraceRig.FORK_HOOK, 1);
         assertThatThrownBy(() -> noEvents.open(TraceRequest.pid(300)))
                 .isInstanceOf(PlatformUnavailableException.class).hasMessageContaining("only M1");
         try (TraceSession m1 = noEvents.open(TraceRequest.pid(300).withMethod(TraceMethod.M1))) {
