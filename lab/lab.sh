@@ -196,8 +196,7 @@ cmd_start() {
         qemu_boot_report "$d" "lab: VM $name failed to boot: $boot_fail" 40 "the console"
         exit 1
     fi
-    local t1=$EPOCHREALTIME
-    local boot; boot=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+    local boot; boot=$(elapsed "$t0")
     # shellcheck disable=SC2034 # vm_meta_write reads the M_* variables
     {
         M_name=$name M_tenant=$tenant M_memoryMib=$mem M_kernelVersion=$KERNEL_VERSION M_kernelPackage=$pkg

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.vmi.driver.lab.LabMetaScript.Field;
 import dev.periscope.vmi.driver.lab.LabMetaScript.Kind;
+import dev.periscope.vmi.driver.lab.LabMetaScript.Schema;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,12 +16,14 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import tools.jackson.databind.JsonNode;
 
 /**
  * The contract between the lab's meta.json writer (lab/lib/meta.sh, run with bash as lab.sh runs it) and its reader
  * (LabMeta): every field LabMeta reads is written with the JSON type it expects, and every value comes back exactly,
- * however awkward, from meta.json and from meta.env.
+ * however awkward, from meta.json and from meta.env, for each kind of run directory meta.sh describes.
  */
 class LabMetaContractTest {
 
@@ -33,7 +36,7 @@ class LabMetaContractTest {
 
     @Test
     void writesEveryFieldLabMetaReadsWithTheTypeItReads() {
-        Map<String, Kind> kinds = LabMetaScript.vmFields().stream()
+        Map<String, Kind> kinds = LabMetaScript.fields(Schema.VM).stream()
                 .collect(Collectors.toMap(Field::name, Field::kind));
         for (String text : List.of("name", "tenant", "kernelVersion", "workload", "ramPath", "qmpSocket",
                 "shellSocket", "startedAt", "ringPath", "ringTokenFile", "events")) {
@@ -45,16 +48,8 @@ class LabMetaContractTest {
     }
 
     @Test
-    void awkwardValuesComeBackExactly() throws IOException {
-        List<Field> fields = LabMetaScript.vmFields();
-        Map<String, String> values = new LinkedHashMap<>();
-        for (int i = 0; i < fields.size(); i++) {
-            Field field = fields.get(i);
-            values.put(field.name(), field.kind() == Kind.NUM ? Integer.toString(100 + i) : field.name() + AWKWARD);
-        }
-        values.put("startedAt", "2026-01-02T03:04:05Z"); // LabMeta reads an instant
-        values.put("kaslr", "true");
-        values.put("bootSeconds", "-9.75");
+    void labMetaReadsAwkwardValuesExactly() throws IOException {
+        Map<String, String> values = awkwardValues(Schema.VM);
         LabMetaScript.writeVm(dir, values);
 
         LabMeta meta = LabMeta.read(dir);
@@ -68,10 +63,18 @@ class LabMetaContractTest {
         assertThat(meta.qmpSocket()).isEqualTo(Path.of(values.get("qmpSocket")));
         assertThat(meta.shellSocket()).isEqualTo(Path.of(values.get("shellSocket")));
         assertThat(meta.qemuPid()).isEqualTo(Long.parseLong(values.get("qemuPid")));
-        assertThat(meta.startedAt()).isEqualTo(Instant.parse("2026-01-02T03:04:05Z"));
+        assertThat(meta.startedAt()).isEqualTo(Instant.parse(values.get("startedAt")));
         assertThat(meta.ringPath()).isEqualTo(Path.of(values.get("ringPath")));
         assertThat(meta.ringTokenFile()).isEqualTo(Path.of(values.get("ringTokenFile")));
         assertThat(meta.events()).isEqualTo(values.get("events"));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Schema.class)
+    void everyFieldComesBackExactlyFromMetaJsonAndMetaEnv(Schema schema) throws IOException {
+        List<Field> fields = LabMetaScript.fields(schema);
+        Map<String, String> values = awkwardValues(schema);
+        LabMetaScript.write(schema, dir, values);
 
         // meta.json: the string and number fields, in meta.sh's order, each with its value and JSON type
         JsonNode json = QmpClient.JSON.readTree(Files.readString(dir.resolve("meta.json")));
@@ -88,7 +91,7 @@ class LabMetaContractTest {
             }
         }
         // meta.env: every field, as the lab's shell commands read it back
-        assertThat(LabMetaScript.readVmEnv(dir)).isEqualTo(values);
+        assertThat(LabMetaScript.readEnv(schema, dir)).isEqualTo(values);
     }
 
     @Test
@@ -106,5 +109,22 @@ class LabMetaContractTest {
         try (var files = Files.list(dir)) {
             assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder("meta.json", "meta.env");
         }
+    }
+
+    /**
+     * A value for every field of {@code schema}: strings (and meta.env-only fields) awkward and named after their
+     * field, numbers distinct, and the values whose form the readers rely on in their real shape.
+     */
+    private static Map<String, String> awkwardValues(Schema schema) {
+        List<Field> fields = LabMetaScript.fields(schema);
+        Map<String, String> values = new LinkedHashMap<>();
+        for (int i = 0; i < fields.size(); i++) {
+            Field field = fields.get(i);
+            values.put(field.name(), field.kind() == Kind.NUM ? Integer.toString(100 + i) : field.name() + AWKWARD);
+        }
+        values.replace("startedAt", "2026-01-02T03:04:05Z"); // LabMeta reads an instant
+        values.replace("kaslr", "true");
+        values.replace("bootSeconds", "-9.75");
+        return values;
     }
 }

@@ -26,12 +26,33 @@ final class LabMetaScript {
         STR, NUM, ENV
     }
 
-    /** One entry of meta.sh's VM_META_FIELDS ("name:kind"). */
+    /** The kinds of run directory meta.sh describes: each with its field list, variable prefix and writer. */
+    enum Schema {
+        /** A lab VM (lab.sh start). */
+        VM("VM_META_FIELDS", "M_", "vm_meta_write"),
+        /** The machine that runs Xen (lab.sh xen up). */
+        XEN("XEN_META_FIELDS", "X_", "xen_meta_write"),
+        /** A domU of the Xen lab (lab.sh xen guest). */
+        XEN_GUEST("XEN_GUEST_META_FIELDS", "G_", "xen_guest_meta_write");
+
+        private final String fieldList;
+        private final String prefix;
+        private final String writer;
+
+        Schema(String fieldList, String prefix, String writer) {
+            this.fieldList = fieldList;
+            this.prefix = prefix;
+            this.writer = writer;
+        }
+    }
+
+    /** One entry of a meta.sh field list ("name:kind"). */
     record Field(String name, Kind kind) {
 
         static Field parse(String entry) {
             int colon = entry.lastIndexOf(':');
-            return new Field(entry.substring(0, colon), Kind.valueOf(entry.substring(colon + 1).toUpperCase(Locale.ROOT)));
+            String kind = entry.substring(colon + 1).toUpperCase(Locale.ROOT);
+            return new Field(entry.substring(0, colon), Kind.valueOf(kind));
         }
     }
 
@@ -40,23 +61,28 @@ final class LabMetaScript {
     private LabMetaScript() {
     }
 
-    /** The fields of a lab VM's meta files in the order meta.sh writes them (its VM_META_FIELDS). */
-    static List<Field> vmFields() {
+    /** The fields of {@code schema}'s meta files in the order meta.sh writes them. */
+    static List<Field> fields(Schema schema) {
         String out = bash("""
                 source "$1"
-                printf '%s\\n' "${VM_META_FIELDS[@]}"
-                """, new byte[0]);
+                printf '%%s\\n' "${%s[@]}"
+                """.formatted(schema.fieldList), new byte[0]);
         return out.lines().map(Field::parse).toList();
     }
 
     /**
-     * Writes {@code runDir}/meta.json and meta.env with meta.sh's vm_meta_write, from {@code values} (field name to
-     * value); a field left out is "" (a string or meta.env field) or 0 (a number).
+     * Writes a lab VM's {@code runDir}/meta.json and meta.env with meta.sh's vm_meta_write, from {@code values}
+     * (field name to value); a field left out is "" (a string or meta.env field) or 0 (a number).
      *
      * @throws IllegalStateException when the writer refuses (its message says why), or for a name meta.sh lacks
      */
     static void writeVm(Path runDir, Map<String, String> values) {
-        List<Field> fields = vmFields();
+        write(Schema.VM, runDir, values);
+    }
+
+    /** {@link #writeVm} for any kind of run directory. */
+    static void write(Schema schema, Path runDir, Map<String, String> values) {
+        List<Field> fields = fields(schema);
         Set<String> names = fields.stream().map(Field::name).collect(Collectors.toSet());
         if (!names.containsAll(values.keySet())) {
             throw new IllegalStateException("meta.sh writes no field " + values.keySet().stream()
@@ -69,18 +95,18 @@ final class LabMetaScript {
         }
         bash("""
                 source "$1"
-                while IFS= read -r -d '' name && IFS= read -r -d '' value; do printf -v "M_$name" '%s' "$value"; done
-                vm_meta_write "$2"
-                """, stdin.toByteArray(), runDir.toString());
+                while IFS= read -r -d '' name && IFS= read -r -d '' value; do printf -v "%s$name" '%%s' "$value"; done
+                %s "$2"
+                """.formatted(schema.prefix, schema.writer), stdin.toByteArray(), runDir.toString());
     }
 
     /** The values {@code runDir}/meta.env gives the shell (meta.sh's meta_load), by field name. */
-    static Map<String, String> readVmEnv(Path runDir) {
+    static Map<String, String> readEnv(Schema schema, Path runDir) {
         String out = bash("""
                 source "$1"
                 meta_load "$2"
-                for field in "${VM_META_FIELDS[@]}"; do var=M_${field%:*}; printf '%s\\0%s\\0' "${field%:*}" "${!var}"; done
-                """, new byte[0], runDir.toString());
+                for field in "${%s[@]}"; do var=%s${field%%:*}; printf '%%s\\0%%s\\0' "${field%%:*}" "${!var}"; done
+                """.formatted(schema.fieldList, schema.prefix), new byte[0], runDir.toString());
         String[] parts = out.split("\0", -1);
         Map<String, String> values = new LinkedHashMap<>();
         for (int i = 0; i + 1 < parts.length; i += 2) {
