@@ -736,7 +736,7 @@ xen_cmd_console() {
     attach_console "$X_consoleSocket" "Xen's serial console (dom0 root shell on hvc0; Ctrl-a three times switches to Xen)"
 }
 
-main() {
+xen_main() {
     local sub=${1:-}
     (($#)) && shift
     case $sub in
@@ -753,4 +753,4 @@ main() {
         *) xen_usage >&2; exit 2 ;;
     esac
 }
-main "$@"
+xen_main "$@"
