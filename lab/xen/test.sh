@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # End-to-end check of the Xen lab: up, a guest, the domain list, Periscope's engine inside dom0 (XenProcesses:
 # XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0), the
 # engine on the host through the driver server in dom0 (XenProcesses --endpoint) and Periscope's server listing the
@@ -15,23 +16,24 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-L=$here/../lab.sh
+# shellcheck source=../lib/paths.sh
+source "$here/../lib/paths.sh"
+# shellcheck source=../lib/common.sh
+source "$here/../lib/common.sh"
+L=$LAB_DIR/lab.sh
 lab() { bash "$L" xen "$@"; }
 LAB=(bash "$L" xen)   # for step (timeout runs programs, not functions)
 guest=xentest-1
 type=${PERISCOPE_XEN_TEST_GUEST_TYPE:-pv}
 jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-jar=$repo/bench/target/benchmarks.jar
-server_jar=$repo/backend/target/periscope-server.jar
-agent_jar=$repo/vmi-bridge/target/periscope-agent.jar
-var=${PERISCOPE_VAR:-$repo/var}
-out_dir=$var/lab/xen/test
+jar=$REPO_DIR/bench/target/benchmarks.jar
+server_jar=$REPO_DIR/backend/target/periscope-server.jar
+agent_jar=$REPO_DIR/vmi-bridge/target/periscope-agent.jar
+out_dir=$LAB_VAR/xen/test
 t_start=$EPOCHREALTIME
 timings=()
 failed=""
 
-el() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
 # step LABEL TIMEOUT CMD...: runs CMD bounded by TIMEOUT seconds, records its time; its stdout is shown and
 # kept in OUT
 OUT=""
@@ -43,7 +45,7 @@ step() {
     timeout -k 15 "$to" "$@" > "$f" || rc=$?
     OUT=$(cat "$f"); rm -f "$f"
     [[ -n $OUT ]] && printf '%s\n' "$OUT"
-    timings+=("$(printf '%-44s %7s s  %s' "$label" "$(el "$t0")" "$( ((rc == 0)) && echo ok || echo "exit $rc")")")
+    timings+=("$(printf '%-44s %7s s  %s' "$label" "$(elapsed "$t0")" "$( ((rc == 0)) && echo ok || echo "exit $rc")")")
     return $rc
 }
 guest_alive() { "${LAB[@]}" exec -- xl domid "$guest" > /dev/null 2>&1; }
@@ -53,8 +55,8 @@ check() { # LABEL: fails the test with LABEL
 # evidence of a failure, read from the files the lab keeps after down: what Xen said (a guest's crash or triple
 # fault shows up only there), the guest's console and xl's log of it
 evidence() {
-    local machine=$var/lab/xen/machine f
-    for f in "$machine/console.log" "$machine/share/log/xen/console/guest-$guest.log" "$machine/share/log/xen/xl-$guest.log"; do
+    local f
+    for f in "$XEN_RUN/console.log" "$XEN_RUN/share/log/xen/console/guest-$guest.log" "$XEN_RUN/share/log/xen/xl-$guest.log"; do
         echo "---- last 40 lines of $f"
         if [[ -s $f ]]; then tail -n 40 "$f" | tr -d '\r'; else echo "(missing or empty)"; fi
     done
@@ -67,7 +69,7 @@ finish() {
     echo
     echo "==== Xen lab test: timings"
     printf '%s\n' "${timings[@]}"
-    printf '%-44s %7s s\n' "total" "$(el "$t_start")"
+    printf '%-44s %7s s\n' "total" "$(elapsed "$t_start")"
     if [[ -n $failed || $rc -ne 0 ]]; then
         echo "==== FAILED"; printf '%s' "$failed"; exit 1
     fi
@@ -87,7 +89,7 @@ trap finish EXIT
 mkdir -p "$out_dir"
 
 step "up (build or cache, boot, xl info, driver server)" 3600 "${LAB[@]}" up
-endpoint=$var/lab/xen/machine/agent.endpoint
+endpoint=$XEN_RUN/agent.endpoint
 [[ -s $endpoint ]] || check "no driver server in dom0 ($endpoint missing; share/log/agent.log)"
 step "guest $guest ($type, workload busy)" 400 "${LAB[@]}" guest "$guest" --type "$type" --workload busy
 
@@ -96,7 +98,7 @@ out=$OUT
 grep -qE "^$guest +[0-9]+ " <<< "$out" || check "xl list does not show $guest"
 grep -qE "^Domain-0 +0 " <<< "$out" || check "xl list does not show Domain-0"
 
-cp "$jar" "$var/lab/xen/machine/share/java/" # beside the runtime and the agent `up` put there
+cp "$jar" "$XEN_RUN/share/java/" # beside the runtime and the agent `up` put there
 
 java_in_dom0="/periscope/java/jre/bin/java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto"
 java_in_dom0+=" --enable-native-access=ALL-UNNAMED -Djava.library.path=/opt/periscope/lib -cp /periscope/java/benchmarks.jar"
@@ -121,7 +123,7 @@ printf '%s\n' "$remote" > "$out_dir/remote.txt"
 # Periscope's server on the host: the domU in its fleet with the platform named, and its processes over REST
 srv=$out_dir/server; rm -rf "$srv"; mkdir -p "$srv"
 port=${PERISCOPE_XEN_TEST_PORT:-18091}
-"$jdk/bin/java" -jar "$server_jar" --periscope.var-dir="$srv" --periscope.lab-var-dir="$var" \
+"$jdk/bin/java" -jar "$server_jar" --periscope.var-dir="$srv" --periscope.lab-var-dir="$VAR_DIR" \
     --periscope.demo-data=false --server.port="$port" > "$srv/server.log" 2>&1 &
 srv_pid=$!
 step "Periscope's server: /api/v1/vms lists $guest" 180 bash -c '
