@@ -50,7 +50,11 @@ public final class AgentErrors {
         };
         String message = failure.getMessage() == null ? failure.toString() : failure.getMessage();
         Metadata trailer = new Metadata();
-        trailer.put(TRAILER, AgentError.newBuilder().setKind(kind).setMessage(message).build());
+        AgentError.Builder error = AgentError.newBuilder().setKind(kind).setMessage(message);
+        if (failure instanceof PageNotPresentException p) {
+            error.setAddress(p.address());
+        }
+        trailer.put(TRAILER, error.build());
         return status.withDescription(message).withCause(failure).asRuntimeException(trailer);
     }
 

@@ -42,11 +42,11 @@ class ExperimentPage {
                     + "(\\d+) ms\\s+(\\d+)\\s+(\\d+)");
 
     private final Path dir;
-    private final Scheduler engineReads;
+    private final Scheduler blockingReads;
 
-    ExperimentPage(PeriscopeProperties properties, Scheduler engineReads) {
+    ExperimentPage(PeriscopeProperties properties, Scheduler blockingReads) {
         this.dir = properties.varDir().resolve("bench").resolve("overhead");
-        this.engineReads = engineReads;
+        this.blockingReads = blockingReads;
     }
 
     record Paper(String method, String setup, Double overheadPct, String events) {
@@ -64,7 +64,7 @@ class ExperimentPage {
 
     @GetMapping("/experiment")
     String experiment(Model model) {
-        model.addAttribute("result", Mono.fromCallable(this::newest).subscribeOn(engineReads)
+        model.addAttribute("result", Mono.fromCallable(this::newest).subscribeOn(blockingReads)
                 .map(Optional::of).defaultIfEmpty(Optional.empty()));
         model.addAttribute("paper", PAPER);
         model.addAttribute("dir", dir.toString());

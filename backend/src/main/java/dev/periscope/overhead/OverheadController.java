@@ -21,6 +21,6 @@ class OverheadController {
 
     @GetMapping("/api/v1/vms/{vm}/overhead")
     Flux<Overhead.Summary> forVm(Caller caller, @PathVariable String vm) {
-        return fleet.get(caller, vm).flatMapMany(v -> overhead.forVm(vm));
+        return fleet.get(caller, vm).flatMapMany(v -> overhead.forVm(v.id()));
     }
 }

@@ -56,7 +56,7 @@ class Requests {
         }
         Instant now = Instant.now();
         return fleet.get(caller, body.vm()).flatMap(vm -> tenants.find(vm.tenant()).flatMap(tenant -> {
-            var request = new IntrospectionRequest(UUID.randomUUID().toString(), tenant.id(), vm.name(), body.kind(),
+            var request = new IntrospectionRequest(UUID.randomUUID().toString(), tenant.id(), vm.id(), body.kind(),
                     body.method() == null ? TraceMethod.M1 : body.method(), body.targetPid(), body.minutes(), body.reason(),
                     caller.username(), RequestState.SUBMITTED, null, null, null, now, null,
                     now.plus(limits.requestTtl()));

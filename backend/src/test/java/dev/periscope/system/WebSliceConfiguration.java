@@ -33,7 +33,7 @@ import reactor.core.scheduler.Schedulers;
 public class WebSliceConfiguration {
 
     @Bean(destroyMethod = "dispose")
-    Scheduler engineReads() {
+    Scheduler blockingReads() {
         return Schedulers.newBoundedElastic(2, 16, "test-read");
     }
 
