@@ -91,6 +91,11 @@ public class Agents implements DisposableBean {
         }
     }
 
+    /** Every agent as the API and the fleet page show it. */
+    public List<HostView> hosts() {
+        return links().stream().map(l -> HostView.of(l.status())).toList();
+    }
+
     /** The link of the agent that runs {@code host}. */
     public Optional<AgentLink> host(String host) {
         return byHost().getOrDefault(host, List.of()).stream().findFirst();

@@ -33,6 +33,8 @@ import org.springframework.test.context.DynamicPropertySource;
 class DashboardBrowserTest {
 
     private static final String VM = "bk-browser-1";
+    /** Its fleet id: the embedded server's agent is host "local". */
+    private static final String VM_ID = VM + "@local";
     private static LabVm guest;
 
     @LocalServerPort
@@ -75,9 +77,9 @@ class DashboardBrowserTest {
             browser.waitFor(By.linkText(VM));
             assertThat(browser.pageText()).contains(VM, "browserco", "running");
             browser.waitUntil("the fleet's sparkline shows a rate", 30,
-                    () -> !browser.find(By.cssSelector("tr[data-vm='" + VM + "'] .rate")).getText().startsWith("measuring"));
+                    () -> !browser.find(By.cssSelector("tr[data-vm='" + VM_ID + "'] .rate")).getText().startsWith("measuring"));
             browser.find(By.cssSelector("input[data-filter=text]")).sendKeys("no-such-vm");
-            assertThat(browser.find(By.cssSelector("tr[data-vm='" + VM + "']")).isDisplayed()).isFalse();
+            assertThat(browser.find(By.cssSelector("tr[data-vm='" + VM_ID + "']")).isDisplayed()).isFalse();
             browser.find(By.cssSelector("input[data-filter=text]")).clear();
             browser.script("document.querySelector('input[data-filter=text]').dispatchEvent(new Event('input'))");
             browser.screenshot("operator-fleet");
@@ -232,7 +234,7 @@ class DashboardBrowserTest {
             tenant.logIn(user, password);
             tenant.waitFor(By.linkText(VM));
             tenant.go("/requests");
-            new Select(tenant.find(By.cssSelector("form[data-api] select[name=vm]"))).selectByValue(VM);
+            new Select(tenant.find(By.cssSelector("form[data-api] select[name=vm]"))).selectByValue(VM_ID);
             tenant.find(By.cssSelector("form[data-api] input[name=minutes]")).clear();
             tenant.find(By.cssSelector("form[data-api] input[name=minutes]")).sendKeys("2");
             tenant.find(By.cssSelector("form[data-api] input[name=reason]")).sendKeys("browser test: who runs here?");

@@ -7,9 +7,6 @@ import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.lab.LabDriver;
 import dev.periscope.vmi.driver.lab.LabVm;
-import dev.periscope.vmi.driver.remote.DriverServer;
-import dev.periscope.vmi.driver.remote.RemoteDriver;
-import dev.periscope.vmi.driver.remote.RemoteEndpoint;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -47,42 +44,6 @@ class LinuxGuestLabTest {
     @Test
     void defaultKernelNokaslr() {
         checkGuest("lxmodel-nk", List.of("--nokaslr"), true);
-    }
-
-    /**
-     * The same comparison through the remote transport (how the host reads Xen lab guests from dom0): the lab driver
-     * served by a DriverServer on loopback, the engine over a RemoteDriver.
-     */
-    @Test
-    void overTheDriverServer() throws Exception {
-        LabVm.assumeLabEnabled();
-        String vm = "lxmodel-remote";
-        try (LabVm guest = LabVm.start(vm, "--workload", "busy");
-             LabDriver lab = new LabDriver(LabVm.varDir());
-             DriverServer server = new DriverServer(lab, new InetSocketAddress("127.0.0.1", 0), "lab-test-token");
-             RemoteDriver remote = new RemoteDriver(LabDriver.PLATFORM,
-                     () -> Optional.of(new RemoteEndpoint("127.0.0.1", server.port(), "lab-test-token")));
-             VmiEngine engine = new VmiEngine(remote)) {
-            KernelProfile expected;
-            try (Domain direct = lab.open(vm)) { // closed before the server attaches: one QMP client at a time
-                expected = LinuxModel.profile(direct.memory(), new KernelProfileCache());
-            }
-            KernelProfile profile = engine.profile(vm);
-            System.out.printf("[%s] over the driver server: %s%n", vm, profile.summary());
-            assertThat(profile.kaslrSlide()).as("KASLR slide through the transport").isEqualTo(expected.kaslrSlide());
-            assertThat(profile.physBase()).isEqualTo(expected.physBase());
-            assertThat(profile.kernelDtb()).isEqualTo(expected.kernelDtb());
-            for (AcquisitionMode mode : AcquisitionMode.values()) {
-                Map<Integer, Seen> before = guestView(guest);
-                long t0 = System.nanoTime();
-                ProcessList list = engine.processes(vm, mode);
-                long ns = System.nanoTime() - t0;
-                Map<Integer, Seen> after = guestView(guest);
-                System.out.printf("[%s] over the driver server, %s: %d processes in %.1f ms, downtime %.2f ms%n", vm,
-                        mode, list.processes().size(), ns / 1e6, list.guestDowntime().toNanos() / 1e6);
-                compare(vm, mode, before, after, list);
-            }
-        }
     }
 
     private static void checkGuest(String vm, List<String> startArgs, boolean nokaslr) {
