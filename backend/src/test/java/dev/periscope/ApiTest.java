@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.agent.api.Capability;
 import dev.periscope.fleet.Agents;
-import dev.periscope.fleet.FakeAgent;
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.vm.FleetSliceConfiguration;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -84,7 +84,7 @@ class ApiTest {
     @BeforeEach
     void fleet() {
         tenantVms(AGENT);
-        AGENT.awaitListed(agents);
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
     }
 
     /** acme-1 (tenant acme) and globex-1 (globex) on {@code agent}, each running a daemon named after it. */

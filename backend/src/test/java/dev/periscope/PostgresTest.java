@@ -2,7 +2,7 @@ package dev.periscope;
 
 
 import dev.periscope.fleet.Agents;
-import dev.periscope.fleet.FakeAgent;
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.vm.FleetSliceConfiguration;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,7 +69,7 @@ class PostgresTest {
     @Test
     void schemaMigratesAndTheApiWorksOnPostgres() throws Exception {
         ApiTest.tenantVms(AGENT);
-        AGENT.awaitListed(agents);
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
         String operator = Files.readString(VAR.resolve("operator.token")).strip();
 
         web.get().uri("/api/v1/tenants").header("Authorization", "Bearer " + operator).exchange()

@@ -2,7 +2,7 @@ package dev.periscope;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.periscope.fleet.FakeAgent;
+import dev.periscope.agent.FakeAgent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

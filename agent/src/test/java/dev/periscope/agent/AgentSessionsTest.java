@@ -35,6 +35,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -51,7 +53,9 @@ class AgentSessionsTest {
 
     private final SyntheticTraceRig rig = new SyntheticTraceRig("vm-1");
     private final AtomicInteger lists = new AtomicInteger();
-    private final Scheduler engineCalls = Schedulers.newBoundedElastic(2, 16, "test-engine");
+    /** As the real agent's: an executor's, which schedules no periodic work. */
+    private final ExecutorService engineExecutor = Executors.newFixedThreadPool(2);
+    private final Scheduler engineCalls = Schedulers.fromExecutor(engineExecutor);
     private final Scheduler dispatch = Schedulers.newParallel("test-dispatch", 1);
     private final Codec.MonotonicClock clock = Codec.MonotonicClock.now();
     private AgentSessions sessions;
@@ -115,7 +119,7 @@ class AgentSessionsTest {
     void stop() {
         closeSessions();
         rig.close();
-        engineCalls.dispose();
+        engineExecutor.shutdownNow();
         dispatch.dispose();
     }
 

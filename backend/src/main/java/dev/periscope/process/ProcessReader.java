@@ -7,10 +7,13 @@ import dev.periscope.fleet.AgentLink;
 import dev.periscope.fleet.AgentMessage;
 import dev.periscope.fleet.AgentUnreachableException;
 import dev.periscope.fleet.Agents;
+import dev.periscope.fleet.FleetMetrics;
+import dev.periscope.fleet.VmId;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vm.KernelProfiles;
 import dev.periscope.vm.VmView;
 import dev.periscope.vmi.AcquisitionMode;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
@@ -31,20 +34,27 @@ public class ProcessReader {
     private final Audit audit;
     private final Overhead overhead;
     private final KernelProfiles profiles;
+    private final FleetMetrics metrics;
 
-    ProcessReader(Fleet fleet, Agents agents, Audit audit, Overhead overhead, KernelProfiles profiles) {
+    ProcessReader(Fleet fleet, Agents agents, Audit audit, Overhead overhead, KernelProfiles profiles,
+                  FleetMetrics metrics) {
         this.fleet = fleet;
         this.agents = agents;
         this.audit = audit;
         this.overhead = overhead;
         this.profiles = profiles;
+        this.metrics = metrics;
     }
 
     /** The process list of {@code vm} read with {@code mode}, on behalf of {@code caller} (and a session, or null). */
     public Mono<ProcessListView> read(Caller caller, String vm, AcquisitionMode mode, String sessionId) {
-        return fleet.get(caller, vm).flatMap(view -> agent(view)
-                .processes(view.name(), mode, new AgentLink.Actor(caller.username(), caller.tenantId()))
-                .flatMap(read -> recorded(caller, view, read, sessionId)));
+        return fleet.get(caller, vm).flatMap(view -> {
+            long t0 = System.nanoTime();
+            return agent(view).processes(view.name(), mode, new AgentLink.Actor(caller.username(), caller.tenantId()))
+                    .doOnNext(read -> metrics.processList(new VmId(view.name(), view.host()),
+                            mode.name().toLowerCase(Locale.ROOT), Duration.ofNanos(System.nanoTime() - t0)))
+                    .flatMap(read -> recorded(caller, view, read, sessionId));
+        });
     }
 
     /** The agent of {@code vm}'s host (an unreachable one fails the call: the caller gets a 503). */

@@ -6,6 +6,7 @@ import dev.periscope.fleet.AgentMessage;
 import dev.periscope.fleet.AgentSessionSpec;
 import dev.periscope.fleet.AgentUnreachableException;
 import dev.periscope.fleet.Agents;
+import dev.periscope.fleet.FleetMetrics;
 import dev.periscope.fleet.VmId;
 import dev.periscope.overhead.Overhead;
 import dev.periscope.process.ProcessListView;
@@ -52,15 +53,17 @@ class SessionRunner {
     private final SyscallArchive archive;
     private final Overhead overhead;
     private final SessionStore store;
+    private final FleetMetrics metrics;
 
     SessionRunner(Agents agents, Fleet fleet, ProcessReader reader, SyscallArchive archive, Overhead overhead,
-                  SessionStore store) {
+                  SessionStore store, FleetMetrics metrics) {
         this.agents = agents;
         this.fleet = fleet;
         this.reader = reader;
         this.archive = archive;
         this.overhead = overhead;
         this.store = store;
+        this.metrics = metrics;
     }
 
     /** The VM a session runs on. */
@@ -293,6 +296,12 @@ class SessionRunner {
             double seconds = Math.max(1e-9, o.elapsed().toNanos() / 1e9);
             sample.put("estimated_slowdown", o.estimatedSlowdown());
             sample.put("events_per_s", counters.get("delivered") / seconds);
+            VmId vm = vm(s);
+            metrics.events(vm, FleetMetrics.EventKind.SEEN, sample.get("seen"));
+            metrics.events(vm, FleetMetrics.EventKind.FILTERED, sample.get("filtered"));
+            metrics.events(vm, FleetMetrics.EventKind.DELIVERED, sample.get("delivered"));
+            metrics.events(vm, FleetMetrics.EventKind.DROPPED, sample.get("dropped"));
+            metrics.vcpuWait(vm, Duration.ofNanos((long) (sample.get("vcpu_wait_us") * 1000)));
             return overhead.sample(s.tenant(), s.vm(), s.id(), sample);
         }
     }

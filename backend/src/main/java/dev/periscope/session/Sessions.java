@@ -13,6 +13,8 @@ import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vm.VmState;
 import dev.periscope.vm.VmView;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.annotation.PreDestroy;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.ApplicationArguments;
@@ -69,6 +72,7 @@ public class Sessions implements ApplicationRunner {
             return size() > FINISHED_HUBS;
         }
     };
+    private final AtomicInteger streams = new AtomicInteger();
     private Disposable leases = Disposables.disposed();
     private volatile boolean stopping;
 
@@ -84,7 +88,7 @@ public class Sessions implements ApplicationRunner {
     }
 
     Sessions(SessionStore store, Tenants tenants, Fleet fleet, Agents agents, Audit audit, SessionRunner runner,
-             PeriscopeProperties properties, FleetProperties fleetProperties) {
+             PeriscopeProperties properties, FleetProperties fleetProperties, MeterRegistry meters) {
         this.store = store;
         this.tenants = tenants;
         this.fleet = fleet;
@@ -95,6 +99,10 @@ public class Sessions implements ApplicationRunner {
         this.replica = fleetProperties.replicaName();
         this.lease = fleetProperties.sessionLease();
         agents.onChange(this::agentChanged);
+        Gauge.builder("periscope.sessions.running", running, Map::size)
+                .description("sessions this replica runs").register(meters);
+        Gauge.builder("periscope.streams", streams, AtomicInteger::get)
+                .description("event streams open to clients on this replica").register(meters);
     }
 
     /**
@@ -238,6 +246,11 @@ public class Sessions implements ApplicationRunner {
      * replica's hub when it runs (or ran) the session, else straight from its agent, followed by its final state.
      */
     Flux<SessionEvent> events(Caller caller, String id, long lastEventId) {
+        return stream(caller, id, lastEventId).doOnSubscribe(sub -> streams.incrementAndGet())
+                .doFinally(signal -> streams.decrementAndGet());
+    }
+
+    private Flux<SessionEvent> stream(Caller caller, String id, long lastEventId) {
         return store.find(caller, id).switchIfEmpty(notFound(id)).flatMapMany(s -> {
             Running run = running.get(id);
             EventHub hub = run != null ? run.hub() : finishedHub(id);

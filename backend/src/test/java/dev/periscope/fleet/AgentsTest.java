@@ -2,6 +2,7 @@ package dev.periscope.fleet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.system.PeriscopeProperties;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
 package dev.periscope.fleet;
 
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.system.WebSliceConfiguration;
 import dev.periscope.vm.FleetSliceConfiguration;
@@ -43,7 +44,7 @@ class HostControllerTest {
     @BeforeEach
     void fleet() {
         AGENT.vms(FakeAgent.vm("a-1", "acme", true, 512, Capability.READ_MEMORY), FakeAgent.vm("b-1", "acme", false, 256));
-        AGENT.awaitListed(agents);
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
     }
 
     @Test

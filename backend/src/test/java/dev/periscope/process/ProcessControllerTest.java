@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.periscope.agent.api.AcquisitionMode;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.fleet.Agents;
-import dev.periscope.fleet.FakeAgent;
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.system.WebSliceConfiguration;
 import dev.periscope.vm.FleetSliceConfiguration;
 import dev.periscope.vmi.GuestDataException;
@@ -55,7 +55,7 @@ class ProcessControllerTest {
     void vm() throws IOException {
         token = WebSliceConfiguration.operatorToken(VAR);
         AGENT.vms(FakeAgent.vm("acme-1", "acme", true, 512, Capability.READ_MEMORY, Capability.PAUSE_RESUME));
-        AGENT.awaitListed(agents);
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
     }
 
     @Test

@@ -2,7 +2,7 @@ package dev.periscope.vm;
 
 import dev.periscope.agent.api.Capability;
 import dev.periscope.fleet.Agents;
-import dev.periscope.fleet.FakeAgent;
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.system.WebSliceConfiguration;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -48,7 +48,7 @@ class VmControllerTest {
         token = WebSliceConfiguration.operatorToken(VAR);
         AGENT.vms(FakeAgent.vm("old-1", "acme", false, 256),
                 FakeAgent.vm("acme-1", "acme", true, 512, Capability.READ_MEMORY, Capability.COW_SNAPSHOT));
-        AGENT.awaitListed(agents);
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
     }
 
     @Test

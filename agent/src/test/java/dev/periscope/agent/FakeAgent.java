@@ -1,7 +1,5 @@
-package dev.periscope.fleet;
+package dev.periscope.agent;
 
-import dev.periscope.agent.AgentErrors;
-import dev.periscope.agent.Codec;
 import dev.periscope.agent.api.CloseSessionRequest;
 import dev.periscope.agent.api.DisarmReply;
 import dev.periscope.agent.api.DisarmRequest;
@@ -33,11 +31,13 @@ import dev.periscope.agent.api.Process;
 import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.WatchDomainsRequest;
 import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.time.Duration;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -48,17 +48,18 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A fake agent, for tests of the control plane without VMs: it speaks the real agent API (in-process gRPC, the real
- * error trailers, the real agent-side sessions with their streams) but its engine answers from what the test set: the
- * host's VMs, per VM and mode a process list or a failure, and traces over a {@link SyntheticTraceRig} per VM (the
- * real trace machinery on a synthetic guest: init 1, sh 300, busy 400; {@link #rig} drives it). The real agent has its
- * own tests (the agent module) and runs under the multi-host and lab tests.
+ * A fake agent, for tests and benchmarks of the control plane without VMs: it speaks the real agent API (in-process
+ * gRPC, or mutual TLS on a port: {@link #overTls}; the real error trailers; the real agent-side sessions with their
+ * streams) but its engine answers from what the test set: the host's VMs, per VM and mode a process list or a failure,
+ * and traces over a {@link SyntheticTraceRig} per VM (the real trace machinery on a synthetic guest: init 1, sh 300,
+ * busy 400; {@link #rig} drives it). The real agent ({@link HostAgent}) has its own tests and runs under the
+ * multi-host and lab tests.
  */
 public final class FakeAgent implements AutoCloseable {
 
     private final String host;
     private final String name;
-    private final Server server;
+    private Server server;
     private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor();
     private final List<StreamObserver<DomainsUpdate>> watchers = new CopyOnWriteArrayList<>();
     private final Map<String, Object> answers = new ConcurrentHashMap<>();
@@ -80,17 +81,43 @@ public final class FakeAgent implements AutoCloseable {
     public FakeAgent(String host, String name) {
         this.host = host;
         this.name = name;
-        try {
-            server = InProcessServerBuilder.forName(name).addService(new Service()).build().start();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        serve(InProcessServerBuilder.forName(name));
         heartbeat.scheduleWithFixedDelay(this::broadcast, 1, 1, TimeUnit.SECONDS);
     }
 
-    /** The address the control plane's {@code periscope.fleet.agents} takes. */
+    /** A fake agent on {@code listen} over mutual TLS, as a real agent runs ({@link #port()} tells the port). */
+    public static FakeAgent overTls(String host, InetSocketAddress listen, TlsFiles tls) {
+        FakeAgent agent = new FakeAgent(host, "fake-agent-tls-" + host + "-" + System.nanoTime());
+        agent.server.shutdownNow();
+        agent.serve(NettyServerBuilder.forAddress(listen, tls.server()));
+        return agent;
+    }
+
+    private void serve(ServerBuilder<?> builder) {
+        try {
+            server = builder.addService(new Service()).build().start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Where it listens over TLS (-1 in-process). */
+    public int port() {
+        return server.getPort();
+    }
+
+    public String host() {
+        return host;
+    }
+
+    /** The address a control plane's {@code periscope.fleet.agents} takes for the in-process fake. */
     public String address() {
-        return Agents.IN_PROCESS + name;
+        return "in-process:" + name;
+    }
+
+    /** How many VMs it reports now. */
+    public int vmCount() {
+        return domains.size();
     }
 
     /** A VM of this host. */
@@ -125,7 +152,7 @@ public final class FakeAgent implements AutoCloseable {
 
     /** The synthetic VM that {@code vm}'s traces run on (made on first use). */
     public SyntheticTraceRig rig(String vm) {
-        return rigs.computeIfAbsent(vm, SyntheticTraceRig::new);
+        return rigs.computeIfAbsent(vm, name -> new SyntheticTraceRig(name, 16_384));
     }
 
     /** What a list of {@code vm} in {@code mode} answers: this failure, as the real agent reports it. */
@@ -142,18 +169,6 @@ public final class FakeAgent implements AutoCloseable {
     /** The process lists the control plane asked for. */
     public List<ListProcessesRequest> calls() {
         return new ArrayList<>(calls);
-    }
-
-    /** Waits until {@code agents} has this agent's VMs (its watch delivered them). */
-    public void awaitListed(Agents agents) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (agents.host(host).map(l -> l.status().vms().size() != domains.size()
-                || l.state() != AgentLink.State.CONNECTED).orElse(true)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("the control plane did not list " + host + "'s VMs");
-            }
-            Thread.onSpinWait();
-        }
     }
 
     private static com.google.protobuf.Duration millis(long ms) {
