@@ -161,7 +161,8 @@ final class LibvirtDomain implements Domain {
         ensureOpen();
         if (!capabilities.contains(Capability.COW_SNAPSHOT)) {
             throw new PlatformUnavailableException("libvirt domain " + info.name() + " cannot take copy-on-write "
-                    + "snapshots: its QEMU may not use userfaultfd (it runs unprivileged); use pause or live reads");
+                    + "snapshots (its QEMU refused background snapshots: an unprivileged QEMU may not use userfaultfd, "
+                    + "RAM in a file on a disk filesystem cannot be write-protected); use pause or live reads");
         }
         control.lock();
         try {

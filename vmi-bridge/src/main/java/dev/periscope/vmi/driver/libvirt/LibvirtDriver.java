@@ -26,9 +26,10 @@ import org.slf4j.LoggerFactory;
  * defines, starts, stops and undefines them; a domain's owner comes from its Periscope metadata
  * ({@link #METADATA_NAMESPACE}), else an operator assigns one.
  *
- * <p>What each running domain can do: read memory, registers, pause (libvirt suspend/resume) and, when its QEMU
- * may use userfaultfd (QEMU running as root, or given /dev/userfaultfd), copy-on-write snapshots; asked once
- * per boot of the domain. Never hypervisor events: the Periscope QEMU plugin runs only in lab guests.
+ * <p>What each running domain can do: read memory, registers, pause (libvirt suspend/resume) and copy-on-write
+ * snapshots when its QEMU accepts background snapshots (it must be allowed to use userfaultfd, i.e. run as root or
+ * reach /dev/userfaultfd, and its RAM must be anonymous or shared memory, not a file on disk); asked once per boot
+ * of the domain. Never hypervisor events: the Periscope QEMU plugin runs only in lab guests.
  *
  * <p>Connects lazily and again after libvirtd restarted; a libvirt that cannot be reached is
  * {@link PlatformUnavailableException}. Thread-safe: calls on the connection are serialised.
@@ -149,13 +150,11 @@ public final class LibvirtDriver implements HypervisorDriver {
             return false;
         }
         try (LibvirtDomainHandle h = handle.get()) {
-            boolean supported = QemuSnapshot.supported(new LibvirtMonitor(h));
-            snapshotSupport.put(boot, supported);
-            if (!supported) {
-                log.info("libvirt domain {}: no copy-on-write snapshots (its QEMU may not use userfaultfd: it runs "
-                        + "unprivileged; QEMU as root or access to /dev/userfaultfd enables them)", guest.name());
-            }
-            return supported;
+            Optional<String> unavailable = QemuSnapshot.unavailable(new LibvirtMonitor(h));
+            snapshotSupport.put(boot, unavailable.isEmpty());
+            unavailable.ifPresent(why -> log.info("libvirt domain {}: no copy-on-write snapshots: {}", guest.name(),
+                    why));
+            return unavailable.isEmpty();
         } catch (VmiException e) {
             log.debug("cannot ask {} about snapshots: {}", guest.name(), e.getMessage());
             return false;

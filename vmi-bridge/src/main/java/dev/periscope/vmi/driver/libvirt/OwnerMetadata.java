@@ -30,7 +30,10 @@ final class OwnerMetadata {
     private OwnerMetadata() {
     }
 
-    /** The tenant named by the element libvirt returned, or empty when it is malformed or names none. */
+    /**
+     * The tenant named by the element libvirt returned for {@link #NAMESPACE}, or empty when it is malformed or
+     * names none.
+     */
     static Optional<String> tenant(String xml) {
         try {
             DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
@@ -41,7 +44,9 @@ final class OwnerMetadata {
             factory.setNamespaceAware(true);
             Element root = factory.newDocumentBuilder().parse(new InputSource(new StringReader(xml)))
                     .getDocumentElement();
-            if (!NAMESPACE.equals(root.getNamespaceURI()) || !"owner".equals(root.getLocalName())) {
+            // libvirt returns the element of the namespace asked for without its namespace: <owner tenant="..."/>
+            String namespace = root.getNamespaceURI();
+            if ((namespace != null && !NAMESPACE.equals(namespace)) || !"owner".equals(root.getLocalName())) {
                 return Optional.empty();
             }
             String tenant = root.getAttribute("tenant");

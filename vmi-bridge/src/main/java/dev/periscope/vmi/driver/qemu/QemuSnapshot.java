@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
@@ -59,19 +60,18 @@ public final class QemuSnapshot implements MemorySnapshot {
     }
 
     /**
-     * Whether this QEMU can take background snapshots: it can when it may use userfaultfd's write protection,
-     * which an unprivileged QEMU (libvirt's default user) may not. Asks by switching the capability on and off
-     * again; false while another migration runs.
+     * Why this QEMU cannot take background snapshots, in its own words; empty when it can. It cannot when it may not
+     * use userfaultfd's write protection (an unprivileged QEMU, libvirt's default user) or when guest RAM is a file
+     * on a disk filesystem. Asks by switching the capability on and off again.
      */
-    public static boolean supported(QemuMonitor monitor) {
+    public static Optional<String> unavailable(QemuMonitor monitor) {
         try {
             setCapabilities(monitor, true, BACKGROUND_SNAPSHOT);
         } catch (PlatformUnavailableException e) {
-            log.debug("no background snapshots: {}", e.getMessage());
-            return false;
+            return Optional.of(e.getMessage());
         }
         setCapabilities(monitor, false, BACKGROUND_SNAPSHOT);
-        return true;
+        return Optional.empty();
     }
 
     /**
