@@ -10,13 +10,17 @@ import dev.periscope.vmi.driver.remote.DriverServer;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 
-/** The engine's fleet: the QEMU lab's VMs, and the Xen lab's domains while its endpoint file names a server. */
+/**
+ * The engine's fleet: the QEMU lab's VMs, the Xen lab's domains while its endpoint file names a server, and the
+ * host's libvirt domains (left out here unless a test names a libvirt, so the host's own domains do not show).
+ */
 class EngineConfigurationTest {
 
     @TempDir
@@ -56,8 +60,23 @@ class EngineConfigurationTest {
         }
     }
 
+    @Test
+    void aLibvirtThatCannotBeReachedLeavesTheRestOfTheFleetListed() throws Exception {
+        PeriscopeProperties properties = properties(Map.of("periscope.var-dir", var.toString(),
+                "periscope.libvirt.enabled", "true",
+                "periscope.libvirt.uri", "qemu+unix:///system?socket=" + var.resolve("no-libvirt.sock")));
+        assertThat(properties.libvirt().active()).isTrue();
+        try (VmiEngine engine = new EngineConfiguration().vmiEngine(properties)) {
+            assertThat(engine.domains()).isEmpty();
+            assertThat(engine.domain("anything")).isEmpty();
+        }
+        assertThat(properties(Map.of("periscope.libvirt.enabled", "false")).libvirt().active()).isFalse();
+    }
+
     private static PeriscopeProperties properties(Map<String, String> values) {
-        return new Binder(new MapConfigurationPropertySource(values)).bind("periscope", PeriscopeProperties.class)
+        Map<String, String> all = new HashMap<>(Map.of("periscope.libvirt.enabled", "false"));
+        all.putAll(values);
+        return new Binder(new MapConfigurationPropertySource(all)).bind("periscope", PeriscopeProperties.class)
                 .orElseThrow(() -> new AssertionError("periscope properties did not bind"));
     }
 }
