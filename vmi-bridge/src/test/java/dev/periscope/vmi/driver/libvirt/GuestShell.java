@@ -4,6 +4,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -17,26 +18,26 @@ import java.util.concurrent.ThreadLocalRandom;
  * The lab guest image's test shell (periscope-shelld on ttyS1, protocol in lab/README.md) reached through a
  * serial port that libvirt exposes as a unix socket: test plumbing to read what the guest itself sees.
  */
-final class GuestShell {
+public final class GuestShell {
 
     /** Output and exit code of a script run in the guest. */
-    record Result(int exitCode, String output, String errors) {
+    public record Result(int exitCode, String output, String errors) {
     }
 
     private final Path socket;
 
-    GuestShell(Path socket) {
+    public GuestShell(Path socket) {
         this.socket = socket;
     }
 
     /** Runs {@code script} with the guest's /bin/sh; the guest kills it after {@code timeout}. */
-    synchronized Result exec(String script, Duration timeout) throws IOException {
+    public synchronized Result exec(String script, Duration timeout) throws IOException {
         String id = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         String request = "\nREQ " + id + " " + timeout.toSeconds() + " "
                 + Base64.getEncoder().encodeToString(script.getBytes(StandardCharsets.UTF_8)) + "\n";
         long deadline = System.nanoTime() + timeout.plusSeconds(5).toNanos();
         try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
-            channel.write(java.nio.ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+            channel.write(ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
             Thread watchdog = Thread.ofVirtual().start(() -> {
                 try {
                     Thread.sleep(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
@@ -73,7 +74,7 @@ final class GuestShell {
     }
 
     /** Waits until the guest's shell answers (the guest has booted). */
-    void awaitReady(Duration timeout) throws IOException, InterruptedException {
+    public void awaitReady(Duration timeout) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         IOException last = null;
         while (System.nanoTime() < deadline) {

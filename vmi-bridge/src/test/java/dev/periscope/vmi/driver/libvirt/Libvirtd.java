@@ -2,10 +2,8 @@ package dev.periscope.vmi.driver.libvirt;
 
 import dev.periscope.vmi.driver.lab.LabVm;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
@@ -30,14 +28,14 @@ final class Libvirtd {
         if (ready) {
             return;
         }
-        if (virsh("version").exitCode() != 0) {
+        if (Virsh.run("version").exitCode() != 0) {
             Path log = Files.createDirectories(LabVm.varDir().resolve("libvirt-test"));
             if (!Files.exists(Path.of("/run/libvirt/virtlogd-sock"))) {
                 start(List.of("/usr/sbin/virtlogd"), log.resolve("virtlogd.log"));
             }
             start(List.of("/usr/sbin/libvirtd"), log.resolve("libvirtd.log"));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (virsh("version").exitCode() != 0) {
+            while (Virsh.run("version").exitCode() != 0) {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("libvirtd did not answer within 30 s (see " + log + ")");
                 }
@@ -60,34 +58,5 @@ final class Libvirtd {
                 Thread.currentThread().interrupt();
             }
         }));
-    }
-
-    /** Output and exit code of a virsh command. */
-    record Result(int exitCode, String output) {
-        Result orThrow() {
-            if (exitCode != 0) {
-                throw new IllegalStateException("virsh failed (" + exitCode + "): " + output);
-            }
-            return this;
-        }
-    }
-
-    /** Runs {@code virsh -c qemu:///system ARGS}. */
-    static Result virsh(String... arguments) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of("virsh", "-q", "-c", LibvirtConfig.SYSTEM_URI));
-        command.addAll(List.of(arguments));
-        Process p;
-        try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            return new Result(127, "virsh not installed: " + e.getMessage());
-        }
-        p.getOutputStream().close();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IllegalStateException("virsh " + arguments[0] + " timed out");
-        }
-        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8).strip());
     }
 }
