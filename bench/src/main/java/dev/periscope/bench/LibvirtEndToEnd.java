@@ -18,6 +18,7 @@ import dev.periscope.vmi.memory.PhysicalMemory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -84,6 +85,10 @@ public final class LibvirtEndToEnd {
                 r.put("path", vm.equals(PROCESS_PATH) ? "QEMU process (/proc/PID/mem)" : "shared file (mmap)");
                 try (Domain domain = driver.open(vm)) {
                     PhysicalMemory memory = domain.memory();
+                    long dataPages = dataPages(memory);
+                    r.put("dataMib", dataPages * 4096 / (1 << 20));
+                    System.out.printf("%s: %d MiB of its RAM hold data (pages not all zero)%n", vm,
+                            dataPages * 4096 / (1 << 20));
                     for (int chunk : new int[] {64 * 1024, 4096}) {
                         List<Double> gbps = new ArrayList<>();
                         readAll(memory, chunk); // warm-up
@@ -172,6 +177,22 @@ public final class LibvirtEndToEnd {
             ms.add(Stats.ms(System.nanoTime() - t0));
         }
         return ms;
+    }
+
+    /** Pages of guest RAM that are not all zero (what a read copies from real pages, not the zero page). */
+    private static long dataPages(PhysicalMemory memory) {
+        byte[] page = new byte[4096];
+        byte[] zero = new byte[4096];
+        long pages = 0;
+        for (long at = 0; at + page.length <= memory.size(); at += page.length) {
+            try {
+                memory.read(at, page, 0, page.length);
+                pages += Arrays.equals(page, zero) ? 0 : 1;
+            } catch (PageNotPresentException hole) {
+                // not RAM
+            }
+        }
+        return pages;
     }
 
     /** Reads all guest RAM in {@code chunk}-byte reads, holes skipped; returns the bytes read. */
