@@ -69,24 +69,23 @@ final class LabDomain implements Domain {
         this.meta = meta;
         this.info = info;
         this.qmp = QmpClient.connect(meta.qmpSocket(), QMP_TIMEOUT);
+        MappedPhysicalMemory file = null;
         try {
             this.layout = QemuRamLayout.read(qmp, meta.memoryMib() << 20, info.name());
             if (layout.blocks().size() != 1) {
                 throw new PlatformUnavailableException("lab VM " + info.name() + " has RAM blocks "
                         + layout.blocks() + ", not the one RAM file lab.sh gives it");
             }
-            this.ramFile = MappedPhysicalMemory.map(meta.ramPath());
+            file = MappedPhysicalMemory.map(meta.ramPath());
+            this.memory = layout.assemble(Map.of(layout.blocks().getFirst().name(), file));
+            this.ramFile = file;
         } catch (RuntimeException e) {
+            if (file != null) {
+                file.close();
+            }
             qmp.close();
-            throw e;
-        }
-        try {
-            this.memory = layout.assemble(Map.of(layout.blocks().getFirst().name(), ramFile));
-        } catch (IllegalArgumentException e) {
-            ramFile.close();
-            qmp.close();
-            throw new PlatformUnavailableException("lab VM " + info.name() + ": its RAM file " + meta.ramPath()
-                    + " does not hold its RAM block: " + e.getMessage(), e);
+            throw e instanceof IllegalArgumentException ? new PlatformUnavailableException("lab VM " + info.name()
+                    + ": its RAM file " + meta.ramPath() + " does not hold its RAM block: " + e.getMessage(), e) : e;
         }
     }
 

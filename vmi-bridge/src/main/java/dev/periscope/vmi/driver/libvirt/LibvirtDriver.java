@@ -3,7 +3,6 @@ package dev.periscope.vmi.driver.libvirt;
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.SessionClosedException;
 import dev.periscope.vmi.VmGoneException;
-import dev.periscope.vmi.VmiException;
 import dev.periscope.vmi.driver.Capability;
 import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.DomainInfo;
@@ -75,8 +74,8 @@ public final class LibvirtDriver implements HypervisorDriver {
         return List.copyOf(out);
     }
 
-    public synchronized Optional<LibvirtGuest> guest(String name) {
-        Optional<LibvirtDomainHandle> handle = connection().lookup(name);
+    public Optional<LibvirtGuest> guest(String name) {
+        Optional<LibvirtDomainHandle> handle = lookup(name);
         if (handle.isEmpty()) {
             return Optional.empty();
         }
@@ -99,28 +98,27 @@ public final class LibvirtDriver implements HypervisorDriver {
 
     @Override
     public Set<Capability> capabilities(String name) {
-        Optional<LibvirtGuest> guest = guest(name).filter(LibvirtGuest::running);
-        if (guest.isEmpty()) {
+        Optional<LibvirtDomainHandle> handle = lookup(name);
+        if (handle.isEmpty()) {
             return Set.of();
         }
-        return snapshots(guest.get()) ? CAPABILITIES_WITH_SNAPSHOTS : CAPABILITIES;
+        try (LibvirtDomainHandle h = handle.get()) {
+            LibvirtGuest guest = guest(h);
+            if (!guest.running()) {
+                return Set.of();
+            }
+            return snapshots(guest, h) ? CAPABILITIES_WITH_SNAPSHOTS : CAPABILITIES;
+        } catch (VmGoneException e) {
+            return Set.of();
+        }
     }
 
     @Override
     public Domain open(String name) {
-        LibvirtDomainHandle handle;
-        LibvirtGuest guest;
-        synchronized (this) {
-            handle = connection().lookup(name)
-                    .orElseThrow(() -> new VmGoneException("libvirt at " + config.uri() + " has no domain " + name));
-            try {
-                guest = guest(handle);
-            } catch (RuntimeException e) {
-                handle.close();
-                throw e;
-            }
-        }
+        LibvirtDomainHandle handle = lookup(name)
+                .orElseThrow(() -> new VmGoneException("libvirt at " + config.uri() + " has no domain " + name));
         try {
+            LibvirtGuest guest = guest(handle);
             if (!guest.running()) {
                 throw new VmGoneException("libvirt domain " + name + " is not running (" + guest.state() + ")");
             }
@@ -128,37 +126,28 @@ public final class LibvirtDriver implements HypervisorDriver {
                     .orElseThrow(() -> new PlatformUnavailableException("libvirt domain " + name + " runs no QEMU "
                             + "process on this host (no " + config.stateDir().resolve(name + ".pid")
                             + " naming a process with its UUID): only local domains can be read"));
-            return LibvirtDomain.open(config, handle, guest, process, snapshots(guest));
+            return LibvirtDomain.open(config, handle, guest, process, snapshots(guest, handle));
         } catch (RuntimeException e) {
             handle.close();
             throw e;
         }
     }
 
+    private synchronized Optional<LibvirtDomainHandle> lookup(String name) {
+        return connection().lookup(name);
+    }
+
     /** Whether this boot of the domain can take background snapshots: asked of its QEMU once per boot. */
-    private boolean snapshots(LibvirtGuest guest) {
-        String boot = boot(guest);
-        Boolean known = snapshotSupport.get(boot);
+    private boolean snapshots(LibvirtGuest guest, LibvirtDomainHandle handle) {
+        Boolean known = snapshotSupport.get(boot(guest));
         if (known != null) {
             return known;
         }
-        Optional<LibvirtDomainHandle> handle;
-        synchronized (this) {
-            handle = connection().lookup(guest.name());
-        }
-        if (handle.isEmpty()) {
-            return false;
-        }
-        try (LibvirtDomainHandle h = handle.get()) {
-            Optional<String> unavailable = QemuSnapshot.unavailable(new LibvirtMonitor(h));
-            snapshotSupport.put(boot, unavailable.isEmpty());
-            unavailable.ifPresent(why -> log.info("libvirt domain {}: no copy-on-write snapshots: {}", guest.name(),
-                    why));
-            return unavailable.isEmpty();
-        } catch (VmiException e) {
-            log.debug("cannot ask {} about snapshots: {}", guest.name(), e.getMessage());
-            return false;
-        }
+        // Asked outside any lock: a monitor command waits while libvirt runs a job on the domain.
+        Optional<String> unavailable = QemuSnapshot.unavailable(new LibvirtMonitor(handle));
+        unavailable.ifPresent(why -> log.info("libvirt domain {}: no copy-on-write snapshots: {}", guest.name(), why));
+        snapshotSupport.put(boot(guest), unavailable.isEmpty());
+        return unavailable.isEmpty();
     }
 
     private static String boot(LibvirtGuest guest) {
