@@ -80,7 +80,7 @@ final class AgentHost implements AutoCloseable {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Path log = var.resolve("agent.log");
         agent = new ProcessBuilder("ip", "netns", "exec", namespace(), java, "--enable-native-access=ALL-UNNAMED",
-                "-jar", jar.toString(), "--host=" + host, "--xen=off", "--lab-dir=" + var,
+                "-jar", jar.toString(), "--host=" + host, "--xen=off", "--libvirt=off", "--lab-dir=" + var,
                 "--listen=" + address(n), "--orphan-timeout=20s",
                 "--tls-ca=" + pki.resolve("ca.pem"), "--tls-cert=" + pki.resolve("agent-" + host + ".pem"),
                 "--tls-key=" + pki.resolve("agent-" + host + ".key"))

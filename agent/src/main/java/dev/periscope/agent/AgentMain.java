@@ -3,6 +3,7 @@ package dev.periscope.agent;
 import dev.periscope.vmi.driver.CombinedDriver;
 import dev.periscope.vmi.driver.HypervisorDriver;
 import dev.periscope.vmi.driver.lab.LabDriver;
+import dev.periscope.vmi.driver.libvirt.LibvirtDriver;
 import dev.periscope.vmi.driver.xen.XenDriver;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,7 +64,7 @@ public final class AgentMain {
         }
     }
 
-    /** The platforms of this host: the QEMU lab's VMs, and Xen's domains in a dom0. */
+    /** The platforms of this host: the QEMU lab's VMs, Xen's domains in a dom0, libvirt's domains. */
     static HypervisorDriver drivers(AgentConfig config) {
         List<HypervisorDriver> drivers = new ArrayList<>();
         if (config.labDir() != null) {
@@ -71,6 +72,9 @@ public final class AgentMain {
         }
         if (config.xen()) {
             drivers.add(new XenDriver());
+        }
+        if (config.libvirt() != null) {
+            drivers.add(new LibvirtDriver(config.libvirt()));
         }
         return drivers.size() == 1 ? drivers.getFirst() : new CombinedDriver(drivers);
     }

@@ -131,11 +131,11 @@ class AgentTlsTest {
                 .hasMessageContaining("--tls-ca is required");
         assertThatThrownBy(() -> AgentConfig.parse(("--lab-dir=" + lab + " --colour=blue" + tls).split(" "), noEnv))
                 .hasMessageContaining("unknown option --colour");
-        assertThatThrownBy(() -> AgentConfig.parse(("--xen=off" + tls).split(" "), noEnv))
+        assertThatThrownBy(() -> AgentConfig.parse(("--xen=off --libvirt=off" + tls).split(" "), noEnv))
                 .hasMessageContaining("serves no platform");
         assertThatThrownBy(() -> AgentConfig.parse(("--lab-dir=" + lab + " --orphan-timeout=soon" + tls).split(" "),
                 noEnv)).hasMessageContaining("--orphan-timeout must be a duration");
-        AgentConfig c = AgentConfig.parse(("--host=h1 --xen=off --listen=127.0.0.1:7999" + tls).split(" "),
+        AgentConfig c = AgentConfig.parse(("--host=h1 --xen=off --libvirt=off --listen=127.0.0.1:7999" + tls).split(" "),
                 Map.of("PERISCOPE_AGENT_LAB_DIR", lab.toString(), "PERISCOPE_AGENT_ORPHAN_TIMEOUT", "2m"));
         assertThat(c.host()).isEqualTo("h1");
         assertThat(c.labDir()).isEqualTo(lab);

@@ -66,7 +66,7 @@ public class Agents implements DisposableBean {
             endpointFiles.add(periscope.xenEndpointFile());
         }
         if (properties.embeddedAgent().enabled()) {
-            embedded = new EmbeddedAgent(properties.embeddedAgent().host(), periscope.labDirectory());
+            embedded = new EmbeddedAgent(properties.embeddedAgent().host(), periscope);
             links.put(embedded.address(), link(embedded.address(), embedded.channel()));
         } else {
             embedded = null;

@@ -10,7 +10,7 @@ import org.springframework.stereotype.Component;
  * configured and none of them answers, since nothing could then be read from any VM; up otherwise, with how many
  * answer.
  */
-@Component("agents")
+@Component("agentsHealthIndicator")
 class AgentsHealth implements HealthIndicator {
 
     private final Agents agents;

@@ -1,8 +1,10 @@
 package dev.periscope.system;
 
+import dev.periscope.vmi.driver.libvirt.LibvirtConfig;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,6 +25,7 @@ import org.springframework.validation.annotation.Validated;
  * @param limits      rate limits on login failures and token use
  * @param archive     bounds of the syscall archive
  * @param xenLab      where the Xen lab's driver server is announced, so its domains join the fleet
+ * @param libvirt     the libvirt on this host whose QEMU/KVM domains join the fleet
  */
 @Validated
 @ConfigurationProperties("periscope")
@@ -35,7 +38,8 @@ public record PeriscopeProperties(
         @Valid @NotNull @DefaultValue Sessions sessions,
         @Valid @NotNull @DefaultValue Limits limits,
         @Valid @NotNull @DefaultValue Archive archive,
-        @Valid @NotNull @DefaultValue XenLab xenLab) {
+        @Valid @NotNull @DefaultValue XenLab xenLab,
+        @Valid @NotNull @DefaultValue Libvirt libvirt) {
 
     /** The directory holding {@code lab/}: {@link #labVarDir} when set, else {@link #varDir}. */
     public Path labDirectory() {
@@ -56,6 +60,27 @@ public record PeriscopeProperties(
      * @param endpointFile the Xen lab's endpoint file, when not {@code <lab directory>/lab/xen/machine/agent.endpoint}
      */
     public record XenLab(@DefaultValue("true") boolean enabled, Path endpointFile) {
+    }
+
+    /**
+     * @param enabled     whether the fleet includes libvirt's domains; unset: yes when a system libvirt daemon's socket
+     *                    exists on this host
+     * @param uri         libvirt connection URI (the domains' QEMU processes must run on this host)
+     * @param stateDir    where libvirt's QEMU driver writes each running domain's {@code NAME.pid}
+     * @param snapshotDir where copy-on-write snapshot files are written (each deleted after its use)
+     */
+    public record Libvirt(Boolean enabled, @NotBlank @DefaultValue(LibvirtConfig.SYSTEM_URI) String uri,
+                          @NotNull @DefaultValue("/run/libvirt/qemu") Path stateDir,
+                          @NotNull @DefaultValue("/dev/shm") Path snapshotDir) {
+
+        public boolean active() {
+            return enabled != null ? enabled : LibvirtConfig.systemDaemonPresent();
+        }
+
+        /** The driver's configuration; its checks (an URI, absolute directories) fail start-up with the reason. */
+        public LibvirtConfig config() {
+            return new LibvirtConfig(uri, stateDir.toAbsolutePath(), snapshotDir.toAbsolutePath());
+        }
     }
 
     /**

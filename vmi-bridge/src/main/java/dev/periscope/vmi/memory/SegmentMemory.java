@@ -131,11 +131,15 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
         }
     }
 
+    private long search(byte[] needle, long start, long end) {
+        return search(segment, needle, start, end);
+    }
+
     /**
      * Word-at-a-time search for the first needle byte (SWAR zero-byte test), each candidate confirmed with
-     * {@link MemorySegment#mismatch}. Returns the first match in {@code [start, end)} or -1.
+     * {@link MemorySegment#mismatch}. Returns the first match in {@code [start, end)} of {@code segment} or -1.
      */
-    private long search(byte[] needle, long start, long end) {
+    static long search(MemorySegment segment, byte[] needle, long start, long end) {
         MemorySegment pattern = MemorySegment.ofArray(needle);
         int n = needle.length;
         long last = end - n; // last position a match may start at

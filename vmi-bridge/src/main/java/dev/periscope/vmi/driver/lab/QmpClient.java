@@ -2,6 +2,7 @@ package dev.periscope.vmi.driver.lab;
 
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.VmGoneException;
+import dev.periscope.vmi.driver.qemu.QemuMonitor;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketException;
@@ -34,7 +35,7 @@ import tools.jackson.databind.node.ObjectNode;
  * <p>A missing socket, a refused connection or QEMU going away mid-call is {@link VmGoneException}; an error
  * reply is {@link PlatformUnavailableException} carrying QEMU's own message.
  */
-final class QmpClient implements AutoCloseable {
+final class QmpClient implements QemuMonitor, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(QmpClient.class);
     static final JsonMapper JSON = JsonMapper.builder().build();
@@ -79,12 +80,8 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
-    /** Runs a command without arguments and returns its "return" value. */
-    JsonNode execute(String command) {
-        return execute(command, null);
-    }
-
-    JsonNode execute(String command, Map<String, ?> arguments) {
+    @Override
+    public JsonNode execute(String command, Map<String, ?> arguments) {
         if (closed) {
             throw new VmGoneException("QMP connection to " + socket + " is closed");
         }
@@ -114,8 +111,8 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
-    /** Runs an HMP command (for what QMP lacks, e.g. "info registers") and returns its text. */
-    String humanMonitor(String commandLine) {
+    @Override
+    public String humanMonitor(String commandLine) {
         return execute("human-monitor-command", Map.of("command-line", commandLine)).asString("");
     }
 

@@ -1,4 +1,4 @@
-package dev.periscope.vmi.driver.lab;
+package dev.periscope.vmi.driver.qemu;
 
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.driver.VcpuRegisters;
@@ -10,7 +10,7 @@ import java.util.regex.Pattern;
  * {@link VcpuRegisters#kernelGsBase()} is 0 (unknown); when the vCPU is in the kernel GS base is the per-CPU
  * base.
  */
-final class RegisterDump {
+public final class RegisterDump {
 
     private static final Pattern CPU = Pattern.compile("^CPU#(\\d+)", Pattern.MULTILINE);
     private static final Pattern CR3 = Pattern.compile("\\bCR3=([0-9a-fA-F]+)");
@@ -23,7 +23,7 @@ final class RegisterDump {
     }
 
     /** Registers of {@code vcpu} from the output of "info registers -a" (or "info registers" for one CPU). */
-    static VcpuRegisters parse(String text, int vcpu) {
+    public static VcpuRegisters parse(String text, int vcpu) {
         String section = section(text, vcpu);
         return new VcpuRegisters(vcpu, hex(CR3, section), hex(CR4, section), hex(EFER, section), hex(RIP, section),
                 hex(GS, section), 0);

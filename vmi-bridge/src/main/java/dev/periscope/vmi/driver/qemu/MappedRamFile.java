@@ -1,4 +1,4 @@
-package dev.periscope.vmi.driver.lab;
+package dev.periscope.vmi.driver.qemu;
 
 import dev.periscope.vmi.PlatformUnavailableException;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.periscope.vmi.driver.lab;
+package dev.periscope.vmi.driver.qemu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
