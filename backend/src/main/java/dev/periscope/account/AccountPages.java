@@ -1,5 +1,7 @@
 package dev.periscope.account;
 
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
 import dev.periscope.system.DashboardPage;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;

@@ -1,6 +1,6 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.fleet.AgentLink;
 import dev.periscope.fleet.AgentMessage;
 import dev.periscope.fleet.AgentSessionSpec;

@@ -7,7 +7,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.springframework.r2dbc.core.DatabaseClient;
-import org.springframework.scheduling.annotation.Scheduled;
+import org.springframework.scheduling.annotation.SchedulingConfigurer;
+import org.springframework.scheduling.config.FixedDelayTask;
+import org.springframework.scheduling.config.ScheduledTaskRegistrar;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -18,7 +20,7 @@ import reactor.core.publisher.Mono;
  * {@code periscope.archive.max-rows}.
  */
 @Component
-public class SyscallArchive {
+public class SyscallArchive implements SchedulingConfigurer {
 
     private final DatabaseClient db;
     private final PeriscopeProperties.Archive limits;
@@ -79,8 +81,9 @@ public class SyscallArchive {
         return old.zipWith(excess.defaultIfEmpty(0L), Long::sum);
     }
 
-    @Scheduled(fixedDelayString = "${periscope.archive.sweep:1m}", initialDelayString = "${periscope.archive.sweep:1m}")
-    void retentionJob() {
-        enforceRetention().block();
+    /** The retention job, every {@code periscope.archive.sweep}, first one sweep after start. */
+    @Override
+    public void configureTasks(ScheduledTaskRegistrar tasks) {
+        tasks.addFixedDelayTask(new FixedDelayTask(() -> enforceRetention().block(), limits.sweep(), limits.sweep()));
     }
 }

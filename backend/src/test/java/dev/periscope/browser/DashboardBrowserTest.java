@@ -3,7 +3,7 @@ package dev.periscope.browser;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.account.Accounts;
-import dev.periscope.account.Role;
+import dev.periscope.caller.Role;
 import dev.periscope.LabServerDirs;
 import dev.periscope.vmi.driver.lab.LabVm;
 import java.io.IOException;
