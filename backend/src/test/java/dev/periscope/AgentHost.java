@@ -101,6 +101,14 @@ final class AgentHost implements AutoCloseable {
         agent.waitFor(10, TimeUnit.SECONDS);
     }
 
+    /**
+     * Cuts the host off the network, or restores it: its end of the veth pair goes down, so packets to it vanish
+     * without an answer (no reset, no error: the control plane sees only silence), as with a failed switch port.
+     */
+    void cutOff(boolean off) {
+        check("ip", "netns", "exec", namespace(), "ip", "link", "set", namespace() + "-n", off ? "down" : "up");
+    }
+
     /** The guest's own view: every pid in its /proc with that process's comm. */
     Map<Integer, String> guestProcesses() {
         LabVm.Result r = vm.exec("sh", "-c", "for p in /proc/[0-9]*; do c=$(cat $p/comm 2>/dev/null) && echo \"${p#/proc/} $c\"; done");
