@@ -1,5 +1,6 @@
 package dev.periscope.system;
 
+import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.actuate.autoconfigure.web.server.ManagementPortType;
 import org.springframework.boot.health.contributor.Health;
@@ -10,6 +11,7 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.core.annotation.Order;
 import org.springframework.core.env.Environment;
+import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.security.config.web.server.ServerHttpSecurity;
 import org.springframework.security.web.server.SecurityWebFilterChain;
 import org.springframework.security.web.server.context.NoOpServerSecurityContextRepository;
@@ -21,8 +23,9 @@ import reactor.core.scheduler.Schedulers;
  * <ul>
  * <li>{@code /actuator/health/liveness}: the process works (its own state only, so a database outage never restarts
  * it);</li>
- * <li>{@code /actuator/health/readiness}: it can serve: the database answers ({@code r2dbc}) and an engine is reachable
- * ({@code agents}, this class);</li>
+ * <li>{@code /actuator/health/readiness}: it can serve: the database answers ({@code database}) and an engine is
+ * reachable ({@code agents}); each answers within {@link #CHECK_TIMEOUT} (a database whose address went away leaves
+ * connections hanging much longer: a probe must hear "down" quickly, not time out);</li>
  * <li>{@code /actuator/prometheus}: Micrometer's metrics, REST latency histograms among them.</li>
  * </ul>
  * Health answers without credentials (statuses only, no details). Prometheus does too when the actuator has a port
@@ -31,6 +34,8 @@ import reactor.core.scheduler.Schedulers;
  */
 @Configuration(proxyBeanMethods = false)
 public class ObservabilityConfiguration {
+
+    static final Duration CHECK_TIMEOUT = Duration.ofSeconds(2);
 
     /**
      * Whether any engine can be reached: readiness fails while it says no. The fleet provides one bean of this type
@@ -42,17 +47,28 @@ public class ObservabilityConfiguration {
         boolean anyReachable();
     }
 
+    /** The readiness group's {@code database} member: one query on the application's own connection pool. */
+    @Bean
+    ReactiveHealthIndicator databaseHealthIndicator(DatabaseClient database) {
+        return () -> bounded(database.sql("SELECT 1").fetch().first().map(row -> Health.up().build()));
+    }
+
     /** The readiness group's {@code agents} member. */
     @Bean
     ReactiveHealthIndicator agentsHealthIndicator(ObjectProvider<EngineReachability> reachability) {
-        return () -> Mono.fromCallable(() -> {
+        return () -> bounded(Mono.fromCallable(() -> {
             EngineReachability fleet = reachability.getIfAvailable();
             if (fleet == null) {
                 return Health.up().withDetail("engine", "in-process").build();
             }
             return fleet.anyReachable() ? Health.up().build()
                     : Health.down().withDetail("reason", "no agent reachable").build();
-        }).subscribeOn(Schedulers.boundedElastic());
+        }).subscribeOn(Schedulers.boundedElastic()));
+    }
+
+    private static Mono<Health> bounded(Mono<Health> check) {
+        return check.timeout(CHECK_TIMEOUT)
+                .onErrorResume(e -> Mono.just(Health.down().withDetail("error", e.getClass().getSimpleName()).build()));
     }
 
     /**
