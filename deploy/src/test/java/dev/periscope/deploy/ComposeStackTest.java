@@ -7,11 +7,17 @@ import dev.periscope.agent.TlsFiles;
 import dev.periscope.agent.api.AcquisitionMode;
 import dev.periscope.agent.api.AgentGrpc;
 import dev.periscope.agent.api.Capability;
+import dev.periscope.agent.api.CloseSessionRequest;
 import dev.periscope.agent.api.Domain;
 import dev.periscope.agent.api.GetInfoRequest;
 import dev.periscope.agent.api.HostInfo;
 import dev.periscope.agent.api.ListProcessesRequest;
+import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.ProcessList;
+import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.StreamSessionRequest;
+import dev.periscope.agent.api.TraceMethod;
+import dev.periscope.agent.api.TraceSpec;
 import dev.periscope.agent.api.WatchDomainsRequest;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
@@ -35,6 +41,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -203,6 +210,33 @@ class ComposeStackTest {
 
     @Test
     @Order(5)
+    void aTraceOnEachLabHostStreamsFromItsAgent() throws Exception {
+        for (String host : VM.keySet()) {
+            AgentGrpc.AgentBlockingStub agent = agent(host, controlPlaneTls());
+            String id = "compose-test-" + host;
+            agent.openSession(OpenSessionRequest.newBuilder().setId(id).setVm(VM.get(host))
+                    .setTrace(TraceSpec.newBuilder().setProcessName("busy-writer").setMethod(TraceMethod.M4)).build());
+            try {
+                Iterator<SessionMessage> stream = agent.streamSession(StreamSessionRequest.newBuilder().setId(id).build());
+                SessionMessage first = null;
+                while (first == null && stream.hasNext()) {
+                    SessionMessage m = stream.next();
+                    assertThat(m.hasEnded()).as("%s: the trace ended before a syscall: %s", host, m).isFalse();
+                    if (m.hasSyscall()) {
+                        first = m;
+                    }
+                }
+                assertThat(first).as(host).isNotNull();
+                assertThat(first.getSyscall().getProcess()).isEqualTo("busy-writer");
+                assertThat(first.getSyscall().getName()).isNotBlank();
+            } finally {
+                agent.closeSession(CloseSessionRequest.newBuilder().setId(id).build());
+            }
+        }
+    }
+
+    @Test
+    @Order(6)
     void controlPlaneAndAgentsExposePrometheusMetrics() throws Exception {
         for (String replica : List.of("control-plane-1", "control-plane-2")) {
             String metrics = body("http://127.0.0.1:" + stack.port(replica, 9090) + "/actuator/prometheus");
@@ -217,7 +251,7 @@ class ComposeStackTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void readinessFailsWhileTheDatabaseIsDownAndComesBack() throws Exception {
         List<String> probes = List.of("control-plane-1", "control-plane-2").stream()
                 .map(r -> "http://127.0.0.1:" + stack.port(r, 9090) + "/actuator/health/").toList();
