@@ -30,7 +30,7 @@ import org.testcontainers.utility.DockerImageName;
 
 /**
  * The same schema and queries on a real PostgreSQL 15 (profile {@code postgres}): Flyway migrates it, demo data,
- * sessions and audit go through R2DBC. The image is built locally by {@code src/test/docker/build-images.sh}
+ * sessions and audit go through R2DBC. The image is built locally by {@code deploy/images/build.sh}
  * (no registry is reachable); without docker the test is skipped.
  */
 @Testcontainers(disabledWithoutDocker = true)

@@ -76,7 +76,7 @@ public final class HostAgent implements AutoCloseable {
             throw new IllegalArgumentException("a host name is 1 to 63 letters, digits, '.', '_' or '-': " + host);
         }
         this.host = host;
-        this.platforms = Arrays.asList(driver.platform().split("\\+"));
+        this.platforms = Arrays.stream(driver.platform().split("\\+")).filter(p -> !p.isEmpty()).toList();
         this.engine = new VmiEngine(driver);
         this.engineCalls = new ThreadPoolExecutor(settings.engineThreads(), settings.engineThreads(), 60,
                 TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.engineQueue()),
