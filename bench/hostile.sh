@@ -6,7 +6,8 @@
 #  3. the jqwik properties of the parsers with --tries tries each (default 100000);
 #  4. Jazzer, coverage-guided, on each parser target for --fuzz-seconds (default 600).
 #
-# usage: bench/hostile.sh [--no-lab] [--tries N] [--fuzz-seconds S] [--only corpus|properties|fuzz]
+# usage: ./periscope bench hostile [--no-lab] [--tries N] [--fuzz-seconds S] [--only corpus|properties|fuzz]
+#    or: bench/hostile.sh [the same options]
 # Results: $PERISCOPE_VAR/bench/hostile-<timestamp>/ (corpus.md, hostile-corpus-runs.md, lab.log, corpus.log,
 # properties.log, fuzz-<target>.log, summary.md), also reachable as $PERISCOPE_VAR/bench/hostile-latest.
 # Runs the lab part under flock /tmp/periscope-heavy.lock (one heavy job per machine).
@@ -21,7 +22,7 @@ while (($#)); do
     --tries) tries=${2:?--tries needs a number}; shift 2 ;;
     --fuzz-seconds) fuzz_seconds=${2:?--fuzz-seconds needs a number}; shift 2 ;;
     --only) only=${2:?--only needs corpus, properties or fuzz}; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "bench/hostile.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

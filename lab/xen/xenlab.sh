@@ -1,25 +1,43 @@
-# shellcheck shell=bash
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Periscope Xen lab: Xen 4.17 with xen-extensions/patches, nested under QEMU/TCG, a PV dom0 on a 9p root, and
-# domUs created with xl in dom0. Usage: lab.sh xen up|guest|exec|console|status|down|build (lab/xen/README.md).
+# domUs created with xl in dom0. Usage: lab.sh xen up|guest|exec|console|status|down|build (lab/xen/README.md);
+# lab.sh runs this script for `lab.sh xen ...`.
 #
-# lab.sh sources this file for `lab.sh xen ...`, so it uses lab.sh's helpers: the kernel cache (ensure_kernel),
-# the guest initramfs (ensure_initramfs) and the test-shell client (shell_call). Run directly, it re-executes
-# itself through lab.sh.
-if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
-    exec bash "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lab.sh" xen "$@"
-fi
+# From the lab's libraries (lab/lib) it takes the kernel cache, the guest image (the domUs boot lab.sh's, dom0's
+# initramfs uses its busybox), the QEMU run-dir layout, meta.json and the test-shell client.
+set -euo pipefail
+
+LAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+# shellcheck source=../lib/paths.sh
+source "$LAB_LIB/paths.sh"
+# shellcheck source=../lib/common.sh
+source "$LAB_LIB/common.sh"
+# shellcheck source=../lib/meta.sh
+source "$LAB_LIB/meta.sh"
+# shellcheck source=../lib/kernel.sh
+source "$LAB_LIB/kernel.sh"
+# shellcheck source=../lib/image.sh
+source "$LAB_LIB/image.sh"
+# shellcheck source=../lib/qemu.sh
+source "$LAB_LIB/qemu.sh"
+# shellcheck source=../lib/shell.sh
+source "$LAB_LIB/shell.sh"
 
 XEN_LAB_DIR=$LAB_DIR/xen
-XEN_CACHE=$CACHE/xen-lab
-XEN_RUN=$LAB_VAR/xen/machine       # the run dir of the QEMU machine that runs Xen (var/lab/NAME/ has VMs)
+# what is in the Xen lab QEMU's command line and no other's (is_qemu_pid)
+XEN_QEMU_MARK="unix:$XEN_RUN/qmp.sock,"
 XEN_BOOT_TIMEOUT=${PERISCOPE_XEN_BOOT_TIMEOUT:-300}
 XEN_GUEST_TIMEOUT=${PERISCOPE_XEN_GUEST_TIMEOUT:-240}
 XEN_LIFETIME=${PERISCOPE_XEN_LIFETIME:-28800}     # the watchdog stops the machine after this many s (0: never)
 XEN_MEMORY=3072 XEN_SMP=2 DOM0_MEMORY=1024
-# the driver server in dom0 (vmi-bridge's periscope-agent.jar, a jlink'd runtime): the host's Periscope reaches it at
+# Periscope's agent in dom0 (agent/target/periscope-agent.jar on a jlink'd runtime, host name xen-lab, mutual TLS
+# with the lab's certificates in $VAR_DIR/pki, which the host's Periscope server uses too): the host reaches it at
 # 127.0.0.1:XEN_AGENT_PORT through QEMU's user network, the only port forwarded into dom0
 XEN_AGENT_PORT=${PERISCOPE_XEN_AGENT_PORT:-7370}
-XEN_AGENT_JAR=$REPO_DIR/vmi-bridge/target/periscope-agent.jar
+XEN_AGENT_JAR=$REPO_DIR/agent/target/periscope-agent.jar
+XEN_AGENT_HOST=xen-lab
+XEN_PKI=$VAR_DIR/pki
 XEN_JDK=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 XEN_SUITE=bookworm
 XEN_MIRROR=${PERISCOPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -48,14 +66,10 @@ usage: lab.sh xen up [--timeout S]           boot Xen + dom0 (builds and caches 
 EOF
 }
 
-xen_elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
-
 # xen_host_packages PKG...: installs the missing ones (the Xen lab runs as root, as verify.sh does)
 xen_host_packages() {
-    local p missing=()
-    for p in "$@"; do
-        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
-    done
+    local missing=()
+    mapfile -t missing < <(missing_packages "$@")
     ((${#missing[@]})) || return 0
     note "xen: installing host packages: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null || die "xen: apt-get install ${missing[*]} failed"
@@ -98,7 +112,7 @@ ensure_hypervisor() {
         cp "$built/xen" "$built/xen-syms" "$built/.config" "$dir.tmp/"
         mkdir "$dir.tmp/flask"; cp "$built"/xsm/flask/include/{flask.h,av_permissions.h} "$dir.tmp/flask/"
         mv "$dir.tmp/.config" "$dir.tmp/config"
-        xen_elapsed "$t0" > "$dir.tmp/build-seconds"
+        elapsed "$t0" > "$dir.tmp/build-seconds"
         rm -rf "$dir"; mv "$dir.tmp" "$dir"
         note "xen: hypervisor built in $(cat "$dir/build-seconds") s: $XEN_HV"
     fi
@@ -155,7 +169,7 @@ ensure_dom0_root() {
         rm -f "$dir"/root/var/cache/apt/archives/*.deb
         mkdir -p "$dir/root/periscope" "$dir/root/opt/periscope"
         echo "$KERNEL_VERSION" > "$dir/kernel-version"
-        xen_elapsed "$t0" > "$dir/build-seconds"
+        elapsed "$t0" > "$dir/build-seconds"
         touch "$dir/ready"
         note "xen: dom0 root built in $(cat "$dir/build-seconds") s ($(du -sm "$dir/root" | cut -f1) MiB)"
         # older roots are stale (a running machine keeps its files open: only delete when none runs)
@@ -274,31 +288,12 @@ xen_pick_qemu() {
 }
 
 # is_xen_pid PID: PID is alive and is the Xen lab's QEMU (its command line names this run dir's QMP socket)
-is_xen_pid() { is_qemu_pid "$1" "unix:$XEN_RUN/qmp.sock,"; }
+is_xen_pid() { is_qemu_pid "$1" "$XEN_QEMU_MARK"; }
 
-xen_load_meta() { [[ -f $XEN_RUN/meta.env && -f $XEN_RUN/meta.json ]] || return 1; source "$XEN_RUN/meta.env"; }
-xen_running() { xen_load_meta && is_xen_pid "$X_qemuPid"; }
+xen_running() { meta_load "$XEN_RUN" && is_xen_pid "$X_qemuPid"; }
 
-xen_write_meta() {
-    X_name=xen X_kind=xen-lab
-    write_meta_files "$XEN_RUN/meta" X_ name:str kind:str qemu:str qemuKind:str cpu:str memoryMib:num \
-        dom0MemoryMib:num hypervisor:str hypervisorKey:str xenCmdline:str kernelVersion:str kernelPackage:str \
-        vmlinuz:str dom0Root:str dom0Initrd:str shareDir:str qmpSocket:str shellSocket:str consoleSocket:str \
-        consoleLog:str qemuPid:num watchdogPid:num startedAt:str startedEpoch:env bootSeconds:num
-}
-
-xen_kill_qemu() { # PID: QMP quit, then TERM, then KILL
-    local pid=$1 i
-    is_xen_pid "$pid" || return 0
-    printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
-        timeout 5 socat -t 2 -T 3 - "UNIX-CONNECT:$XEN_RUN/control.sock" >/dev/null 2>&1 || true
-    for i in $(seq 1 30); do is_xen_pid "$pid" || return 0; sleep 0.1; done
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 30); do is_xen_pid "$pid" || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    for i in $(seq 1 30); do is_xen_pid "$pid" || return 0; sleep 0.1; done
-    is_xen_pid "$pid" && die "xen: could not kill qemu pid $pid"
-    return 0
+xen_kill_qemu() { # PID
+    qemu_stop "$1" "$XEN_QEMU_MARK" "$XEN_RUN" || die "xen: could not kill qemu pid $1"
 }
 
 xen_cleanup_run() { # removes runtime files of a stopped machine (keeps logs)
@@ -333,15 +328,16 @@ xen_watchdog() {
 }
 
 # ---------------------------------------------------------------- the share (9p tag "periscope", /periscope in dom0)
-# What dom0 runs comes from the checkout at each `up`: its init scripts, the test-shell service, lab.sh's
-# test-shell client (for the domU consoles), the shim (lib/) and its sources (src/, to rebuild it in dom0).
+# What dom0 runs comes from the checkout at each `up`: its init scripts, the test-shell service, the lab's
+# test-shell client and what it needs (lib/common.sh, lib/shell.sh: for the domU consoles), the shim (lib/) and its
+# sources (src/, to rebuild it in dom0).
 xen_fill_share() {
     local s=$XEN_RUN/share
     rm -rf "$s"; mkdir -p "$s"/{bin,lib,dom0,guests,log/xen,src}
     cp "$XEN_LAB_DIR"/dom0/init "$XEN_LAB_DIR"/dom0/toolstack "$s/dom0/"
     cp "$XEN_LAB_DIR/dom0/periscope-xen" "$LAB_DIR/guest/bin/periscope-shelld" "$s/bin/"
     chmod 755 "$s"/dom0/* "$s"/bin/*
-    declare -f shell_call > "$s/lib/shell-call.sh"
+    cp "$LAB_LIB/common.sh" "$LAB_LIB/shell.sh" "$s/lib/"
     cp "$XEN_SHIM" "$s/lib/"
     xen_shim_sources "$s/src"
     mkdir "$s/flask"; cp "$XEN_LAB_DIR/dom0/flask-access.c" "$s/flask/"
@@ -356,34 +352,37 @@ ensure_jre() {
     XEN_JRE=$XEN_CACHE/jre/$("$XEN_JDK/bin/java" -XshowSettings:properties -version 2>&1 | awk '/java.runtime.version/{print $3}')
     [[ -x $XEN_JRE/bin/java ]] && return
     rm -rf "$XEN_JRE"; mkdir -p "$(dirname "$XEN_JRE")"
-    "$XEN_JDK/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.desktop,jdk.unsupported \
+    "$XEN_JDK/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.desktop,jdk.unsupported,jdk.crypto.ec,jdk.httpserver \
         --strip-debug --no-man-pages --no-header-files --output "$XEN_JRE.tmp" && mv "$XEN_JRE.tmp" "$XEN_JRE"
 }
 
-# xen_agent_share SHARE: the runtime, the agent jar and a fresh token for dom0's toolstack, which starts the driver
-# server when they are there; without the jar (./periscope build makes it) the host's Periscope does not see the lab
+# xen_agent_share SHARE: the runtime, the agent jar and its certificates (the lab's PKI, made once by agent/certs.sh)
+# for dom0's toolstack, which starts the agent when they are there; without the jar (./periscope build makes it) the
+# host's Periscope does not see the lab
 xen_agent_share() {
     local s=$1
     rm -f "$XEN_RUN/agent.endpoint"
     ensure_jre
     if [[ ! -s $XEN_AGENT_JAR || -z $XEN_JRE ]]; then
-        note "xen: no $XEN_AGENT_JAR or no JDK at $XEN_JDK (./periscope build): dom0 runs no driver server, Periscope will not list Xen domains"
+        note "xen: no $XEN_AGENT_JAR or no JDK at $XEN_JDK (./periscope build): dom0 runs no agent, Periscope will not list Xen domains"
         return
     fi
+    bash "$REPO_DIR/agent/certs.sh" "$XEN_PKI" --agent "$XEN_AGENT_HOST" >/dev/null
     mkdir -p "$s/java" "$s/agent"
     cp -a "$XEN_JRE" "$s/java/jre"
     cp "$XEN_AGENT_JAR" "$s/java/"
-    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$s/agent/token")
+    (umask 077; cp "$XEN_PKI/ca.pem" "$s/agent/ca.pem"; cp "$XEN_PKI/agent-$XEN_AGENT_HOST.pem" "$s/agent/agent.pem"
+        cp "$XEN_PKI/agent-$XEN_AGENT_HOST.key" "$s/agent/agent.key")
 }
 
-# xen_agent_wait SECONDS: waits for the driver server's start line in its log, then writes the endpoint file the
-# host's Periscope reads (HOST PORT TOKEN, mode 0600); returns 1 when it did not start
+# xen_agent_wait SECONDS: waits for the agent's ready line in its log, then writes the endpoint file the host's
+# Periscope discovers it by (HOST:PORT); returns 1 when it did not start
 xen_agent_wait() {
     local to=$1 s=$XEN_RUN/share i
-    [[ -s $s/agent/token ]] || return 0
+    [[ -s $s/agent/agent.key ]] || return 0
     for ((i = 0; i < to; i++)); do
-        if grep -q '^driver server: xen on ' "$s/log/agent.log" 2>/dev/null; then
-            (umask 077; echo "127.0.0.1 $XEN_AGENT_PORT $(cat "$s/agent/token")" > "$XEN_RUN/agent.endpoint.tmp")
+        if grep -q '^periscope-agent: ready' "$s/log/agent.log" 2>/dev/null; then
+            echo "127.0.0.1:$XEN_AGENT_PORT" > "$XEN_RUN/agent.endpoint.tmp"
             mv "$XEN_RUN/agent.endpoint.tmp" "$XEN_RUN/agent.endpoint"
             return 0
         fi
@@ -412,7 +411,7 @@ xen_cmd_build() {
     echo "dom0 root:   $DOM0_ROOT"
     echo "dom0 initrd: $DOM0_INITRD"
     echo "shim:        $XEN_SHIM"
-    echo "ready in $(xen_elapsed "$t0") s"
+    echo "ready in $(elapsed "$t0") s"
 }
 
 xen_cmd_up() {
@@ -436,7 +435,7 @@ xen_cmd_up() {
     xen_prepare
     xen_pick_qemu
     local t0=$EPOCHREALTIME d=$XEN_RUN
-    echo "xen: built or cached in $(xen_elapsed "$t_all") s (hypervisor $XEN_HV_KEY, dom0 kernel $KERNEL_VERSION, QEMU $XEN_QEMU_KIND)"
+    echo "xen: built or cached in $(elapsed "$t_all") s (hypervisor $XEN_HV_KEY, dom0 kernel $KERNEL_VERSION, QEMU $XEN_QEMU_KIND)"
     [[ $XEN_QEMU_KIND == stock ]] &&
         echo "xen: Debian's QEMU: PV guests only (PVH/HVM need the fixed QEMU in $XEN_CACHE/qemu/current)"
     xen_fill_share
@@ -450,7 +449,8 @@ xen_cmd_up() {
     local xen_cmdline="console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEMORY}M,max:${DOM0_MEMORY}M loglvl=all guest_loglvl=all noreboot spec-ctrl=eager-fpu"
     [[ -n ${PERISCOPE_XEN_APPEND:-} ]] && xen_cmdline+=" $PERISCOPE_XEN_APPEND"
     local dom0_cmdline="console=hvc0 earlyprintk=xen$quiet"
-    rm -f "$d"/{console.log,qemu.log,qemu.pid,watchdog.log,watchdog.reason}
+    rm -f "$d"/{watchdog.log,watchdog.reason}
+    qemu_run_args "$d"
     local qargs=(
         -name periscope-xen -accel tcg,tb-size=512
         -machine q35 -cpu "$XEN_CPU" -m "$XEN_MEMORY" -smp "$XEN_SMP"
@@ -458,28 +458,21 @@ xen_cmd_up() {
         "${XEN_QEMU_ARGS[@]}"
         -kernel "$XEN_HV" -append "$xen_cmdline"
         -initrd "$KERNEL_VMLINUZ ${dom0_cmdline//,/,,},$DOM0_INITRD"
-        -chardev "socket,id=con,path=$d/console.sock,server=on,wait=off,logfile=$d/console.log"
-        -serial chardev:con
-        -chardev "socket,id=tsh,path=$d/shell.sock,server=on,wait=off"
-        -serial chardev:tsh
         -virtfs "local,path=$DOM0_ROOT,mount_tag=root,security_model=passthrough,readonly=on"
         -virtfs "local,path=$d/share,mount_tag=periscope,security_model=passthrough"
         -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$XEN_AGENT_PORT-10.0.2.15:7370"
         -device virtio-net-pci,netdev=net0
-        -qmp "unix:$d/qmp.sock,server=on,wait=off"
-        -qmp "unix:$d/control.sock,server=on,wait=off"
-        -pidfile "$d/qemu.pid" -daemonize
+        "${QEMU_RUN_ARGS[@]}"
     )
-    printf '%q ' "$XEN_QEMU" "${qargs[@]}" > "$d/qemu.cmdline"; echo >> "$d/qemu.cmdline"
-    local fail="" pid=""
-    if ! "$XEN_QEMU" "${qargs[@]}" > "$d/qemu.log" 2>&1 {XLOCK}>&-; then fail="qemu failed to start"; fi
-    [[ -z $fail ]] && { pid=$(cat "$d/qemu.pid" 2>/dev/null) || fail="qemu wrote no pid file"; }
-    local wpid=0
-    if [[ -z $fail ]]; then
-        setsid bash "$LAB_DIR/lab.sh" xen _watchdog "$pid" "$XEN_LIFETIME" >> "$d/watchdog.log" 2>&1 < /dev/null {XLOCK}>&- &
+    local fail="" pid="" wpid=0
+    if qemu_daemonize "$XEN_QEMU" "$d" "${qargs[@]}"; then
+        pid=$QEMU_PID
+        (close_inherited_fds; exec setsid bash "$XEN_LAB_DIR/xenlab.sh" _watchdog "$pid" "$XEN_LIFETIME") >> "$d/watchdog.log" 2>&1 < /dev/null &
         wpid=$!
         echo "$wpid" > "$d/watchdog.pid"
-        echo "xen: [$(xen_elapsed "$t0") s] QEMU started (pid $pid, run dir $d)"
+        echo "xen: [$(elapsed "$t0") s] QEMU started (pid $pid, run dir $d)"
+    else
+        fail=$QEMU_FAIL
     fi
     # stages as they appear on Xen's serial console, then the toolstack through dom0's test shell
     local stages=(
@@ -496,7 +489,7 @@ xen_cmd_up() {
     scan_stages() {
         for i in "${!stages[@]}"; do
             [[ -z ${seen[i]:-} ]] && grep -qE "${stages[i]%%|*}" "$d/console.log" 2>/dev/null || continue
-            seen[i]=1; echo "xen: [$(xen_elapsed "$t0") s] ${stages[i]##*|}"
+            seen[i]=1; echo "xen: [$(elapsed "$t0") s] ${stages[i]##*|}"
         done
     }
     while [[ -z $fail ]]; do
@@ -511,47 +504,43 @@ xen_cmd_up() {
         local rc=0
         if [[ -n ${seen[5]:-} ]] && ! $shell_up; then
             # dom0's init runs: poll its test shell briefly (requests sent before it listens are lost)
-            shell_call "$d/shell.sock" 5 'echo periscope-shell' 1 || rc=$?
-            ((rc == 0)) && [[ $CALL_RC == 0 ]] && shell_up=true
+            shell_says "$d/shell.sock" 5 'echo periscope-shell' 1 periscope-shell || rc=$?
+            ((rc == 0)) && shell_up=true
             ((rc == 2)) && sleep 0.5
         elif $shell_up; then
             # `xl info` alone takes 3-5 s under TCG: wait long enough for its reply
-            shell_call "$d/shell.sock" 30 'xl info >/dev/null && echo periscope-xen-ready' 20 || rc=$?
-            if ((rc == 0)) && [[ $CALL_RC == 0 && $(printf '%s' "$CALL_OUT_B64" | base64 -d) == periscope-xen-ready ]]; then
-                break
-            fi
+            shell_says "$d/shell.sock" 30 'xl info >/dev/null && echo periscope-xen-ready' 20 periscope-xen-ready && break
             sleep 0.5
         else
             sleep 0.5
         fi
     done
     if [[ -n $fail ]]; then
-        [[ -n $pid ]] && xen_kill_qemu "$pid"
+        if [[ -n $pid ]]; then xen_kill_qemu "$pid"; fi
         ((wpid > 0)) && { kill "$wpid" 2>/dev/null || true; }
         xen_cleanup_run
-        {
-            echo "xen: the Xen lab failed to boot after $(xen_elapsed "$t0") s: $fail"
-            [[ -s $d/qemu.log ]] && { echo "---- qemu output ($d/qemu.log)"; tail -n 20 "$d/qemu.log"; }
-            echo "---- last 60 lines of the Xen console ($d/console.log)"
-            if [[ -s $d/console.log ]]; then tail -n 60 "$d/console.log"; else echo "(no console output)"; fi
-        } >&2
+        qemu_boot_report "$d" "xen: the Xen lab failed to boot after $(elapsed "$t0") s: $fail" 60 "the Xen console"
         exit 1
     fi
-    local boot; boot=$(xen_elapsed "$t0")
+    local boot; boot=$(elapsed "$t0")
     scan_stages
     echo "xen: [$boot s] toolstack ready (xl info answers)"
-    X_qemu=$XEN_QEMU X_qemuKind=$XEN_QEMU_KIND X_cpu=$XEN_CPU X_memoryMib=$XEN_MEMORY X_dom0MemoryMib=$DOM0_MEMORY
-    X_hypervisor=$XEN_HV X_hypervisorKey=$XEN_HV_KEY X_xenCmdline=$xen_cmdline X_kernelVersion=$KERNEL_VERSION
-    X_kernelPackage=$KERNEL_PACKAGE X_vmlinuz=$KERNEL_VMLINUZ X_dom0Root=$DOM0_ROOT X_dom0Initrd=$DOM0_INITRD
-    X_shareDir=$d/share X_qmpSocket=$d/qmp.sock X_shellSocket=$d/shell.sock X_consoleSocket=$d/console.sock
-    X_consoleLog=$d/console.log X_qemuPid=$pid X_watchdogPid=$wpid
-    X_startedAt=$(date -u -d "@${t0%.*}" +%Y-%m-%dT%H:%M:%SZ) X_startedEpoch=${t0%.*} X_bootSeconds=$boot
-    xen_write_meta
-    if [[ -s $d/share/agent/token ]]; then
+    # shellcheck disable=SC2034 # xen_meta_write reads the X_* variables
+    {
+        X_qemu=$XEN_QEMU X_qemuKind=$XEN_QEMU_KIND X_cpu=$XEN_CPU X_memoryMib=$XEN_MEMORY X_dom0MemoryMib=$DOM0_MEMORY
+        X_hypervisor=$XEN_HV X_hypervisorKey=$XEN_HV_KEY X_xenCmdline=$xen_cmdline X_kernelVersion=$KERNEL_VERSION
+        X_kernelPackage=$KERNEL_PACKAGE X_vmlinuz=$KERNEL_VMLINUZ X_dom0Root=$DOM0_ROOT X_dom0Initrd=$DOM0_INITRD
+        X_shareDir=$d/share X_qmpSocket=$d/qmp.sock X_shellSocket=$d/shell.sock X_consoleSocket=$d/console.sock
+        X_consoleLog=$d/console.log X_qemuPid=$pid X_watchdogPid=$wpid
+        X_startedAt=$(date -u -d "@${t0%.*}" +%Y-%m-%dT%H:%M:%SZ) X_startedEpoch=${t0%.*} X_bootSeconds=$boot
+        X_name=xen X_kind=xen-lab
+    }
+    xen_meta_write "$d"
+    if [[ -s $d/share/agent/agent.key ]]; then
         if xen_agent_wait 180; then
-            echo "xen: [$(xen_elapsed "$t0") s] driver server answering in dom0 (127.0.0.1:$XEN_AGENT_PORT, $d/agent.endpoint)"
+            echo "xen: [$(elapsed "$t0") s] agent $XEN_AGENT_HOST answering in dom0 (127.0.0.1:$XEN_AGENT_PORT, $d/agent.endpoint)"
         else
-            note "xen: the driver server in dom0 did not start within 180 s (share/log/agent.log): Periscope will not list Xen domains"
+            note "xen: the agent in dom0 did not start within 180 s (share/log/agent.log): Periscope will not list Xen domains"
             tail -n 20 "$d/share/log/agent.log" >&2 2>/dev/null || true
         fi
     fi
@@ -561,24 +550,9 @@ xen_cmd_up() {
     echo "xen: ready in $boot s ($info)"
 }
 
-# xen_dom0 TIMEOUT SCRIPT: runs SCRIPT in dom0 through the test shell (serialised); prints its stdout and
-# stderr; returns its exit code, 124 on a timeout
-xen_dom0() {
-    local to=$1 script=$2 rc=0
-    exec {ELOCK}>"$XEN_RUN/exec.lock"
-    flock -w "$to" "$ELOCK" || { note "xen: timed out after $to s waiting for another exec"; return 124; }
-    local t0=$EPOCHREALTIME
-    shell_call "$XEN_RUN/shell.sock" "$to" "$script" || rc=$?
-    exec {ELOCK}>&-
-    ((rc == 2)) && die "xen: cannot connect to dom0's test shell ($XEN_RUN/shell.sock)"
-    if ((rc != 0)); then note "xen: timed out after $to s waiting for dom0 (no reply from its test shell)"; return 124; fi
-    printf '%s' "$CALL_OUT_B64" | base64 -d
-    printf '%s' "$CALL_ERR_B64" | base64 -d >&2
-    if [[ $CALL_RC == 137 ]] && (( $(xen_elapsed "$t0" | cut -d. -f1) >= to )); then
-        note "xen: command timed out after $to s (killed in dom0)"; return 124
-    fi
-    return "$CALL_RC"
-}
+# xen_dom0 TIMEOUT SCRIPT: runs SCRIPT in dom0 through its test shell (shell_exec: output and exit code passed on,
+# 124 on a timeout)
+xen_dom0() { shell_exec dom0 "$XEN_RUN/shell.sock" "$XEN_RUN/exec.lock" "$1" "$2"; }
 
 xen_require_running() { xen_running || die "xen: the Xen lab is not running (periscope lab xen up)"; }
 
@@ -595,8 +569,7 @@ xen_cmd_exec() {
     (($#)) || die "xen exec: no command given"
     [[ $to =~ ^[0-9]+$ ]] && ((to > 0)) || die "xen exec: --timeout must be a positive integer (seconds)"
     xen_require_running
-    local script="" a
-    for a in "$@"; do script+="$(sh_quote "$a") "; done
+    local script; script=$(shell_script "$@")
     local rc=0
     if [[ -z $guest ]]; then
         xen_dom0 "$to" "$script" || rc=$?
@@ -625,20 +598,13 @@ xen_cmd_guest() {
         esac
     done
     [[ $type == pv || $type == pvh || $type == hvm ]] || die "xen guest: --type must be pv, pvh or hvm"
-    [[ $tenant =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "invalid tenant '$tenant'"
+    valid_tenant "$tenant" || die "invalid tenant '$tenant'"
     [[ $mem =~ ^[0-9]+$ ]] && ((mem >= 64 && mem <= 1536)) || die "invalid --memory '$mem' (MiB, 64..1536)"
     xen_require_running
     if [[ $type != pv && $X_qemuKind != fixed ]] && ! $force; then
         die "xen guest: a $type guest needs the QEMU with the nested-SVM fixes ($XEN_CACHE/qemu/current/bin/qemu-system-x86_64), but this Xen lab runs Debian's QEMU ($X_qemu): its TCG decoder checks every L2 'mov %crN' as a CR0 read, so Xen answers CR2 reads with 0 and the guest halts at its first page fault (lab/xen/README.md). Use --type pv, or --force to try anyway."
     fi
-    local wl_name wl_file=""
-    if [[ $workload == */* || $workload == *.sh ]]; then
-        [[ -f $workload ]] || die "workload file not found: $workload"
-        wl_file=$(realpath "$workload"); wl_name=$(basename "$workload" .sh); wl_name=${wl_name//[^A-Za-z0-9_.-]/_}
-    else
-        [[ -f $LAB_DIR/workloads/$workload.sh ]] || die "unknown workload '$workload'"
-        wl_name=$workload
-    fi
+    find_workload "$workload"
     [[ -n $pkg ]] || pkg=$(default_kernel_package)
     ensure_kernel "$pkg"
     ensure_initramfs
@@ -654,13 +620,13 @@ xen_cmd_guest() {
     cp "$XEN_LAB_DIR/guest/inittab" "$ov/etc/inittab"
     sed "s#/dev/ttyS1#/dev/$tty#g" "$LAB_DIR/guest/bin/periscope-shelld" > "$ov/periscope/bin/periscope-shelld"
     chmod 755 "$ov/periscope/bin/periscope-shelld"
-    [[ -n $wl_file ]] && cp "$wl_file" "$ov/periscope/workloads/$wl_name.sh"
+    [[ -n $WL_FILE ]] && cp "$WL_FILE" "$ov/periscope/workloads/$WL_NAME.sh"
     # one gzip stream: libxc gunzips a PV ramdisk itself and fails on concatenated members (Linux would not)
     { gzip -dc "$BASE_INITRD"; (cd "$ov" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } |
         gzip -6 > "$gd/initrd.img"
     rm -rf "$ov"
     ln -f "$KERNEL_VMLINUZ" "$gd/vmlinuz" 2>/dev/null || cp "$KERNEL_VMLINUZ" "$gd/vmlinuz"
-    local cmdline="console=$tty panic=-1 periscope.name=$name periscope.tenant=$tenant periscope.workload=$wl_name"
+    local cmdline="console=$tty panic=-1 periscope.name=$name periscope.tenant=$tenant periscope.workload=$WL_NAME"
     [[ ${PERISCOPE_LAB_QUIET:-1} == 1 ]] && cmdline+=" quiet"
     [[ -n $append ]] && cmdline+=" $append"
     local g=/periscope/guests/$name
@@ -687,7 +653,7 @@ xen_cmd_guest() {
         echo 'on_reboot = "destroy"'
         echo 'on_crash = "destroy"'
     } > "$gd/$name.cfg"
-    echo "xen: creating $type guest $name (workload $wl_name, ${mem} MiB) ..."
+    echo "xen: creating $type guest $name (workload $WL_NAME, ${mem} MiB) ..."
     local out rc=0
     out=$(xen_dom0 $((XEN_GUEST_TIMEOUT + 60)) "periscope-xen guest-up $name $g/$name.cfg $XEN_GUEST_TIMEOUT") || rc=$?
     printf '%s\n' "$out" | grep -v '^result ' || true
@@ -700,16 +666,14 @@ xen_cmd_guest() {
     domid=$(sed -n 's/.*domid=\([0-9]*\).*/\1/p' <<< "$res")
     create=$(sed -n 's/.*create=\([0-9.]*\).*/\1/p' <<< "$res")
     boot=$(sed -n 's/.*boot=\([0-9.]*\).*/\1/p' <<< "$res")
+    # shellcheck disable=SC2034 # xen_guest_meta_write reads the G_* variables
     {
-        printf '{\n'
-        printf '  "name": %s,\n  "type": %s,\n  "domid": %d,\n' "$(json_str "$name")" "$(json_str "$type")" "$domid"
-        printf '  "tenant": %s,\n  "workload": %s,\n  "memoryMib": %d,\n' "$(json_str "$tenant")" "$(json_str "$wl_name")" "$mem"
-        printf '  "kernelVersion": %s,\n  "kernelPackage": %s,\n' "$(json_str "$KERNEL_VERSION")" "$(json_str "$pkg")"
-        printf '  "config": %s,\n' "$(json_str "$gd/$name.cfg")"
-        printf '  "consoleLog": %s,\n' "$(json_str "$XEN_RUN/share/log/xen/console/guest-$name.log")"
-        printf '  "startedAt": %s,\n' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
-        printf '  "createSeconds": %s,\n  "bootSeconds": %s\n}\n' "${create:-0}" "${boot:-0}"
-    } > "$hd/meta.json"
+        G_name=$name G_type=$type G_domid=${domid:-0} G_tenant=$tenant G_workload=$WL_NAME G_memoryMib=$mem
+        G_kernelVersion=$KERNEL_VERSION G_kernelPackage=$pkg G_config=$gd/$name.cfg
+        G_consoleLog=$XEN_RUN/share/log/xen/console/guest-$name.log G_startedAt=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+        G_createSeconds=${create:-0} G_bootSeconds=${boot:-0}
+    }
+    xen_guest_meta_write "$hd"
     echo "xen: $name (domid $domid) ready: xl create ${create} s, guest init ${boot} s more"
 }
 
@@ -730,7 +694,7 @@ xen_cmd_status() {
     fi
     local up=$(( ${EPOCHREALTIME%.*} - X_startedEpoch ))
     if $json; then
-        sed '$d' "$XEN_RUN/meta.json" | sed '$s/$/,/'
+        meta_json_open "$XEN_RUN/meta.json"
         printf '  "state": "running",\n  "uptimeSeconds": %d,\n  "guests": [' "$up"
         local f first=true
         for f in "$XEN_RUN"/guests/*/meta.json; do
@@ -756,7 +720,7 @@ xen_cmd_down() {
     mkdir -p "$LAB_VAR/xen"
     exec {XLOCK}>"$LAB_VAR/xen/.lock"
     flock -w 30 "$XLOCK" || die "xen: another command is starting or stopping the Xen lab"
-    if ! xen_load_meta; then
+    if ! meta_load "$XEN_RUN"; then
         local pid; pid=$(cat "$XEN_RUN/qemu.pid" 2>/dev/null || true)
         if [[ -n $pid ]] && is_xen_pid "$pid"; then xen_kill_qemu "$pid"; fi
         xen_cleanup_run; echo "xen: not running"; return 0
@@ -795,3 +759,4 @@ xen_main() {
         *) xen_usage >&2; exit 2 ;;
     esac
 }
+xen_main "$@"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Build the Xen lab's QEMU: Debian's QEMU 10.0.2 (bookworm-backports source) with the nested-SVM fixes in
-# patches/, TCG only, x86_64-softmmu, installed under <repo>/var/cache/xen-lab/qemu/<version>-<hash>/.
+# patches/, TCG only, x86_64-softmmu, installed under <var>/cache/xen-lab/qemu/<version>-<hash>/ (<var> is
+# ${PERISCOPE_VAR:-<repo>/var}, as for the rest of the lab: lab/lib/paths.sh).
 # The hash covers the patches' diffs and the configure flags, so changing either builds a new directory; a
 # build that already exists is reused at once. Others use the stable path
-#   <repo>/var/cache/xen-lab/qemu/current/bin/qemu-system-x86_64
+#   <var>/cache/xen-lab/qemu/current/bin/qemu-system-x86_64
 #
 # Firmware: the +ds orig tarball carries no firmware blobs, so the binary looks in Debian's directories
 # (--firmwarepath, the same list as Debian's qemu-system-x86; -L /usr/share/qemu also works).
@@ -13,12 +15,14 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../../.." && pwd)"
-src_cache="$repo/var/cache/xen-lab/qemu-src"
-install_root="$repo/var/cache/xen-lab/qemu"
+# shellcheck source=../../lib/paths.sh
+source "$here/../../lib/paths.sh"
+LAB_PROG="xen-lab qemu"
+# shellcheck source=../../lib/common.sh
+source "$here/../../lib/common.sh"
+src_cache="$XEN_CACHE/qemu-src"
+install_root="$XEN_CACHE/qemu"
 
-log() { echo "xen-lab qemu: $*" >&2; }
-die() { log "$*"; exit 1; }
 as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # As few features as give the lab what it needs: TCG, the PC machines, virtio-9p for dom0's root
@@ -51,7 +55,7 @@ upstream_version="${upstream_version%-*}"    #                                ->
 mkdir -p "$src_cache"
 tarball="$(ls "$src_cache"/qemu_"$upstream_version".orig.tar.* 2>/dev/null | head -1 || true)"
 if [[ -z "$tarball" ]]; then
-    log "downloading the qemu $debian_version source into $src_cache"
+    note "downloading the qemu $debian_version source into $src_cache"
     # The .dsc and debian tarball of the backport may 404 while the orig tarball still arrives: ignore
     # the exit status and look for the tarball (the Debian patches are not needed here).
     (cd "$src_cache" && apt-get source --download-only "qemu=$debian_version" >apt-source.log 2>&1 || true)
@@ -82,23 +86,22 @@ fi
 backports_deps=(meson python3-pycotap)
 deps=(ninja-build pkg-config gcc flex bison python3-venv libglib2.0-dev libpixman-1-dev libattr1-dev
       zlib1g-dev patch bzip2 xz-utils libslirp-dev)
-missing() { for p in "$@"; do dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok' || echo "$p"; done; }
-mapfile -t need < <(missing "${deps[@]}")
-mapfile -t need_bpo < <(missing "${backports_deps[@]}")
+mapfile -t to_install < <(missing_packages "${deps[@]}")
+mapfile -t to_install_bpo < <(missing_packages "${backports_deps[@]}")
 meson_version="$(meson --version 2>/dev/null || echo 0)"
-if [[ "$(printf '%s\n' 1.5.0 "$meson_version" | sort -V | head -1)" != 1.5.0 && ! " ${need_bpo[*]} " =~ " meson " ]]
+if [[ "$(printf '%s\n' 1.5.0 "$meson_version" | sort -V | head -1)" != 1.5.0 && ! " ${to_install_bpo[*]} " =~ " meson " ]]
 then
-    need_bpo+=(meson)   # installed, but bookworm's 1.0
+    to_install_bpo+=(meson)   # installed, but bookworm's 1.0
 fi
-if (( ${#need[@]} + ${#need_bpo[@]} )); then
-    log "installing build dependencies: ${need[*]} ${need_bpo[*]}"
+if (( ${#to_install[@]} + ${#to_install_bpo[@]} )); then
+    note "installing build dependencies: ${to_install[*]} ${to_install_bpo[*]}"
     as_root apt-get update -qq
-    if (( ${#need[@]} )); then
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+    if (( ${#to_install[@]} )); then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${to_install[@]}" >&2
     fi
-    if (( ${#need_bpo[@]} )); then
+    if (( ${#to_install_bpo[@]} )); then
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports \
-            "${need_bpo[@]}" >&2
+            "${to_install_bpo[@]}" >&2
     fi
 fi
 
@@ -106,11 +109,11 @@ fi
 work="$install_root/.build-$key"
 rm -rf "$work" "$dest.tmp"
 mkdir -p "$work"
-log "extracting $(basename "$tarball")"
+note "extracting $(basename "$tarball")"
 tar -xf "$tarball" -C "$work"
 src="$(echo "$work"/qemu-*)"
 for p in "${patches[@]}"; do
-    log "applying $(basename "$p")"
+    note "applying $(basename "$p")"
     patch -d "$src" -p1 --fuzz=0 --no-backup-if-mismatch --quiet <"$p"
 done
 # pc-bios/meson.build decompresses the edk2 firmware whenever bzip2 is found, even with
@@ -120,7 +123,7 @@ for fd in $(grep -o "'edk2-[^']*\.fd'" "$src/pc-bios/meson.build" | tr -d "'"); 
 done
 mkdir -p "$src/build"
 cd "$src/build"
-log "configuring (log: $src/build/config.log)"
+note "configuring (log: $src/build/config.log)"
 nice -n 15 ../configure --prefix="$dest.tmp" "${configure_flags[@]}" >configure.log 2>&1 \
     || { tail -30 configure.log >&2; die "configure failed"; }
 # Build only what gets installed (the emulator and its trace-events file): "make" would also build about
@@ -130,12 +133,12 @@ import json, os, sys
 for path in json.load(sys.stdin):
     if path.startswith(os.getcwd() + "/"):    # built here, not copied from the source tree
         print(os.path.relpath(path))')
-log "building ${installed_outputs[*]} with $(nproc) jobs (nice 15)"
+note "building ${installed_outputs[*]} with $(nproc) jobs (nice 15)"
 start=$SECONDS
 nice -n 15 ninja -j"$(nproc)" "${installed_outputs[@]}" >build.log 2>&1 \
     || { tail -40 build.log >&2; die "build failed: $src/build/build.log"; }
 nice -n 15 meson install --no-rebuild >install.log 2>&1 || { tail -20 install.log >&2; die "install failed"; }
-log "built in $((SECONDS - start)) s"
+note "built in $((SECONDS - start)) s"
 # Installed under a temporary name so an interrupted build never looks finished; QEMU finds its data
 # directory relative to the binary (meson's relocatable default), so the rename is harmless.
 mv "$dest.tmp" "$dest"

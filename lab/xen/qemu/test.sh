@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Show the three nested-SVM bugs of QEMU 10.0.2's TCG, and that patches/ fix them.
 #
 #   test.sh               run under Debian's stock QEMU and under the patched build (build.sh) and check
@@ -10,10 +11,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../../.." && pwd)"
+# shellcheck source=../../lib/paths.sh
+source "$here/../../lib/paths.sh"
 stock_qemu=/usr/bin/qemu-system-x86_64
-patched_qemu="$repo/var/cache/xen-lab/qemu/current/bin/qemu-system-x86_64"
-out="$repo/var/cache/xen-lab/svm-test"
+patched_qemu="$XEN_CACHE/qemu/current/bin/qemu-system-x86_64"
+out="$XEN_CACHE/svm-test"
 guest="$out/l1.elf"
 
 build_guest() {

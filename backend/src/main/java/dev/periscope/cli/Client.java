@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -38,7 +39,9 @@ public final class Client {
                    trace VM (--pid N | --process NAME) [--method M1|M2|M3|M4|M5] [--syscalls read,write,...] \
             [--seconds S] [--json]""";
     private static final Set<String> COMMANDS = Set.of("ps", "trace");
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    /** A newer server may add fields: this client reads what it knows. */
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
 
     private final Map<String, String> env;
     private final PrintStream out;

@@ -1,5 +1,6 @@
 package dev.periscope.cli;
 
+import dev.periscope.session.SessionEvent;
 import java.time.Instant;
 import java.time.LocalTime;
 import java.time.ZoneId;
@@ -127,50 +128,36 @@ final class TraceCommand {
         }
 
         Integer print(JsonNode event) {
-            String type = event.path("type").asString("");
-            JsonNode data = event.path("data");
-            switch (type) {
-                case "syscall" -> client.out().println(json ? compact(data) : text(data));
-                case "trace" -> client.err().printf("# tracing pid %d (%s) with %s: %s%s%n", data.path("pid").asInt(),
-                        data.path("name").asString(""), data.path("method").asString(""),
-                        data.path("methodDescription").asString(""),
-                        data.path("syscalls").isEmpty() ? "" : "; syscalls " + join(data.path("syscalls")));
-                case "process" -> client.err().printf("# %s %d %s %s%n", data.path("change").asString(""),
-                        data.path("pid").asInt(), data.path("name").asString(""), data.path("detail").asString(""));
-                case "dropped" -> client.err().printf("# dropped %d events%s%n", data.path("count").asLong(),
-                        data.has("where") ? " (" + data.path("where").asString() + ")" : "");
-                case "notice" -> client.err().println("# " + data.asString(data.toString()));
-                case "state" -> {
-                    String state = data.path("state").asString("");
-                    String reason = data.path("reason").asString("");
-                    if (state.equals("ENDED") || state.equals("LOST")) {
-                        client.err().println("# session " + state.toLowerCase(Locale.ROOT) + ": " + reason);
-                        return state.equals("ENDED") && !reason.startsWith("failed") ? 0 : 1;
-                    }
+            SessionEvent.Type type;
+            try {
+                type = SessionEvent.Type.of(event.path("type").asString(""));
+            } catch (IllegalArgumentException newerServer) {
+                return null; // an event type this client does not know: not its business
+            }
+            SessionEvent.Payload payload = Client.json().treeToValue(event.path("data"), type.payload());
+            switch (payload) {
+                case SessionEvent.Syscall call -> client.out().println(json ? compact(event.path("data")) : text(call));
+                case SessionEvent.TraceStarted t -> client.err().printf("# tracing pid %d (%s) with %s: %s%s%n",
+                        t.pid(), t.name(), t.method(), t.methodDescription(),
+                        t.syscalls().isEmpty() ? "" : "; syscalls " + String.join(",", t.syscalls()));
+                case SessionEvent.ProcessChange c -> client.err().printf("# %s %d %s %s%n",
+                        c.change().name().toLowerCase(Locale.ROOT), c.pid(), c.name(), c.detail());
+                case SessionEvent.Dropped d -> client.err().printf("# dropped %d events (%s)%n", d.count(),
+                        d.where().name().toLowerCase(Locale.ROOT).replace('_', ' '));
+                case SessionEvent.Notice n -> client.err().println("# " + n.message());
+                case SessionEvent.StateChange c when c.state().isFinal() -> {
+                    client.err().println("# session " + c.state().name().toLowerCase(Locale.ROOT) + ": " + c.reason());
+                    return c.end() != null && c.end().ok() ? 0 : 1;
                 }
-                default -> { }
+                case SessionEvent.StateChange c -> { }
+                case SessionEvent.Processes p -> { }
             }
             return null;
         }
 
-        private String text(JsonNode d) {
-            StringBuilder b = new StringBuilder().append(time(d.path("time").asString("")))
-                    .append(' ').append(d.path("pid").asInt()).append(' ').append(d.path("name").asString(""))
-                    .append(' ').append(d.path("syscall").asString("")).append('(');
-            int i = 0;
-            for (JsonNode arg : d.path("args")) {
-                b.append(i++ == 0 ? "" : ", ").append(arg(arg));
-            }
-            return b.append(')').toString();
-        }
-
-        private static String arg(JsonNode arg) {
-            JsonNode text = arg.path("text");
-            if (!text.isMissingNode() && !text.isNull()) {
-                return text.asString();
-            }
-            long v = arg.path("value").asLong();
-            return v >= -4096 && v < 65536 ? Long.toString(v) : "0x" + Long.toHexString(v);
+        /** The server's strace-like line after the local time. */
+        private static String text(SessionEvent.Syscall call) {
+            return time(call.time()) + " " + call.text();
         }
 
         private static String compact(JsonNode data) {
@@ -179,20 +166,8 @@ final class TraceCommand {
             return Client.json().writeValueAsString(copy);
         }
 
-        private static String join(JsonNode names) {
-            StringBuilder b = new StringBuilder();
-            for (JsonNode n : names) {
-                b.append(b.isEmpty() ? "" : ",").append(n.asString());
-            }
-            return b.toString();
-        }
-
-        private static String time(String iso) {
-            try {
-                return LocalTime.ofInstant(Instant.parse(iso), ZoneId.systemDefault()).format(TIME);
-            } catch (RuntimeException e) {
-                return iso;
-            }
+        private static String time(Instant at) {
+            return at == null ? "" : LocalTime.ofInstant(at, ZoneId.systemDefault()).format(TIME);
         }
     }
 }

@@ -1,9 +1,9 @@
 package dev.periscope.request;
 
-import dev.periscope.account.Caller;
-import dev.periscope.account.Role;
 import dev.periscope.audit.Audit;
-import dev.periscope.session.Method;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.session.SessionKind;
 import dev.periscope.session.SessionSpec;
 import dev.periscope.session.Sessions;
@@ -11,6 +11,7 @@ import dev.periscope.system.PeriscopeProperties;
 import dev.periscope.system.Sql;
 import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
+import dev.periscope.vmi.trace.TraceMethod;
 import io.r2dbc.spi.Readable;
 import java.time.Instant;
 import java.util.HashMap;
@@ -56,8 +57,8 @@ class Requests {
         }
         Instant now = Instant.now();
         return fleet.get(caller, body.vm()).flatMap(vm -> tenants.find(vm.tenant()).flatMap(tenant -> {
-            var request = new IntrospectionRequest(UUID.randomUUID().toString(), tenant.id(), vm.name(), body.kind(),
-                    body.method() == null ? Method.M1 : body.method(), body.targetPid(), body.minutes(), body.reason(),
+            var request = new IntrospectionRequest(UUID.randomUUID().toString(), tenant.id(), vm.id(), body.kind(),
+                    body.method() == null ? TraceMethod.M1 : body.method(), body.targetPid(), body.minutes(), body.reason(),
                     caller.username(), RequestState.SUBMITTED, null, null, null, now, null,
                     now.plus(limits.requestTtl()));
             Mono<Void> stored = insert(request)
@@ -127,15 +128,8 @@ class Requests {
     }
 
     Flux<IntrospectionRequest> list(Caller caller, RequestState state) {
-        String where = (caller.isOperator() ? "1 = 1" : "tenant_id = :tenant") + (state == null ? "" : " AND state = :state");
-        var spec = db.sql("SELECT * FROM introspection_request WHERE " + where + " ORDER BY created_at DESC LIMIT 500");
-        if (!caller.isOperator()) {
-            spec = spec.bind("tenant", caller.tenantId());
-        }
-        if (state != null) {
-            spec = spec.bind("state", state.name());
-        }
-        return spec.map(Requests::request).all();
+        return TenantScope.byTenant(caller, "tenant_id").select(db, "SELECT * FROM introspection_request", "state",
+                state == null ? null : state.name(), "ORDER BY created_at DESC LIMIT 500").map(Requests::request).all();
     }
 
     Mono<IntrospectionRequest> find(Caller caller, String id) {
@@ -176,7 +170,7 @@ class Requests {
     private static IntrospectionRequest request(Readable row) {
         return new IntrospectionRequest(row.get("id", String.class), row.get("tenant_id", String.class),
                 row.get("vm_name", String.class), SessionKind.valueOf(row.get("kind", String.class)),
-                Method.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
+                TraceMethod.valueOf(row.get("method", String.class)), Sql.integer(row, "target_pid"),
                 Sql.integer(row, "minutes"), row.get("reason", String.class), row.get("requested_by", String.class),
                 RequestState.valueOf(row.get("state", String.class)), row.get("decided_by", String.class),
                 row.get("decision_reason", String.class), row.get("session_id", String.class),

@@ -1,6 +1,6 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.overhead.Overhead;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Size;
@@ -68,7 +68,7 @@ class SessionController {
     Flux<ServerSentEvent<Object>> sse(Caller caller, @PathVariable String id,
                                       @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId) {
         return sessions.events(caller, id, parseId(lastEventId)).map(event -> {
-            var sse = ServerSentEvent.builder((Object) event).event(event.type());
+            var sse = ServerSentEvent.builder((Object) event).event(event.type().wireName());
             return (event.id() >= 0 ? sse.id(Long.toString(event.id())) : sse).build();
         });
     }

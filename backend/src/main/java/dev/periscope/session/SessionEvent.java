@@ -1,29 +1,167 @@
 package dev.periscope.session;
 
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
+import com.fasterxml.jackson.annotation.JsonValue;
+import dev.periscope.process.ProcessListView;
+import dev.periscope.vmi.trace.TraceEvent;
+import dev.periscope.vmi.trace.TraceMethod;
 import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
 
 /**
- * One event of a session's stream. {@code id} grows monotonically (also across server restarts: it is based on
- * the clock), so a client that reconnects with {@code Last-Event-ID} gets what it missed; drop markers carry
- * no id ({@code -1}) and say how many events this subscriber lost because it read too slowly.
+ * One event of a session's stream, as SSE and NDJSON carry it: {@code {"id", "session", "type", "at", "data"}}, where
+ * {@code type} names the payload's record ({@link Type}) and {@code data} is that record. {@code id} grows
+ * monotonically and means the same on every replica and across restarts (it is derived from the agent's message
+ * numbers), so a client that reconnects anywhere with {@code Last-Event-ID} gets what it missed; the drop markers of
+ * a subscriber's own stream carry no id ({@code -1}).
  *
- * @param id      event id, -1 for drop markers
+ * @param id      event id, -1 for a stream's own drop markers
  * @param session the session
- * @param type    "state", "processes", "notice" or "dropped"
+ * @param type    what {@code data} is
  * @param at      when it happened
- * @param data    the payload: a state change, a process list, a notice, or the dropped count
+ * @param data    the payload
  */
-public record SessionEvent(long id, String session, String type, Instant at, Object data) {
+public record SessionEvent(long id, String session, Type type, Instant at, Payload data) {
 
-    /** A state change and why. */
-    public record StateChange(SessionState state, String reason) {
+    public SessionEvent {
+        Objects.requireNonNull(data, "data");
+        if (type != data.type()) {
+            throw new IllegalArgumentException(type + " event with a " + data.getClass().getSimpleName() + " payload");
+        }
     }
 
-    /** How many events were dropped before the next one. */
-    public record Dropped(long count) {
+    static SessionEvent of(long id, String session, Instant at, Payload data) {
+        return new SessionEvent(id, session, data.type(), at, data);
+    }
+
+    /** The kinds of event, each with one payload record; the wire name is the lower-case name. */
+    public enum Type {
+        STATE(StateChange.class), PROCESSES(Processes.class), NOTICE(Notice.class), TRACE(TraceStarted.class),
+        SYSCALL(Syscall.class), PROCESS(ProcessChange.class), DROPPED(Dropped.class);
+
+        private final Class<? extends Payload> payload;
+
+        Type(Class<? extends Payload> payload) {
+            this.payload = payload;
+        }
+
+        /** The record {@code data} holds for this type. */
+        public Class<? extends Payload> payload() {
+            return payload;
+        }
+
+        /** As SSE event names and NDJSON's {@code type} spell it. */
+        @JsonValue
+        public String wireName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The type called {@code wireName}, e.g. "syscall". */
+        public static Type of(String wireName) {
+            return valueOf(wireName.toUpperCase(Locale.ROOT));
+        }
+    }
+
+    /** What an event carries. */
+    public sealed interface Payload permits StateChange, Processes, Notice, TraceStarted, Syscall, ProcessChange,
+            Dropped {
+        Type type();
+    }
+
+    /**
+     * The session moved to {@code state}.
+     *
+     * @param end    why it ended, for the final states; null otherwise
+     * @param reason what happened, for people
+     */
+    public record StateChange(SessionState state, SessionEnd end, String reason) implements Payload {
+        @Override
+        public Type type() {
+            return Type.STATE;
+        }
+    }
+
+    /** A process list of a process-list session. */
+    public record Processes(@JsonUnwrapped ProcessListView list) implements Payload {
+        @Override
+        public Type type() {
+            return Type.PROCESSES;
+        }
+    }
+
+    /** Something the session's owner should know that did not end it (a process list that failed and is retried). */
+    public record Notice(String message) implements Payload {
+        @Override
+        public Type type() {
+            return Type.NOTICE;
+        }
+    }
+
+    /** The trace began: whom it traces, how, and where its syscall names come from. */
+    public record TraceStarted(int pid, String name, TraceMethod method, String methodDescription,
+                               List<String> syscalls, String syscallNames) implements Payload {
+        @Override
+        public Type type() {
+            return Type.TRACE;
+        }
+    }
+
+    /**
+     * One syscall entry of a traced process.
+     *
+     * @param text the strace-like line, e.g. {@code 42 sh openat(AT_FDCWD, "/tmp/x", 0x241, 0644)}
+     */
+    public record Syscall(Instant time, int vcpu, int pid, String name, String syscall, int number, List<Arg> args,
+                          String text) implements Payload {
+        /** The engine's syscall event, which the guest entered at {@code time}. */
+        public static Syscall of(TraceEvent.Syscall e, Instant time) {
+            return new Syscall(time, e.vcpu(), e.pid(), e.process(), e.name(), e.number(),
+                    e.args().stream().map(a -> new Arg(a.name(), a.value(), a.text())).toList(), e.toString());
+        }
+
+        @Override
+        public Type type() {
+            return Type.SYSCALL;
+        }
+    }
+
+    /** One argument: the raw register value, and its decoded text (a path, a buffer, flags) when there is one. */
+    public record Arg(String name, long value, String text) {
+    }
+
+    /** A traced process exec'd, a child is followed, a traced process exited. */
+    public record ProcessChange(TraceEvent.Change change, int pid, String name, String detail) implements Payload {
+        @Override
+        public Type type() {
+            return Type.PROCESS;
+        }
+    }
+
+    /** Where events were lost before they reached this stream. */
+    public enum DropSite {
+        /** The hypervisor's ring was full. */
+        HYPERVISOR_RING,
+        /** The engine's buffer for this session was full: its agent read it too slowly. */
+        SESSION_BUFFER,
+        /** The agent's buffer for this server was full: the server read the agent's stream too slowly. */
+        AGENT_STREAM,
+        /** A resumed stream began after events the agent no longer keeps. */
+        REPLAY,
+        /** This subscriber read its stream too slowly: the oldest events in its buffer were dropped. */
+        STREAM
+    }
+
+    /** {@code count} events lost at {@code where} before the next one. */
+    public record Dropped(long count, DropSite where) implements Payload {
+        @Override
+        public Type type() {
+            return Type.DROPPED;
+        }
     }
 
     static SessionEvent dropped(String session, long count) {
-        return new SessionEvent(-1, session, "dropped", Instant.now(), new Dropped(count));
+        return of(-1, session, Instant.now(), new Dropped(count, DropSite.STREAM));
     }
 }

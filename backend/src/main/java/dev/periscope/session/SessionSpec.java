@@ -1,5 +1,7 @@
 package dev.periscope.session;
 
+import dev.periscope.vmi.trace.TraceMethod;
+import dev.periscope.fleet.VmId;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
@@ -25,9 +27,9 @@ import java.util.List;
  * @param maxEvents          events delivered before the session ends; the server's default when absent
  */
 public record SessionSpec(
-        @NotBlank @Pattern(regexp = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}") String vm,
+        @NotBlank @Pattern(regexp = VmId.PATTERN, message = "must be a VM name, or NAME@HOST") String vm,
         @NotNull SessionKind kind,
-        Method method,
+        TraceMethod method,
         @Positive Integer targetPid,
         @Pattern(regexp = "[^/\\s]{1,15}", message = "must be a process name (comm): 1 to 15 characters, no '/' or space")
         String targetProcess,
@@ -40,7 +42,7 @@ public record SessionSpec(
 
     /** The same spec with every default filled in, so that equal requests compare equal. */
     SessionSpec normalized(Duration defaultDuration, long defaultEvents) {
-        return new SessionSpec(vm, kind, method == null ? Method.M1 : method, targetPid,
+        return new SessionSpec(vm, kind, method == null ? TraceMethod.M1 : method, targetPid,
                 targetPid != null || targetProcess == null || targetProcess.isBlank() ? null : targetProcess,
                 syscalls == null ? List.of() : syscalls.stream().distinct().sorted().toList(),
                 mode == null ? "snapshot" : mode, intervalSeconds == null ? 5 : intervalSeconds,

@@ -4,7 +4,7 @@ package dev.periscope.session;
 public enum SessionState {
     PENDING, ACTIVE, STOPPING, ENDED, LOST;
 
-    boolean isFinal() {
+    public boolean isFinal() {
         return this == ENDED || this == LOST;
     }
 }

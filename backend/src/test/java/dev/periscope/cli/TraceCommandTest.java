@@ -3,11 +3,17 @@ package dev.periscope.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.periscope.session.SessionEnd;
+import dev.periscope.session.SessionEvent;
+import dev.periscope.session.SessionState;
+import dev.periscope.vmi.trace.TraceEvent;
+import dev.periscope.vmi.trace.TraceMethod;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -19,14 +25,29 @@ import tools.jackson.databind.json.JsonMapper;
 /** {@code trace} against a scripted server: the session it opens, how it prints NDJSON events, that it stops. */
 class TraceCommandTest {
 
-    private static final String EVENTS = """
-            {"id":1,"session":"s1","type":"state","at":"2026-01-01T00:00:00Z","data":{"state":"ACTIVE","reason":"started"}}
-            {"id":2,"session":"s1","type":"trace","at":"2026-01-01T00:00:00Z","data":{"pid":42,"name":"sh","method":"M5","methodDescription":"as M4","syscalls":["openat"],"syscallNames":"guest"}}
-            {"id":3,"session":"s1","type":"syscall","at":"2026-01-01T00:00:00Z","data":{"time":"2026-01-01T00:00:01.000001Z","vcpu":0,"pid":42,"name":"sh","syscall":"openat","number":257,"args":[{"name":"dfd","value":-100,"text":"AT_FDCWD"},{"name":"filename","value":140000,"text":"\\"/tmp/x\\""},{"name":"flags","value":577,"text":null}],"text":"42 sh openat(...)"}}
-            {"id":-1,"session":"s1","type":"dropped","at":"2026-01-01T00:00:01Z","data":{"count":3}}
-            {"id":4,"session":"s1","type":"syscall","at":"2026-01-01T00:00:02Z","data":{"time":"2026-01-01T00:00:02Z","vcpu":0,"pid":42,"name":"sh","syscall":"wait4","number":61,"args":[],"text":"42 sh wait4()"}}
-            {"id":5,"session":"s1","type":"state","at":"2026-01-01T00:00:03Z","data":{"state":"ENDED","reason":"max duration of 2 s reached"}}
-            """;
+    /** The stream the server sends: real session events, serialised as the server does. */
+    private static final String EVENTS = ndjson(
+            new SessionEvent.StateChange(SessionState.ACTIVE, null, "started"),
+            new SessionEvent.TraceStarted(42, "sh", TraceMethod.M5, "as M4", List.of("openat"), "guest"),
+            SessionEvent.Syscall.of(new TraceEvent.Syscall(0, 0, 42, "sh", 257, "openat", List.of(
+                    new TraceEvent.Arg("dfd", -100, "AT_FDCWD"), new TraceEvent.Arg("filename", 140000, "\"/tmp/x\""),
+                    new TraceEvent.Arg("flags", 577, null))), Instant.parse("2026-01-01T00:00:01.000001Z")),
+            new SessionEvent.Dropped(3, SessionEvent.DropSite.HYPERVISOR_RING),
+            SessionEvent.Syscall.of(new TraceEvent.Syscall(0, 0, 42, "sh", 61, "wait4", List.of()),
+                    Instant.parse("2026-01-01T00:00:02Z")),
+            new SessionEvent.StateChange(SessionState.ENDED, SessionEnd.MAX_DURATION, "max duration of 2 s reached"));
+
+    private static String ndjson(SessionEvent.Payload... payloads) {
+        JsonMapper json = JsonMapper.builder().build();
+        StringBuilder b = new StringBuilder();
+        long id = 1;
+        for (SessionEvent.Payload p : payloads) {
+            long eventId = p instanceof SessionEvent.Dropped ? -1 : id++;
+            b.append(json.writeValueAsString(new SessionEvent(eventId, "s1", p.type(),
+                    Instant.parse("2026-01-01T00:00:00Z"), p))).append('\n');
+        }
+        return b.toString();
+    }
 
     private HttpServer server;
     private final List<String> calls = new CopyOnWriteArrayList<>();
@@ -85,7 +106,7 @@ class TraceCommandTest {
         assertThat(first.get("syscall").asString()).isEqualTo("openat");
         assertThat(first.get("args").get(1).get("text").asString()).isEqualTo("\"/tmp/x\"");
         assertThat(json.readTree(lines.get(1)).get("syscall").asString()).isEqualTo("wait4");
-        assertThat(err.toString()).contains("# tracing pid 42 (sh) with M5", "# dropped 3 events",
+        assertThat(err.toString()).contains("# tracing pid 42 (sh) with M5", "# dropped 3 events (hypervisor ring)",
                 "# session ended: max duration of 2 s reached");
 
         assertThat(calls).hasSize(3);

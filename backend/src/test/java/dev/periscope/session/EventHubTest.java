@@ -2,20 +2,31 @@ package dev.periscope.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.time.Duration;
+import java.util.ArrayList;
 import org.junit.jupiter.api.Test;
+import org.reactivestreams.Subscription;
+import reactor.core.publisher.BaseSubscriber;
 import reactor.test.StepVerifier;
 
 /** The stream's memory bounds and resumption, with StepVerifier as the (slow) subscriber. */
 class EventHubTest {
 
+    /** A numbered event (any payload does: the hub does not look inside). */
+    private static SessionEvent.Notice note(int i) {
+        return new SessionEvent.Notice(Integer.toString(i));
+    }
+
+    private static String number(SessionEvent e) {
+        return ((SessionEvent.Notice) e.data()).message();
+    }
+
     @Test
     void slowSubscriberGetsTheNewestEventsAndACountedDropMarker() {
-        EventHub hub = new EventHub("s1", 1000);
-        var seen = new java.util.ArrayList<SessionEvent>();
-        var slow = new reactor.core.publisher.BaseSubscriber<SessionEvent>() {
+        EventHub hub = new EventHub("s1", 1000, 0);
+        var seen = new ArrayList<SessionEvent>();
+        var slow = new BaseSubscriber<SessionEvent>() {
             @Override
-            protected void hookOnSubscribe(org.reactivestreams.Subscription subscription) {
+            protected void hookOnSubscribe(Subscription subscription) {
                 request(1); // reads one event, then nothing while 19 more arrive
             }
 
@@ -26,31 +37,34 @@ class EventHubTest {
         };
         hub.subscribe(0, 4).subscribe(slow);
         for (int i = 0; i < 20; i++) {
-            hub.publish("processes", i);
+            hub.publish(i + 1, note(i));
         }
         hub.complete();
-        assertThat(seen).extracting(SessionEvent::data).containsExactly(0);
+        assertThat(seen).extracting(EventHubTest::number).containsExactly("0");
         slow.request(Long.MAX_VALUE);
 
         // Its buffer (4) and the one-event hand-over stages kept some, the oldest of the rest were dropped and
         // counted in one marker; the newest events, up to the last, all arrive.
-        var markers = seen.stream().filter(e -> e.type().equals("dropped")).toList();
+        var markers = seen.stream().filter(e -> e.type() == SessionEvent.Type.DROPPED).toList();
         assertThat(markers).hasSize(1);
         assertThat(markers.getFirst().id()).isEqualTo(-1);
-        long dropped = ((SessionEvent.Dropped) markers.getFirst().data()).count();
+        SessionEvent.Dropped marker = (SessionEvent.Dropped) markers.getFirst().data();
+        assertThat(marker.where()).isEqualTo(SessionEvent.DropSite.STREAM);
+        long dropped = marker.count();
         assertThat(dropped + seen.size() - 1).isEqualTo(20);
         assertThat(seen.size() - 1).isLessThanOrEqualTo(1 + 4 + 2);
-        assertThat(seen).extracting(SessionEvent::data).endsWith(16, 17, 18, 19);
+        assertThat(seen).extracting(e -> e.type() == SessionEvent.Type.DROPPED ? "marker" : number(e))
+                .endsWith("16", "17", "18", "19");
     }
 
     @Test
     void droppedCountPlusDeliveredIsEverythingPublished() {
-        EventHub hub = new EventHub("s2", 1000);
-        var events = new java.util.ArrayList<SessionEvent>();
+        EventHub hub = new EventHub("s2", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
         StepVerifier.create(hub.subscribe(0, 3), 0)
                 .then(() -> {
                     for (int i = 0; i < 50; i++) {
-                        hub.publish("processes", i);
+                        hub.publish(i + 1, note(i));
                     }
                     hub.complete();
                 })
@@ -58,19 +72,33 @@ class EventHubTest {
                 .recordWith(() -> events)
                 .thenConsumeWhile(e -> true)
                 .verifyComplete();
-        long delivered = events.stream().filter(e -> !e.type().equals("dropped")).count();
-        long dropped = events.stream().filter(e -> e.type().equals("dropped"))
+        long delivered = events.stream().filter(e -> e.type() != SessionEvent.Type.DROPPED).count();
+        long dropped = events.stream().filter(e -> e.type() == SessionEvent.Type.DROPPED)
                 .mapToLong(e -> ((SessionEvent.Dropped) e.data()).count()).sum();
         assertThat(delivered + dropped).isEqualTo(50);
         assertThat(delivered).isLessThanOrEqualTo(3 + 2); // buffer + hand-over stages
     }
 
     @Test
+    void idsFollowTheAgentsNumbersWithTheControlPlanesOwnEventsBetween() {
+        EventHub hub = new EventHub("s5", 100, 41);
+        SessionEvent active = hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, "resumed"));
+        SessionEvent fromAgent = hub.publish(42, note(42));
+        SessionEvent marker = hub.publish(0, new SessionEvent.Dropped(3, SessionEvent.DropSite.AGENT_STREAM));
+        SessionEvent next = hub.publish(43, note(43));
+        assertThat(active.id()).isEqualTo(41 * EventHub.PER_SEQ + 1);
+        assertThat(fromAgent.id()).isEqualTo(42 * EventHub.PER_SEQ);
+        assertThat(marker.id()).isEqualTo(42 * EventHub.PER_SEQ + 1);
+        assertThat(next.id()).isEqualTo(43 * EventHub.PER_SEQ);
+        assertThat(EventHub.seqOf(marker.id())).as("a resume from the marker asks the agent after 42").isEqualTo(42);
+    }
+
+    @Test
     void reconnectingWithLastEventIdGetsOnlyWhatItMissed() {
-        EventHub hub = new EventHub("s3", 100);
-        SessionEvent first = hub.publish("state", "active");
-        SessionEvent second = hub.publish("processes", 1);
-        SessionEvent third = hub.publish("processes", 2);
+        EventHub hub = new EventHub("s3", 100, 0);
+        SessionEvent first = hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, "started"));
+        SessionEvent second = hub.publish(1, note(1));
+        SessionEvent third = hub.publish(2, note(2));
         assertThat(second.id()).isGreaterThan(first.id());
         assertThat(third.id()).isGreaterThan(second.id());
         hub.complete();
@@ -83,13 +111,13 @@ class EventHubTest {
 
     @Test
     void replayIsBoundedToTheNewestEvents() {
-        EventHub hub = new EventHub("s4", 5);
+        EventHub hub = new EventHub("s4", 5, 0);
         for (int i = 0; i < 100; i++) {
-            hub.publish("processes", i);
+            hub.publish(i + 1, note(i));
         }
         hub.complete();
-        StepVerifier.create(hub.subscribe(0, 16).map(SessionEvent::data))
-                .expectNext(95, 96, 97, 98, 99)
+        StepVerifier.create(hub.subscribe(0, 16).map(EventHubTest::number))
+                .expectNext("95", "96", "97", "98", "99")
                 .verifyComplete();
     }
 }

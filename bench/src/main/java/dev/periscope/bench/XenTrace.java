@@ -55,18 +55,18 @@ public final class XenTrace {
             OverheadSnapshot overhead;
             try (TraceSession s = engine.trace(vm, TraceRequest.pid(target.pid()).withMethod(method).withChildren(true))) {
                 Disposable d = s.events().subscribe(e -> {
-                    if (e.kind() == TraceEvent.Kind.SYSCALL) {
+                    if (e instanceof TraceEvent.Syscall c) {
                         syscalls.incrementAndGet();
-                        pids.add(e.pid());
+                        pids.add(c.pid());
                         synchronized (perSyscall) {
-                            perSyscall.computeIfAbsent(e.pid() + " " + e.process() + " " + e.syscall(),
+                            perSyscall.computeIfAbsent(c.pid() + " " + c.process() + " " + c.name(),
                                     k -> new AtomicLong()).incrementAndGet();
                         }
                     }
                 });
                 Thread.sleep(seconds * 1000L);
                 if (s.ended()) {
-                    throw new IllegalStateException("the trace ended early: " + s.endReason());
+                    throw new IllegalStateException("the trace ended early: " + s.end().orElseThrow());
                 }
                 overhead = s.overhead();
                 d.dispose();

@@ -13,7 +13,9 @@ import dev.periscope.vmi.linux.ThreadDetail;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.RingControl;
+import dev.periscope.vmi.trace.TraceEnd;
 import dev.periscope.vmi.trace.TraceHub;
+import dev.periscope.vmi.trace.TraceMethod;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import java.time.Duration;
@@ -89,12 +91,17 @@ public final class VmiEngine implements AutoCloseable {
      * sessions need. Blocks for a process-list walk (milliseconds): call it off the event loop.
      *
      * @throws java.util.NoSuchElementException no such process in the guest
-     * @throws PlatformUnavailableException     the VM's platform has no hypervisor events (methods M2..M5)
+     * @throws PlatformUnavailableException     the VM's platform has no hypervisor events (methods M2..M5): the
+     *                                          message says why (lab VM without the plugin, libvirt/KVM domain)
      * @throws VmGoneException                  the VM is not running
      */
     public TraceSession trace(String vm, TraceRequest request) {
         Objects.requireNonNull(request, "request");
         TraceHub hub = withDomain(vm, a -> {
+            if (request.method() != TraceMethod.M1 && !a.domain.capabilities().contains(Capability.CR3_EVENTS)) {
+                throw new PlatformUnavailableException(vm + ": syscall tracing with method " + request.method()
+                        + " is not available, only M1: " + a.domain.eventsUnavailableReason());
+            }
             if (a.traces == null) {
                 PhysicalMemory memory = a.domain.memory();
                 KernelProfile profile = profileOf(a, memory);
@@ -136,11 +143,6 @@ public final class VmiEngine implements AutoCloseable {
      */
     public boolean eventsArmed(String vm) {
         return withDomain(vm, a -> a.domain.eventChannel().map(EventChannel::armed).orElse(false));
-    }
-
-    /** The profile cache shared by all VMs (for diagnostics and tests). */
-    public KernelProfileCache profileCache() {
-        return profiles;
     }
 
     /**
@@ -292,7 +294,8 @@ public final class VmiEngine implements AutoCloseable {
         Attachment a = attached.remove(vm);
         if (a != null) {
             if (a.traces != null) {
-                a.traces.shutdown(closed ? "engine closed" : "VM detached (stopped or restarted)");
+                a.traces.shutdown(closed ? TraceEnd.of(TraceEnd.Reason.ENGINE_CLOSED)
+                        : new TraceEnd(TraceEnd.Reason.VM_GONE, "VM detached (stopped or restarted)"));
             }
             try {
                 a.domain.close();

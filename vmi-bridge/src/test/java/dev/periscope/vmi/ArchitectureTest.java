@@ -7,24 +7,39 @@ import com.tngtech.archunit.junit.AnalyzeClasses;
 import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchRule;
 
-/** The native boundary: FFM stays in the memory wrapper, generated bindings behind their two owners. */
-@AnalyzeClasses(packages = "dev.periscope.vmi", importOptions = ImportOption.DoNotIncludeTests.class)
+/**
+ * The native boundary (docs/ARCHITECTURE.md, "The native boundary"): FFM stays in the wrapper packages, and each
+ * package of generated bindings is imported by its one wrapper package only.
+ */
+@AnalyzeClasses(packages = "dev.periscope", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
 
+    /** FFM types stay in the wrapper packages: guest memory, the event ring, the Xen and libvirt drivers, the bindings. */
     @ArchTest
-    /** FFM types stay in the wrapper packages: guest memory, the event ring, the Xen driver and the bindings. */
     static final ArchRule ffmOnlyInTheWrapperPackages = noClasses()
             .that().resideOutsideOfPackages("dev.periscope.vmi.memory..", "dev.periscope.vmi.ring..",
-                    "dev.periscope.vmi.nativeapi..", "dev.periscope.vmi.driver.xen..")
+                    "dev.periscope.vmi.nativeapi..", "dev.periscope.vmi.driver.xen..",
+                    "dev.periscope.vmi.driver.libvirt..")
             .should().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.MemorySegment")
             .orShould().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.Arena")
-            .because("guest memory is copied out of native memory in one wrapper package (STYLE habit 3)");
+            .because("guest memory is copied out of native memory in the wrapper packages, never handed on");
 
     @ArchTest
-    static final ArchRule generatedBindingsOnlyBehindTheirWrappers = noClasses()
-            .that().resideOutsideOfPackages("dev.periscope.vmi.nativeapi..", "dev.periscope.vmi.ring..",
-                    "dev.periscope.vmi.driver.xen..")
-            .should().dependOnClassesThat().resideInAPackage("dev.periscope.vmi.nativeapi..")
-            .allowEmptyShould(true)
-            .because("jextract bindings are used only by the ring reader and the Xen driver (STYLE habit 2)");
+    static final ArchRule ringBindingsOnlyBehindTheRingReader = bindingsOnlyBehind("ring", "dev.periscope.vmi.ring");
+
+    @ArchTest
+    static final ArchRule xenBindingsOnlyBehindTheXenDriver = bindingsOnlyBehind("xen", "dev.periscope.vmi.driver.xen");
+
+    @ArchTest
+    static final ArchRule libvirtBindingsOnlyBehindTheLibvirtDriver =
+            bindingsOnlyBehind("libvirt", "dev.periscope.vmi.driver.libvirt");
+
+    /** Only {@code wrapper} (and the bindings themselves) may use the generated package {@code nativeapi.NAME}. */
+    static ArchRule bindingsOnlyBehind(String name, String wrapper) {
+        String bindings = "dev.periscope.vmi.nativeapi." + name;
+        return noClasses().that().resideOutsideOfPackages(wrapper, bindings)
+                .should().dependOnClassesThat().resideInAPackage(bindings)
+                .because("jextract's " + name + " bindings are used by " + wrapper + " only, which turns their "
+                        + "handles into AutoCloseable owners and their status codes into typed exceptions");
+    }
 }

@@ -7,20 +7,18 @@ import reactor.util.concurrent.Queues;
 /**
  * One session's bounded event buffer between the VM's ring thread and the session's subscriber: a unicast sink
  * over a fixed-size queue. When the subscriber is slower than the guest, events are dropped and counted, never
- * buffered without bound; the next event that fits is preceded by a {@link TraceEvent.Kind#DROPPED} marker
+ * buffered without bound; the next event that fits is preceded by a {@link TraceEvent.Dropped} marker
  * carrying the loss. Emission is serialised (the ring thread, or a closing caller) by this object's monitor.
  */
 final class SessionBuffer {
 
     private final Sinks.Many<TraceEvent> sink;
-    private final int capacity;
     private long pendingDrops;
     private volatile long emitted;
     private volatile long dropped;
     private boolean completed;
 
     SessionBuffer(int capacity) {
-        this.capacity = capacity;
         this.sink = Sinks.many().unicast().onBackpressureBuffer(Queues.<TraceEvent>get(capacity).get());
     }
 
@@ -34,8 +32,8 @@ final class SessionBuffer {
             return false;
         }
         if (pendingDrops > 0) {
-            Sinks.EmitResult r = sink.tryEmitNext(TraceEvent.dropped(e.timestampNs(), e.vcpu(), pendingDrops,
-                    "session buffer full (" + capacity + " events): subscriber too slow"));
+            Sinks.EmitResult r = sink.tryEmitNext(new TraceEvent.Dropped(e.timestampNs(), pendingDrops,
+                    TraceEvent.DropSite.SESSION_BUFFER));
             if (!r.isSuccess()) {
                 return drop(r);
             }

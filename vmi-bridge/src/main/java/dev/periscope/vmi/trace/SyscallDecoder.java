@@ -141,7 +141,7 @@ final class SyscallDecoder {
      * The event for a SYSCALL record (valid only during the handler call). {@code readGuest}: the vCPU waits,
      * so string arguments may be read from guest memory through {@code cr3}.
      */
-    TraceEvent decode(RingRecord r, int pid, String comm, boolean strings, boolean readGuest) {
+    TraceEvent.Syscall decode(RingRecord r, int pid, String comm, boolean strings, boolean readGuest) {
         long nr = r.syscallNumber();
         String name = table.name(nr);
         Param[] params = SIGNATURES.get(name);
@@ -178,8 +178,7 @@ final class SyscallDecoder {
             };
             args.add(new TraceEvent.Arg(p.name, v, t));
         }
-        return new TraceEvent(TraceEvent.Kind.SYSCALL, r.timestampNs(), r.vcpu(), pid, comm, (int) nr, name, args, 0,
-                "");
+        return new TraceEvent.Syscall(r.timestampNs(), r.vcpu(), pid, comm, (int) nr, name, args);
     }
 
     private String readString(long cr3, long address, int max, boolean cString) {

@@ -1,22 +1,30 @@
 package dev.periscope.vmi.trace;
 
+import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.ring.RingCounters;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import reactor.core.publisher.Flux;
 
 /**
  * A running process-bound trace on one VM ({@code VmiEngine.trace}). Events arrive on {@link #events()} (one
- * subscriber; a slow one loses events and gets {@link TraceEvent.Kind#DROPPED} markers, memory stays bounded);
- * the flux completes after an {@link TraceEvent.Kind#ENDED} event when the target exits, the VM goes away or the
- * session is closed. Thread-safe; {@link #close()} is idempotent and cheap (the ring thread does the work).
+ * subscriber; a slow one loses events and gets {@link TraceEvent.Dropped} markers, memory stays bounded); the flux
+ * completes after a {@link TraceEvent.Ended} event when the target exits, the VM goes away or the session is closed.
+ * The session owns what it traces (its processes and their address spaces, updated by the VM's ring thread) and the
+ * counters its overhead is measured against. Thread-safe; {@link #close()} is idempotent and cheap (the ring thread
+ * does the work).
  */
 public final class TraceSession implements AutoCloseable {
 
     private static final AtomicLong IDS = new AtomicLong();
+
+    /** The VM's counters when the session started: its overhead is what they grew by since. */
+    record Baseline(RingCounters ring, long flushes, long cr3Records, long syscallRecords, long walks, long walkNs) {
+        static final Baseline ZERO = new Baseline(RingCounters.ZERO, 0, 0, 0, 0, 0);
+    }
 
     private final long id = IDS.incrementAndGet();
     private final TraceHub hub;
@@ -24,21 +32,15 @@ public final class TraceSession implements AutoCloseable {
     private final SessionBuffer buffer;
     private final Instant startedAt = Instant.now();
     private final long startedNs = System.nanoTime();
+    private final AtomicLong matched = new AtomicLong();
     private volatile int pid;
     private volatile String processName = "";
-    private volatile boolean ended;
-    private volatile String endReason = "";
+    private volatile TraceEnd end;
     private volatile long endedNs;
-    // ring-thread state
-    final Set<Integer> targets = ConcurrentHashMap.newKeySet();
-    final Set<Long> dtbs = ConcurrentHashMap.newKeySet();
-    RingCounters baseline = RingCounters.ZERO;
-    long baseCr3Records;
-    long baseSyscallRecords;
-    long baseRefreshes;
-    long baseRefreshNs;
-    long baseFlushes;
-    final AtomicLong matched = new AtomicLong();
+    private volatile Baseline baseline = Baseline.ZERO;
+    // written by the ring thread only; volatile so that other threads read a whole set
+    private volatile Set<Integer> pids = Set.of();
+    private volatile Set<Long> dtbs = Set.of();
 
     TraceSession(TraceHub hub, TraceRequest request) {
         this.hub = hub;
@@ -67,7 +69,7 @@ public final class TraceSession implements AutoCloseable {
         return pid;
     }
 
-    /** The target's comm when the session started. */
+    /** The target's name when the session started. */
     public String processName() {
         return processName;
     }
@@ -78,7 +80,7 @@ public final class TraceSession implements AutoCloseable {
 
     /** The pids traced now (the target, and its descendants with {@link TraceRequest#followChildren()}). */
     public Set<Integer> tracedPids() {
-        return Set.copyOf(targets);
+        return pids;
     }
 
     /** Where syscall names come from on this VM (the guest's own table, or the labelled fallback). */
@@ -98,21 +100,16 @@ public final class TraceSession implements AutoCloseable {
 
     /** {@link #overhead()} every {@code period} (the backend polls or streams it), until the session ends. */
     public Flux<OverheadSnapshot> overheadSamples(Duration period) {
-        return Flux.interval(period).map(i -> overhead()).takeUntil(s -> ended);
-    }
-
-    /** {@link #overheadSamples(Duration)} every second. */
-    public Flux<OverheadSnapshot> overheadSamples() {
-        return overheadSamples(Duration.ofSeconds(1));
+        return Flux.interval(period).map(i -> overhead()).takeUntil(s -> ended());
     }
 
     public boolean ended() {
-        return ended;
+        return end != null;
     }
 
-    /** Why it ended ("closed", "target exited", "VM gone"), "" while running. */
-    public String endReason() {
-        return endReason;
+    /** Why it ended; empty while it runs. */
+    public Optional<TraceEnd> end() {
+        return Optional.ofNullable(end);
     }
 
     /** Stops tracing; the ring stops trapping for this session. */
@@ -121,13 +118,69 @@ public final class TraceSession implements AutoCloseable {
         hub.close(this);
     }
 
-    Duration elapsed() {
-        return Duration.ofNanos((ended ? endedNs : System.nanoTime()) - startedNs);
+    // ------------------------------------------------------------------ the ring thread's side
+
+    /** The target was found: the session starts from {@code baseline}. */
+    void started(GuestProcess target, Baseline baseline) {
+        this.pid = target.pid();
+        this.processName = target.name();
+        this.baseline = baseline;
     }
 
-    void resolved(int pid, String name) {
-        this.pid = pid;
-        this.processName = name;
+    Baseline baseline() {
+        return baseline;
+    }
+
+    /** What this session needs from the VM's ring now. */
+    RingPlan.Need need() {
+        return new RingPlan.Need(request.method(), request.readStrings(), request.followChildren(), dtbs);
+    }
+
+    /** Whether this session traces the address space {@code dtb} (masked). */
+    boolean traces(long dtb) {
+        return dtbs.contains(dtb);
+    }
+
+    /**
+     * Takes the processes it traces from the newest process list: the target and, when followed, its descendants.
+     * With {@code report}, tells the subscriber which processes exec'd, appeared as children or exited.
+     *
+     * @return whether the target is still alive (the session ends otherwise)
+     */
+    boolean follow(ProcessTracker processes, boolean report) {
+        ProcessTracker.Family next = processes.family(pid, request.followChildren());
+        if (report) {
+            long now = System.nanoTime();
+            for (int p : next.pids()) {
+                GuestProcess gp = processes.byPid(p);
+                if (!pids.contains(p)) {
+                    emit(new TraceEvent.ProcessChange(now, TraceEvent.Change.CHILD, p, gp.name(),
+                            "child of " + gp.ppid()));
+                } else if (!dtbs.isEmpty() && !gp.kernelThread() && gp.cr3() != 0
+                        && !dtbs.contains(gp.cr3() & ProcessTracker.DTB_MASK)) {
+                    emit(new TraceEvent.ProcessChange(now, TraceEvent.Change.EXEC, p, gp.name(), gp.cmdline()));
+                }
+            }
+            for (int p : pids) {
+                if (!next.pids().contains(p)) {
+                    emit(new TraceEvent.ProcessChange(now, TraceEvent.Change.EXIT, p, "", ""));
+                }
+            }
+        }
+        pids = next.pids();
+        dtbs = next.dtbs();
+        return pids.contains(pid);
+    }
+
+    /** A syscall of one of its processes. */
+    void deliver(TraceEvent.Syscall e) {
+        matched.incrementAndGet();
+        emit(e);
+    }
+
+    /** Events for this session's processes, including those its buffer dropped. */
+    long matched() {
+        return matched.get();
     }
 
     boolean emit(TraceEvent e) {
@@ -142,15 +195,18 @@ public final class TraceSession implements AutoCloseable {
         return buffer.dropped();
     }
 
-    /** Marks the session ended and completes its flux with an ENDED event. */
-    void end(String reason) {
-        if (ended) {
+    Duration elapsed() {
+        return Duration.ofNanos((ended() ? endedNs : System.nanoTime()) - startedNs);
+    }
+
+    /** Marks the session ended and completes its flux with an {@link TraceEvent.Ended} event (once). */
+    synchronized void end(TraceEnd why) {
+        if (end != null) {
             return;
         }
-        endReason = reason;
         endedNs = System.nanoTime();
-        ended = true;
-        buffer.complete(TraceEvent.session(TraceEvent.Kind.ENDED, pid, processName, reason));
+        end = why;
+        buffer.complete(new TraceEvent.Ended(endedNs, why));
     }
 
     @Override

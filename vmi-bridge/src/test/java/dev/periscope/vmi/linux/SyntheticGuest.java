@@ -5,6 +5,7 @@ import dev.periscope.vmi.paging.X86AddressSpace;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -13,9 +14,11 @@ import java.util.TreeMap;
  * offsets of {@link #OFFSETS}, creds, mms with their own page tables holding argv, a PID table
  * ({@code init_pid_ns.idr}, an xarray rebuilt from the registered pids by {@link #publishPidTable()}), and on
  * request the kthread and workqueue worker structures behind the names /proc shows. Objects are bump-allocated
- * from the bottom of RAM, page tables from the top.
+ * from the bottom of RAM, page tables from the top. Public for other packages' tests (the trace machinery reads
+ * its processes through the real task walker): build tasks with {@link #task}, {@link #link} them, read them with
+ * {@link #processes()}.
  */
-final class SyntheticGuest {
+public final class SyntheticGuest {
 
     static final long DIRECT_MAP = 0xffff888000000000L;
     static final long P = 1, RW = 2, PS = 1 << 7, US = 4;
@@ -29,7 +32,7 @@ final class SyntheticGuest {
             8, NAMES, PID_TABLE);
     static final int XA_NODE_BYTES = 576;
 
-    final ByteArrayPhysicalMemory memory;
+    public final ByteArrayPhysicalMemory memory;
     final int size;
     final long kernelDtb;
     long nextObject = 0x1000;
@@ -40,7 +43,7 @@ final class SyntheticGuest {
     final Map<Integer, Long> pids = new TreeMap<>();
     String release = "6.1.0-synthetic";
 
-    SyntheticGuest(int ramBytes) {
+    public SyntheticGuest(int ramBytes) {
         size = ramBytes;
         memory = ByteArrayPhysicalMemory.ofSize(ramBytes);
         nextTable = ramBytes;
@@ -83,7 +86,7 @@ final class SyntheticGuest {
     }
 
     /** The profile of this guest; its symbols hold init_pid_ns (and nothing else). */
-    KernelProfile profile() {
+    public KernelProfile profile() {
         SymbolTable symbols = new SymbolTable(new String[] {"init_pid_ns"}, new long[] {initPidNs},
                 new boolean[] {false}, 0);
         return new KernelProfile("Linux version " + release, release, 0, 0, DIRECT_MAP, kernelDtb, false, initTask,
@@ -101,7 +104,7 @@ final class SyntheticGuest {
     }
 
     /** A task_struct with cred, signal (its own thread list) and, unless a kernel thread, an mm with argv. */
-    long task(int pid, String comm, int uid, boolean kthread, String argv) {
+    public long task(int pid, String comm, int uid, boolean kthread, String argv) {
         long t = alloc((int) OFFSETS.taskStructSize());
         memory.writeInt(pa(t + OFFSETS.taskPid()), pid);
         memory.writeInt(pa(t + OFFSETS.taskTgid()), pid);
@@ -147,7 +150,7 @@ final class SyntheticGuest {
     }
 
     /** Appends a task at the tail of init_task.tasks. */
-    void link(long task) {
+    public void link(long task) {
         long head = initTask + OFFSETS.taskTasks();
         long node = task + OFFSETS.taskTasks();
         long tail = memory.readLong(pa(head + 8));
@@ -177,7 +180,7 @@ final class SyntheticGuest {
         return t;
     }
 
-    void setParent(long task, long parent) {
+    public void setParent(long task, long parent) {
         memory.writeLong(pa(task + OFFSETS.taskRealParent()), parent);
     }
 
@@ -186,13 +189,19 @@ final class SyntheticGuest {
     }
 
     /** Unlinks a task from the task list as list_del_init does (a DKOM rootkit's move): it then points at itself. */
-    void unlink(long task) {
+    public void unlink(long task) {
         long node = task + OFFSETS.taskTasks();
         long next = memory.readLong(pa(node)), prev = memory.readLong(pa(node + 8));
         memory.writeLong(pa(prev), next);
         memory.writeLong(pa(next + 8), prev);
         memory.writeLong(pa(node), node);
         memory.writeLong(pa(node + 8), node);
+    }
+
+    /** A task exits: it leaves the task list and the PID table. */
+    public void exit(long task) {
+        unlink(task);
+        pids.remove(memory.readInt(pa(task + OFFSETS.taskPid())));
     }
 
     /** Allocates the task's struct pid (PIDTYPE_PID names it) and registers it for the PID table; pid 0 has none. */
@@ -321,5 +330,29 @@ final class SyntheticGuest {
             g.link(t);
         }
         return g;
+    }
+
+    /** Gives a user task a fresh address space, as execve does; returns its new DTB. */
+    public long exec(long task) {
+        long mm = memory.readLong(pa(task + OFFSETS.taskMm()));
+        long oldPgd = pa(memory.readLong(pa(mm + OFFSETS.mmPgd())));
+        long pgd = table();
+        for (int i = 0; i < 512; i++) {
+            memory.writeLong(pgd + 8L * i, memory.readLong(oldPgd + 8L * i));
+        }
+        memory.writeLong(pa(mm + OFFSETS.mmPgd()), DIRECT_MAP + pgd);
+        return pgd;
+    }
+
+    /** The DTB (physical address of mm->pgd) a user task runs with. */
+    public long dtbOf(long task) {
+        long mm = memory.readLong(pa(task + OFFSETS.taskMm()));
+        return pa(memory.readLong(pa(mm + OFFSETS.mmPgd())));
+    }
+
+    /** The processes the real task walker reads from this guest now. */
+    public List<GuestProcess> processes() {
+        publishPidTable();
+        return LinuxModel.processes(memory, profile()).processes();
     }
 }

@@ -7,15 +7,17 @@ import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.function.LongConsumer;
 
 import static dev.periscope.vmi.ring.RingLayout.*;
 
 /**
  * A Java producer writing through the same layout and protocol as the C producer in periscope_ring_ops.h
  * (reserve, optional DROP_MARKER, release of head; bounded wait on the response lane). It maps the file on its
- * own, as the plugin does. Test-only; one instance per lane, used by one thread.
+ * own, as the plugin does: it stands in for the QEMU plugin or the Xen shim in tests of the ring and of the trace
+ * machinery, beside the real producers' own tests. One instance per lane (vCPU), used by one thread.
  */
-final class RingTestProducer implements AutoCloseable {
+public final class RingTestProducer implements AutoCloseable {
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ring;
@@ -25,7 +27,7 @@ final class RingTestProducer implements AutoCloseable {
     private final long records;
     private long cachedTail;
 
-    RingTestProducer(Path file, int lane) throws IOException {
+    public RingTestProducer(Path file, int lane) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             ring = ch.map(FileChannel.MapMode.READ_WRITE, 0, ch.size(), arena);
         }
@@ -43,8 +45,43 @@ final class RingTestProducer implements AutoCloseable {
         U64.setOpaque(ring, off, get(off) + n);
     }
 
-    /** Writes one SYSCALL record (nr, args nr..nr+5) or counts a drop; returns its seq, or -1 when dropped. */
+    /** Writes one SYSCALL record (nr, args nr..nr+5, CR3 0) or counts a drop; returns its seq, or -1 when dropped. */
     long produce(long nr, boolean sync) {
+        return syscall(0, nr, new long[] {nr, nr + 1, nr + 2, nr + 3, nr + 4, nr + 5}, sync);
+    }
+
+    /** A SYSCALL record: syscall {@code nr} with {@code args} entered in address space {@code cr3}. */
+    public long syscall(long cr3, long nr, long[] args, boolean sync) {
+        return write(KIND_SYSCALL, sync, r -> {
+            ring.set(ValueLayout.JAVA_LONG, r + R_NEW_CR3, cr3);
+            ring.set(ValueLayout.JAVA_LONG, r + R_SYSCALL_NR, nr);
+            for (int k = 0; k < 6; k++) {
+                ring.set(ValueLayout.JAVA_LONG, r + R_ARGS + 8L * k, k < args.length ? args[k] : 0);
+            }
+        });
+    }
+
+    /** A CR3_WRITE record: this vCPU switched from {@code oldCr3} to {@code newCr3}. */
+    public long cr3Write(long oldCr3, long newCr3, boolean sync) {
+        return write(KIND_CR3_WRITE, sync, r -> {
+            ring.set(ValueLayout.JAVA_LONG, r + R_OLD_CR3, oldCr3);
+            ring.set(ValueLayout.JAVA_LONG, r + R_NEW_CR3, newCr3);
+        });
+    }
+
+    /** A BREAKPOINT record: the instruction at {@code rip} is about to run in address space {@code cr3}. */
+    public long breakpoint(long rip, long cr3, boolean sync) {
+        return write(KIND_BREAKPOINT, sync, r -> {
+            ring.set(ValueLayout.JAVA_LONG, r + R_RIP, rip);
+            ring.set(ValueLayout.JAVA_LONG, r + R_NEW_CR3, cr3);
+        });
+    }
+
+    /**
+     * Reserves a slot (or counts a drop), writes a pending drop marker first, then the record, whose kind-specific
+     * fields {@code fields} fills at its slot offset; returns its seq, or -1 when dropped.
+     */
+    private long write(int kind, boolean sync, LongConsumer fields) {
         bump(lane0 + L_SEEN, 1);
         long head = get(lane0 + L_HEAD);
         long pending = get(lane0 + L_PENDING_DROPS);
@@ -72,14 +109,11 @@ final class RingTestProducer implements AutoCloseable {
         }
         long r = slot(head);
         ring.asSlice(r, R_DATA).fill((byte) 0);
-        ring.set(ValueLayout.JAVA_INT, r + R_KIND, KIND_SYSCALL);
+        ring.set(ValueLayout.JAVA_INT, r + R_KIND, kind);
         ring.set(ValueLayout.JAVA_INT, r + R_VCPU, lane);
         ring.set(ValueLayout.JAVA_LONG, r + R_SEQ, seq);
         ring.set(ValueLayout.JAVA_LONG, r + R_TIMESTAMP, System.nanoTime());
-        ring.set(ValueLayout.JAVA_LONG, r + R_SYSCALL_NR, nr);
-        for (int k = 0; k < 6; k++) {
-            ring.set(ValueLayout.JAVA_LONG, r + R_ARGS + 8L * k, nr + k);
-        }
+        fields.accept(r);
         ring.set(ValueLayout.JAVA_INT, r + R_FLAGS, sync ? RECORD_SYNC : 0);
         bump(lane0 + L_DELIVERED, 1);
         LANE_HEAD.setRelease(ring, 0L, (long) lane, head + 1);
@@ -87,7 +121,7 @@ final class RingTestProducer implements AutoCloseable {
     }
 
     /** Bounded wait for the response lane, as periscope_wait_response does; true if answered. */
-    boolean awaitResponse(long seq, long timeoutNs) {
+    public boolean awaitResponse(long seq, long timeoutNs) {
         long start = System.nanoTime();
         boolean answered;
         while (!(answered = (long) LANE_RESPONSE_SEQ.getAcquire(ring, 0L, (long) lane) >= seq)) {
@@ -104,11 +138,11 @@ final class RingTestProducer implements AutoCloseable {
     }
 
     /** The control block as the plugin would read it (no seqlock retry needed in single-threaded tests). */
-    int mode() {
+    public int mode() {
         return ring.get(ValueLayout.JAVA_INT, C_MODE);
     }
 
-    long[] dtbs() {
+    public long[] dtbs() {
         int n = ring.get(ValueLayout.JAVA_INT, C_DTB_COUNT);
         long[] d = new long[n];
         for (int i = 0; i < n; i++) {
@@ -117,7 +151,7 @@ final class RingTestProducer implements AutoCloseable {
         return d;
     }
 
-    long generation() {
+    public long generation() {
         return get(C_GENERATION);
     }
 
@@ -125,11 +159,11 @@ final class RingTestProducer implements AutoCloseable {
         return new long[] {get(C_TOKEN), get(C_TOKEN + 8)};
     }
 
-    long breakpointAddress(int i) {
+    public long breakpointAddress(int i) {
         return get(C_BREAKPOINTS + BP_SIZE * i + BP_GVA);
     }
 
-    int breakpointKind(int i) {
+    public int breakpointKind(int i) {
         return ring.get(ValueLayout.JAVA_INT, C_BREAKPOINTS + BP_SIZE * i + BP_KIND);
     }
 

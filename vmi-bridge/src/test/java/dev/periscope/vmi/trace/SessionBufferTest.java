@@ -11,8 +11,7 @@ import reactor.test.StepVerifier;
 class SessionBufferTest {
 
     private static TraceEvent syscall(int i) {
-        return new TraceEvent(TraceEvent.Kind.SYSCALL, i, 0, 42, "sh", 0, "read",
-                List.of(new TraceEvent.Arg("fd", i, null)), 0, "");
+        return new TraceEvent.Syscall(i, 0, 42, "sh", 0, "read", List.of(new TraceEvent.Arg("fd", i, null)));
     }
 
     @Test
@@ -23,10 +22,10 @@ class SessionBufferTest {
                     for (int i = 0; i < 10; i++) {
                         b.emit(syscall(i));
                     }
-                    b.complete(TraceEvent.session(TraceEvent.Kind.ENDED, 42, "sh", "closed"));
+                    b.complete(new TraceEvent.Ended(10, TraceEnd.of(TraceEnd.Reason.CLOSED)));
                 })
                 .expectNextCount(10)
-                .assertNext(e -> assertThat(e.kind()).isEqualTo(TraceEvent.Kind.ENDED))
+                .assertNext(e -> assertThat(e).isEqualTo(new TraceEvent.Ended(10, TraceEnd.of(TraceEnd.Reason.CLOSED))))
                 .verifyComplete();
         assertThat(b.dropped()).isZero();
     }
@@ -45,10 +44,8 @@ class SessionBufferTest {
                 .expectNextCount(16)
                 .then(() -> b.emit(syscall(1000)))
                 .thenRequest(2)
-                .assertNext(e -> {
-                    assertThat(e.kind()).isEqualTo(TraceEvent.Kind.DROPPED);
-                    assertThat(e.dropped()).isEqualTo(1000 - 16);
-                })
+                .assertNext(e -> assertThat(e).isEqualTo(
+                        new TraceEvent.Dropped(1000, 1000 - 16, TraceEvent.DropSite.SESSION_BUFFER)))
                 .assertNext(e -> assertThat(e.timestampNs()).isEqualTo(1000))
                 .then(() -> b.complete(null))
                 .thenRequest(1)

@@ -87,15 +87,15 @@ class TraceLabTest {
             assertThat(o.vcpuWait()).isEqualTo(Duration.ZERO);
             d.dispose();
         }
-        assertThat(events).noneMatch(e -> e.kind() == TraceEvent.Kind.SYSCALL);
+        assertThat(events).noneMatch(e -> e instanceof TraceEvent.Syscall);
     }
 
     private static void awaitSyscall(List<TraceEvent> events, int pid, String syscall, long timeoutMillis) {
         long deadline = System.currentTimeMillis() + timeoutMillis;
         while (System.currentTimeMillis() < deadline) {
             synchronized (events) {
-                if (events.stream().anyMatch(e -> e.kind() == TraceEvent.Kind.SYSCALL && e.pid() == pid
-                        && syscall.equals(e.syscall()))) {
+                if (events.stream().anyMatch(e -> e instanceof TraceEvent.Syscall c && c.pid() == pid
+                        && syscall.equals(c.name()))) {
                     return;
                 }
             }
@@ -133,17 +133,18 @@ class TraceLabTest {
         synchronized (events) { // an event in flight when the subscription was disposed may still be added
             seen = List.copyOf(events);
         }
-        List<TraceEvent> syscalls = seen.stream().filter(e -> e.kind() == TraceEvent.Kind.SYSCALL).toList();
-        List<TraceEvent> probe = syscalls.stream().filter(e -> e.pid() == probePid).toList();
+        List<TraceEvent.Syscall> syscalls = seen.stream().filter(TraceEvent.Syscall.class::isInstance)
+                .map(TraceEvent.Syscall.class::cast).toList();
+        List<TraceEvent.Syscall> probe = syscalls.stream().filter(e -> e.pid() == probePid).toList();
         String quoted = "\"" + file + "\"";
         assertThat(probe).as(method + ": openat of the probe file by pid " + probePid + " in " + probe)
-                .anyMatch(e -> e.syscall().equals("openat") && quoted.equals(e.text("filename")));
+                .anyMatch(e -> e.name().equals("openat") && quoted.equals(e.text("filename")));
         assertThat(probe).as(method + ": write of the probe text")
-                .anyMatch(e -> e.syscall().equals("write") && e.text("buf") != null
+                .anyMatch(e -> e.name().equals("write") && e.text("buf") != null
                         && e.text("buf").startsWith("\"periscope-probe"));
-        assertThat(probe).as(method + ": read").anyMatch(e -> e.syscall().equals("read"));
+        assertThat(probe).as(method + ": read").anyMatch(e -> e.name().equals("read"));
         assertThat(probe).as(method + ": unlink of the probe file")
-                .anyMatch(e -> e.syscall().equals("unlinkat") || e.syscall().equals("unlink"));
+                .anyMatch(e -> e.name().equals("unlinkat") || e.name().equals("unlink"));
         // nothing from the busy workload or any other process outside the traced tree
         assertThat(syscalls).as(method + ": only traced processes").allMatch(e -> everTraced.contains(e.pid()));
         assertThat(syscalls).as(method + ": no busy workload").noneMatch(e -> e.process().startsWith("busy"));

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,27 +42,23 @@ class LabDriverTest {
         assertThat(new LabDriver(var.resolve("absent")).domains()).isEmpty();
     }
 
+    /** A run directory as lab.sh start leaves it, written by the lab's own writer (lab/lib/meta.sh). */
     private void writeMeta(String name, String tenant, long pid) throws IOException {
         Path dir = Files.createDirectories(var.resolve("lab").resolve(name));
-        Files.writeString(dir.resolve("meta.json"), """
-                {
-                  "name": "%s",
-                  "tenant": "%s",
-                  "memoryMib": 512,
-                  "kernelVersion": "6.1.0-56-amd64",
-                  "kernelPackage": "linux-image-6.1.0-56-amd64-unsigned",
-                  "vmlinuz": "/x/vmlinuz",
-                  "workload": "busy",
-                  "kaslr": true,
-                  "ramPath": "/dev/shm/periscope-%s.mem",
-                  "qmpSocket": "%s/qmp.sock",
-                  "shellSocket": "%s/shell.sock",
-                  "consoleSocket": "%s/console.sock",
-                  "consoleLog": "%s/console.log",
-                  "qemuPid": %d,
-                  "startedAt": "2026-01-02T03:04:05Z",
-                  "bootSeconds": 9.8
-                }
-                """.formatted(name, tenant, name, dir, dir, dir, dir, pid));
+        LabMetaScript.writeVm(dir, Map.ofEntries(
+                Map.entry("name", name),
+                Map.entry("tenant", tenant),
+                Map.entry("memoryMib", "512"),
+                Map.entry("kernelVersion", "6.1.0-56-amd64"),
+                Map.entry("kernelPackage", "linux-image-6.1.0-56-amd64-unsigned"),
+                Map.entry("workload", "busy"),
+                Map.entry("kaslr", "true"),
+                Map.entry("ramPath", "/dev/shm/periscope-" + name + ".mem"),
+                Map.entry("qmpSocket", dir + "/qmp.sock"),
+                Map.entry("shellSocket", dir + "/shell.sock"),
+                Map.entry("qemuPid", Long.toString(pid)),
+                Map.entry("startedAt", "2026-01-02T03:04:05Z"),
+                Map.entry("events", "off: PERISCOPE_LAB_EVENTS=off"),
+                Map.entry("bootSeconds", "9.8")));
     }
 }

@@ -1,0 +1,119 @@
+package dev.periscope.agent;
+
+import dev.periscope.agent.api.Domain;
+import dev.periscope.agent.api.DomainsUpdate;
+import dev.periscope.vmi.VmiEngine;
+import dev.periscope.vmi.driver.Capability;
+import dev.periscope.vmi.driver.DomainInfo;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The host's VMs for every {@code WatchDomains} stream: the engine's drivers are polled on one thread, and the list is
+ * sent to each watcher when it changed and at least every heartbeat. A watcher that is not ready (a slow or stalled
+ * control plane) is skipped and gets the newest list once it is ready again: nothing queues up.
+ */
+final class DomainWatch implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(DomainWatch.class);
+
+    /** One watcher's stream. */
+    private static final class Watcher {
+        final ServerCallStreamObserver<DomainsUpdate> out;
+        boolean done;
+
+        Watcher(ServerCallStreamObserver<DomainsUpdate> out) {
+            this.out = out;
+        }
+    }
+
+    private final VmiEngine engine;
+    private final Duration heartbeat;
+    private final List<Watcher> watchers = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("agent-domain-watch").factory());
+    private volatile DomainsUpdate latest;
+    private long lastSentNs;
+
+    DomainWatch(VmiEngine engine, Duration poll, Duration heartbeat) {
+        this.engine = engine;
+        this.heartbeat = heartbeat;
+        this.latest = DomainsUpdate.newBuilder().setHeartbeat(Codec.duration(heartbeat)).build();
+        poller.scheduleWithFixedDelay(this::poll, 0, poll.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Sends the newest list at once, then changes and heartbeats, until the watcher cancels. */
+    void watch(ServerCallStreamObserver<DomainsUpdate> out) {
+        Watcher w = new Watcher(out);
+        out.setOnCancelHandler(() -> {
+            synchronized (w) {
+                w.done = true;
+            }
+            watchers.remove(w);
+        });
+        out.setOnReadyHandler(() -> send(w, latest));
+        watchers.add(w);
+        send(w, latest);
+    }
+
+    /** The newest list (for tests and metrics). */
+    DomainsUpdate latest() {
+        return latest;
+    }
+
+    private void poll() {
+        DomainsUpdate next;
+        try {
+            List<Domain> domains = new ArrayList<>();
+            for (DomainInfo info : engine.domains()) {
+                Set<Capability> capabilities = info.running() ? engine.capabilities(info.name()) : Set.of();
+                domains.add(Codec.domain(info, capabilities));
+            }
+            next = DomainsUpdate.newBuilder().addAllDomains(domains).setHeartbeat(Codec.duration(heartbeat)).build();
+        } catch (RuntimeException e) { // a platform that fails to list (VmiException) or a driver bug
+            log.warn("listing the host's VMs failed: {}", e.toString());
+            return; // keep the last list; the heartbeat still tells the control plane this agent lives
+        }
+        boolean changed = !next.equals(latest);
+        latest = next;
+        long now = System.nanoTime();
+        if (changed || now - lastSentNs >= heartbeat.toNanos() / 2) {
+            lastSentNs = now;
+            for (Watcher w : watchers) {
+                send(w, next);
+            }
+        }
+    }
+
+    /** Sends {@code update} unless the watcher is not ready (its onReady handler sends the newest later). */
+    private static void send(Watcher w, DomainsUpdate update) {
+        synchronized (w) {
+            if (!w.done && w.out.isReady()) {
+                w.out.onNext(update);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        poller.shutdownNow();
+        for (Watcher w : watchers) {
+            synchronized (w) {
+                if (!w.done) {
+                    w.done = true;
+                    w.out.onCompleted();
+                }
+            }
+        }
+        watchers.clear();
+    }
+}

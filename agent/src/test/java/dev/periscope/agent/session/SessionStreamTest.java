@@ -1,0 +1,170 @@
+package dev.periscope.agent.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.periscope.agent.api.AgentGrpc;
+import dev.periscope.agent.api.DropSite;
+import dev.periscope.agent.api.Notice;
+import dev.periscope.agent.api.SessionEnded;
+import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.StreamSessionRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A session's stream over gRPC's real in-process transport (its flow control included): numbering, replay for
+ * resuming subscribers, bounded loss with markers for slow ones, completion after the end.
+ */
+class SessionStreamTest {
+
+    private SessionStream stream;
+    private Server server;
+    private ManagedChannel channel;
+
+    @BeforeEach
+    void start() throws IOException {
+        stream = new SessionStream(100, 50, 1);
+        String name = "stream-" + System.nanoTime();
+        server = InProcessServerBuilder.forName(name).directExecutor().addService(new AgentGrpc.AgentImplBase() {
+            @Override
+            public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessage> out) {
+                stream.subscribe(request.getAfterSeq(), (ServerCallStreamObserver<SessionMessage>) out);
+            }
+        }).build().start();
+        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    }
+
+    @AfterEach
+    void stop() {
+        channel.shutdownNow();
+        server.shutdownNow();
+    }
+
+    private static SessionMessage.Builder notice(int i) {
+        return SessionMessage.newBuilder().setNotice(Notice.newBuilder().setMessage(Integer.toString(i)));
+    }
+
+    private static SessionMessage.Builder end() {
+        return SessionMessage.newBuilder().setEnded(SessionEnded.getDefaultInstance());
+    }
+
+    private List<SessionMessage> readAll(long afterSeq) {
+        List<SessionMessage> got = new ArrayList<>();
+        Iterator<SessionMessage> it = AgentGrpc.newBlockingStub(channel)
+                .streamSession(StreamSessionRequest.newBuilder().setAfterSeq(afterSeq).build());
+        it.forEachRemaining(got::add);
+        return got;
+    }
+
+    @Test
+    void messagesAreNumberedAndTheStreamCompletesAfterTheEnd() {
+        for (int i = 0; i < 10; i++) {
+            assertThat(stream.append(notice(i))).isEqualTo(i + 1);
+        }
+        stream.append(end());
+        assertThat(stream.append(notice(99))).as("after the end: discarded").isEqualTo(-1);
+        List<SessionMessage> got = readAll(0);
+        assertThat(got).extracting(SessionMessage::getSeq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L);
+        assertThat(got.getLast().hasEnded()).isTrue();
+        assertThat(got.getFirst().hasAt()).isTrue();
+    }
+
+    @Test
+    void aResumingSubscriberGetsWhatItMissedAndAGapMarkerForWhatIsNoLongerKept() {
+        for (int i = 0; i < 150; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(end());
+        assertThat(readAll(140)).extracting(SessionMessage::getSeq).containsExactly(141L, 142L, 143L, 144L, 145L,
+                146L, 147L, 148L, 149L, 150L, 151L);
+        List<SessionMessage> old = readAll(10);
+        assertThat(old.getFirst().getDropped().getSite()).isEqualTo(DropSite.REPLAY);
+        assertThat(old.getFirst().getDropped().getCount()).as("52..61 were dropped from the replay").isEqualTo(41);
+        assertThat(old.get(1).getSeq()).isEqualTo(52);
+    }
+
+    /** A subscriber that asks for {@code initial} messages and then for one more each time {@code more} counts down. */
+    private static final class SlowReader implements ClientResponseObserver<StreamSessionRequest, SessionMessage> {
+        final List<SessionMessage> got = new ArrayList<>();
+        final CountDownLatch completed = new CountDownLatch(1);
+        ClientCallStreamObserver<StreamSessionRequest> call;
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<StreamSessionRequest> call) {
+            this.call = call;
+            call.disableAutoRequestWithInitial(1);
+        }
+
+        @Override
+        public synchronized void onNext(SessionMessage m) {
+            got.add(m);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            completed.countDown();
+        }
+
+        @Override
+        public void onCompleted() {
+            completed.countDown();
+        }
+    }
+
+    @Test
+    void aSlowSubscriberLosesCountedMessagesAndNeverHoldsUpTheProducerOrOtherSubscribers() throws Exception {
+        SlowReader slow = new SlowReader();
+        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), slow);
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 10_000; i++) {
+            stream.append(notice(i)); // the slow reader has asked for one message only
+        }
+        long appendNanos = System.nanoTime() - t0;
+        List<SessionMessage> fast = new ArrayList<>();
+        Thread fastReader = Thread.ofPlatform().start(() -> fast.addAll(readAll(9_990)));
+        stream.append(end());
+        fastReader.join(5_000);
+        assertThat(fast).as("a fast subscriber is not held up").hasSize(11);
+        assertThat(appendNanos).as("appending never waits for a reader").isLessThan(TimeUnit.SECONDS.toNanos(5));
+
+        slow.call.request(Integer.MAX_VALUE);
+        assertThat(slow.completed.await(5, TimeUnit.SECONDS)).isTrue();
+        long delivered = slow.got.stream().filter(m -> !m.hasDropped()).count();
+        long lost = slow.got.stream().filter(SessionMessage::hasDropped)
+                .peek(m -> assertThat(m.getDropped().getSite()).isEqualTo(DropSite.AGENT_STREAM))
+                .mapToLong(m -> m.getDropped().getCount()).sum();
+        assertThat(delivered).as("bounded by its queue (50) and what gRPC holds").isLessThanOrEqualTo(60);
+        assertThat(delivered + lost).as("every message delivered or counted").isEqualTo(10_001);
+        assertThat(slow.got.getLast().hasEnded()).isTrue();
+    }
+
+    @Test
+    void aSubscriberThatLeavesIsForgottenAndTheSessionKnowsNobodyWatches() throws Exception {
+        SlowReader reader = new SlowReader();
+        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), reader);
+        stream.append(notice(1));
+        assertThat(stream.subscribers()).isEqualTo(1);
+        assertThat(stream.unwatchedNanos()).isZero();
+        reader.call.cancel("gone", null);
+        assertThat(reader.completed.await(5, TimeUnit.SECONDS)).isTrue();
+        stream.append(notice(2));
+        assertThat(stream.subscribers()).isZero();
+        Thread.sleep(5);
+        assertThat(stream.unwatchedNanos()).isPositive();
+    }
+}

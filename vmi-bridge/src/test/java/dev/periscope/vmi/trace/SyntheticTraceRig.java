@@ -1,0 +1,121 @@
+package dev.periscope.vmi.trace;
+
+import dev.periscope.vmi.linux.SyntheticGuest;
+import dev.periscope.vmi.ring.EventRing;
+import dev.periscope.vmi.ring.RingTestProducer;
+import dev.periscope.vmi.ring.RingToken;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The trace machinery of one VM with no VM under it, for tests here and in other modules: a synthetic guest (init 1,
+ * sh 300 and busy 400, read by the real task walker), the real event ring in a temporary file, the test producer
+ * standing in for the hypervisor extension on vCPU 0, and a {@link TraceHub} over them. Tests open sessions with
+ * {@link #open}, make the "guest" run with {@link #producer()} and change its processes through {@link #guest()}.
+ */
+public final class SyntheticTraceRig implements AutoCloseable {
+
+    public static final long SYSCALL_ENTRY = 0xffffffff81e00000L;
+    public static final long FORK_HOOK = 0xffffffff810c5a00L;
+
+    private final Path dir;
+    private final SyntheticGuest guest = new SyntheticGuest(8 << 20);
+    private final Map<Integer, Long> tasks = new HashMap<>();
+    private final EventRing ring;
+    private final RingTestProducer producer;
+    private final TraceHub hub;
+
+    public SyntheticTraceRig(String vm) {
+        this(vm, 1024);
+    }
+
+    /** A rig whose ring holds {@code laneCapacity} records (a power of two) before the producer drops. */
+    public SyntheticTraceRig(String vm, int laneCapacity) {
+        add(1, "init", 0);
+        add(300, "sh", 1);
+        add(400, "busy", 1);
+        guest.link(guest.task(2, "kthreadd", 0, true, null));
+        try {
+            dir = Files.createTempDirectory("periscope-rig");
+            ring = EventRing.create(dir.resolve(vm + ".ring"), 1, laneCapacity, RingToken.random());
+            producer = new RingTestProducer(ring.path(), 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        hub = new TraceHub(vm, ring, guest::processes, new SyscallDecoder(SyscallTable.builtin(), guest.memory),
+                SYSCALL_ENTRY, FORK_HOOK, 1);
+    }
+
+    /** Adds a user process {@code pid} (comm {@code name}) as a child of {@code parent} (0: of init itself). */
+    public long add(int pid, String name, int parent) {
+        return add(pid, name, parent, name + "\0");
+    }
+
+    /** As {@link #add(int, String, int)}, with the command line {@code argv} (NUL-separated). */
+    public long add(int pid, String name, int parent, String argv) {
+        long task = guest.task(pid, name, 0, false, argv);
+        if (parent != 0) {
+            guest.setParent(task, tasks.get(parent));
+        }
+        guest.link(task);
+        tasks.put(pid, task);
+        return task;
+    }
+
+    /** The address space (DTB) process {@code pid} runs in. */
+    public long dtb(int pid) {
+        return guest.dtbOf(tasks.get(pid));
+    }
+
+    /** Gives process {@code pid} a fresh address space, as execve does; returns its new DTB. */
+    public long exec(int pid) {
+        return guest.exec(tasks.get(pid));
+    }
+
+    /** Makes process {@code pid} exit (it leaves the task list). */
+    public void exit(int pid) {
+        guest.exit(tasks.remove(pid));
+    }
+
+    public TraceSession open(TraceRequest request) {
+        return hub.open(request);
+    }
+
+    public TraceHub hub() {
+        return hub;
+    }
+
+    public EventRing ring() {
+        return ring;
+    }
+
+    public RingTestProducer producer() {
+        return producer;
+    }
+
+    public SyntheticGuest guest() {
+        return guest;
+    }
+
+    /** A syscall {@code nr} entered by process {@code pid} (its first argument 1), asynchronously. */
+    public void syscall(int pid, int nr) {
+        producer.syscall(dtb(pid), nr, new long[] {1, 0, 0, 0, 0, 0}, false);
+    }
+
+    @Override
+    public void close() {
+        hub.shutdown(TraceEnd.of(TraceEnd.Reason.ENGINE_CLOSED));
+        producer.close();
+        ring.close();
+        try {
+            Files.deleteIfExists(ring.path());
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
