@@ -19,6 +19,7 @@ import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionMessage;
 import dev.periscope.agent.api.Syscall;
 import dev.periscope.agent.api.TraceMethod;
+import dev.periscope.agent.api.Visibility;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.trace.OverheadSnapshot;
@@ -96,7 +97,8 @@ public final class Codec {
             b.addProcesses(Process.newBuilder().setPid(p.pid()).setPpid(p.ppid()).setName(p.name())
                     .addAllArgv(p.argv()).setUid(p.uid()).setGid(p.gid()).setState(p.state())
                     .setStartTimeNs(p.startTimeNs()).setCr3(p.cr3()).setKernelThread(p.kernelThread())
-                    .addAllThreads(p.threads()).setTaskAddress(p.taskAddress()));
+                    .addAllThreads(p.threads()).setTaskAddress(p.taskAddress()).setComm(p.comm())
+                    .setVisibility(Visibility.valueOf(p.visibility().name())));
         }
         return b.build();
     }

@@ -21,6 +21,7 @@ import dev.periscope.vmi.driver.Capability;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.linux.ProcessList;
+import dev.periscope.vmi.linux.Visibility;
 import dev.periscope.vmi.trace.OverheadSnapshot;
 import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceMethod;
@@ -29,6 +30,7 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Set;
 
@@ -104,10 +106,23 @@ final class Wire {
         return new KernelSeen(k.getBanner(), k.getRelease(), k.getKaslrSlide(), k.getSymbols(), k.getBtfTypes());
     }
 
+    /** Per-thread details stay on the agent: the control plane lists processes, not threads. */
     private static GuestProcess process(Process p) {
-        return new GuestProcess(p.getPid(), p.getPpid(), p.getName(), p.getArgvList(), p.getUid(), p.getGid(),
+        String comm = p.getComm().isEmpty() ? p.getName() : p.getComm(); // an agent from before comm was sent
+        return new GuestProcess(p.getPid(), p.getPpid(), p.getName(), comm, p.getArgvList(), p.getUid(), p.getGid(),
                 p.getState(), p.getStartTimeNs(), p.getCr3(), p.getKernelThread(), p.getThreadsList(),
-                p.getTaskAddress());
+                p.getTaskAddress(), visibility(p), List.of());
+    }
+
+    /** An agent that does not cross-check the PID table sends no visibility: its processes are the listed ones. */
+    private static Visibility visibility(Process p) {
+        return switch (p.getVisibility()) {
+            case LISTED, VISIBILITY_UNSPECIFIED -> Visibility.LISTED;
+            case HIDDEN -> Visibility.HIDDEN;
+            case UNHASHED -> Visibility.UNHASHED;
+            case UNRECOGNIZED -> throw new IllegalArgumentException("pid " + p.getPid() + ": visibility "
+                    + p.getVisibilityValue() + " is not one this control plane knows");
+        };
     }
 
     /** A session message of the agent on {@code vm}, in the control plane's terms. */

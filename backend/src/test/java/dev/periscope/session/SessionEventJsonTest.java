@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.process.ProcessListView;
 import dev.periscope.process.ProcessView;
+import dev.periscope.vmi.linux.Visibility;
 import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceMethod;
 import java.time.Instant;
@@ -23,8 +24,8 @@ class SessionEventJsonTest {
         return List.of(
                 new SessionEvent.StateChange(SessionState.LOST, SessionEnd.VM_GONE, "VM acme-1 went away"),
                 new SessionEvent.Processes(new ProcessListView("acme-1", "6.1.0-28-amd64", "snapshot", true, AT, 12, 3,
-                        400, List.of(new ProcessView(1, 0, "init", "/sbin/init", List.of("/sbin/init"), 0, 0, "S",
-                        1_000_000L, 0x1234000L, false, List.of(1))), List.of("1 further warnings suppressed"))),
+                        400, List.of(new ProcessView(1, 0, "init", "init", "/sbin/init", List.of("/sbin/init"), 0, 0,
+                        "S", 1_000_000L, 0x1234000L, false, List.of(1), Visibility.HIDDEN)), List.of("1 further warnings suppressed"))),
                 new SessionEvent.Notice("process list failed, retrying: page not present"),
                 new SessionEvent.TraceStarted(42, "sh", TraceMethod.M4, TraceMethod.M4.description(),
                         List.of("openat"), "guest sys_call_table"),

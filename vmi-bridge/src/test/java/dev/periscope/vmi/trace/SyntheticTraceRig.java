@@ -78,7 +78,7 @@ public final class SyntheticTraceRig implements AutoCloseable {
 
     /** Makes process {@code pid} exit (it leaves the task list). */
     public void exit(int pid) {
-        guest.unlink(tasks.remove(pid));
+        guest.exit(tasks.remove(pid));
     }
 
     public TraceSession open(TraceRequest request) {
