@@ -19,7 +19,7 @@ class RingPlanTest {
     static final long INIT = 0x45_6000L;
     static final long CHILD = 0x78_a000L;
 
-    private final RingPlan plan = new RingPlan("vm", ENTRY, FORK, 2);
+    private final RingPlan plan = new RingPlan("vm", ENTRY, 0, FORK, 2);
 
     private static RingPlan.Need need(TraceMethod m, boolean children, Long... dtbs) {
         return new RingPlan.Need(m, true, children, Set.of(dtbs));
