@@ -484,9 +484,14 @@ public final class TraceHub {
     private void onSyscallExit(RingRecord r) {
         exitRecords++;
         long dtb = r.newCr3() & ProcessTracker.DTB_MASK;
+        long mismatched = pairing.mismatched();
         SyscallPairing.Pending p = pairing.exit(r.aux(), r.syscallNumber(), plan.tracedDtbs().contains(dtb));
         if (p == null) {
             return;
+        }
+        if (mismatched == 0 && pairing.mismatched() == 1) {
+            log.warn("{}: a return reports syscall {} for an entry of {} ({}): the extension may read pt_regs with a "
+                    + "layout this kernel does not have", vm, r.syscallNumber(), p.entry().number(), p.entry().name());
         }
         boolean strings = p.sessions().stream().anyMatch(s -> s.request().readStrings());
         deliver(p.sessions(), decoder.exit(p.entry(), r, strings, r.synchronous()));

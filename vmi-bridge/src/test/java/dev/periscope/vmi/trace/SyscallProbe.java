@@ -3,58 +3,37 @@ package dev.periscope.vmi.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.vmi.VmiEngine;
-import dev.periscope.vmi.driver.lab.LabDriver;
 import dev.periscope.vmi.driver.lab.LabVm;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Test;
 import reactor.core.Disposable;
 
 /**
- * Syscall results and decoding against a real guest, on both lab kernels: the guest runs the syscall probe
- * ({@code lab/tools/syscall-probe.c}, brought in by {@code lab.sh start --tools}) under strace (Debian's, with its
- * libraries), while the engine traces the probe. The trace must hold, in order, exactly the calls the probe made,
- * each with the value the probe saw returned, and each written as strace wrote it ({@code -s 64}); the syscall table
- * read from the guest must agree with the built-in one. M5 takes memory from the plugin's pre-read copies (entries
- * and returns), M4 reads it from the guest while the vCPU waits.
+ * Syscall results and decoding checked against a real guest (a lab VM started with {@code --tools}): the guest runs
+ * the syscall probe ({@code lab/tools/syscall-probe.c}) under strace (Debian's, with its libraries) while the engine
+ * traces the probe. The trace must hold, in order, exactly the calls the probe made, each with the value the probe
+ * saw returned, each written as strace wrote it ({@code -s 64}); the syscall table read from the guest must agree
+ * with the built-in one. Used by {@link TraceLabTest} (6.1) and {@link Kernel612TraceLabTest}.
  */
-class SyscallProbeLabTest {
+final class SyscallProbe {
 
     private static final String PROBE = "syscall-probe";
     /** The probe's first call after its start signal. */
     private static final String FIRST_CALL = "openat(AT_FDCWD, \"/etc/passwd\", O_RDONLY|O_CLOEXEC)";
     private static final Pattern STRACE_RESULT = Pattern.compile("\\s+= ");
 
-    @Test
-    void kernel61() {
-        runOn("", TraceMethod.M5, TraceMethod.M4);
+    private SyscallProbe() {
     }
 
-    @Test
-    void kernel612() {
-        runOn("linux-image-6.12.95+deb12-amd64-unsigned", TraceMethod.M5);
-    }
-
-    private static void runOn(String kernelPackage, TraceMethod... methods) {
-        LabVm.assumeLabEnabled();
-        String vm = "tr-probe-" + (kernelPackage.isEmpty() ? "61" : "612") + "-"
-                + Long.toString(ProcessHandle.current().pid() % 100000, 36);
-        List<String> args = new ArrayList<>(List.of("--tools", "--workload", "busy"));
-        if (!kernelPackage.isEmpty()) {
-            args.addAll(List.of("--kernel-package", kernelPackage));
-        }
-        try (LabVm guest = LabVm.start(vm, args.toArray(String[]::new));
-             VmiEngine engine = new VmiEngine(new LabDriver(LabVm.varDir()))) {
-            for (TraceMethod m : methods) {
-                probe(guest, engine, m);
-            }
-        }
-    }
-
-    private static void probe(LabVm guest, VmiEngine engine, TraceMethod method) {
+    /**
+     * Runs the probe under strace in {@code guest}, traced with {@code method}, and checks the trace against the
+     * probe's own log and strace's. M5 takes memory from the plugin's pre-read copies (entries and returns), the
+     * synchronous methods read it from the guest while the vCPU waits.
+     */
+    static void check(LabVm guest, VmiEngine engine, TraceMethod method) {
         LabVm.Result started = guest.exec("sh", "-c", "rm -f /tmp/go /tmp/probe.log /tmp/strace.log; mkfifo /tmp/go; "
                 + "setsid sh -c 'strace -o /tmp/strace.log -s 64 /periscope/tools/syscall-probe /tmp/go "
                 + "> /tmp/probe.log 2>&1' </dev/null >/dev/null 2>&1 & "
