@@ -2,23 +2,34 @@ package dev.periscope.syscall;
 
 import dev.periscope.system.PeriscopeProperties;
 import dev.periscope.system.Sql;
+import io.r2dbc.spi.Result;
+import io.r2dbc.spi.Statement;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.springframework.r2dbc.core.DatabaseClient;
-import org.springframework.scheduling.annotation.Scheduled;
+import org.springframework.scheduling.annotation.SchedulingConfigurer;
+import org.springframework.scheduling.config.FixedDelayTask;
+import org.springframework.scheduling.config.ScheduledTaskRegistrar;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
  * Archives syscall records (the session runner calls {@link #append}: raw argument registers, how the call ended,
- * the decoded strace-like line) and keeps the archive bounded: a retention job deletes records older than {@code periscope.archive.retention} and the oldest beyond
- * {@code periscope.archive.max-rows}.
+ * the decoded strace-like line) and keeps the archive bounded: a retention job deletes records older than
+ * {@code periscope.archive.retention} and the oldest beyond {@code periscope.archive.max-rows}.
  */
 @Component
-public class SyscallArchive {
+public class SyscallArchive implements SchedulingConfigurer {
+
+    /** In the drivers' own placeholder syntax ($n: both H2's and PostgreSQL's R2DBC drivers take it). */
+    private static final String INSERT = """
+            INSERT INTO syscall_event (occurred_at, tenant_id, vm_name, session_id, vcpu, pid, cr3, syscall_nr,
+                arg0, arg1, arg2, arg3, arg4, arg5, status, return_value, errno, duration_ns, call_text)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)""";
+
+    /** Longest decoded line kept (the column's size). */
+    static final int MAX_TEXT = 2048;
 
     private final DatabaseClient db;
     private final PeriscopeProperties.Archive limits;
@@ -27,9 +38,6 @@ public class SyscallArchive {
         this.db = db;
         this.limits = properties.archive();
     }
-
-    /** Longest decoded line kept (the column's size). */
-    static final int MAX_TEXT = 2048;
 
     /**
      * One syscall of a traced process: its raw argument registers, how it ended and the decoded strace-like line.
@@ -45,35 +53,42 @@ public class SyscallArchive {
                                 String status, Long returnValue, String errno, Long durationNs, String text) {
     }
 
-    /** Appends records in order. */
+    /**
+     * Appends records in order, as one batch of one statement (parsed once, one round trip per batch rather than per
+     * row: the archive keeps up with a busy trace).
+     */
     public Mono<Void> append(List<SyscallRecord> records) {
-        return Flux.fromIterable(records).concatMap(r -> {
-            Map<String, Object> v = new HashMap<>();
-            v.put("at", Sql.utc(r.at()));
-            v.put("t", r.tenant());
-            v.put("vm", r.vm());
-            v.put("s", r.session());
-            v.put("vcpu", r.vcpu());
-            v.put("pid", r.pid());
-            v.put("cr3", r.cr3());
-            v.put("nr", r.number());
-            long[] args = {r.arg0(), r.arg1(), r.arg2(), r.arg3(), r.arg4(), r.arg5()};
-            for (int i = 0; i < args.length; i++) {
-                v.put("a" + i, args[i]);
+        if (records.isEmpty()) {
+            return Mono.empty();
+        }
+        return db.inConnection(connection -> {
+            Statement insert = connection.createStatement(INSERT);
+            for (int i = 0; i < records.size(); i++) {
+                if (i > 0) {
+                    insert.add();
+                }
+                bind(insert, records.get(i));
             }
-            v.put("st", r.status());
-            v.put("ret", Sql.value(r.returnValue(), Long.class));
-            v.put("errno", Sql.value(r.errno(), String.class));
-            v.put("dur", Sql.value(r.durationNs(), Long.class));
-            v.put("text", r.text().length() > MAX_TEXT ? r.text().substring(0, MAX_TEXT) : r.text());
-            return db.sql("""
-                            INSERT INTO syscall_event (occurred_at, tenant_id, vm_name, session_id, vcpu, pid, cr3,
-                                syscall_nr, arg0, arg1, arg2, arg3, arg4, arg5, status, return_value, errno,
-                                duration_ns, call_text)
-                            VALUES (:at, :t, :vm, :s, :vcpu, :pid, :cr3, :nr, :a0, :a1, :a2, :a3, :a4, :a5, :st, :ret,
-                                :errno, :dur, :text)""")
-                    .bindValues(v).then();
-        }).then();
+            return Flux.from(insert.execute()).flatMap(Result::getRowsUpdated).then();
+        });
+    }
+
+    private static void bind(Statement insert, SyscallRecord r) {
+        insert.bind(0, Sql.utc(r.at())).bind(1, r.tenant()).bind(2, r.vm()).bind(3, r.session()).bind(4, r.vcpu())
+                .bind(5, r.pid()).bind(6, r.cr3()).bind(7, r.number()).bind(8, r.arg0()).bind(9, r.arg1())
+                .bind(10, r.arg2()).bind(11, r.arg3()).bind(12, r.arg4()).bind(13, r.arg5()).bind(14, r.status());
+        bindNullable(insert, 15, r.returnValue(), Long.class);
+        bindNullable(insert, 16, r.errno(), String.class);
+        bindNullable(insert, 17, r.durationNs(), Long.class);
+        insert.bind(18, r.text().length() > MAX_TEXT ? r.text().substring(0, MAX_TEXT) : r.text());
+    }
+
+    private static void bindNullable(Statement insert, int index, Object value, Class<?> type) {
+        if (value == null) {
+            insert.bindNull(index, type);
+        } else {
+            insert.bind(index, value);
+        }
     }
 
     /** The newest records of a session, newest first. */
@@ -101,8 +116,9 @@ public class SyscallArchive {
         return old.zipWith(excess.defaultIfEmpty(0L), Long::sum);
     }
 
-    @Scheduled(fixedDelayString = "${periscope.archive.sweep:1m}", initialDelayString = "${periscope.archive.sweep:1m}")
-    void retentionJob() {
-        enforceRetention().block();
+    /** The retention job, every {@code periscope.archive.sweep}, first one sweep after start. */
+    @Override
+    public void configureTasks(ScheduledTaskRegistrar tasks) {
+        tasks.addFixedDelayTask(new FixedDelayTask(() -> enforceRetention().block(), limits.sweep(), limits.sweep()));
     }
 }
