@@ -10,6 +10,7 @@ import dev.periscope.agent.api.OverheadSample;
 import dev.periscope.agent.api.Process;
 import dev.periscope.agent.api.ProcessListSpec;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SyscallResult;
 import dev.periscope.agent.api.TraceSpec;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.GuestDataException;
@@ -132,7 +133,8 @@ final class Wire {
             case SYSCALL -> {
                 var s = m.getSyscall();
                 yield new AgentMessage.Syscall(new TraceEvent.Syscall(0, s.getVcpu(), s.getPid(), s.getProcess(),
-                        s.getNumber(), s.getName(), s.getArgsList().stream().map(Wire::arg).toList()));
+                        s.getNumber(), s.getName(), s.getArgsList().stream().map(Wire::arg).toList(),
+                        result(s.getResult())));
             }
             case PROCESS_CHANGE -> {
                 var c = m.getProcessChange();
@@ -151,6 +153,18 @@ final class Wire {
         return new AgentMessage(m.getSeq(), at, body);
     }
 
+    /** A syscall's result; an older agent's (no result) is not traced. */
+    private static TraceEvent.Result result(SyscallResult r) {
+        TraceEvent.Status status = switch (r.getStatus()) {
+            case RETURNED -> TraceEvent.Status.RETURNED;
+            case UNFINISHED -> TraceEvent.Status.UNFINISHED;
+            case NO_RETURN -> TraceEvent.Status.NO_RETURN;
+            case NOT_TRACED, SYSCALL_STATUS_UNSPECIFIED, UNRECOGNIZED -> TraceEvent.Status.NOT_TRACED;
+        };
+        return new TraceEvent.Result(status, r.getValue(), r.getErrno().isEmpty() ? null : r.getErrno(),
+                duration(r.getDuration()).toNanos(), r.getText());
+    }
+
     private static TraceEvent.Arg arg(Arg a) {
         return new TraceEvent.Arg(a.getName(), a.getValue(), a.hasText() ? a.getText() : null);
     }
@@ -160,7 +174,8 @@ final class Wire {
                 o.getHypervisorFiltered(), o.getCr3Seen(), o.getCr3Filtered(), o.getCr3Delivered(),
                 o.getSyscallsDelivered(), o.getRingDropped(), o.getSyscallsMatched(), o.getSessionEmitted(),
                 o.getSessionDropped(), duration(o.getVcpuWait()), o.getSyncTimeouts(), o.getEstimatedSlowdown(),
-                o.getTranslationFlushes(), o.getProcessRefreshes(), duration(o.getProcessRefreshTime()));
+                o.getTranslationFlushes(), o.getProcessRefreshes(), duration(o.getProcessRefreshTime()),
+                o.getExitsDelivered(), o.getExitsPaired(), o.getExitsUnmatched(), o.getExitsLost());
     }
 
     /**

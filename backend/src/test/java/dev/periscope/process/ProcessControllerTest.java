@@ -96,6 +96,17 @@ class ProcessControllerTest {
     }
 
     @Test
+    void withoutAModeTheMostConsistentModeThePlatformOffersIsUsed() {
+        // acme-1's platform pauses but takes no copy-on-write snapshots (a Xen PV domU): pause, as the VM page does
+        AGENT.answer("acme-1", AcquisitionMode.PAUSE, List.of(FakeAgent.process(1, 0, "init", false, "/sbin/init")),
+                List.of());
+        web.get().uri("/api/v1/vms/acme-1/processes").header("Authorization", "Bearer " + token).exchange()
+                .expectStatus().isOk()
+                .expectBody().jsonPath("$.mode").isEqualTo("pause").jsonPath("$.consistent").isEqualTo(true);
+        assertThat(AGENT.calls().getLast().getMode()).isEqualTo(AcquisitionMode.PAUSE);
+    }
+
+    @Test
     void unknownModeIs400AndNeverReachesTheAgent() {
         int before = AGENT.calls().size();
         web.get().uri("/api/v1/vms/acme-1/processes?mode=fast").header("Authorization", "Bearer " + token).exchange()
@@ -118,7 +129,7 @@ class ProcessControllerTest {
     @Test
     void theAgentsFailuresKeepTheirMeaning() {
         AGENT.fail("acme-1", AcquisitionMode.SNAPSHOT, new VmGoneException("acme-1 stopped"));
-        web.get().uri("/api/v1/vms/acme-1/processes").header("Authorization", "Bearer " + token).exchange()
+        web.get().uri("/api/v1/vms/acme-1/processes?mode=snapshot").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isEqualTo(409)
                 .expectBody().jsonPath("$.title").isEqualTo("VM not running")
                 .jsonPath("$.detail").isEqualTo("acme-1 stopped");

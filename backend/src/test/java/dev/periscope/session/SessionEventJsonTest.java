@@ -30,7 +30,9 @@ class SessionEventJsonTest {
                 new SessionEvent.TraceStarted(42, "sh", TraceMethod.M4, TraceMethod.M4.description(),
                         List.of("openat"), "guest sys_call_table"),
                 SessionEvent.Syscall.of(new TraceEvent.Syscall(7, 0, 42, "sh", 257, "openat",
-                        List.of(new TraceEvent.Arg("dfd", -100, "AT_FDCWD"), new TraceEvent.Arg("flags", 0x241, null))), AT),
+                        List.of(new TraceEvent.Arg("dfd", -100, "AT_FDCWD"), new TraceEvent.Arg("flags", 0x241, null)),
+                        new TraceEvent.Result(TraceEvent.Status.RETURNED, -2, "ENOENT", 21_000,
+                                "-1 ENOENT (No such file or directory)")), AT),
                 new SessionEvent.ProcessChange(TraceEvent.Change.EXEC, 42, "make", "make -j2"),
                 new SessionEvent.Dropped(17, SessionEvent.DropSite.SESSION_BUFFER));
     }
