@@ -121,13 +121,14 @@ class RateLimitTest {
     private HttpResponse<String> formLogin(String from, String user, String password, String forwardedFor)
             throws Exception {
         HttpClient client = HttpClient.newBuilder().localAddress(InetAddress.getByName(from)).build();
-        HttpResponse<String> page = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/login"))
-                .build(), HttpResponse.BodyHandlers.ofString());
+        URI loginPage = URI.create("http://127.0.0.1:" + port + "/login");
+        HttpResponse<String> page = client.send(HttpRequest.newBuilder(loginPage).build(),
+                HttpResponse.BodyHandlers.ofString());
         Matcher csrf = Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"").matcher(page.body());
         assertThat(csrf.find()).isTrue();
         String cookie = page.headers().allValues("set-cookie").stream().filter(c -> c.startsWith("SESSION="))
                 .map(c -> c.substring(0, c.indexOf(';'))).findFirst().orElseThrow();
-        var login = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/login")).header("Cookie", cookie)
+        var login = HttpRequest.newBuilder(loginPage).header("Cookie", cookie)
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .POST(HttpRequest.BodyPublishers.ofString("username=" + enc(user) + "&password=" + enc(password)
                         + "&_csrf=" + enc(csrf.group(1))));

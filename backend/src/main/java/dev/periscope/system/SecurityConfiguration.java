@@ -121,7 +121,8 @@ class SecurityConfiguration {
                                     .then(toLoginError.onAuthenticationFailure(exchange, failure));
                         }))
                 .logout(logout -> logout.logoutSuccessHandler((exchange, authentication) -> {
-                    Mono<Void> recorded = authentication != null && authentication.getPrincipal() instanceof PeriscopeUser user
+                    Mono<Void> recorded = authentication != null
+                            && authentication.getPrincipal() instanceof PeriscopeUser user
                             ? audit.record(user.caller(), user.caller().tenantId(), "LOGOUT", "form", "ok",
                             "from " + clientAddress(exchange.getExchange()))
                             : Mono.empty();
@@ -129,16 +130,18 @@ class SecurityConfiguration {
                 }))
                 .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
                 .headers(headers -> headers
-                        .writer(exchange -> Mono.fromRunnable(() -> exchange.getResponse().getHeaders().set(
-                                "Content-Security-Policy", exchange.getRequest().getPath().value().startsWith("/swagger-ui/")
-                                        ? SWAGGER_UI_POLICY : CONTENT_SECURITY_POLICY)))
+                        .writer(exchange -> Mono.fromRunnable(() -> exchange.getResponse().getHeaders()
+                                .set("Content-Security-Policy",
+                                        exchange.getRequest().getPath().value().startsWith("/swagger-ui/")
+                                                ? SWAGGER_UI_POLICY : CONTENT_SECURITY_POLICY)))
                         .permissionsPolicy(permissions -> permissions.policy(PERMISSIONS_POLICY))
                         .crossOriginOpenerPolicy(coop -> coop.policy(CrossOriginOpenerPolicy.SAME_ORIGIN))
                         .hsts(hsts -> hsts.maxAge(Duration.ofDays(365)).includeSubdomains(true)))
                 // Bearer-token requests cannot be forged by another site, so only cookie sessions need CSRF tokens.
                 .csrf(csrf -> csrf.requireCsrfProtectionMatcher(SecurityConfiguration::needsCsrfToken)
                         .accessDeniedHandler((exchange, denied) -> problem(exchange, HttpStatus.FORBIDDEN, "Forbidden",
-                                "missing or wrong CSRF token: send the page's X-CSRF-TOKEN header (or a bearer token)")))
+                                "missing or wrong CSRF token: send the page's X-CSRF-TOKEN header "
+                                        + "(or use a bearer token)")))
                 .exceptionHandling(handling -> handling.authenticationEntryPoint(entryPoint))
                 .build();
     }
@@ -158,7 +161,8 @@ class SecurityConfiguration {
             }
             long wait = limiter.loginBlockedFor(clientAddress(exchange));
             if (wait > 0) {
-                return tooManyRequests(exchange, wait, "too many failed logins from this address; retry in " + wait + " s");
+                return tooManyRequests(exchange, wait,
+                        "too many failed logins from this address; retry in " + wait + " s");
             }
             if (!login) {
                 return chain.filter(exchange);
@@ -214,7 +218,7 @@ class SecurityConfiguration {
     }
 
     private static Mono<MatchResult> needsCsrfToken(ServerWebExchange exchange) {
-        // Any other Authorization header (Basic, a bare word) would not replace the session's login: it needs the token.
+        // Any other Authorization header (Basic, a bare word) leaves the session's login in place: it needs the token.
         boolean bearerRequest = bearerToken(exchange) != null;
         return CsrfWebFilter.DEFAULT_CSRF_MATCHER.matches(exchange)
                 .flatMap(result -> result.isMatch() && !bearerRequest ? MatchResult.match() : MatchResult.notMatch());

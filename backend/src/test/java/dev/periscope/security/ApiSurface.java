@@ -69,13 +69,14 @@ final class ApiSurface {
             return names;
         }
 
-        /** The path with each variable replaced by what {@code value} gives for it (the segment before it, its name). */
+        /** The path with each variable replaced by what {@code value} gives for {segment before it, its name}. */
         String fill(Function<String[], String> value) {
             StringBuilder out = new StringBuilder();
             String[] segments = path.substring(1).split("/");
             for (int i = 0; i < segments.length; i++) {
                 Matcher m = VARIABLE.matcher(segments[i]);
-                out.append('/').append(m.matches() ? value.apply(new String[] {segments[i - 1], m.group(1)}) : segments[i]);
+                out.append('/').append(m.matches() ? value.apply(new String[] {segments[i - 1], m.group(1)})
+                        : segments[i]);
             }
             return out.toString();
         }
@@ -96,7 +97,8 @@ final class ApiSurface {
     /** Every operation of the OpenAPI document {@code doc}. */
     @SuppressWarnings("unchecked")
     static List<Endpoint> operations(Map<String, Object> doc) {
-        Map<String, Object> schemas = (Map<String, Object>) ((Map<String, Object>) doc.get("components")).get("schemas");
+        Map<String, Object> components = (Map<String, Object>) doc.get("components");
+        Map<String, Object> schemas = (Map<String, Object>) components.get("schemas");
         List<Endpoint> out = new ArrayList<>();
         ((Map<String, Object>) doc.get("paths")).forEach((path, item) ->
                 ((Map<String, Object>) item).forEach((method, op) -> {
@@ -113,7 +115,8 @@ final class ApiSurface {
                             .orElseThrow(() -> new AssertionError(method + " " + path + " documents no success"));
                     Map<String, Object> content = (Map<String, Object>) ((Map<String, Object>) responses.get(success))
                             .getOrDefault("content", Map.of());
-                    Set<String> types = content.isEmpty() ? Set.of("application/json") : new TreeSet<>(content.keySet());
+                    Set<String> types = content.isEmpty() ? Set.of("application/json")
+                            : new TreeSet<>(content.keySet());
                     for (String type : types) {
                         out.add(new Endpoint(method.toUpperCase(), path, type, types.size() > 1, body,
                                 Integer.parseInt(success), false));

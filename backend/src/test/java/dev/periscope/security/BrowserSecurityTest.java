@@ -98,7 +98,8 @@ class BrowserSecurityTest extends TwoTenantServer {
     void everyFormOfEveryPageCarriesTheSessionsCsrfToken() {
         String session = openSession("acme");
         for (String user : List.of("operator", "acme-admin", "acme-user")) {
-            BrowserSession browser = login(user, user.equals("operator") ? read("operator.password") : demoPassword(user));
+            String password = user.equals("operator") ? read("operator.password") : demoPassword(user);
+            BrowserSession browser = login(user, password);
             int forms = 0;
             for (Endpoint page : ApiSurface.pages(mappings.getHandlerMethods())) {
                 String path = page.fill(v -> v[1].equals("vm") ? "acme-1" : session);

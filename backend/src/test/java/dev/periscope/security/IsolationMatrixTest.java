@@ -27,8 +27,9 @@ import org.springframework.web.reactive.result.method.annotation.RequestMappingH
 /**
  * The tenant-isolation matrix, generated: every operation of the OpenAPI document the server serves (each media type
  * of a streamed response on its own) and every dashboard page of the router, called as anonymous, with a revoked token
- * (401 everywhere), as the operator and as each role of each tenant, against each tenant's objects (its VM, a session, a self-service request, an API token
- * of its user, the tenant itself) and, for lists, with no object. For every cell:
+ * (401 everywhere), as the operator and as each role of each tenant, against each tenant's objects (its VM, a session,
+ * a self-service request, an API token of its user, the tenant itself) and, for lists, with no object. For every
+ * cell:
  * <ul>
  *   <li>the status is the one {@link #RULES} expects for who calls whose object (the rules name each operation once;
  *       an operation of the document without a rule, or a rule without an operation, fails the test);</li>
@@ -165,7 +166,8 @@ class IsolationMatrixTest extends TwoTenantServer {
         Map<String, Object> doc = http().get("/v3/api-docs").send().json();
         List<Endpoint> operations = ApiSurface.operations(doc);
         var handlers = mappings.getHandlerMethods();
-        Set<String> documented = operations.stream().map(Endpoint::operation).collect(Collectors.toCollection(TreeSet::new));
+        Set<String> documented = operations.stream().map(Endpoint::operation)
+                .collect(Collectors.toCollection(TreeSet::new));
         Set<String> api = ApiSurface.mapped(handlers).stream().filter(m -> m.split(" ")[1].startsWith("/api/"))
                 .collect(Collectors.toCollection(TreeSet::new));
         assertThat(documented).as("the OpenAPI document holds every API mapping of the router").isEqualTo(api);

@@ -37,12 +37,11 @@ import org.springframework.test.context.DynamicPropertySource;
  *
  * <p>Logging runs at DEBUG for Periscope's own code and for Spring's HTTP codecs (which print decoded request and
  * encoded response bodies), so that the secrets scan sees what an operator who turned logging up would see
- * ({@link LogCapture} keeps it).
+ * ({@link LogCapture} sets that up and keeps the log).
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"periscope.limits.token-burst=100000", "periscope.limits.login-failures=1000",
-                "periscope.limits.login-failures-per-user=1000", "logging.level.dev.periscope=DEBUG",
-                "logging.level.org.springframework.web.HttpLogging=DEBUG"})
+                "periscope.limits.login-failures-per-user=1000"})
 @Import(LogCapture.class)
 abstract class TwoTenantServer {
 
@@ -134,6 +133,7 @@ abstract class TwoTenantServer {
     /** Nothing the run handled as a secret (passwords, tokens, cookies, CSRF tokens) is in what the server logged. */
     @AfterAll
     static void nothingSecretWasLogged() {
+        LogCapture.release();
         String log = LogCapture.text();
         assertThat(log).as("the captured log holds the server's DEBUG output").contains("Decoded [");
         assertThat(SECRETS.size()).as("secrets handled in the run").isGreaterThan(10);
