@@ -46,7 +46,7 @@ status=0
 "$JAVA" -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$JAR" dev.periscope.bench.SoakBench --server-jar "$SERVER_JAR" \
     --pki "$PKI" --clients "$clients" --rate "$rate" --sse-seconds "$sse" --dashboard-seconds "$dashboard" \
     --baseline-seconds "$baseline" --sample-seconds "$sample" --out "$OUT/soak.json" --check "$check" 2>&1 \
-  | grep -v '^\[' | tee "$OUT/soak.txt" || status=$?
+  | grep --line-buffered -v '^\[' | tee "$OUT/soak.txt" || status=$?
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
 echo "bench/soak.sh: results in $OUT"
 exit "$status"

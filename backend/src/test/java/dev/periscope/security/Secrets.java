@@ -3,7 +3,9 @@ package dev.periscope.security;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 
 /**
  * Every secret a test run handled (passwords, API tokens, session cookies, CSRF tokens, private keys), by kind, so that
@@ -24,6 +26,12 @@ final class Secrets {
 
     int size() {
         return byValue.size();
+    }
+
+    /** How many of each kind, e.g. "api token: 40, demo password: 4". */
+    String kinds() {
+        return new TreeMap<>(byValue.values().stream().collect(Collectors.groupingBy(k -> k, Collectors.counting())))
+                .toString();
     }
 
     /** The secrets found in {@code text}, as "kind (prefix...)" lines. */

@@ -88,7 +88,8 @@ final class ServerProcess implements AutoCloseable {
                 String t = Files.readString(token).strip();
                 try {
                     HttpResponse<String> vms = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/vms"))
-                            .header("Authorization", "Bearer " + t).GET().build(), HttpResponse.BodyHandlers.ofString());
+                            .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + t).GET().build(),
+                            HttpResponse.BodyHandlers.ofString());
                     if (vms.statusCode() == 200 && vms.body().contains("\"" + vm + "\"")) {
                         return t;
                     }

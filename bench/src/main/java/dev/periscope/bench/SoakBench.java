@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,6 +55,8 @@ import java.util.regex.Pattern;
 public final class SoakBench {
 
     private static final String HOST = "soak-host";
+    /** A call that takes longer counts as failed (and as this long in the latencies): a starved request, not a hang. */
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
     private static final int SLOW_EVENTS_PER_SECOND = 500;
     private static final Pattern COUNT = Pattern.compile("\"count\":(\\d+)");
     private static final Pattern WHERE = Pattern.compile("\"where\":\"([A-Z_]+)\"");
@@ -168,7 +171,8 @@ public final class SoakBench {
                 load = Map.of("written", producer.written(), "ringFull", producer.ringFull());
             }
             Thread.sleep(2000); // what is still on its way
-            int stopped = call("POST", "/api/v1/sessions/" + session + "/stop").statusCode();
+            r.putAll(sessionCounters(session));
+            int stopped = call("POST", "/api/v1/sessions/" + session + "/stop");
             if (stopped != 200) {
                 failures.add("stopping the trace session: " + stopped);
             }
@@ -178,7 +182,7 @@ public final class SoakBench {
             clients.forEach(SseClient::close);
             long clientHeapAfter = ownLiveHeap();
             r.put("trace", load);
-            r.put("clients", clientsSummary(clients, (long) load.get("written")));
+            r.put("clients", clientsSummary(clients, (long) load.get("written"), (long) r.get("sessionOverheadSamples")));
             r.put("clientJvmLiveHeapMib", Map.of("before", clientHeapBefore / 1048576.0, "after",
                     clientHeapAfter / 1048576.0));
 
@@ -206,10 +210,13 @@ public final class SoakBench {
             final Map<String, Long> dropped = new ConcurrentHashMap<>();
             long syscalls;
             long otherEvents;
+            long seqGaps;
+            long reported;
             long unexplainedGap;
             long bytes;
             int status;
             String error;
+            private volatile boolean closed;
             private InputStream body;
 
             SseClient(int index, boolean slow, String session) {
@@ -228,7 +235,9 @@ public final class SoakBench {
                     body = response.body();
                     read(new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8), 1 << 16));
                 } catch (IOException | RuntimeException e) {
-                    error = e.toString();
+                    if (!closed) {
+                        error = e.toString();
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -239,7 +248,6 @@ public final class SoakBench {
                 String event = "";
                 String data = "";
                 long lastSeq = 0;
-                long pendingDrops = 0;
                 long slowStart = System.nanoTime();
                 for (String line; (line = in.readLine()) != null; ) {
                     bytes += line.length() + 1;
@@ -255,22 +263,21 @@ public final class SoakBench {
                             Matcher where = WHERE.matcher(data);
                             long n = count.find() ? Long.parseLong(count.group(1)) : 0;
                             dropped.merge(where.find() ? where.group(1) : "?", n, Long::sum);
-                            pendingDrops += n;
+                            reported += n;
                         } else if (event.equals("syscall")) {
                             syscalls++;
                         } else if (!event.isEmpty()) {
                             otherEvents++;
                         }
-                        // An agent message's id is its sequence number x 1000; a gap in sequence numbers is a loss,
-                        // which the drop markers before the message must account for.
+                        // An agent message's id is its sequence number x 1000; a gap in sequence numbers is a loss
+                        // (or a message clients never see: the session's overhead samples), which drop markers must
+                        // account for.
                         if (id > 0 && id % 1000 == 0) {
                             long seq = id / 1000;
                             if (lastSeq > 0 && seq > lastSeq + 1) {
-                                long gap = seq - lastSeq - 1;
-                                unexplainedGap += Math.max(0, gap - pendingDrops);
+                                seqGaps += seq - lastSeq - 1;
                             }
                             lastSeq = Math.max(lastSeq, seq);
-                            pendingDrops = 0;
                         }
                         id = -1;
                         event = "";
@@ -286,7 +293,9 @@ public final class SoakBench {
                 }
             }
 
+            /** Closes the stream (a slow client still reading when the bench ends). */
             void close() {
+                closed = true;
                 try {
                     if (body != null) {
                         body.close();
@@ -305,6 +314,7 @@ public final class SoakBench {
                 m.put("syscalls", syscalls);
                 m.put("otherEvents", otherEvents);
                 m.put("dropped", new LinkedHashMap<>(dropped));
+                m.put("seqGaps", seqGaps);
                 m.put("unexplainedGap", unexplainedGap);
                 m.put("mib", bytes / 1048576.0);
                 if (error != null) {
@@ -314,7 +324,12 @@ public final class SoakBench {
             }
         }
 
-        private Map<String, Object> clientsSummary(List<SseClient> clients, long written) {
+        /**
+         * {@code invisible}: the session's overhead samples, agent messages that take a sequence number but are not
+         * events of the stream.
+         */
+        private Map<String, Object> clientsSummary(List<SseClient> clients, long written, long invisible) {
+            clients.forEach(c -> c.unexplainedGap = Math.max(0, c.seqGaps - c.reported - invisible));
             Map<String, Object> m = new LinkedHashMap<>();
             for (boolean slow : List.of(false, true)) {
                 List<SseClient> group = clients.stream().filter(c -> c.slow == slow).toList();
@@ -344,6 +359,32 @@ public final class SoakBench {
             return m;
         }
 
+        /**
+         * The session's own counts from its overhead samples: how many samples (agent messages no client sees), the
+         * events it delivered to its subscribers, the events dropped before the control plane (ring, agent) and the
+         * syscall records the archive could not keep.
+         */
+        private Map<String, Object> sessionCounters(String session) throws IOException, InterruptedException {
+            String body = http.send(HttpRequest.newBuilder(URI.create(server.base() + "/api/v1/sessions/" + session
+                            + "/overhead")).timeout(CALL_TIMEOUT).header("Authorization", "Bearer " + token).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("sessionOverheadSamples", (long) metric(body, "delivered", "samples"));
+            m.put("sessionDelivered", (long) metric(body, "delivered", "total"));
+            m.put("sessionDroppedBeforeControlPlane", (long) metric(body, "dropped", "total"));
+            m.put("sessionArchiveDropped", (long) metric(body, "archive_dropped", "total"));
+            return m;
+        }
+
+        private static double metric(String summaries, String metric, String field) {
+            Matcher summary = Pattern.compile("\\{[^{}]*\"metric\":\"" + metric + "\"[^{}]*}").matcher(summaries);
+            if (!summary.find()) {
+                return 0;
+            }
+            Matcher value = Pattern.compile("\"" + field + "\":(-?[0-9.eE+-]+)").matcher(summary.group());
+            return value.find() ? Double.parseDouble(value.group(1)) : 0;
+        }
+
         // ------------------------------------------------------------ REST and the dashboard
 
         /** GET of a VM's LIVE process list ten times a second for {@code seconds}: latency summary and failures. */
@@ -354,7 +395,7 @@ public final class SoakBench {
             try {
                 while (System.nanoTime() < end) {
                     long start = System.nanoTime();
-                    int status = call("GET", "/api/v1/vms/vm-02@" + HOST + "/processes?mode=live").statusCode();
+                    int status = call("GET", "/api/v1/vms/vm-02@" + HOST + "/processes?mode=live");
                     ms.add(Stats.ms(System.nanoTime() - start));
                     if (status != 200) {
                         failed++;
@@ -406,7 +447,7 @@ public final class SoakBench {
 
             private void timed(String path) throws IOException, InterruptedException {
                 long start = System.nanoTime();
-                if (call("GET", path).statusCode() != 200) {
+                if (call("GET", path) != 200) {
                     failed.incrementAndGet();
                 }
                 requestMs.add(Stats.ms(System.nanoTime() - start));
@@ -425,10 +466,15 @@ public final class SoakBench {
             }
         }
 
-        private HttpResponse<String> call(String method, String path) throws IOException, InterruptedException {
-            return http.send(HttpRequest.newBuilder(URI.create(server.base() + path))
-                    .header("Authorization", "Bearer " + token).method(method, HttpRequest.BodyPublishers.noBody())
-                    .build(), HttpResponse.BodyHandlers.ofString());
+        /** The status of a call, or 0 when it did not answer within {@link #CALL_TIMEOUT}. */
+        private int call(String method, String path) throws IOException, InterruptedException {
+            try {
+                return http.send(HttpRequest.newBuilder(URI.create(server.base() + path)).timeout(CALL_TIMEOUT)
+                        .header("Authorization", "Bearer " + token).method(method, HttpRequest.BodyPublishers.noBody())
+                        .build(), HttpResponse.BodyHandlers.ofString()).statusCode();
+            } catch (HttpTimeoutException e) {
+                return 0;
+            }
         }
 
         // ------------------------------------------------------------ memory
