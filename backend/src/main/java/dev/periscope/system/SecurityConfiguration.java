@@ -50,7 +50,8 @@ import reactor.core.publisher.Mono;
  * Browsers log in with a form (session cookie, CSRF protected) against the user table; tools send
  * {@code Authorization: Bearer TOKEN} (the bootstrap operator token from the var directory, or a database token).
  * API calls without credentials get 401, pages redirect to the login form. Failed logins are counted per client
- * address and token use per principal: past the limits a 429 problem with {@code Retry-After}.
+ * address and per user name, token use per principal: past the limits a 429 problem with {@code Retry-After}. Logins
+ * and logouts are audited.
  * Every response carries a content security policy that allows scripts and styles from this server only (no inline
  * script, no evaluated code, no style attributes) and no framing; HSTS is sent on HTTPS requests.
  */
