@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The five-method monitoring experiment (DESIGN.md "Monitoring methods"): boots (or reuses) a lab VM running the
+# The five-method monitoring experiment (docs/ARCHITECTURE.md, "Traces and the five methods"): boots (or reuses) a lab VM running the
 # paper workload, traces paper-shell and its children with M1..M5 in turn and prints guest slowdown and event
 # counts per method (dev.periscope.bench.OverheadExperiment). Results also go to $PERISCOPE_VAR/bench/overhead/.
 #

@@ -10,7 +10,6 @@ import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.session.AgentSessions;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.trace.SyntheticTraceRig;
-import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -69,7 +68,6 @@ public final class FakeAgent implements AutoCloseable {
     private final Map<String, SyntheticTraceRig> rigs = new ConcurrentHashMap<>();
     private final Scheduler engineCalls = Schedulers.newBoundedElastic(4, 256, "fake-agent-engine");
     private final Scheduler dispatch = Schedulers.newParallel("fake-agent-dispatch", 2);
-    private final Codec.MonotonicClock clock = Codec.MonotonicClock.now();
     private final AgentSessions sessions = new AgentSessions(new Engine(), engineCalls, dispatch,
             AgentSessions.Limits.DEFAULT);
 
@@ -264,7 +262,7 @@ public final class FakeAgent implements AutoCloseable {
     }
 
     /** The engine of this agent: canned lists, traces on the rigs. */
-    private final class Engine implements AgentSessions.Engine {
+    private final class Engine extends SessionEngine {
         @Override
         public TraceSession trace(String vm, TraceRequest request) {
             return rig(vm).open(request);
@@ -275,15 +273,6 @@ public final class FakeAgent implements AutoCloseable {
             return list(vm, AcquisitionMode.valueOf(mode.name()));
         }
 
-        @Override
-        public SessionMessage.Builder message(TraceEvent event) {
-            return Codec.message(event, clock);
-        }
-
-        @Override
-        public SessionMessage.Builder overhead(TraceSession trace) {
-            return SessionMessage.newBuilder().setOverhead(Codec.overhead(trace.overhead()));
-        }
     }
 
     @Override

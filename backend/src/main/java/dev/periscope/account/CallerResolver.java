@@ -1,5 +1,6 @@
 package dev.periscope.account;
 
+import dev.periscope.caller.Caller;
 import org.springdoc.core.utils.SpringDocUtils;
 import org.springframework.core.MethodParameter;
 import org.springframework.security.authentication.InsufficientAuthenticationException;

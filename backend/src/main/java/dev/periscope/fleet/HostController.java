@@ -1,6 +1,6 @@
 package dev.periscope.fleet;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import org.springframework.http.HttpStatus;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RestController;

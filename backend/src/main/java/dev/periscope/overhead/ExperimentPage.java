@@ -21,10 +21,10 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * {@code /experiment}: the five monitoring methods compared (DESIGN.md "Monitoring methods"), our newest results from
- * {@code bench/overhead.sh} (its files under {@code VAR/bench/overhead/}: {@code --json} output preferred, the text
- * table otherwise) beside Taubmann and Reiser's DAIS 2020 Table 1. Reading the files is blocking: it runs on the
- * engine's bounded scheduler.
+ * {@code /experiment}: the five monitoring methods compared (docs/ARCHITECTURE.md, "Traces and the five methods"),
+ * our newest results from {@code bench/overhead.sh} (its files under {@code VAR/bench/overhead/}: {@code --json}
+ * output preferred, the text table otherwise) beside Taubmann and Reiser's DAIS 2020 Table 1. Reading the files is blocking: it runs on the
+ * bounded scheduler for blocking calls.
  */
 @DashboardPage
 class ExperimentPage {

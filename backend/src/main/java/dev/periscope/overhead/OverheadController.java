@@ -1,6 +1,6 @@
 package dev.periscope.overhead;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.vm.Fleet;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;

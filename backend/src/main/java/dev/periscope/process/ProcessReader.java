@@ -1,6 +1,6 @@
 package dev.periscope.process;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.audit.Audit;
 import dev.periscope.overhead.Overhead;
 import dev.periscope.fleet.AgentLink;

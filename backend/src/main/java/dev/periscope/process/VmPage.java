@@ -1,6 +1,6 @@
 package dev.periscope.process;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.system.DashboardPage;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vm.VmState;

@@ -1,6 +1,6 @@
 package dev.periscope.request;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.session.SessionKind;
 import dev.periscope.vmi.trace.TraceMethod;
 import dev.periscope.fleet.VmId;

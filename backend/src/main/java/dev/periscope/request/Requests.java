@@ -1,8 +1,9 @@
 package dev.periscope.request;
 
-import dev.periscope.account.Caller;
-import dev.periscope.account.Role;
 import dev.periscope.audit.Audit;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.session.SessionKind;
 import dev.periscope.session.SessionSpec;
 import dev.periscope.session.Sessions;
@@ -127,15 +128,8 @@ class Requests {
     }
 
     Flux<IntrospectionRequest> list(Caller caller, RequestState state) {
-        String where = (caller.isOperator() ? "1 = 1" : "tenant_id = :tenant") + (state == null ? "" : " AND state = :state");
-        var spec = db.sql("SELECT * FROM introspection_request WHERE " + where + " ORDER BY created_at DESC LIMIT 500");
-        if (!caller.isOperator()) {
-            spec = spec.bind("tenant", caller.tenantId());
-        }
-        if (state != null) {
-            spec = spec.bind("state", state.name());
-        }
-        return spec.map(Requests::request).all();
+        return TenantScope.byTenant(caller, "tenant_id").select(db, "SELECT * FROM introspection_request", "state",
+                state == null ? null : state.name(), "ORDER BY created_at DESC LIMIT 500").map(Requests::request).all();
     }
 
     Mono<IntrospectionRequest> find(Caller caller, String id) {

@@ -1,6 +1,6 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.overhead.Overhead;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import jakarta.validation.Valid;

@@ -1,6 +1,6 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.fleet.AgentLink;
 import dev.periscope.fleet.AgentMessage;
 import dev.periscope.fleet.AgentSessionSpec;
@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -29,6 +30,7 @@ import org.springframework.stereotype.Component;
 import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
 
 /**
@@ -46,6 +48,7 @@ class SessionRunner {
     static final int HAND_OVER = 1024;
     static final int ARCHIVE_BUFFER = 8192;
     static final int ARCHIVE_BATCH = 512;
+    static final int SAMPLE_BACKLOG = 60;
 
     private final Agents agents;
     private final Fleet fleet;
@@ -156,9 +159,7 @@ class SessionRunner {
                                     })
                                     .then(Mono.empty());
                         }
-                        case AgentMessage.Overhead o -> {
-                            return sampler.sample(o.sample(), delivered.get()).then(Mono.empty());
-                        }
+                        case AgentMessage.Overhead o -> sampler.offer(o.sample(), delivered.get());
                         case AgentMessage.Ended e -> ended.set(e);
                         default -> payload(m.body()).ifPresent(p -> hub.publish(m.seq(), p));
                     }
@@ -179,6 +180,7 @@ class SessionRunner {
                 .concatMap(t -> store.progress(s.id(), delivered.get(), lastSeq.get()).onErrorResume(e -> Mono.empty()))
                 .then();
         return Mono.firstWithSignal(archived, progress)
+                .doFinally(signal -> sampler.close())
                 .then(Mono.defer(() -> store.progress(s.id(), delivered.get(), lastSeq.get())))
                 .then(Mono.fromSupplier(() -> outcome(s, vm, ended.get(), delivered.get())));
     }
@@ -265,21 +267,41 @@ class SessionRunner {
     /**
      * The agent's overhead samples (counted since the session started) as rows: counters as deltas since the previous
      * sample, so that a VM's totals add up over sessions and its maximum is the busiest second, with the slowdown
-     * estimate and the delivery rate as gauges.
+     * estimate and the delivery rate as gauges. Rows are written in order beside the live stream, never in its way: a
+     * database slower than one sample a second for a minute costs samples (logged), not events.
      */
-    private final class Sampler {
+    private final class Sampler implements AutoCloseable {
         private final Session s;
         private final AtomicLong archiveDropped;
         private final AtomicReference<Map<String, Double>> previous = new AtomicReference<>(Map.of());
         private final long startDelivered;
+        private final Sinks.Many<Map<String, Double>> rows = Sinks.many().unicast()
+                .onBackpressureBuffer(new ArrayBlockingQueue<>(SAMPLE_BACKLOG));
 
         Sampler(Session s, AtomicLong archiveDropped) {
             this.s = s;
             this.archiveDropped = archiveDropped;
             this.startDelivered = s.eventsDelivered();
+            rows.asFlux()
+                    .concatMap(row -> overhead.sample(s.tenant(), s.vm(), s.id(), row).onErrorResume(e -> {
+                        log.warn("session {}: an overhead sample was not recorded: {}", s.id(), e.toString());
+                        return Mono.empty();
+                    }))
+                    .subscribe();
         }
 
-        Mono<Void> sample(OverheadSnapshot o, long delivered) {
+        void offer(OverheadSnapshot o, long delivered) {
+            if (rows.tryEmitNext(sample(o, delivered)).isFailure()) {
+                log.warn("session {}: the database is behind; an overhead sample was left out", s.id());
+            }
+        }
+
+        @Override
+        public void close() {
+            rows.tryEmitComplete();
+        }
+
+        private Map<String, Double> sample(OverheadSnapshot o, long delivered) {
             Map<String, Double> counters = new LinkedHashMap<>();
             counters.put("seen", (double) o.hypervisorSeen());
             counters.put("filtered", (double) o.hypervisorFiltered());
@@ -302,7 +324,7 @@ class SessionRunner {
             metrics.events(vm, FleetMetrics.EventKind.DELIVERED, sample.get("delivered"));
             metrics.events(vm, FleetMetrics.EventKind.DROPPED, sample.get("dropped"));
             metrics.vcpuWait(vm, Duration.ofNanos((long) (sample.get("vcpu_wait_us") * 1000)));
-            return overhead.sample(s.tenant(), s.vm(), s.id(), sample);
+            return sample;
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.system.Sql;
 import dev.periscope.vmi.trace.TraceMethod;
 import io.r2dbc.spi.Readable;
@@ -64,15 +65,8 @@ class SessionStore {
     }
 
     Flux<Session> list(Caller caller, SessionState state) {
-        String where = (caller.isOperator() ? "1 = 1" : "tenant_id = :tenant") + (state == null ? "" : " AND state = :state");
-        var spec = db.sql("SELECT * FROM vmi_session WHERE " + where + " ORDER BY created_at DESC LIMIT 500");
-        if (!caller.isOperator()) {
-            spec = spec.bind("tenant", caller.tenantId());
-        }
-        if (state != null) {
-            spec = spec.bind("state", state.name());
-        }
-        return spec.map(SessionStore::session).all();
+        return TenantScope.byTenant(caller, "tenant_id").select(db, "SELECT * FROM vmi_session", "state",
+                state == null ? null : state.name(), "ORDER BY created_at DESC LIMIT 500").map(SessionStore::session).all();
     }
 
     /** The session {@code openedBy} opened with {@code key}, with the hash of the spec it was opened with. */

@@ -1,7 +1,7 @@
 package dev.periscope.session;
 
 import dev.periscope.account.Accounts;
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.audit.Audit;
 import dev.periscope.fleet.AgentLink;
 import dev.periscope.fleet.Agents;

@@ -18,14 +18,14 @@ import org.springframework.validation.annotation.Validated;
  * @param varDir      runtime directory: lab VMs ({@code lab/}), bootstrap credentials, database ({@code db/})
  * @param labVarDir   where the lab's VMs live ({@code <labVarDir>/lab/}) when not under {@code varDir}: lets a second
  *                    server (a test run beside {@code ./periscope up}) see the same VMs with its own database
- * @param readThreads threads of the bounded scheduler that runs blocking engine reads (never the event loop)
+ * @param readThreads threads of the bounded scheduler for the control plane's blocking calls (never the event loop)
  * @param readQueue   reads that may wait for a thread before requests are refused
  * @param demoData    on first start with an empty database, create the demo tenants acme and globex and their users
  * @param sessions    limits of VMI sessions and their streams
  * @param limits      rate limits on login failures and token use
  * @param archive     bounds of the syscall archive
- * @param xenLab      where the Xen lab's driver server is announced, so its domains join the fleet
- * @param libvirt     the libvirt on this host whose QEMU/KVM domains join the fleet
+ * @param xenLab      where the Xen lab announces its dom0 agent, so its domains join the fleet
+ * @param libvirt     the libvirt on this host whose QEMU/KVM domains the embedded agent serves
  */
 @Validated
 @ConfigurationProperties("periscope")
@@ -47,8 +47,8 @@ public record PeriscopeProperties(
     }
 
     /**
-     * The endpoint file the Xen lab writes once the driver server runs in its dom0 ({@code HOST PORT TOKEN}; the lab
-     * removes it on {@code down}).
+     * The endpoint file the Xen lab writes once the agent runs in its dom0 ({@code HOST:PORT}; the lab removes it on
+     * {@code down}).
      */
     public Path xenEndpointFile() {
         return xenLab.endpointFile() != null ? xenLab.endpointFile()
@@ -56,7 +56,7 @@ public record PeriscopeProperties(
     }
 
     /**
-     * @param enabled      whether the fleet includes the Xen lab's domains (when its driver server answers)
+     * @param enabled      whether the fleet includes the Xen lab's dom0 agent (while its endpoint file exists)
      * @param endpointFile the Xen lab's endpoint file, when not {@code <lab directory>/lab/xen/machine/agent.endpoint}
      */
     public record XenLab(@DefaultValue("true") boolean enabled, Path endpointFile) {

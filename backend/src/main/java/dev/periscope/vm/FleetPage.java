@@ -1,6 +1,6 @@
 package dev.periscope.vm;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.fleet.Agents;
 import dev.periscope.system.DashboardPage;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.periscope.vm;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.fleet.KernelSeen;
 import dev.periscope.system.Sql;
 import java.time.Instant;

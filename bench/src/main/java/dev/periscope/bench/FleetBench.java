@@ -32,6 +32,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -178,23 +180,27 @@ public final class FleetBench {
                 String session = server.openTrace(http, token, "vm-1@bench-host", 300, 3600);
                 AtomicLong received = new AtomicLong();
                 AtomicLong dropped = new AtomicLong();
+                Map<String, Long> droppedWhere = new ConcurrentHashMap<>();
                 AtomicBoolean reading = new AtomicBoolean(true);
                 HttpResponse<InputStream> events = http.send(HttpRequest.newBuilder(URI.create(server.base()
                                 + "/api/v1/sessions/" + session + "/events")).header("Authorization", "Bearer " + token)
                         .header("Accept", "text/event-stream").GET().build(), HttpResponse.BodyHandlers.ofInputStream());
                 Thread reader = Thread.ofPlatform().name("sse-reader").start(() -> readSse(events.body(), received,
-                        dropped, reading));
+                        dropped, droppedWhere, reading));
                 Map<String, Object> r = run("agent -> control plane -> SSE", rig, rate, seconds, received, dropped,
                         server);
                 reading.set(false);
                 reader.interrupt();
+                r.put("reportedDroppedWhere", new TreeMap<>(droppedWhere));
+                System.out.println("agent -> control plane -> SSE: dropped where " + new TreeMap<>(droppedWhere));
                 return r;
             }
         }
     }
 
-    /** Counts SSE syscall events and the losses the drop markers report. */
-    private static void readSse(InputStream in, AtomicLong received, AtomicLong dropped, AtomicBoolean reading) {
+    /** Counts SSE syscall events and the losses the drop markers report, by where they were lost. */
+    private static void readSse(InputStream in, AtomicLong received, AtomicLong dropped, Map<String, Long> droppedWhere,
+                                AtomicBoolean reading) {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
             String event = "";
             for (String line; reading.get() && (line = r.readLine()) != null; ) {
@@ -204,8 +210,9 @@ public final class FleetBench {
                     if (event.equals("syscall")) {
                         received.incrementAndGet();
                     } else if (event.equals("dropped")) {
-                        int c = line.indexOf("\"count\":");
-                        dropped.addAndGet(Long.parseLong(line.substring(c + 8, line.indexOf(',', c))));
+                        DropMarker marker = DropMarker.parse(line.substring(5));
+                        dropped.addAndGet(marker.count());
+                        droppedWhere.merge(marker.where(), marker.count(), Long::sum);
                     }
                 }
             }

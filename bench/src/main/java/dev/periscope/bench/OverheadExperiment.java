@@ -27,8 +27,8 @@ import java.util.regex.Pattern;
 import reactor.core.Disposable;
 
 /**
- * The five-method experiment of DESIGN.md ("Monitoring methods"), after Taubmann and Reiser (DAIS 2020, Table 1):
- * one lab VM runs the {@code paper} workload forever (paper-shell unpacks an archive and runs CPU- and
+ * The five-method experiment (docs/ARCHITECTURE.md, "Traces and the five methods"), after Taubmann and Reiser
+ * (DAIS 2020, Table 1): one lab VM runs the {@code paper} workload forever (paper-shell unpacks an archive and runs CPU- and
  * syscall-heavy children on it, busy processes run beside it; the guest times each iteration itself and prints
  * {@code PERISCOPE-PAPER iteration=N ms=M} on its console). For each run and each method the runner starts a
  * trace of {@code paper-shell} and its children right after an iteration ended (in the workload's pause), lets

@@ -59,8 +59,6 @@ public final class SoakBench {
     /** A call that takes longer counts as failed (and as this long in the latencies): a starved request, not a hang. */
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
     private static final int SLOW_EVENTS_PER_SECOND = 500;
-    private static final Pattern COUNT = Pattern.compile("\"count\":(\\d+)");
-    private static final Pattern WHERE = Pattern.compile("\"where\":\"([A-Z_]+)\"");
 
     private SoakBench() {
     }
@@ -260,11 +258,9 @@ public final class SoakBench {
                         data = line.substring(5);
                     } else if (line.isEmpty()) {
                         if (event.equals("dropped")) {
-                            Matcher count = COUNT.matcher(data);
-                            Matcher where = WHERE.matcher(data);
-                            long n = count.find() ? Long.parseLong(count.group(1)) : 0;
-                            dropped.merge(where.find() ? where.group(1) : "?", n, Long::sum);
-                            reported += n;
+                            DropMarker marker = DropMarker.parse(data);
+                            dropped.merge(marker.where(), marker.count(), Long::sum);
+                            reported += marker.count();
                         } else if (event.equals("syscall")) {
                             syscalls++;
                         } else if (!event.isEmpty()) {

@@ -1,9 +1,8 @@
-package dev.periscope.system;
+package dev.periscope.account;
 
-import dev.periscope.account.Accounts;
-import dev.periscope.account.Caller;
-import dev.periscope.account.PeriscopeUser;
 import dev.periscope.audit.Audit;
+import dev.periscope.caller.Caller;
+import dev.periscope.system.RateLimiter;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -29,7 +28,6 @@ import org.springframework.security.crypto.password.PasswordEncoder;
 import org.springframework.security.web.server.DelegatingServerAuthenticationEntryPoint;
 import org.springframework.security.web.server.DelegatingServerAuthenticationEntryPoint.DelegateEntry;
 import org.springframework.security.web.server.SecurityWebFilterChain;
-import org.springframework.security.web.server.WebFilterExchange;
 import org.springframework.security.web.server.authentication.AuthenticationWebFilter;
 import org.springframework.security.web.server.authentication.HttpStatusServerEntryPoint;
 import org.springframework.security.web.server.authentication.RedirectServerAuthenticationEntryPoint;

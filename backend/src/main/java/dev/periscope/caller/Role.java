@@ -1,4 +1,4 @@
-package dev.periscope.account;
+package dev.periscope.caller;
 
 /** What a user may do: operators see every tenant; tenant admins manage their tenant's users; tenant users read. */
 public enum Role {

@@ -1,5 +1,6 @@
-package dev.periscope.system;
+package dev.periscope.account;
 
+import dev.periscope.system.PeriscopeProperties;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;

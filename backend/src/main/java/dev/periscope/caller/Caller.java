@@ -1,4 +1,4 @@
-package dev.periscope.account;
+package dev.periscope.caller;
 
 import java.util.Objects;
 

@@ -1,6 +1,5 @@
-package dev.periscope.system;
+package dev.periscope.account;
 
-import dev.periscope.account.Accounts;
 import org.springframework.boot.ApplicationArguments;
 import org.springframework.boot.ApplicationRunner;
 import org.springframework.core.annotation.Order;

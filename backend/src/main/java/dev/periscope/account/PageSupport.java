@@ -1,7 +1,6 @@
-package dev.periscope.system;
+package dev.periscope.account;
 
-import dev.periscope.account.Caller;
-import dev.periscope.account.PeriscopeUser;
+import dev.periscope.caller.Caller;
 import org.springframework.security.core.context.ReactiveSecurityContextHolder;
 import org.springframework.security.web.server.csrf.CsrfToken;
 import org.springframework.stereotype.Controller;
