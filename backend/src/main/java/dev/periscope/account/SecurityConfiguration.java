@@ -2,6 +2,7 @@ package dev.periscope.account;
 
 import dev.periscope.audit.Audit;
 import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
 import dev.periscope.system.RateLimiter;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -47,9 +48,9 @@ import reactor.core.publisher.Mono;
 /**
  * Browsers log in with a form (session cookie, CSRF protected) against the user table; tools send
  * {@code Authorization: Bearer TOKEN} (the bootstrap operator token from the var directory, or a database token).
- * API calls without credentials get 401, pages redirect to the login form. Failed logins are counted per client
- * address and per user name, token use per principal: past the limits a 429 problem with {@code Retry-After}. Logins
- * and logouts are audited.
+ * API calls without credentials get 401, pages redirect to the login form. The actuator on this port is for operators,
+ * except health (ObservabilityConfiguration). Failed logins are counted per client address and per user name, token
+ * use per principal: past the limits a 429 problem with {@code Retry-After}. Logins and logouts are audited.
  * Every response carries a content security policy that allows scripts and styles from this server only (no inline
  * script, no evaluated code, no style attributes) and no framing; HSTS is sent on HTTPS requests.
  */
@@ -98,6 +99,9 @@ class SecurityConfiguration {
                 .authorizeExchange(exchanges -> exchanges
                         .pathMatchers("/actuator/health", "/login", "/css/**", "/js/**", "/favicon.ico", "/favicon.svg",
                                 "/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**", "/webjars/**").permitAll()
+                        // The rest of the actuator on this port (its links, Prometheus): the whole fleet's figures,
+                        // hosts and VMs by name, so operators only.
+                        .pathMatchers("/actuator/**").hasRole(Role.OPERATOR.name())
                         .anyExchange().authenticated())
                 .addFilterAt(bearer, SecurityWebFiltersOrder.AUTHENTICATION)
                 .addFilterAfter(tokenUseLimit(limiter), SecurityWebFiltersOrder.AUTHENTICATION)

@@ -10,6 +10,10 @@ import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.springframework.boot.actuate.endpoint.web.ExposableWebEndpoint;
+import org.springframework.boot.actuate.endpoint.web.WebEndpointsSupplier;
+import org.springframework.boot.actuate.endpoint.web.WebOperation;
+import org.springframework.boot.actuate.endpoint.web.WebOperationRequestPredicate;
 import org.springframework.web.bind.annotation.RequestMethod;
 import org.springframework.web.method.HandlerMethod;
 import org.springframework.web.reactive.result.method.RequestMappingInfo;
@@ -18,8 +22,9 @@ import org.springframework.web.util.pattern.PathPattern;
 /**
  * What the server exposes, read from the server itself: the operations of the OpenAPI document it serves (one
  * endpoint per operation and per media type of its success response, so that an SSE and an NDJSON stream of one path
- * are two endpoints), and the dashboard's pages from the router's mappings (every mapped handler of Periscope that is
- * not under {@code /api}). Request bodies are generated from the document's schemas.
+ * are two endpoints), the dashboard's pages from the router's mappings (every mapped handler of Periscope that is
+ * not under {@code /api}), and the actuator's operations on the same port (as exposed by the configuration). Request
+ * bodies are generated from the document's schemas.
  */
 final class ApiSurface {
 
@@ -27,6 +32,9 @@ final class ApiSurface {
 
     private ApiSurface() {
     }
+
+    /** Where an endpoint comes from; anonymous callers of the API get statuses, of the others the login form. */
+    enum Surface { API, PAGE, ACTUATOR }
 
     /**
      * One thing a client can call.
@@ -36,11 +44,11 @@ final class ApiSurface {
      * @param accept   the media type asked for: the document's for its success response (text/html for pages)
      * @param variant  whether the operation offers several media types (each is an endpoint of its own)
      * @param body     the request body's JSON schema, or null
-     * @param okStatus the status the document (or, for pages, HTTP) gives for success
-     * @param page     a dashboard page (HTML) rather than an API operation
+     * @param okStatus the status the document (or, for pages and the actuator, HTTP) gives for success
+     * @param surface  an API operation, a dashboard page (HTML) or an actuator operation
      */
     record Endpoint(String method, String path, String accept, boolean variant, Map<String, Object> body, int okStatus,
-                    boolean page) {
+                    Surface surface) {
 
         /** The operation as the rules name it: method and path. */
         String operation() {
@@ -119,7 +127,7 @@ final class ApiSurface {
                             : new TreeSet<>(content.keySet());
                     for (String type : types) {
                         out.add(new Endpoint(method.toUpperCase(), path, type, types.size() > 1, body,
-                                Integer.parseInt(success), false));
+                                Integer.parseInt(success), Surface.API));
                     }
                 }));
         out.sort(Comparator.comparing(Endpoint::path).thenComparing(Endpoint::method).thenComparing(Endpoint::accept));
@@ -146,8 +154,34 @@ final class ApiSurface {
     /** The dashboard's pages: Periscope's mappings outside {@code /api}. */
     static List<Endpoint> pages(Map<RequestMappingInfo, HandlerMethod> handlers) {
         return mapped(handlers).stream().filter(m -> !m.split(" ")[1].startsWith("/api/"))
-                .map(m -> new Endpoint(m.split(" ")[0], m.split(" ")[1], "text/html", false, null, 200, true))
+                .map(m -> new Endpoint(m.split(" ")[0], m.split(" ")[1], "text/html", false, null, 200, Surface.PAGE))
                 .toList();
+    }
+
+    /**
+     * The actuator's operations as the server exposes them under {@code basePath}: its links page, every operation of
+     * every exposed endpoint, and a catch-all path (the health groups') once for each name {@code subpaths} gives for
+     * its endpoint.
+     */
+    static List<Endpoint> actuator(WebEndpointsSupplier endpoints, String basePath,
+                                   Function<String, List<String>> subpaths) {
+        List<Endpoint> out = new ArrayList<>();
+        out.add(new Endpoint("GET", basePath, "*/*", false, null, 200, Surface.ACTUATOR));
+        for (ExposableWebEndpoint endpoint : endpoints.getEndpoints()) {
+            for (WebOperation operation : endpoint.getOperations()) {
+                WebOperationRequestPredicate predicate = operation.getRequestPredicate();
+                String path = basePath + "/" + predicate.getPath();
+                List<String> paths = predicate.getMatchAllRemainingPathSegmentsVariable() == null ? List.of(path)
+                        : subpaths.apply(endpoint.getEndpointId().toString()).stream()
+                        .map(name -> path.substring(0, path.indexOf("/{")) + "/" + name).toList();
+                for (String p : paths) {
+                    out.add(new Endpoint(predicate.getHttpMethod().name(), p, "*/*", false, null, 200,
+                            Surface.ACTUATOR));
+                }
+            }
+        }
+        out.sort(Comparator.comparing(Endpoint::path).thenComparing(Endpoint::method));
+        return out;
     }
 
     @SuppressWarnings("unchecked")

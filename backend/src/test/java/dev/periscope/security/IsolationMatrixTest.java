@@ -3,6 +3,7 @@ package dev.periscope.security;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.security.ApiSurface.Endpoint;
+import dev.periscope.security.ApiSurface.Surface;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,12 +23,16 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.actuate.autoconfigure.endpoint.web.WebEndpointProperties;
+import org.springframework.boot.actuate.endpoint.web.WebEndpointsSupplier;
+import org.springframework.boot.health.actuate.endpoint.HealthEndpointGroups;
 import org.springframework.web.reactive.result.method.annotation.RequestMappingHandlerMapping;
 
 /**
  * The tenant-isolation matrix, generated: every operation of the OpenAPI document the server serves (each media type
- * of a streamed response on its own) and every dashboard page of the router, called as anonymous, with a revoked token
- * (401 everywhere), as the operator and as each role of each tenant, against each tenant's objects (its VM, a session,
+ * of a streamed response on its own), every dashboard page of the router and every operation the actuator exposes on
+ * the same port (health and its groups, Prometheus), called as anonymous, with a revoked token (401 everywhere but
+ * health), as the operator and as each role of each tenant, against each tenant's objects (its VM, a session,
  * a self-service request, an API token of its user, the tenant itself) and, for lists, with no object. For every
  * cell:
  * <ul>
@@ -51,6 +56,12 @@ class IsolationMatrixTest extends TwoTenantServer {
     @Autowired
     @Qualifier("requestMappingHandlerMapping")
     RequestMappingHandlerMapping mappings;
+    @Autowired
+    WebEndpointsSupplier actuator;
+    @Autowired
+    WebEndpointProperties actuatorProperties;
+    @Autowired
+    HealthEndpointGroups healthGroups;
 
     /** Who calls, relative to the tenant whose object the cell names (or, without one, to the caller's own tenant). */
     enum Who {
@@ -71,9 +82,12 @@ class IsolationMatrixTest extends TwoTenantServer {
         int expect(Who who, Endpoint endpoint, boolean approval);
     }
 
-    /** Anonymous callers: pages send them to the login form; the API says 401, or 403 (no CSRF token) when unsafe. */
+    /**
+     * Anonymous callers: pages and the actuator send them to the login form; the API says 401, or 403 (no CSRF token)
+     * when unsafe.
+     */
     private static int anonymous(Endpoint e) {
-        return e.page() ? 302 : e.safe() ? 401 : 403;
+        return e.surface() != Surface.API ? 302 : e.safe() ? 401 : 403;
     }
 
     /** Objects of the caller's tenant (all for the operator); another tenant's do not exist for it: 404. */
@@ -103,6 +117,8 @@ class IsolationMatrixTest extends TwoTenantServer {
         default -> 403;
     };
     private static final Rule PUBLIC = (who, e, approval) -> 200;
+    /** Answers before any credentials are looked at, so even a revoked token gets it (the actuator's health). */
+    private static final Rule NO_CREDENTIALS = (who, e, approval) -> 200;
 
     /** The expected access of every operation and page, by method and path template. */
     static final Map<String, Rule> RULES = Map.ofEntries(
@@ -147,7 +163,12 @@ class IsolationMatrixTest extends TwoTenantServer {
             Map.entry("GET /tenants", OPERATOR_ONLY),
             Map.entry("GET /audit", ANY_USER),
             Map.entry("GET /tokens", ANY_USER),
-            Map.entry("GET /experiment", ANY_USER));
+            Map.entry("GET /experiment", ANY_USER),
+            Map.entry("GET /actuator", OPERATOR_ONLY),
+            Map.entry("GET /actuator/health", NO_CREDENTIALS),
+            Map.entry("GET /actuator/health/liveness", NO_CREDENTIALS),
+            Map.entry("GET /actuator/health/readiness", NO_CREDENTIALS),
+            Map.entry("GET /actuator/prometheus", OPERATOR_ONLY));
 
     /** One tenant's objects that cells name, and every identifier of the tenant that another must never see. */
     record TenantObjects(String tenant, String session, String request, String token, Map<String, Object> policy,
@@ -174,8 +195,10 @@ class IsolationMatrixTest extends TwoTenantServer {
         assertThat(documented).as("the OpenAPI document holds every API mapping of the router").isEqualTo(api);
         List<Endpoint> endpoints = new ArrayList<>(operations);
         endpoints.addAll(ApiSurface.pages(handlers));
+        endpoints.addAll(ApiSurface.actuator(actuator, actuatorProperties.getBasePath(),
+                id -> id.equals("health") ? List.copyOf(healthGroups.getNames()) : List.of()));
         Set<String> ruled = endpoints.stream().map(Endpoint::operation).collect(Collectors.toCollection(TreeSet::new));
-        assertThat(ruled).as("a rule for every operation and page, and no rule for one that is gone")
+        assertThat(ruled).as("a rule for every operation, page and actuator operation, and no rule for one that is gone")
                 .isEqualTo(new TreeSet<>(RULES.keySet()));
 
         for (String tenant : TENANTS) {
@@ -227,7 +250,8 @@ class IsolationMatrixTest extends TwoTenantServer {
     private Cell run(Endpoint e, Principal principal, String target) {
         Who who = who(principal, target);
         TenantObjects owner = target == null ? null : objects.get(target);
-        int expected = who == Who.REVOKED_TOKEN ? 401 : RULES.get(e.operation()).expect(who, e, owner != null
+        Rule rule = RULES.get(e.operation());
+        int expected = who == Who.REVOKED_TOKEN && rule != NO_CREDENTIALS ? 401 : rule.expect(who, e, owner != null
                 && Boolean.TRUE.equals(owner.policy().get("approvalRequired")));
         boolean changes = !e.safe() && expected / 100 == 2;
         Map<String, String> fresh = changes && target != null ? freshObjects(e, target) : Map.of();
@@ -528,11 +552,13 @@ class IsolationMatrixTest extends TwoTenantServer {
     private void writeReport(List<Endpoint> endpoints, List<Cell> cells, List<String> problems) throws IOException {
         List<String> names = new ArrayList<>(PRINCIPALS.keySet());
         StringBuilder out = new StringBuilder();
-        long pages = endpoints.stream().filter(Endpoint::page).count();
+        Map<Surface, Long> bySurface = endpoints.stream()
+                .collect(Collectors.groupingBy(Endpoint::surface, Collectors.counting()));
         out.append("# Tenant-isolation matrix\n\n")
-                .append("Generated by IsolationMatrixTest from the served OpenAPI document (").append(endpoints.size()
-                        - pages).append(" operations and media types) and the router's pages (").append(pages)
-                .append("), called as ").append(names.size()).append(" principals against each tenant's objects: ")
+                .append("Generated by IsolationMatrixTest from the served OpenAPI document (")
+                .append(bySurface.getOrDefault(Surface.API, 0L)).append(" operations and media types), the router's "
+                        + "pages (").append(bySurface.getOrDefault(Surface.PAGE, 0L)).append(") and the actuator's "
+                        + "operations (").append(bySurface.getOrDefault(Surface.ACTUATOR, 0L)).append("), called as ").append(names.size()).append(" principals against each tenant's objects: ")
                 .append(cells.size()).append(" cells; ").append(cells.stream().filter(Cell::scanned).count())
                 .append(" responses scanned for other tenants' identifiers, ")
                 .append(cells.stream().filter(Cell::audited).count())
