@@ -1,7 +1,10 @@
 package dev.periscope.session;
 
 import java.time.Instant;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
 import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
@@ -9,8 +12,9 @@ import reactor.core.publisher.Sinks;
 /**
  * The events of one session on the replica that runs it: the last {@code replay} events are kept for subscribers that
  * (re)connect; each subscriber reads through its own buffer of {@code buffer} events, and when it falls behind the
- * oldest are dropped and a {@code dropped} marker with their count is delivered before the next event. Memory is
- * bounded by {@code replay + buffer} events per subscriber, whatever the subscriber does.
+ * oldest are dropped and a {@code dropped} marker with their count is delivered before the next event. A drop marker
+ * of the agent's that is itself dropped from the buffer is not lost: its count comes with the next event, under its own
+ * site. Memory is bounded by {@code replay + buffer} events per subscriber, whatever the subscriber does.
  *
  * <p>Ids grow monotonically and mean the same on every replica, so a client resumes anywhere with
  * {@code Last-Event-ID}: an agent message's id is its sequence number times {@value #PER_SEQ}, and the events the
@@ -68,14 +72,29 @@ final class EventHub {
     /** Events after {@code afterId} (0 for all that are kept), through a bounded buffer with drop markers. */
     Flux<SessionEvent> subscribe(long afterId, int buffer) {
         return Flux.defer(() -> {
-            AtomicLong dropped = new AtomicLong();
+            Map<SessionEvent.DropSite, Long> lost = new EnumMap<>(SessionEvent.DropSite.class);
             return sink.asFlux()
                     .filter(event -> event.id() > afterId)
-                    .onBackpressureBuffer(buffer, lost -> dropped.incrementAndGet(), BufferOverflowStrategy.DROP_OLDEST)
+                    .onBackpressureBuffer(buffer, event -> {
+                        synchronized (lost) {
+                            if (event.data() instanceof SessionEvent.Dropped marker) {
+                                lost.merge(marker.where(), marker.count(), Long::sum);
+                            } else {
+                                lost.merge(SessionEvent.DropSite.STREAM, 1L, Long::sum);
+                            }
+                        }
+                    }, BufferOverflowStrategy.DROP_OLDEST)
+                    // No prefetch: an event leaves the buffer only once the one before it is delivered, so the markers
+                    // before it count what was lost before it, not after.
                     .concatMap(event -> {
-                        long count = dropped.getAndSet(0);
-                        return count == 0 ? Flux.just(event) : Flux.just(SessionEvent.dropped(session, count), event);
-                    }, 1);
+                        List<SessionEvent> markers = new ArrayList<>();
+                        synchronized (lost) {
+                            lost.forEach((site, count) -> markers.add(SessionEvent.dropped(session, count, site)));
+                            lost.clear();
+                        }
+                        return markers.isEmpty() ? Flux.just(event) : Flux.concat(Flux.fromIterable(markers),
+                                Flux.just(event));
+                    }, 0);
         });
     }
 }

@@ -39,6 +39,8 @@ import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Opens, runs, stops and hands over sessions. Every session runs on its VM's agent ({@link SessionRunner}); one
@@ -54,6 +56,8 @@ public class Sessions implements ApplicationRunner {
 
     private static final Logger log = LoggerFactory.getLogger(Sessions.class);
     private static final int FINISHED_HUBS = 200;
+    /** Events handed from a stream's buffer to the thread that writes it, at most (more of its memory bound). */
+    private static final int STREAM_HAND_OVER = 32;
     /** How long after start-up a session whose host's agent has not answered yet waits before it is lost. */
     private static final Duration AGENT_GRACE = Duration.ofSeconds(20);
 
@@ -75,6 +79,8 @@ public class Sessions implements ApplicationRunner {
         }
     };
     private final AtomicInteger streams = new AtomicInteger();
+    private final Scheduler streamDelivery = Schedulers.newParallel("session-streams",
+            Math.max(1, Runtime.getRuntime().availableProcessors() / 2), true);
     private Disposable leases = Disposables.disposed();
     private volatile boolean stopping;
 
@@ -282,7 +288,12 @@ public class Sessions implements ApplicationRunner {
      * replica's hub when it runs (or ran) the session, else straight from its agent, followed by its final state.
      */
     Flux<SessionEvent> events(Caller caller, String id, long lastEventId) {
-        return stream(caller, id, lastEventId).doOnSubscribe(sub -> streams.incrementAndGet())
+        // Delivered (and encoded) on a scheduler of the streams' own rather than on the Netty event loop that asks for
+        // more: a subscriber behind a busy session always has events waiting, and draining them there kept that event
+        // loop, and every request on its other connections, waiting for tens of seconds (bench/soak.sh). Half the
+        // cores at most: a flood of stream events leaves the rest to requests and to the sessions' runners.
+        return stream(caller, id, lastEventId).publishOn(streamDelivery, STREAM_HAND_OVER)
+                .doOnSubscribe(sub -> streams.incrementAndGet())
                 .doFinally(signal -> streams.decrementAndGet());
     }
 
@@ -399,6 +410,7 @@ public class Sessions implements ApplicationRunner {
         // replica (after a restart) or another takes them over.
         stopping = true;
         leases.dispose();
+        streamDelivery.dispose();
         running.values().forEach(r -> r.runner().dispose());
         running.clear();
     }

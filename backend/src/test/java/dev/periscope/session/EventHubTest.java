@@ -79,6 +79,75 @@ class EventHubTest {
         assertThat(delivered).isLessThanOrEqualTo(3 + 2); // buffer + hand-over stages
     }
 
+    /**
+     * Every marker sits right before the first event after the loss it counts: the events between two delivered ones
+     * are exactly what the markers between them say (no marker early, none late).
+     */
+    @Test
+    void markersCountTheGapRightBeforeTheirEvent() {
+        EventHub hub = new EventHub("s6", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 3), 1)
+                .then(() -> {
+                    for (int i = 0; i < 40; i++) {
+                        hub.publish(i + 1, note(i));
+                    }
+                })
+                .thenRequest(2)
+                .then(() -> {
+                    for (int i = 40; i < 80; i++) {
+                        hub.publish(i + 1, note(i));
+                    }
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        long previous = 0;
+        long counted = 0;
+        for (SessionEvent e : events) {
+            if (e.data() instanceof SessionEvent.Dropped d) {
+                counted += d.count();
+            } else {
+                long seq = EventHub.seqOf(e.id());
+                assertThat(seq - previous - 1).as("events lost before %s", seq).isEqualTo(counted);
+                previous = seq;
+                counted = 0;
+            }
+        }
+        assertThat(previous).isEqualTo(80);
+    }
+
+    /** An agent's drop marker pushed out of a slow subscriber's buffer still arrives, as its count under its site. */
+    @Test
+    void anAgentsMarkerDroppedFromTheBufferIsNotLost() {
+        EventHub hub = new EventHub("s7", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 2), 0)
+                .then(() -> {
+                    for (int i = 1; i <= 3; i++) {
+                        hub.publish(i, note(i));
+                    }
+                    hub.publish(0, new SessionEvent.Dropped(500, SessionEvent.DropSite.AGENT_STREAM));
+                    for (int i = 4; i <= 20; i++) {
+                        hub.publish(i + 500, note(i));
+                    }
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        var dropped = new java.util.EnumMap<SessionEvent.DropSite, Long>(SessionEvent.DropSite.class);
+        events.stream().filter(e -> e.data() instanceof SessionEvent.Dropped).map(e -> (SessionEvent.Dropped) e.data())
+                .forEach(d -> dropped.merge(d.where(), d.count(), Long::sum));
+        long delivered = events.stream().filter(e -> e.type() != SessionEvent.Type.DROPPED).count();
+        assertThat(dropped).containsEntry(SessionEvent.DropSite.AGENT_STREAM, 500L);
+        assertThat(dropped.get(SessionEvent.DropSite.STREAM) + delivered).as("every note delivered or counted")
+                .isEqualTo(20);
+    }
+
     @Test
     void idsFollowTheAgentsNumbersWithTheControlPlanesOwnEventsBetween() {
         EventHub hub = new EventHub("s5", 100, 41);
