@@ -93,38 +93,6 @@ class ProcessTrackerTest {
         assertThat(tracker.refreshFor(over)).as("a new second, and it was not cached as unknown").isTrue();
     }
 
-    /** A live walk may read a running shell without its mm for an instant: its address space stays in the family, once. */
-    @Test
-    void aUserProcessReadWithoutAnAddressSpaceKeepsItsOwnOnce() {
-        AtomicInteger torn = new AtomicInteger();
-        ProcessTracker tracker = new ProcessTracker(() -> guest.processes().stream()
-                .map(p -> p.pid() == 300 && torn.get() > 0 ? withoutAddressSpace(p, p.state()) : p).toList(), now::get);
-        tracker.refresh(true);
-        long shDtb = guest.dtbOf(sh) & ProcessTracker.DTB_MASK;
-        torn.set(1);
-        tracker.refresh(true);
-        assertThat(tracker.family(1, true).dtbs()).contains(shDtb);
-        assertThat(tracker.byDtb(shDtb)).extracting(GuestProcess::pid).isEqualTo(300);
-        tracker.refresh(true); // read so twice running: believed
-        assertThat(tracker.family(1, true).dtbs()).doesNotContain(shDtb);
-    }
-
-    @Test
-    void aZombieLetsItsAddressSpaceGo() {
-        AtomicInteger exited = new AtomicInteger();
-        ProcessTracker tracker = new ProcessTracker(() -> guest.processes().stream()
-                .map(p -> p.pid() == 300 && exited.get() > 0 ? withoutAddressSpace(p, "Z") : p).toList(), now::get);
-        tracker.refresh(true);
-        exited.set(1);
-        tracker.refresh(true);
-        assertThat(tracker.family(1, true).dtbs()).doesNotContain(guest.dtbOf(sh) & ProcessTracker.DTB_MASK);
-    }
-
-    private static GuestProcess withoutAddressSpace(GuestProcess p, String state) {
-        return new GuestProcess(p.pid(), p.ppid(), p.name(), p.comm(), List.of(), p.uid(), p.gid(), state,
-                p.startTimeNs(), 0, true, p.threads(), p.taskAddress(), p.visibility(), p.threadDetails());
-    }
-
     @Test
     void aFamilyIsTheTargetAndItsDescendantsWithTheirAddressSpaces() {
         long child = guest.task(310, "make", 0, false, "make\0");
