@@ -93,6 +93,35 @@ class ProcessTrackerTest {
         assertThat(tracker.refreshFor(over)).as("a new second, and it was not cached as unknown").isTrue();
     }
 
+    /**
+     * The guest runs ahead of the ring thread: a child can exit (or exec) and leave the process list while its last
+     * records still wait in the ring. The session takes them, as the child's, until the ring has been read empty.
+     */
+    @Test
+    void aSessionTakesQueuedRecordsOfAProcessThatLeftUntilTheRingIsDrained() {
+        long child = guest.task(310, "sleep", 0, false, "sleep\01\0");
+        guest.setParent(child, sh);
+        guest.link(child);
+        long childDtb = guest.dtbOf(child) & ProcessTracker.DTB_MASK;
+        TraceSession session = new TraceSession(null, TraceRequest.pid(300).withChildren(true));
+        tracker.refresh(true);
+        session.started(tracker.byPid(300), TraceSession.Baseline.ZERO);
+        assertThat(session.follow(tracker, false)).isTrue();
+        assertThat(session.traces(childDtb)).isTrue();
+        assertThat(session.leaver(childDtb)).isNull();
+
+        guest.exit(child);
+        tracker.refresh(true);
+        assertThat(session.follow(tracker, true)).isTrue();
+        assertThat(session.tracedPids()).doesNotContain(310);
+        assertThat(session.traces(childDtb)).as("its queued records").isTrue();
+        assertThat(session.leaver(childDtb)).extracting(GuestProcess::pid).isEqualTo(310);
+
+        session.ringDrained();
+        assertThat(session.traces(childDtb)).isFalse();
+        assertThat(session.traces(guest.dtbOf(sh) & ProcessTracker.DTB_MASK)).isTrue();
+    }
+
     @Test
     void aFamilyIsTheTargetAndItsDescendantsWithTheirAddressSpaces() {
         long child = guest.task(310, "make", 0, false, "make\0");
