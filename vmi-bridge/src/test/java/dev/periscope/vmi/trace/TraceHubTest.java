@@ -149,7 +149,8 @@ class TraceHubTest {
             Events events = new Events(s);
             rig.add(310, "make", 300, "make\0-j2\0");
             switchTo(rig.dtb(300), rig.dtb(310), false);
-            await("child in the filter", () -> s.tracedPids().contains(310));
+            // the session takes the child first, then the ring's control is written: wait for both
+            await("child in the filter", () -> s.tracedPids().contains(310) && vcpu0.dtbs().length == 2);
             assertThat(vcpu0.dtbs()).containsExactlyInAnyOrder(rig.dtb(300), rig.dtb(310));
             assertThat(events.ofType(TraceEvent.ProcessChange.class)).singleElement().satisfies(e -> {
                 TraceEvent.ProcessChange change = (TraceEvent.ProcessChange) e;
