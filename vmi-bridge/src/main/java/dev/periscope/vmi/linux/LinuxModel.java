@@ -13,6 +13,7 @@ public final class LinuxModel {
 
     /** Derives the kernel profile from guest physical memory (warm when the cache knows the build). */
     public static KernelProfile profile(PhysicalMemory memory, KernelProfileCache cache) {
+        cache.preload(memory);
         return KernelDiscovery.discover(memory, cache);
     }
 
