@@ -261,7 +261,8 @@ class SessionRunner {
             a[i] = c.call().args().get(i).value();
         }
         return new SyscallArchive.SyscallRecord(view.time(), s.tenant(), s.vm(), s.id(), view.vcpu(), view.pid(), 0L,
-                view.number(), a[0], a[1], a[2], a[3], a[4], a[5]);
+                view.number(), a[0], a[1], a[2], a[3], a[4], a[5], view.status().name(), view.returnValue(),
+                view.errno(), view.durationNs(), view.text());
     }
 
     /**
@@ -312,6 +313,9 @@ class SessionRunner {
             counters.put("archive_dropped", (double) archiveDropped.get());
             counters.put("vcpu_wait_us", o.vcpuWait().toNanos() / 1000.0);
             counters.put("sync_timeouts", (double) o.syncTimeouts());
+            counters.put("exits_paired", (double) o.exitsPaired());
+            counters.put("exits_unmatched", (double) o.exitsUnmatched());
+            counters.put("exits_lost", (double) o.exitsLost());
             Map<String, Double> before = previous.getAndSet(Map.copyOf(counters));
             Map<String, Double> sample = new LinkedHashMap<>();
             counters.forEach((k, v) -> sample.put(k, v - before.getOrDefault(k, 0.0)));

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +38,7 @@ import reactor.core.Disposable;
 import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 
 /**
  * Opens, runs, stops and hands over sessions. Every session runs on its VM's agent ({@link SessionRunner}); one
@@ -76,8 +78,22 @@ public class Sessions implements ApplicationRunner {
     private Disposable leases = Disposables.disposed();
     private volatile boolean stopping;
 
-    private record Running(Session session, EventHub hub, Disposable.Swap runner) {
+    /**
+     * A session this replica runs: its hub, its runner, whether a stop took over ending it, and a signal when the
+     * runner finished (its agent's last events are in the hub).
+     */
+    private record Running(Session session, EventHub hub, Disposable.Swap runner, AtomicBoolean stopped,
+                           Sinks.Empty<Void> drained) {
+        Running(Session session, EventHub hub) {
+            this(session, hub, Disposables.swap(), new AtomicBoolean(), Sinks.empty());
+        }
     }
+
+    /**
+     * How long a session that ends here (stopped, or out of time) waits for its agent's last events: the calls still
+     * running, shown unfinished, and the agent's end.
+     */
+    static final Duration DRAIN = Duration.ofSeconds(3);
 
     /** How a session's run ended: why, and what happened for people. */
     record Outcome(SessionEnd end, String reason) {
@@ -179,7 +195,7 @@ public class Sessions implements ApplicationRunner {
     /** Runs {@code session} on this replica for at most {@code remaining}. */
     private Mono<Session> start(Session session, Duration remaining, String why) {
         EventHub hub = new EventHub(session.id(), limits.replayEvents(), session.lastSeq());
-        Running run = new Running(session, hub, Disposables.swap());
+        Running run = new Running(session, hub);
         if (running.putIfAbsent(session.id(), run) != null) {
             return store.find(session.id()); // already running here
         }
@@ -187,17 +203,29 @@ public class Sessions implements ApplicationRunner {
                 .then(Mono.fromRunnable(() -> {
                     hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, why));
                     run.runner().update(run(session, hub, remaining)
-                            .flatMap(outcome -> finish(session.id(), outcome, "periscope"))
+                            .flatMap(outcome -> run.stopped().get() ? Mono.<Void>empty()
+                                    : finish(session.id(), outcome, "periscope"))
+                            .doFinally(signal -> run.drained().tryEmitEmpty())
                             .subscribe(null, e -> log.warn("session {} runner failed", session.id(), e)));
                 }))
                 .then(store.find(session.id()));
     }
 
+    /**
+     * Runs {@code s} until it ends on its agent or its time is up; then its agent ends it and its last events still
+     * reach the hub (bounded by {@link #DRAIN}).
+     */
     private Mono<Outcome> run(Session s, EventHub hub, Duration remaining) {
-        Mono<Outcome> timeUp = Mono.delay(remaining)
+        Outcome maxDuration = new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds()
+                + " s reached");
+        AtomicBoolean timeUp = new AtomicBoolean();
+        Mono<Outcome> ran = runner.run(s, hub).map(outcome -> timeUp.get() ? maxDuration : outcome);
+        Mono<Outcome> deadline = Mono.delay(remaining)
+                .doOnNext(t -> timeUp.set(true))
                 .then(runner.close(s))
-                .thenReturn(new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds() + " s reached"));
-        return Mono.firstWithSignal(runner.run(s, hub), timeUp);
+                .then(Mono.delay(DRAIN))
+                .thenReturn(maxDuration);
+        return Mono.firstWithSignal(ran, deadline);
     }
 
     /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
@@ -230,15 +258,23 @@ public class Sessions implements ApplicationRunner {
                         .then(Mono.fromRunnable(() -> {
                             Running run = running.get(id);
                             if (run != null) {
+                                run.stopped().set(true);
                                 run.hub().publish(new SessionEvent.StateChange(SessionState.STOPPING, null,
                                         "stop asked by " + caller.username()));
                             }
                         }))
                         .then(audit.record(caller, s.tenant(), "SESSION_STOPPED", id, "ok", "stopped by " + caller.username()))
+                        .then(runner.close(s))
+                        .then(drained(id))
                         .then(finish(id, new Outcome(SessionEnd.STOPPED, "stopped by " + caller.username()),
                                 caller.username()))
-                        .then(runner.close(s))
                         .then(store.find(id)));
+    }
+
+    /** Completes when this replica's runner of {@code id} consumed its agent's last events, at the latest after DRAIN. */
+    private Mono<Void> drained(String id) {
+        Running run = running.get(id);
+        return run == null ? Mono.empty() : run.drained().asMono().timeout(DRAIN, Mono.empty());
     }
 
     /**

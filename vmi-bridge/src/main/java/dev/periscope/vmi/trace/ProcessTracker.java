@@ -118,7 +118,7 @@ final class ProcessTracker {
     }
 
     /**
-     * The process a request names: its pid, or the lowest pid with its name.
+     * The process a request names: its pid, or the lowest pid with its name (what /proc shows) or its comm.
      *
      * @throws NoSuchElementException no such process, or it is a kernel thread (no syscalls)
      */
@@ -131,7 +131,8 @@ final class ProcessTracker {
             }
         } else {
             target = byPid.values().stream()
-                    .filter(p -> !p.kernelThread() && p.name().equals(r.processName()))
+                    .filter(p -> !p.kernelThread()
+                            && (p.name().equals(r.processName()) || p.comm().equals(r.processName())))
                     .min(Comparator.comparingInt(GuestProcess::pid))
                     .orElseThrow(() -> new NoSuchElementException("no process named " + r.processName() + " in " + vm));
         }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.linux.SyntheticGuest;
+import dev.periscope.vmi.linux.Visibility;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -53,6 +54,19 @@ class ProcessTrackerTest {
                 .isInstanceOf(NoSuchElementException.class).hasMessageContaining("kernel thread");
         assertThatThrownBy(() -> tracker.resolve(TraceRequest.process("nginx"), "vm"))
                 .isInstanceOf(NoSuchElementException.class).hasMessageContaining("no process named nginx");
+    }
+
+    /** A name is matched against what /proc shows and against the raw comm, which differ where /proc says more. */
+    @Test
+    void resolvesANameByWhatProcShowsOrByItsComm() {
+        GuestProcess daemon = new GuestProcess(700, 1, "storage-daemon-main", "storage-daemo", List.of("/sbin/sd"),
+                0, 0, "S", 1, 0x5000, false, List.of(700), 0xffff888000007000L, Visibility.LISTED, List.of());
+        ProcessTracker byName = new ProcessTracker(() -> List.of(daemon), now::get);
+        byName.refresh(true);
+        assertThat(byName.resolve(TraceRequest.process("storage-daemon-main"), "vm").pid()).isEqualTo(700);
+        assertThat(byName.resolve(TraceRequest.process("storage-daemo"), "vm").pid()).isEqualTo(700);
+        assertThatThrownBy(() -> byName.resolve(TraceRequest.process("storage"), "vm"))
+                .isInstanceOf(NoSuchElementException.class);
     }
 
     @Test
