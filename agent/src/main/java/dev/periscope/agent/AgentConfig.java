@@ -1,5 +1,7 @@
 package dev.periscope.agent;
 
+import dev.periscope.vmi.driver.image.ImageDirectory;
+import dev.periscope.vmi.driver.image.RawLayout;
 import dev.periscope.vmi.driver.libvirt.LibvirtConfig;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -27,14 +29,17 @@ import java.util.function.BooleanSupplier;
  * @param labDir        the directory holding the QEMU lab's {@code lab/} (its VMs are this host's), null for none
  * @param xen           whether this host is a Xen dom0 (its domains are this host's)
  * @param libvirt       the local libvirt whose QEMU/KVM domains are this host's, null for none
+ * @param images        the directory of memory image files served as read-only VMs ({@code --images}, raw files
+ *                      laid out as {@code --image-layout} says: q35, the default, flat or i440fx), null for none
  * @param engineThreads threads reading guest memory
  * @param orphanTimeout how long a session runs with nobody subscribed
  */
 public record AgentConfig(String host, InetSocketAddress listen, TlsFiles tls, InetSocketAddress metrics, Path labDir,
-                          boolean xen, LibvirtConfig libvirt, int engineThreads, Duration orphanTimeout) {
+                          boolean xen, LibvirtConfig libvirt, ImageDirectory images, int engineThreads,
+                          Duration orphanTimeout) {
 
     static final List<String> OPTIONS = List.of("host", "listen", "tls-ca", "tls-cert", "tls-key", "metrics",
-            "lab-dir", "xen", "libvirt", "libvirt-uri", "engine-threads", "orphan-timeout");
+            "lab-dir", "xen", "libvirt", "libvirt-uri", "images", "image-layout", "engine-threads", "orphan-timeout");
 
     public AgentConfig {
         if (engineThreads < 1 || engineThreads > 64) {
@@ -50,7 +55,7 @@ public record AgentConfig(String host, InetSocketAddress listen, TlsFiles tls, I
      * on neither (a node of a DaemonSet that is no hypervisor host); the agent then runs, serves no VM and is not ready.
      */
     boolean servesNoPlatform() {
-        return labDir == null && !xen && libvirt == null;
+        return labDir == null && !xen && libvirt == null && images == null;
     }
 
     /** The configuration from {@code args} over {@code env}. */
@@ -73,9 +78,15 @@ public record AgentConfig(String host, InetSocketAddress listen, TlsFiles tls, I
             }
             options.put(name, a.substring(eq + 1));
         }
-        if (!options.containsKey("lab-dir") && "off".equals(options.get("xen")) && "off".equals(options.get("libvirt"))) {
-            throw new IllegalArgumentException("the agent would serve no platform: give --lab-dir, --xen or --libvirt");
+        if (!options.containsKey("lab-dir") && !options.containsKey("images") && "off".equals(options.get("xen"))
+                && "off".equals(options.get("libvirt"))) {
+            throw new IllegalArgumentException(
+                    "the agent would serve no platform: give --lab-dir, --xen, --libvirt or --images");
         }
+        if (options.containsKey("image-layout") && !options.containsKey("images")) {
+            throw new IllegalArgumentException("--image-layout applies to --images, which is not given");
+        }
+        ImageDirectory images = options.containsKey("images") ? images(options) : null;
         boolean onXen = onOffAuto(options, "xen", () -> Files.exists(Path.of("/dev/xen/privcmd")));
         LibvirtConfig libvirt = onOffAuto(options, "libvirt", LibvirtConfig::systemDaemonPresent)
                 ? new LibvirtConfig(options.getOrDefault("libvirt-uri", LibvirtConfig.SYSTEM_URI),
@@ -84,9 +95,21 @@ public record AgentConfig(String host, InetSocketAddress listen, TlsFiles tls, I
                 address("listen", options.getOrDefault("listen", "0.0.0.0:7443")),
                 new TlsFiles(path(options, "tls-ca"), path(options, "tls-cert"), path(options, "tls-key")),
                 options.containsKey("metrics") ? address("metrics", options.get("metrics")) : null,
-                options.containsKey("lab-dir") ? Path.of(options.get("lab-dir")) : null, onXen, libvirt,
+                options.containsKey("lab-dir") ? Path.of(options.get("lab-dir")) : null, onXen, libvirt, images,
                 integer("engine-threads", options.getOrDefault("engine-threads", "4")),
                 duration("orphan-timeout", options.getOrDefault("orphan-timeout", "60s")));
+    }
+
+    private static ImageDirectory images(Map<String, String> options) {
+        Path directory = Path.of(options.get("images"));
+        if (!Files.isDirectory(directory)) {
+            throw new IllegalArgumentException("--images must be a directory of memory image files: " + directory);
+        }
+        try {
+            return new ImageDirectory(directory, RawLayout.parse(options.getOrDefault("image-layout", "q35")));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--image-layout: " + e.getMessage());
+        }
     }
 
     /** An on/off/auto option; auto asks {@code present}. */

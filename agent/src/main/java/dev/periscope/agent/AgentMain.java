@@ -2,6 +2,7 @@ package dev.periscope.agent;
 
 import dev.periscope.vmi.driver.CombinedDriver;
 import dev.periscope.vmi.driver.HypervisorDriver;
+import dev.periscope.vmi.driver.image.MemoryImageDriver;
 import dev.periscope.vmi.driver.lab.LabDriver;
 import dev.periscope.vmi.driver.libvirt.LibvirtDriver;
 import dev.periscope.vmi.driver.xen.XenDriver;
@@ -52,7 +53,7 @@ public final class AgentMain {
                 }
             }, "agent-stop"));
             if (config.servesNoPlatform()) {
-                log.warn("no platform on this host (no --lab-dir, no /dev/xen/privcmd, no libvirt socket): serving no "
+                log.warn("no platform on this host (no --lab-dir, no /dev/xen/privcmd, no libvirt socket, no --images): serving no "
                         + "VM and not ready until started again with one");
             }
             log.info("periscope-agent {} for host {} ({}) listening on {}{}", HostAgent.VERSION, agent.host(),
@@ -68,7 +69,7 @@ public final class AgentMain {
         }
     }
 
-    /** The platforms of this host: the QEMU lab's VMs, Xen's domains in a dom0, libvirt's domains. */
+    /** The platforms of this host: the QEMU lab's VMs, Xen's domains in a dom0, libvirt's domains, memory images. */
     static HypervisorDriver drivers(AgentConfig config) {
         List<HypervisorDriver> drivers = new ArrayList<>();
         if (config.labDir() != null) {
@@ -79,6 +80,9 @@ public final class AgentMain {
         }
         if (config.libvirt() != null) {
             drivers.add(new LibvirtDriver(config.libvirt()));
+        }
+        if (config.images() != null) {
+            drivers.add(MemoryImageDriver.over(config.images()));
         }
         return drivers.size() == 1 ? drivers.getFirst() : new CombinedDriver(drivers);
     }

@@ -5,6 +5,7 @@ import dev.periscope.agent.HostAgent;
 import dev.periscope.system.PeriscopeProperties;
 import dev.periscope.vmi.driver.CombinedDriver;
 import dev.periscope.vmi.driver.HypervisorDriver;
+import dev.periscope.vmi.driver.image.MemoryImageDriver;
 import dev.periscope.vmi.driver.lab.LabDriver;
 import dev.periscope.vmi.driver.libvirt.LibvirtDriver;
 import io.grpc.ManagedChannel;
@@ -13,8 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The embedded server's own agent: the same agent a host runs, over this machine's QEMU lab and libvirt domains,
- * served in-process (no network, no certificates). The control plane reaches it through a link like any other agent.
+ * The embedded server's own agent: the same agent a host runs, over this machine's QEMU lab, libvirt domains and
+ * memory images, served in-process (no network, no certificates). The control plane reaches it through a link like
+ * any other agent.
  */
 final class EmbeddedAgent implements AutoCloseable {
 
@@ -30,12 +32,16 @@ final class EmbeddedAgent implements AutoCloseable {
         this.server = AgentServer.inProcess(agent, name);
     }
 
-    /** This machine's platforms: the QEMU lab, and the host's libvirt domains when libvirt runs here. */
+    /**
+     * This machine's platforms: the QEMU lab, the host's libvirt domains when libvirt runs here, and the memory
+     * images of {@code periscope.images.dir} when it is set.
+     */
     static HypervisorDriver drivers(PeriscopeProperties properties) {
         List<HypervisorDriver> drivers = new ArrayList<>(List.of(new LabDriver(properties.labDirectory())));
         if (properties.libvirt().active()) {
             drivers.add(new LibvirtDriver(properties.libvirt().config()));
         }
+        properties.images().directory().map(MemoryImageDriver::over).ifPresent(drivers::add);
         return new CombinedDriver(drivers);
     }
 

@@ -1,5 +1,7 @@
 package dev.periscope.system;
 
+import dev.periscope.vmi.driver.image.ImageDirectory;
+import dev.periscope.vmi.driver.image.RawLayout;
 import dev.periscope.vmi.driver.libvirt.LibvirtConfig;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
@@ -8,6 +10,7 @@ import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
@@ -26,6 +29,7 @@ import org.springframework.validation.annotation.Validated;
  * @param archive     bounds of the syscall archive
  * @param xenLab      where the Xen lab announces its dom0 agent, so its domains join the fleet
  * @param libvirt     the libvirt on this host whose QEMU/KVM domains the embedded agent serves
+ * @param images      the directory of memory image files the embedded agent serves as read-only VMs
  */
 @Validated
 @ConfigurationProperties("periscope")
@@ -39,7 +43,8 @@ public record PeriscopeProperties(
         @Valid @NotNull @DefaultValue Limits limits,
         @Valid @NotNull @DefaultValue Archive archive,
         @Valid @NotNull @DefaultValue XenLab xenLab,
-        @Valid @NotNull @DefaultValue Libvirt libvirt) {
+        @Valid @NotNull @DefaultValue Libvirt libvirt,
+        @Valid @NotNull @DefaultValue Images images) {
 
     /** The directory holding {@code lab/}: {@link #labVarDir} when set, else {@link #varDir}. */
     public Path labDirectory() {
@@ -80,6 +85,20 @@ public record PeriscopeProperties(
         /** The driver's configuration; its checks (an URI, absolute directories) fail start-up with the reason. */
         public LibvirtConfig config() {
             return new LibvirtConfig(uri, stateDir.toAbsolutePath(), snapshotDir.toAbsolutePath());
+        }
+    }
+
+    /**
+     * @param dir       the directory whose files (raw RAM, ELF cores, QEMU mapped-ram snapshots) are served as VMs of
+     *                  platform "image"; unset: none
+     * @param rawLayout how its raw RAM files are laid out: q35 (a q35 guest's RAM file, the default), flat (file
+     *                  offset is the guest physical address, as {@code pmemsave} writes) or i440fx
+     */
+    public record Images(Path dir, @NotNull @DefaultValue("q35") RawLayout rawLayout) {
+
+        /** The directory the embedded agent serves, when {@link #dir} is set. */
+        public Optional<ImageDirectory> directory() {
+            return Optional.ofNullable(dir).map(d -> new ImageDirectory(d, rawLayout));
         }
     }
 

@@ -1,9 +1,13 @@
 package dev.periscope.fleet;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import dev.periscope.system.PeriscopeProperties;
 import dev.periscope.vmi.driver.HypervisorDriver;
+import dev.periscope.vmi.driver.DomainInfo;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -11,7 +15,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 
-/** The embedded agent's platforms: the QEMU lab always, libvirt when it is on, and a libvirt that does not answer. */
+/**
+ * The embedded agent's platforms: the QEMU lab always, libvirt when it is on, a libvirt that does not answer, and a
+ * directory of memory images when {@code periscope.images.dir} is set.
+ */
 class EmbeddedAgentTest {
 
     @TempDir
@@ -41,5 +48,20 @@ class EmbeddedAgentTest {
         try (HypervisorDriver driver = EmbeddedAgent.drivers(properties)) {
             assertThat(driver.platform()).isEqualTo("qemu-lab");
         }
+    }
+
+    @Test
+    void aDirectoryOfMemoryImagesIsServedWhenSet() throws IOException {
+        Path images = Files.createDirectory(var.resolve("images"));
+        Files.write(images.resolve("crashed-web.elf"), new byte[4096]);
+        PeriscopeProperties properties = properties(Map.of("periscope.var-dir", var.toString(),
+                "periscope.libvirt.enabled", "false", "periscope.images.dir", images.toString(),
+                "periscope.images.raw-layout", "flat"));
+        try (HypervisorDriver driver = EmbeddedAgent.drivers(properties)) {
+            assertThat(driver.platform()).isEqualTo("qemu-lab+image");
+            assertThat(driver.domains()).extracting(DomainInfo::name, DomainInfo::platform)
+                    .containsExactly(tuple("crashed-web", "image"));
+        }
+        assertThat(properties(Map.of("periscope.var-dir", var.toString())).images().directory()).isEmpty();
     }
 }

@@ -41,7 +41,7 @@ import java.util.function.Function;
 public final class VmiEngine implements AutoCloseable {
 
     private final HypervisorDriver driver;
-    private final KernelProfileCache profiles = new KernelProfileCache();
+    private final KernelProfileCache profiles;
     private final Map<String, Attachment> attached = new ConcurrentHashMap<>();
     private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
     private volatile boolean closed;
@@ -61,7 +61,13 @@ public final class VmiEngine implements AutoCloseable {
     }
 
     public VmiEngine(HypervisorDriver driver) {
+        this(driver, new KernelProfileCache());
+    }
+
+    /** An engine whose kernel profiles come from (and go to) {@code profiles}, e.g. one backed by a ProfileStore. */
+    public VmiEngine(HypervisorDriver driver, KernelProfileCache profiles) {
         this.driver = Objects.requireNonNull(driver);
+        this.profiles = Objects.requireNonNull(profiles);
     }
 
     public List<DomainInfo> domains() {

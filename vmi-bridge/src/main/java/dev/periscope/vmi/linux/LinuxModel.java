@@ -15,7 +15,7 @@ public final class LinuxModel {
 
     /** Derives the kernel profile from guest physical memory (warm when the cache knows the build). */
     public static KernelProfile profile(PhysicalMemory memory, KernelProfileCache cache) {
-        return KernelDiscovery.discover(memory, cache, OptionalLong.empty());
+        return profile(memory, cache, OptionalLong.empty());
     }
 
     /**
@@ -25,6 +25,7 @@ public final class LinuxModel {
      * BTF and page tables included) is then never taken for the kernel.
      */
     public static KernelProfile profile(PhysicalMemory memory, KernelProfileCache cache, OptionalLong runningCr3) {
+        cache.preload(memory);
         return KernelDiscovery.discover(memory, cache, runningCr3);
     }
 

@@ -8,7 +8,9 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.List;
 
 /**
  * Where one RAM block lives in a QEMU migration file written with the mapped-ram capability (QEMU 9+,
@@ -29,27 +31,56 @@ import java.util.BitSet;
  * wrote is a hole in the file and reads as zeros anyway. {@link #present()} is then null (all pages as in the
  * file).
  */
-record MappedRamFile(String blockId, long length, long pageSize, long pagesOffset, BitSet present) {
+public record MappedRamFile(String blockId, long length, long pageSize, long pagesOffset, BitSet present) {
 
     private static final int SEARCH_WINDOW = 64 * 1024;
     private static final long MEM_SIZE_FLAG = 0x04;
+    private static final int MAX_BLOCKS = 1024;
+    /** Largest page bitmap read (one bit per page: 1 TiB of 4 KiB pages). */
+    private static final long MAX_BITMAP = 32L << 20;
+    private static final int CONFIGURATION = 0x07;
 
+    /**
+     * What a mapped-ram migration file holds: the machine type QEMU wrote into its configuration section (e.g.
+     * "pc-q35-10.0"; empty when absent) and every RAM block (guest RAM, ROMs, video memory), in file order.
+     */
+    public record Listing(String machineType, List<MappedRamFile> blocks) {
+    }
+
+    /** One RAM block of the file. */
     static MappedRamFile read(Path file, String blockId) {
+        return list(file).blocks().stream().filter(b -> b.blockId().equals(blockId)).findFirst()
+                .orElseThrow(() -> bad(file, "no RAM block \"" + blockId + "\""));
+    }
+
+    /**
+     * Lists a mapped-ram file's blocks. The file is untrusted: block count, sizes and offsets are checked against
+     * the file's size, so a damaged or forged file fails here and never maps past its end.
+     *
+     * @throws PlatformUnavailableException not a mapped-ram migration file, or a damaged one
+     */
+    public static Listing list(Path file) {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer head = ByteBuffer.allocate((int) Math.min(SEARCH_WINDOW, channel.size()));
+            long fileSize = channel.size();
+            ByteBuffer head = ByteBuffer.allocate((int) Math.min(SEARCH_WINDOW, fileSize));
             channel.read(head, 0);
             head.flip();
             if (head.remaining() < 8 || head.getInt(0) != 0x5145564d) { // "QEVM"
                 throw bad(file, "not a QEMU migration stream");
             }
             long position = ramSection(head, file);
-            long total = readLong(channel, position) & ~0xfffL;
-            if ((readLong(channel, position) & MEM_SIZE_FLAG) == 0) {
+            long first = readLong(channel, position);
+            long total = first & ~0xfffL;
+            if ((first & MEM_SIZE_FLAG) == 0) {
                 throw bad(file, "RAM section does not start with the block list");
             }
             position += 8;
             long seen = 0;
+            List<MappedRamFile> blocks = new ArrayList<>();
             while (seen < total) {
+                if (blocks.size() == MAX_BLOCKS) {
+                    throw bad(file, "more than " + MAX_BLOCKS + " RAM blocks");
+                }
                 ByteBuffer block = read(channel, position, 1 + 255 + 8 + 28);
                 int idLength = block.get() & 0xff;
                 byte[] id = new byte[idLength];
@@ -60,20 +91,38 @@ record MappedRamFile(String blockId, long length, long pageSize, long pagesOffse
                 long bitmapOffset = block.getLong();
                 long pagesOffset = block.getLong();
                 String idstr = new String(id, StandardCharsets.US_ASCII);
-                if (version != 1 || Long.bitCount(pageSize) != 1) {
+                if (version != 1 || Long.bitCount(pageSize) != 1 || pageSize < 4096) {
                     throw bad(file, "unsupported MappedRamHeader (version " + version + ") for block " + idstr);
                 }
-                if (idstr.equals(blockId)) {
-                    return new MappedRamFile(idstr, used, pageSize, pagesOffset,
-                            bitmap(channel, bitmapOffset, used / pageSize));
+                if (used <= 0 || used % pageSize != 0 || pagesOffset <= position || pagesOffset > fileSize
+                        || used > fileSize - pagesOffset || used > total - seen || bitmapOffset < 0
+                        || (used / pageSize + 7) / 8 > MAX_BITMAP || bitmapOffset > fileSize) {
+                    throw bad(file, "block " + idstr + " (0x" + Long.toHexString(used) + " bytes at 0x"
+                            + Long.toHexString(pagesOffset) + ") does not fit the file's " + fileSize + " bytes");
                 }
+                blocks.add(new MappedRamFile(idstr, used, pageSize, pagesOffset,
+                        bitmap(channel, bitmapOffset, used / pageSize)));
                 seen += used;
                 position = pagesOffset + used;
             }
-            throw bad(file, "no RAM block \"" + blockId + "\"");
+            return new Listing(machineType(head), List.copyOf(blocks));
         } catch (IOException e) {
             throw new PlatformUnavailableException("cannot read snapshot file " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The configuration section right after the header: 0x07, u32 length, the machine type's name. */
+    private static String machineType(ByteBuffer head) {
+        if (head.limit() < 13 || head.get(8) != CONFIGURATION) {
+            return "";
+        }
+        int length = head.getInt(9);
+        if (length <= 0 || length > 256 || 13 + length > head.limit()) {
+            return "";
+        }
+        byte[] name = new byte[length];
+        head.get(13, name);
+        return new String(name, StandardCharsets.US_ASCII);
     }
 
     /** Finds the SECTION_START of the "ram" section and returns the offset of what follows its header. */

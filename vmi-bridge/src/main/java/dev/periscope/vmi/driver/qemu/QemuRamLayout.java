@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -39,6 +40,46 @@ public final class QemuRamLayout {
     private static final Set<String> RAM_TYPES = Set.of("ram", "rom", "nv-ram", "nv-rom");
 
     private QemuRamLayout() {
+    }
+
+    /**
+     * How a PC machine lays out one RAM block when QEMU cannot be asked (an image file): the RAM below the hole under
+     * 4 GiB, the rest from 4 GiB up. q35 keeps all RAM low up to 2816 MiB and 2 GiB low above; i440fx ("pc") all up to
+     * 3584 MiB and 3 GiB low above (QEMU's pc_q35.c and pc_piix.c, gigabyte-aligned machine types).
+     */
+    public enum Machine {
+        Q35(0xb000_0000L, 0x8000_0000L),
+        I440FX(0xe000_0000L, 0xc000_0000L);
+
+        private static final long FOUR_GIB = 1L << 32;
+        private final long allLowBelow;
+        private final long lowWhenSplit;
+
+        Machine(long allLowBelow, long lowWhenSplit) {
+            this.allLowBelow = allLowBelow;
+            this.lowWhenSplit = lowWhenSplit;
+        }
+
+        /** The machine a migration stream's machine type names ("pc-q35-10.0", "pc-i440fx-9.2", "q35", "pc"). */
+        public static Optional<Machine> ofType(String machineType) {
+            if (machineType.startsWith("pc-q35") || machineType.equals("q35")) {
+                return Optional.of(Q35);
+            }
+            if (machineType.startsWith("pc-i440fx") || machineType.equals("pc")) {
+                return Optional.of(I440FX);
+            }
+            return Optional.empty();
+        }
+
+        /** Where {@code bytes} of RAM in block {@code block} appear in guest physical address space. */
+        public RamLayout layout(String block, long bytes) {
+            long low = bytes >= allLowBelow ? lowWhenSplit : bytes;
+            List<RamLayout.Range> ranges = new ArrayList<>(List.of(new RamLayout.Range(0, low, block, 0)));
+            if (bytes > low) {
+                ranges.add(new RamLayout.Range(FOUR_GIB, bytes - low, block, low));
+            }
+            return RamLayout.of(List.of(new RamLayout.Block(block, bytes, -1)), ranges);
+        }
     }
 
     /**

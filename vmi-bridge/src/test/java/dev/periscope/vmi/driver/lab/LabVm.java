@@ -1,9 +1,11 @@
 package dev.periscope.vmi.driver.lab;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -84,6 +86,19 @@ public final class LabVm implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(labScript().toString(), "exec", name, "--"));
         command.addAll(List.of(guestCommand));
         return run(varDir, command, 120);
+    }
+
+    /**
+     * Runs a QEMU monitor command line (HMP, e.g. {@code dump-guest-memory FILE}) on the guest's QMP socket and
+     * returns its output; {@code timeout} bounds it. No other client may hold the socket meanwhile.
+     */
+    public String monitor(String commandLine, Duration timeout) {
+        try (QmpClient qmp = QmpClient.connect(LabMeta.read(varDir.resolve("lab").resolve(name)).qmpSocket(),
+                timeout)) {
+            return qmp.humanMonitor(commandLine);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + name + "'s lab metadata", e);
+        }
     }
 
     public void stop() {

@@ -80,4 +80,19 @@ class QemuRamLayoutTest {
             throw new IllegalStateException("missing test resource " + resource, e);
         }
     }
+
+    /** Without a QEMU to ask (an image file): q35 and i440fx put RAM past their low limit from 4 GiB up. */
+    @Test
+    void aMachineTypeLaysOutOneBlockAroundTheHoleBelow4Gib() {
+        long gib = 1L << 30;
+        assertThat(QemuRamLayout.Machine.ofType("pc-q35-10.0")).contains(QemuRamLayout.Machine.Q35);
+        assertThat(QemuRamLayout.Machine.ofType("pc-i440fx-9.2")).contains(QemuRamLayout.Machine.I440FX);
+        assertThat(QemuRamLayout.Machine.ofType("virt-9.2")).isEmpty();
+        assertThat(QemuRamLayout.Machine.Q35.layout("pc.ram", 2 * gib).ranges())
+                .containsExactly(new RamLayout.Range(0, 2 * gib, "pc.ram", 0));
+        assertThat(QemuRamLayout.Machine.Q35.layout("pc.ram", 4 * gib).ranges()).containsExactly(
+                new RamLayout.Range(0, 2 * gib, "pc.ram", 0), new RamLayout.Range(4 * gib, 2 * gib, "pc.ram", 2 * gib));
+        assertThat(QemuRamLayout.Machine.I440FX.layout("pc.ram", 4 * gib).ranges()).containsExactly(
+                new RamLayout.Range(0, 3 * gib, "pc.ram", 0), new RamLayout.Range(4 * gib, gib, "pc.ram", 3 * gib));
+    }
 }
