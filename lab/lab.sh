@@ -142,14 +142,18 @@ cmd_start() {
     [[ -n $pkg ]] || pkg=$(default_kernel_package)
     ensure_kernel "$pkg"
     ensure_initramfs
-    local initrd=$BASE_INITRD
+    local initrd=$BASE_INITRD parts=()
     if [[ -n $WL_FILE ]]; then
         local ov; ov=$(mktemp -d "$d/.overlay.XXXXXX")
         mkdir -p "$ov/periscope/workloads"
         cp "$WL_FILE" "$ov/periscope/workloads/$WL_NAME.sh"
         (cd "$ov" && echo "periscope/workloads/$WL_NAME.sh" | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$d/overlay.cpio.gz"
         rm -rf "$ov"
-        cat "$BASE_INITRD" "$d/overlay.cpio.gz" > "$d/initrd.img"
+        parts+=("$d/overlay.cpio.gz")
+    fi
+    [[ -n $WL_OVERLAY ]] && parts+=("$WL_OVERLAY")
+    if ((${#parts[@]})); then
+        cat "$BASE_INITRD" "${parts[@]}" > "$d/initrd.img"
         initrd=$d/initrd.img
     fi
 
