@@ -285,7 +285,7 @@ static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
             const periscope_breakpoint *b = &c->ctl.breakpoints[i];
             uint64_t gfn = 0;
             if (ops->translate(ctx, b->gva, &gfn) != PERISCOPE_XEN_OK)
-                continue; /* not mapped now: left out, like the plugin's unresolvable addresses */
+                continue; /* not mapped now: left out until the list changes, like the plugin's unresolvables */
             next[n++] = (pxm_bp){.gva = b->gva, .gfn = gfn, .kind = b->kind, .offset = (uint32_t)(b->gva & 0xfff)};
         }
     }

@@ -278,21 +278,47 @@ public final class OverheadExperiment {
                     throw new IllegalStateException(m + " session ended early: " + s.end().orElseThrow());
                 }
             };
+            OverheadSnapshot start = null; // the counters when the first counted iteration began
             while (times.size() < iterations) {
                 Iteration it = tail.next(timeout, alive);
                 // Opening a session takes milliseconds on the lab but seconds in a Xen lab dom0 (first vm_event
-                // ring, a cold walk): an iteration that began before the session was armed ran partly unwatched.
+                // ring, a cold walk): an iteration that began before the session was armed ran partly unwatched and
+                // is not counted, nor are its events (the next one begins after the workload's pause).
                 if (it.startedNs() >= armedNs) {
                     times.add(it.ms());
                 } else {
                     log(m + ": iteration of " + it.ms() + " ms began before the session was armed: not counted");
+                    start = s.overhead();
+                    events.set(0);
+                    syscalls.set(0);
+                    monitored.set(0);
                 }
             }
-            overhead = s.overhead();
+            overhead = since(s.overhead(), start);
             d.dispose();
         }
         return new Sample(m, run, times, overhead, events.get(), syscalls.get(), monitored.get(),
                 breakpointsGone(engine, vm, code, m + " run " + run));
+    }
+
+    /** What {@code end} counted since {@code start} (null: since the session began); the guests here have one vCPU. */
+    static OverheadSnapshot since(OverheadSnapshot end, OverheadSnapshot start) {
+        if (start == null) {
+            return end;
+        }
+        Duration elapsed = end.elapsed().minus(start.elapsed());
+        Duration wait = end.vcpuWait().minus(start.vcpuWait());
+        return new OverheadSnapshot(end.at(), end.vm(), end.method(), elapsed,
+                end.hypervisorSeen() - start.hypervisorSeen(), end.hypervisorFiltered() - start.hypervisorFiltered(),
+                end.cr3Seen() - start.cr3Seen(), end.cr3Filtered() - start.cr3Filtered(),
+                end.cr3Delivered() - start.cr3Delivered(), end.syscallsDelivered() - start.syscallsDelivered(),
+                end.ringDropped() - start.ringDropped(), end.syscallsMatched() - start.syscallsMatched(),
+                end.sessionEmitted() - start.sessionEmitted(), end.sessionDropped() - start.sessionDropped(), wait,
+                end.syncTimeouts() - start.syncTimeouts(),
+                elapsed.isZero() ? 0 : (double) wait.toNanos() / elapsed.toNanos(),
+                end.translationFlushes() - start.translationFlushes(),
+                end.processRefreshes() - start.processRefreshes(),
+                end.processRefreshTime().minus(start.processRefreshTime()));
     }
 
     private static void warmUp(VmiEngine engine, String vm, Profile profile, ConsoleTail tail, Duration timeout)
