@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The five-method monitoring experiment (DESIGN.md "Monitoring methods", dev.periscope.bench.OverheadExperiment):
-# a guest runs a job in paper-shell forever; Periscope traces the shell with M1..M5 in interleaved rounds and reports
-# the guest's slowdown, the events that reached the monitor or stayed in the hypervisor, per-event costs and the
-# DAIS 2020 paper's Table 1 beside them. Results: $PERISCOPE_VAR/bench/overhead/<stamp>-<platform>-<profile>.json
-# and .md (the dashboard's Experiment page shows the newest of each platform).
+# The five-method monitoring experiment (docs/ARCHITECTURE.md, "Traces and the five methods";
+# dev.periscope.bench.OverheadExperiment): a guest runs a job in paper-shell forever; Periscope traces the shell with
+# M1..M5 in interleaved rounds and reports the guest's slowdown, the events that reached the monitor or stayed in the
+# hypervisor, per-event costs and the DAIS 2020 paper's Table 1 beside them. Results:
+# $PERISCOPE_VAR/bench/overhead/<stamp>-<platform>-<profile>.json and .md (the dashboard's Experiment page shows the
+# newest of each platform).
 #
 # usage: bench/overhead.sh [--paper] [--platform lab|xen] [--runs N] [--iterations K] [--vm NAME]
 #                          [--methods M1,M2,...] [--pause S] [--append "KERNEL PARAMS"] [--keep-vm] [--json]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Event-ring figures against DESIGN.md's targets, with the native stand-in producer (vmi-bridge/target/native/
+# Event-ring figures against the targets in docs/ARCHITECTURE.md, with the native stand-in producer (vmi-bridge/target/native/
 # ring_producer: the QEMU plugin's reserve/publish/wait code without a guest):
 #   - JMH dev.periscope.bench.RingBenchmark: asynchronous records drained into Java (target >= 5 M records/s)
 #   - dev.periscope.bench.RingRoundTrip: synchronous round trip producer -> Java -> producer (p50 <= 20 us,

@@ -57,8 +57,16 @@ usage: lab.sh start NAME [--tenant T] [--workload NAME|FILE] [--kernel-package P
        lab.sh exec NAME [--timeout S] -- COMMAND [ARG...]
        lab.sh console NAME              (detach with Ctrl-])
        lab.sh kernel-path [--kernel-package PKG]
+       lab.sh initramfs-path
        lab.sh xen up|guest|exec|console|status|down|build ...   (the Xen lab: lab.sh xen help)
 EOF
+}
+
+# the guest image (built once, cached): what other platforms' test domains boot, e.g. under libvirt
+cmd_initramfs_path() {
+    (($# == 0)) || die "initramfs-path: no arguments"
+    ensure_initramfs
+    echo "$BASE_INITRD"
 }
 
 cmd_kernel_path() {
@@ -180,7 +188,7 @@ cmd_start() {
         "${plugin[@]}"
     )
     local boot_fail="" pid=""
-    if qemu_daemonize "$QEMU" "$d" "$SLOCK" "${qargs[@]}"; then
+    if qemu_daemonize "$QEMU" "$d" "${qargs[@]}"; then
         pid=$QEMU_PID
         local deadline; deadline=$(awk -v a="$t0" -v b="$BOOT_TIMEOUT" 'BEGIN{printf "%d", a+b}')
         while :; do
@@ -312,6 +320,7 @@ main() {
         exec) cmd_exec "$@" ;;
         console) cmd_console "$@" ;;
         kernel-path) cmd_kernel_path "$@" ;;
+        initramfs-path) cmd_initramfs_path "$@" ;;
         xen) exec bash "$LAB_DIR/xen/xenlab.sh" "$@" ;;
         -h|--help|help) usage ;;
         *) usage >&2; exit 2 ;;

@@ -6,6 +6,10 @@
 set -euo pipefail
 
 PKGS=(busybox-static cpio gzip socat curl xz-utils zstd util-linux coreutils gcc make pkg-config libglib2.0-dev zip "$@")
+# The libvirt platform's tests run a real libvirtd (libvirt-daemon-system); libvirt-dev holds the headers the
+# committed bindings are generated from (nothing at run time needs it). Without recommends: no dnsmasq, firewall
+# or storage tools, which the tests' domains do not use.
+LIBVIRT_PKGS=(libvirt-daemon-system libvirt-clients libvirt-dev)
 QEMU_PKG=qemu-system-x86
 BPO_LIST=/etc/apt/sources.list.d/periscope-bookworm-backports.list
 SRC_LIST=/etc/apt/sources.list.d/periscope-bookworm-src.list
@@ -13,9 +17,14 @@ BPO_URI=http://deb.debian.org/debian
 
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
 missing=()
 for p in "${PKGS[@]}"; do
-    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+    installed "$p" || missing+=("$p")
+done
+missing_libvirt=()
+for p in "${LIBVIRT_PKGS[@]}"; do
+    installed "$p" || missing_libvirt+=("$p")
 done
 qemu_ok=false
 if command -v qemu-system-x86_64 >/dev/null 2>&1; then
@@ -49,7 +58,7 @@ src_line=""
 [[ $codename == bookworm ]] && ! has_src && src_line="deb-src $BPO_URI bookworm main"$'\n'
 need_src=false; [[ -n $src_line ]] && need_src=true
 
-if ((${#missing[@]} == 0)) && $qemu_ok && ! $need_bpo && ! $need_src; then
+if ((${#missing[@]} == 0 && ${#missing_libvirt[@]} == 0)) && $qemu_ok && ! $need_bpo && ! $need_src; then
     exit 0
 fi
 
@@ -65,6 +74,7 @@ if (( EUID != 0 )); then
     $need_src && printf "  printf '%s' >> %s\n" "${src_line//$'\n'/\\n}" "$SRC_LIST" >&2
     line="apt-get update"
     ((${#missing[@]})) && line+=" && apt-get install -y ${missing[*]}"
+    ((${#missing_libvirt[@]})) && line+=" && apt-get install -y --no-install-recommends ${missing_libvirt[*]}"
     $qemu_ok || line+=" && $qemu_cmd"
     echo "  $line" >&2
     exit 1
@@ -88,5 +98,10 @@ fi
 if ! $qemu_ok; then
     echo "lab/setup.sh: $qemu_cmd"
     $qemu_cmd -qq >/dev/null
+fi
+# After QEMU: libvirt's QEMU driver is satisfied by the QEMU 10 installed above, not pulled in again.
+if ((${#missing_libvirt[@]})); then
+    echo "lab/setup.sh: installing ${missing_libvirt[*]}"
+    apt-get install -y -qq --no-install-recommends "${missing_libvirt[@]}" >/dev/null
 fi
 qemu-system-x86_64 --version | head -1

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # End-to-end check of the Xen lab: up, a guest, the domain list, Periscope's engine inside dom0 (XenProcesses:
-# XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0), the
-# engine on the host through the driver server in dom0 (XenProcesses --endpoint) and Periscope's server listing the
-# domU with its platform and processes over REST, each list against the guest's own ps through its console
-# (compared by pid and name), the CR3 pre-filter of patch 0001 on the live guest (XenCr3Filter: what reaches dom0
+# XenDriver over libperiscope-xen, a jlink'd runtime and the bench jar in the share, /periscope/java in dom0), and
+# Periscope's server on the host reaching dom0's agent (host xen-lab, mutual TLS) to list the domU with its platform
+# and processes over REST and to trace it (M5, through the command-line client), each list against the guest's own ps
+# through its console (compared by pid and name), the CR3 pre-filter of patch 0001 on the live guest (XenCr3Filter: what reaches dom0
 # unfiltered and filtered, and Xen's suppressed counter), a process list from a copy-on-write snapshot of patch 0003
 # (XenProcesses --mode snapshot, with Xen's pause), a process-bound syscall trace on patch 0002's breakpoints
 # (XenTrace, method M5), the shim in dom0, the FLASK decisions of the running hypervisor on Periscope's policy module
@@ -13,7 +13,7 @@
 # Every step is bounded by a timeout, the lab is stopped on exit, timings are printed.
 # Usage: bash lab/xen/test.sh        (PERISCOPE_XEN_TEST_GUEST_TYPE=pv|pvh|hvm, default pv; pvh and hvm need the
 #                                     fixed QEMU; the CR3 pre-filter, the snapshot and the trace: PVH and HVM only)
-# Needs the built jars (./mvnw -o package -DskipTests: bench, vmi-bridge's agent, the server) and a JDK 25 (JAVA_HOME).
+# Needs the built jars (./mvnw -o package -DskipTests: bench, the agent, the server) and a JDK 25 (JAVA_HOME).
 # Refuses to run when the Xen lab is already up (it would stop it at the end).
 set -euo pipefail
 
@@ -30,7 +30,7 @@ type=${PERISCOPE_XEN_TEST_GUEST_TYPE:-pv}
 jdk=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 jar=$REPO_DIR/bench/target/benchmarks.jar
 server_jar=$REPO_DIR/backend/target/periscope-server.jar
-agent_jar=$REPO_DIR/vmi-bridge/target/periscope-agent.jar
+agent_jar=$REPO_DIR/agent/target/periscope-agent.jar
 out_dir=$LAB_VAR/xen/test
 t_start=$EPOCHREALTIME
 timings=()
@@ -66,6 +66,7 @@ evidence() {
 finish() {
     local rc=$?
     trap - EXIT
+    if [[ -n ${srv_pid:-} ]]; then kill "$srv_pid" 2>/dev/null || true; wait "$srv_pid" 2>/dev/null || true; fi
     step "down" 120 "${LAB[@]}" down || true
     [[ -n $failed || $rc -ne 0 ]] && evidence
     echo
@@ -90,9 +91,9 @@ done
 trap finish EXIT
 mkdir -p "$out_dir"
 
-step "up (build or cache, boot, xl info, driver server)" 3600 "${LAB[@]}" up
+step "up (build or cache, boot, xl info, agent)" 3600 "${LAB[@]}" up
 endpoint=$XEN_RUN/agent.endpoint
-[[ -s $endpoint ]] || check "no driver server in dom0 ($endpoint missing; share/log/agent.log)"
+[[ -s $endpoint ]] || check "no agent in dom0 ($endpoint missing; share/log/agent.log)"
 step "guest $guest ($type, workload busy)" 400 "${LAB[@]}" guest "$guest" --type "$type" --workload busy
 
 step "xl list in dom0" 60 "${LAB[@]}" exec -- xl list || true
@@ -113,33 +114,30 @@ printf '%s\n' "$engine" > "$out_dir/engine.txt"
 ((rc == 0)) || check "XenProcesses exited $rc"
 guest_alive || check "$guest is gone after the engine's run (see what Xen said below)"
 
-# the same engine on the host, reading the domU through the driver server in dom0 (what Periscope's server does)
-rc=0
-step "engine on the host via the driver server: XenProcesses --endpoint" 300 \
-    "$jdk/bin/java" --enable-native-access=ALL-UNNAMED -cp "$jar" dev.periscope.bench.XenProcesses \
-    --vm "$guest" --endpoint "$endpoint" --runs 3 || rc=$?
-remote=$OUT
-printf '%s\n' "$remote" > "$out_dir/remote.txt"
-((rc == 0)) || check "XenProcesses --endpoint exited $rc"
-
-# Periscope's server on the host: the domU in its fleet with the platform named, and its processes over REST
+# Periscope's server on the host, reaching dom0's agent (its endpoint file, the lab's certificates): the domU in its
+# fleet as xentest-1@xen-lab with the platform named, and its processes over REST
 srv=$out_dir/server; rm -rf "$srv"; mkdir -p "$srv"
 port=${PERISCOPE_XEN_TEST_PORT:-18091}
+vm_id=$guest@xen-lab
 "$jdk/bin/java" -jar "$server_jar" --periscope.var-dir="$srv" --periscope.lab-var-dir="$VAR_DIR" \
+    --periscope.fleet.tls.ca="$VAR_DIR/pki/ca.pem" --periscope.fleet.tls.certificate="$VAR_DIR/pki/control-plane.pem" \
+    --periscope.fleet.tls.private-key="$VAR_DIR/pki/control-plane.key" \
     --periscope.demo-data=false --server.port="$port" > "$srv/server.log" 2>&1 &
 srv_pid=$!
-step "Periscope's server: /api/v1/vms lists $guest" 180 bash -c '
+api() { curl -fsS --max-time 170 -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)" "http://127.0.0.1:$port$1"; }
+step "Periscope's server: /api/v1/vms lists $vm_id" 180 bash -c '
     for i in $(seq 1 170); do
-        [[ -s $0/operator.token ]] && curl -fsS --max-time 20 2>/dev/null -H "Authorization: Bearer $(cat "$0/operator.token")" \
-            "http://127.0.0.1:$1/api/v1/vms" && exit 0
+        [[ -s $0/operator.token ]] && out=$(curl -fsS --max-time 20 2>/dev/null -H "Authorization: Bearer $(cat "$0/operator.token")" \
+            "http://127.0.0.1:$1/api/v1/vms") && grep -q "\"id\":\"$2\"" <<< "$out" && { echo "$out"; exit 0; }
         sleep 1
-    done; exit 1' "$srv" "$port" || check "the server did not answer /api/v1/vms ($srv/server.log)"
-grep -q "\"name\":\"$guest\",\"tenant\":\"[^\"]*\",\"platform\":\"xen\",\"running\":true" <<< "$OUT" ||
-    check "the server's fleet does not show $guest running on platform xen"
-step "Periscope's server: /api/v1/vms/$guest/processes?mode=live" 180 curl -fsS --max-time 170 \
-    -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)" \
-    "http://127.0.0.1:$port/api/v1/vms/$guest/processes?mode=live" ||
-    check "the server could not list $guest's processes ($srv/server.log)"
+    done; echo "$out"; exit 1' "$srv" "$port" "$vm_id" || check "the server did not list $vm_id ($srv/server.log)"
+grep -q "\"id\":\"$vm_id\",\"name\":\"$guest\",\"host\":\"xen-lab\",\"tenant\":\"[^\"]*\",\"platform\":\"xen\",\"state\":\"RUNNING\"" <<< "$OUT" ||
+    check "the server's fleet does not show $vm_id running on platform xen"
+step "Periscope's server: /api/v1/hosts shows xen-lab connected" 30 api /api/v1/hosts || true
+grep -q '"host":"xen-lab","address":"127.0.0.1:[0-9]*","state":"CONNECTED"' <<< "$OUT" ||
+    check "the server does not show dom0's agent xen-lab connected"
+step "Periscope's server: /api/v1/vms/$vm_id/processes?mode=live" 180 api "/api/v1/vms/$vm_id/processes?mode=live" ||
+    check "the server could not list $vm_id's processes ($srv/server.log)"
 api_ps=$OUT
 printf '%s\n' "$api_ps" > "$out_dir/api-processes.json"
 n_api=$(grep -o '"pid":' <<< "$api_ps" | wc -l)
@@ -147,10 +145,17 @@ n_api=$(grep -o '"pid":' <<< "$api_ps" | wc -l)
 for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
     grep -q "\"cmdline\":\"[^\"]*$p" <<< "$api_ps" || check "the server's list of $guest lacks $p"
 done
+# the REST list as the engine's table (PID PPID NAME, kernel threads by name), for the comparison with ps below
+api_table=$(python3 -c '
+import json, sys
+print("BEGIN PROCESSES"); print("PID PPID NAME")
+for p in json.load(sys.stdin)["processes"]:
+    print(p["pid"], p["ppid"], p["name"] if p["kernelThread"] else p["cmdline"])
+print("END PROCESSES")' <<< "$api_ps" || true)
 # a snapshot needs the Periscope sub-op, which FLASK refuses dom0 (no monitoring label): a clear error, not a hang
-step "Periscope's server: /api/v1/vms/$guest/processes?mode=snapshot" 180 curl -sS --max-time 170 \
+step "Periscope's server: /api/v1/vms/$vm_id/processes?mode=snapshot" 180 curl -sS --max-time 170 \
     -w '\nHTTP %{http_code}\n' -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)" \
-    "http://127.0.0.1:$port/api/v1/vms/$guest/processes?mode=snapshot" || true
+    "http://127.0.0.1:$port/api/v1/vms/$vm_id/processes?mode=snapshot" || true
 snap_api=$OUT
 if grep -qx 'HTTP 503' <<< "$snap_api"; then
     grep -q "platform xen cannot take copy-on-write snapshots" <<< "$snap_api" ||
@@ -158,7 +163,6 @@ if grep -qx 'HTTP 503' <<< "$snap_api"; then
 else
     grep -qx 'HTTP 200' <<< "$snap_api" || check "a snapshot of $guest through the server was neither listed nor refused"
 fi
-kill "$srv_pid" 2>/dev/null || true; wait "$srv_pid" 2>/dev/null || true
 
 # KASLR: the slide both engines derived is the guest's own (_text - 0xffffffff81000000; 0 for PV and PVH, which boot
 # without the decompressor that randomizes)
@@ -166,10 +170,8 @@ step "_text in $guest's /proc/kallsyms" 60 "${LAB[@]}" exec --guest "$guest" -- 
 text=$(awk '{print $1}' <<< "$OUT")
 if [[ $text =~ ^[0-9a-f]{16}$ ]]; then
     slide=$(printf '0x%x' $((16#$text - 0xffffffff81000000)))
-    for profile in "$engine" "$remote"; do
-        got=$(sed -n 's/^profile .* slide=\(0x[0-9a-f]*\) .*/\1/p' <<< "$profile")
-        [[ $got == "$slide" ]] || check "the engine's KASLR slide ${got:-(none)} is not the guest's $slide"
-    done
+    got=$(sed -n 's/^profile .* slide=\(0x[0-9a-f]*\) .*/\1/p' <<< "$engine")
+    [[ $got == "$slide" ]] || check "the engine's KASLR slide ${got:-(none)} is not the guest's $slide"
 else
     check "no _text in $guest's /proc/kallsyms"
 fi
@@ -220,6 +222,23 @@ if [[ $type != pv ]]; then
     (($(field "trace method" hypervisor_suppressed "$trace") > 0)) || check "during the trace, Xen suppressed no CR3 write"
     (($(field "trace method" dropped "$trace") == 0)) || check "the trace dropped events"
 
+    # the same trace through the dashboard's API: the server asks dom0's agent over mutual TLS, the syscalls come back
+    # as the session's NDJSON stream, here through the command-line client (FLASK permissive, as above)
+    rc=0
+    step "trace through the server: periscope trace $vm_id --process busy-writer (FLASK permissive)" 240 bash -c '
+        bash "$0" xen exec -- xl setenforce 0 || exit 1
+        PERISCOPE_URL="http://127.0.0.1:$1" PERISCOPE_TOKEN_FILE="$2/operator.token" "$3/bin/java" -jar "$4" \
+            trace "$5" --process busy-writer --method M5 --seconds 15 --json; rc=$?
+        bash "$0" xen exec -- xl setenforce 1; exit $rc' "$L" "$port" "$srv" "$jdk" "$server_jar" "$vm_id" || rc=$?
+    rest_trace=$OUT
+    printf '%s\n' "$rest_trace" > "$out_dir/rest-trace.ndjson"
+    ((rc == 0)) || check "the trace through the server exited $rc ($srv/server.log)"
+    n_rest=$(grep -c '"syscall":' <<< "$rest_trace" || true)
+    ((n_rest > 0)) || check "the trace through the server streamed no syscall of busy-writer"
+    n_foreign=$(grep '"syscall":' <<< "$rest_trace" | grep -vcE '"name":"(busy-writer|cp|cat|sleep|rm|mkdir|sh)"' || true)
+    ((n_foreign == 0)) || check "the trace through the server streamed $n_foreign syscalls of other processes"
+    guest_alive || check "$guest is gone after the trace through the server"
+
 fi
 
 step "ps in $guest (its console)" 60 "${LAB[@]}" exec --guest "$guest" -- ps || true
@@ -254,7 +273,7 @@ compare_to_ps() { # NAME OUTPUT: an engine's process table (XenProcesses) agains
     [[ -z $names ]] || check "$name: names differ: $names"
 }
 compare_to_ps engine "$engine"
-compare_to_ps remote "$remote"
+compare_to_ps api "$api_table"
 
 rc=0
 step "guest identity (hostname, kernel, exit 7)" 60 "${LAB[@]}" exec --guest "$guest" -- sh -c 'hostname; uname -r; exit 7' || rc=$?

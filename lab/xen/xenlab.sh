@@ -31,10 +31,13 @@ XEN_BOOT_TIMEOUT=${PERISCOPE_XEN_BOOT_TIMEOUT:-300}
 XEN_GUEST_TIMEOUT=${PERISCOPE_XEN_GUEST_TIMEOUT:-240}
 XEN_LIFETIME=${PERISCOPE_XEN_LIFETIME:-28800}     # the watchdog stops the machine after this many s (0: never)
 XEN_MEMORY=3072 XEN_SMP=2 DOM0_MEMORY=1024
-# the driver server in dom0 (vmi-bridge's periscope-agent.jar, a jlink'd runtime): the host's Periscope reaches it at
+# Periscope's agent in dom0 (agent/target/periscope-agent.jar on a jlink'd runtime, host name xen-lab, mutual TLS
+# with the lab's certificates in $VAR_DIR/pki, which the host's Periscope server uses too): the host reaches it at
 # 127.0.0.1:XEN_AGENT_PORT through QEMU's user network, the only port forwarded into dom0
 XEN_AGENT_PORT=${PERISCOPE_XEN_AGENT_PORT:-7370}
-XEN_AGENT_JAR=$REPO_DIR/vmi-bridge/target/periscope-agent.jar
+XEN_AGENT_JAR=$REPO_DIR/agent/target/periscope-agent.jar
+XEN_AGENT_HOST=xen-lab
+XEN_PKI=$VAR_DIR/pki
 XEN_JDK=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 XEN_SUITE=bookworm
 XEN_MIRROR=${PERISCOPE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -357,34 +360,37 @@ ensure_jre() {
     XEN_JRE=$XEN_CACHE/jre/$("$XEN_JDK/bin/java" -XshowSettings:properties -version 2>&1 | awk '/java.runtime.version/{print $3}')
     [[ -x $XEN_JRE/bin/java ]] && return
     rm -rf "$XEN_JRE"; mkdir -p "$(dirname "$XEN_JRE")"
-    "$XEN_JDK/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.desktop,jdk.unsupported \
+    "$XEN_JDK/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.desktop,jdk.unsupported,jdk.crypto.ec,jdk.httpserver \
         --strip-debug --no-man-pages --no-header-files --output "$XEN_JRE.tmp" && mv "$XEN_JRE.tmp" "$XEN_JRE"
 }
 
-# xen_agent_share SHARE: the runtime, the agent jar and a fresh token for dom0's toolstack, which starts the driver
-# server when they are there; without the jar (./periscope build makes it) the host's Periscope does not see the lab
+# xen_agent_share SHARE: the runtime, the agent jar and its certificates (the lab's PKI, made once by agent/certs.sh)
+# for dom0's toolstack, which starts the agent when they are there; without the jar (./periscope build makes it) the
+# host's Periscope does not see the lab
 xen_agent_share() {
     local s=$1
     rm -f "$XEN_RUN/agent.endpoint"
     ensure_jre
     if [[ ! -s $XEN_AGENT_JAR || -z $XEN_JRE ]]; then
-        note "xen: no $XEN_AGENT_JAR or no JDK at $XEN_JDK (./periscope build): dom0 runs no driver server, Periscope will not list Xen domains"
+        note "xen: no $XEN_AGENT_JAR or no JDK at $XEN_JDK (./periscope build): dom0 runs no agent, Periscope will not list Xen domains"
         return
     fi
+    bash "$REPO_DIR/agent/certs.sh" "$XEN_PKI" --agent "$XEN_AGENT_HOST" >/dev/null
     mkdir -p "$s/java" "$s/agent"
     cp -a "$XEN_JRE" "$s/java/jre"
     cp "$XEN_AGENT_JAR" "$s/java/"
-    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$s/agent/token")
+    (umask 077; cp "$XEN_PKI/ca.pem" "$s/agent/ca.pem"; cp "$XEN_PKI/agent-$XEN_AGENT_HOST.pem" "$s/agent/agent.pem"
+        cp "$XEN_PKI/agent-$XEN_AGENT_HOST.key" "$s/agent/agent.key")
 }
 
-# xen_agent_wait SECONDS: waits for the driver server's start line in its log, then writes the endpoint file the
-# host's Periscope reads (HOST PORT TOKEN, mode 0600); returns 1 when it did not start
+# xen_agent_wait SECONDS: waits for the agent's ready line in its log, then writes the endpoint file the host's
+# Periscope discovers it by (HOST:PORT); returns 1 when it did not start
 xen_agent_wait() {
     local to=$1 s=$XEN_RUN/share i
-    [[ -s $s/agent/token ]] || return 0
+    [[ -s $s/agent/agent.key ]] || return 0
     for ((i = 0; i < to; i++)); do
-        if grep -q '^driver server: xen on ' "$s/log/agent.log" 2>/dev/null; then
-            (umask 077; echo "127.0.0.1 $XEN_AGENT_PORT $(cat "$s/agent/token")" > "$XEN_RUN/agent.endpoint.tmp")
+        if grep -q '^periscope-agent: ready' "$s/log/agent.log" 2>/dev/null; then
+            echo "127.0.0.1:$XEN_AGENT_PORT" > "$XEN_RUN/agent.endpoint.tmp"
             mv "$XEN_RUN/agent.endpoint.tmp" "$XEN_RUN/agent.endpoint"
             return 0
         fi
@@ -469,9 +475,9 @@ xen_cmd_up() {
         "${QEMU_RUN_ARGS[@]}"
     )
     local fail="" pid="" wpid=0
-    if qemu_daemonize "$XEN_QEMU" "$d" "$XLOCK" "${qargs[@]}"; then
+    if qemu_daemonize "$XEN_QEMU" "$d" "${qargs[@]}"; then
         pid=$QEMU_PID
-        setsid bash "$XEN_LAB_DIR/xenlab.sh" _watchdog "$pid" "$XEN_LIFETIME" >> "$d/watchdog.log" 2>&1 < /dev/null {XLOCK}>&- &
+        (close_inherited_fds; exec setsid bash "$XEN_LAB_DIR/xenlab.sh" _watchdog "$pid" "$XEN_LIFETIME") >> "$d/watchdog.log" 2>&1 < /dev/null &
         wpid=$!
         echo "$wpid" > "$d/watchdog.pid"
         echo "xen: [$(elapsed "$t0") s] QEMU started (pid $pid, run dir $d)"
@@ -540,11 +546,11 @@ xen_cmd_up() {
         X_name=xen X_kind=xen-lab
     }
     xen_meta_write "$d"
-    if [[ -s $d/share/agent/token ]]; then
+    if [[ -s $d/share/agent/agent.key ]]; then
         if xen_agent_wait 180; then
-            echo "xen: [$(elapsed "$t0") s] driver server answering in dom0 (127.0.0.1:$XEN_AGENT_PORT, $d/agent.endpoint)"
+            echo "xen: [$(elapsed "$t0") s] agent $XEN_AGENT_HOST answering in dom0 (127.0.0.1:$XEN_AGENT_PORT, $d/agent.endpoint)"
         else
-            note "xen: the driver server in dom0 did not start within 180 s (share/log/agent.log): Periscope will not list Xen domains"
+            note "xen: the agent in dom0 did not start within 180 s (share/log/agent.log): Periscope will not list Xen domains"
             tail -n 20 "$d/share/log/agent.log" >&2 2>/dev/null || true
         fi
     fi

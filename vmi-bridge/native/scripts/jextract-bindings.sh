@@ -8,6 +8,11 @@
 #                               (the bindings name no library: the Xen driver System.loads libperiscope-xen.so,
 #                               or the test double named by -Dperiscope.xen.library, before the first call;
 #                               only dev.periscope.vmi.driver.xen may import the package)
+#   jextract-bindings.sh libvirt libvirt/periscope_libvirt.h (libvirt's API from libvirt-dev's headers, plus free,
+#                               creat and close) -> dev.periscope.vmi.nativeapi.libvirt
+#                               (the bindings load libvirt.so.0 and libvirt-qemu.so.0 by name; the libvirt driver
+#                               checks they exist before the first call; only dev.periscope.vmi.driver.libvirt may
+#                               import the package)
 # The ArchUnit test in vmi-bridge checks who imports the generated packages.
 set -euo pipefail
 
@@ -17,6 +22,7 @@ module="$(cd "$native/.." && pwd)"
 out_root="$module/src/main/java"
 
 symbols=()
+libraries=()
 case "${1:-}" in
   ring)
     pkg=dev.periscope.vmi.nativeapi.ring header_dir="$native/include" header=periscope_ring.h class=PeriscopeRingAbi
@@ -47,8 +53,35 @@ case "${1:-}" in
              FEATURE_SNAPSHOT MONITOR_RUNNING MONITOR_STOPPED MONITOR_FAILED; do
         symbols+=(--include-constant "PERISCOPE_XEN_$c")
     done ;;
+  libvirt)
+    pkg=dev.periscope.vmi.nativeapi.libvirt header_dir="$native/libvirt" header=periscope_libvirt.h class=Libvirt
+    libraries=(--library :libvirt.so.0 --library :libvirt-qemu.so.0)
+    for s in _virDomainInfo _virError; do
+        symbols+=(--include-struct "$s")
+    done
+    for t in virErrorFunc; do
+        symbols+=(--include-typedef "$t")
+    done
+    for f in virConnectOpen virConnectClose virConnectIsAlive virConnectListAllDomains \
+             virDomainLookupByName virDomainFree virDomainGetName virDomainGetUUIDString virDomainGetInfo \
+             virDomainIsActive virDomainGetMetadata virDomainSuspend virDomainResume \
+             virDomainQemuMonitorCommand virDomainQemuMonitorCommandWithFiles \
+             virGetLastError virResetLastError virSetErrorFunc free creat close; do
+        symbols+=(--include-function "$f")
+    done
+    for c in VIR_DOMAIN_NOSTATE VIR_DOMAIN_RUNNING VIR_DOMAIN_BLOCKED VIR_DOMAIN_PAUSED VIR_DOMAIN_SHUTDOWN \
+             VIR_DOMAIN_SHUTOFF VIR_DOMAIN_CRASHED VIR_DOMAIN_PMSUSPENDED \
+             VIR_DOMAIN_METADATA_ELEMENT VIR_DOMAIN_AFFECT_CURRENT VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP \
+             VIR_UUID_STRING_BUFLEN \
+             VIR_ERR_OK VIR_ERR_INTERNAL_ERROR VIR_ERR_NO_SUPPORT VIR_ERR_NO_CONNECT VIR_ERR_SYSTEM_ERROR \
+             VIR_ERR_OPERATION_FAILED VIR_ERR_NO_DOMAIN VIR_ERR_OPERATION_DENIED VIR_ERR_OPERATION_INVALID \
+             VIR_ERR_RPC VIR_ERR_AUTH_FAILED VIR_ERR_AUTH_CANCELLED VIR_ERR_AUTH_UNAVAILABLE \
+             VIR_ERR_NO_DOMAIN_METADATA VIR_ERR_OPERATION_TIMEOUT VIR_ERR_OPERATION_UNSUPPORTED \
+             VIR_ERR_ARGUMENT_UNSUPPORTED; do
+        symbols+=(--include-constant "$c")
+    done ;;
   *)
-    echo "usage: jextract-bindings.sh ring|xen" >&2
+    echo "usage: jextract-bindings.sh ring|xen|libvirt" >&2
     exit 2 ;;
 esac
 pkg_dir="$out_root/${pkg//.//}"
@@ -66,6 +99,7 @@ rm -rf "$pkg_dir"
     --output "$out_root" \
     --target-package "$pkg" \
     --header-class-name "$class" \
+    "${libraries[@]}" \
     "${symbols[@]}" \
     "$header")
 echo "jextract-bindings: generated $(ls "$pkg_dir" | wc -l) files in $pkg_dir" >&2

@@ -1,37 +1,31 @@
 package dev.periscope;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyString;
-import static org.mockito.BDDMockito.given;
 
-import dev.periscope.vmi.AcquisitionMode;
-import dev.periscope.vmi.VmiEngine;
-import dev.periscope.vmi.driver.Capability;
-import dev.periscope.vmi.driver.DomainInfo;
-import dev.periscope.vmi.linux.GuestProcess;
-import dev.periscope.vmi.linux.ProcessList;
+import dev.periscope.agent.FakeAgent;
+import dev.periscope.agent.api.Capability;
+import dev.periscope.fleet.Agents;
+import dev.periscope.vm.FleetSliceConfiguration;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -42,9 +36,9 @@ import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseCookie;
+import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.util.LinkedMultiValueMap;
 import org.springframework.web.reactive.function.BodyInserters;
@@ -72,32 +66,35 @@ class ApiTest {
     @LocalServerPort
     int port;
 
-    @MockitoBean
-    VmiEngine engine;
+    @Autowired
+    Agents agents;
+
+    static final FakeAgent AGENT = new FakeAgent("h1");
 
     @DynamicPropertySource
-    static void varDir(DynamicPropertyRegistry registry) {
+    static void properties(DynamicPropertyRegistry registry) {
         registry.add("periscope.var-dir", VAR::toString);
+        FleetSliceConfiguration.register(registry, AGENT);
+    }
+
+    @AfterAll
+    static void stopAgent() {
+        AGENT.close();
     }
 
     @BeforeEach
     void fleet() {
-        DomainInfo acme = new DomainInfo("acme-1", "acme", "qemu-lab", true, 512L << 20, "6.1.0", "busy", Instant.now());
-        DomainInfo globex = new DomainInfo("globex-1", "globex", "qemu-lab", true, 512L << 20, "6.1.0", "idle",
-                Instant.now());
-        given(engine.domains()).willReturn(List.of(acme, globex));
-        given(engine.domain(anyString())).willReturn(Optional.empty());
-        given(engine.domain("acme-1")).willReturn(Optional.of(acme));
-        given(engine.domain("globex-1")).willReturn(Optional.of(globex));
-        given(engine.capabilities(anyString())).willReturn(Set.of(Capability.READ_MEMORY, Capability.COW_SNAPSHOT));
-        given(engine.processes(anyString(), any())).willAnswer(call -> list(call.getArgument(0), call.getArgument(1)));
+        tenantVms(AGENT);
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
     }
 
-    static ProcessList list(String vm, AcquisitionMode mode) {
-        GuestProcess secret = new GuestProcess(42, 1, vm + "-daemon", List.of("/usr/sbin/" + vm + "-daemon"), 0, 0, "S",
-                1_000L, 0x1234000L, false, List.of(42), 0xffff888000000000L);
-        return new ProcessList(vm, "6.1.0", mode, mode != AcquisitionMode.LIVE, Instant.now(), Duration.ofMillis(1),
-                Duration.ZERO, Duration.ofMillis(1), List.of(secret), List.of());
+    /** acme-1 (tenant acme) and globex-1 (globex) on {@code agent}, each running a daemon named after it. */
+    static void tenantVms(FakeAgent agent) {
+        agent.vms(FakeAgent.vm("acme-1", "acme", true, 512, Capability.READ_MEMORY, Capability.COW_SNAPSHOT),
+                FakeAgent.vm("globex-1", "globex", true, 512, Capability.READ_MEMORY, Capability.COW_SNAPSHOT));
+        for (String vm : List.of("acme-1", "globex-1")) {
+            agent.answerAll(vm, List.of(FakeAgent.process(42, 1, vm + "-daemon", false, "/usr/sbin/" + vm + "-daemon")));
+        }
     }
 
     // ---------------------------------------------------------------- the isolation matrix
@@ -211,7 +208,7 @@ class ApiTest {
                 .header("Authorization", "Bearer " + tokenOf("acme-user")).accept(MediaType.APPLICATION_NDJSON)
                 .exchange().expectStatus().isOk()
                 .returnResult(MAP).getResponseBody().collectList().block(Duration.ofSeconds(20));
-        assertThat(events).extracting(e -> e.get("type")).containsSubsequence("state", "processes", "processes", "state");
+        assertThat(events).as(events.toString()).extracting(e -> e.get("type")).containsSubsequence("state", "processes", "processes", "state");
         assertThat(events.getLast().toString()).contains("ENDED", "max events");
         assertThat(events.get(1).toString()).contains("acme-1-daemon");
         web.get().uri("/api/v1/sessions/" + id).header("Authorization", "Bearer " + operator()).exchange()
@@ -227,17 +224,19 @@ class ApiTest {
                 .bodyValue(Map.of("vm", "acme-1", "kind", "PROCESS_LIST", "mode", "live", "intervalSeconds", 1,
                         "maxEvents", 2))
                 .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody().get("id");
-        List<String> ids = web.get().uri("/api/v1/sessions/" + id + "/events")
+        List<ServerSentEvent<String>> all = web.get().uri("/api/v1/sessions/" + id + "/events")
                 .header("Authorization", "Bearer " + operator()).accept(MediaType.TEXT_EVENT_STREAM).exchange()
-                .returnResult(new ParameterizedTypeReference<org.springframework.http.codec.ServerSentEvent<String>>() {
-                }).getResponseBody().map(e -> e.id()).collectList().block(Duration.ofSeconds(20));
-        assertThat(ids).hasSize(4).doesNotContainNull();
+                .returnResult(new ParameterizedTypeReference<ServerSentEvent<String>>() {
+                }).getResponseBody().collectList().block(Duration.ofSeconds(20));
+        assertThat(all).extracting(ServerSentEvent::event).containsExactly("state", "processes", "processes", "state");
+        List<Long> ids = all.stream().map(e -> Long.parseLong(e.id())).toList();
+        assertThat(ids).isSorted().doesNotHaveDuplicates();
         List<String> resumed = web.get().uri("/api/v1/sessions/" + id + "/events")
-                .header("Authorization", "Bearer " + operator()).header("Last-Event-ID", ids.get(1))
+                .header("Authorization", "Bearer " + operator()).header("Last-Event-ID", all.get(1).id())
                 .accept(MediaType.TEXT_EVENT_STREAM).exchange()
-                .returnResult(new ParameterizedTypeReference<org.springframework.http.codec.ServerSentEvent<String>>() {
+                .returnResult(new ParameterizedTypeReference<ServerSentEvent<String>>() {
                 }).getResponseBody().map(e -> e.id()).collectList().block(Duration.ofSeconds(20));
-        assertThat(resumed).containsExactly(ids.get(2), ids.get(3));
+        assertThat(resumed).containsExactly(all.get(2).id(), all.get(3).id());
     }
 
     @Test
@@ -455,7 +454,7 @@ class ApiTest {
         try {
             return Files.createTempDirectory("periscope-api-");
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 }

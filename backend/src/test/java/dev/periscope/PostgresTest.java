@@ -1,18 +1,19 @@
 package dev.periscope;
 
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.ArgumentMatchers.anyString;
-import static org.mockito.BDDMockito.given;
+import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.periscope.vmi.VmiEngine;
-import dev.periscope.vmi.driver.DomainInfo;
+import dev.periscope.agent.FakeAgent;
+import dev.periscope.fleet.Agents;
+import dev.periscope.syscall.SyscallArchive;
+import dev.periscope.syscall.SyscallArchive.SyscallRecord;
+import dev.periscope.vm.FleetSliceConfiguration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -21,7 +22,6 @@ import org.springframework.http.MediaType;
 import org.springframework.test.context.ActiveProfiles;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import org.testcontainers.junit.jupiter.Container;
 import org.testcontainers.junit.jupiter.Testcontainers;
@@ -30,7 +30,7 @@ import org.testcontainers.utility.DockerImageName;
 
 /**
  * The same schema and queries on a real PostgreSQL 15 (profile {@code postgres}): Flyway migrates it, demo data,
- * sessions and audit go through R2DBC. The image is built locally by {@code src/test/docker/build-images.sh}
+ * sessions and audit go through R2DBC. The image is built locally by {@code deploy/images/build.sh}
  * (no registry is reachable); without docker the test is skipped.
  */
 @Testcontainers(disabledWithoutDocker = true)
@@ -46,14 +46,25 @@ class PostgresTest {
     static final Path VAR = ApiTest.newVarDir();
 
     @Autowired
+    SyscallArchive archive;
+
+    @Autowired
     WebTestClient web;
 
-    @MockitoBean
-    VmiEngine engine;
+    static final FakeAgent AGENT = new FakeAgent("h1");
+
+    @Autowired
+    Agents agents;
+
+    @AfterAll
+    static void stopAgent() {
+        AGENT.close();
+    }
 
     @DynamicPropertySource
     static void database(DynamicPropertyRegistry registry) {
         registry.add("periscope.var-dir", VAR::toString);
+        FleetSliceConfiguration.register(registry, AGENT);
         String hostPort = POSTGRES.getHost() + ":" + POSTGRES.getMappedPort(5432) + "/" + POSTGRES.getDatabaseName();
         registry.add("spring.r2dbc.url", () -> "r2dbc:postgresql://" + hostPort);
         registry.add("spring.r2dbc.username", POSTGRES::getUsername);
@@ -65,20 +76,16 @@ class PostgresTest {
 
     @Test
     void schemaMigratesAndTheApiWorksOnPostgres() throws Exception {
-        DomainInfo acme = new DomainInfo("acme-1", "acme", "qemu-lab", true, 512L << 20, "6.1.0", "busy", Instant.now());
-        given(engine.domains()).willReturn(List.of(acme));
-        given(engine.domain(anyString())).willReturn(Optional.empty());
-        given(engine.domain("acme-1")).willReturn(Optional.of(acme));
-        given(engine.capabilities(anyString())).willReturn(Set.of());
-        given(engine.processes(anyString(), any())).willAnswer(call -> ApiTest.list(call.getArgument(0), call.getArgument(1)));
+        ApiTest.tenantVms(AGENT);
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
         String operator = Files.readString(VAR.resolve("operator.token")).strip();
 
         web.get().uri("/api/v1/tenants").header("Authorization", "Bearer " + operator).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$[*].id").value(List.class,
-                        ids -> org.assertj.core.api.Assertions.assertThat(ids).contains("acme", "globex"));
+                        ids -> assertThat(ids).contains("acme", "globex"));
         String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator)
                 .header("Idempotency-Key", "pg-1").contentType(MediaType.APPLICATION_JSON)
-                // A process-list session: the engine here is a mock, and a trace would fail at once on it.
+                // a process-list session: the fake agent runs it with its canned lists
                 .bodyValue(Map.of("vm", "acme-1", "kind", "PROCESS_LIST", "intervalSeconds", 3600,
                         "maxDurationSeconds", 60))
                 .exchange().expectStatus().isCreated().expectBody(ApiTest.MAP).returnResult().getResponseBody().get("id");
@@ -86,5 +93,15 @@ class PostgresTest {
                 .expectStatus().isOk().expectBody().jsonPath("$.state").isEqualTo("ENDED");
         web.get().uri("/api/v1/audit?action=SESSION_STOPPED").header("Authorization", "Bearer " + operator).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$[0].target").isEqualTo(id);
+    }
+
+    @Test
+    void theArchiveAppendsBatchesOnPostgres() {
+        Instant t0 = Instant.parse("2026-12-07T00:00:00Z");
+        List<SyscallRecord> batch = IntStream.range(0, 600).mapToObj(i -> new SyscallRecord(t0.plusMillis(i), "acme",
+                "vm-1@h", "s-pg", i % 2, 300 + i, 0x1000L * i, i % 450, i, -1, Long.MAX_VALUE, Long.MIN_VALUE, 5, 6))
+                .toList();
+        archive.append(batch).block();
+        assertThat(archive.recent("s-pg", 1000).collectList().block().reversed()).isEqualTo(batch);
     }
 }

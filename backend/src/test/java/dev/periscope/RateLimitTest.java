@@ -2,7 +2,7 @@ package dev.periscope;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.periscope.vmi.VmiEngine;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -11,7 +11,6 @@ import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTest
 import org.springframework.http.MediaType;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 /** Failed logins per client address, and token use per principal, are limited: 429 problems with Retry-After. */
@@ -26,9 +25,6 @@ class RateLimitTest {
     @Autowired
     WebTestClient web;
 
-    @MockitoBean
-    VmiEngine engine;
-
     @DynamicPropertySource
     static void varDir(DynamicPropertyRegistry registry) {
         registry.add("periscope.var-dir", VAR::toString);
@@ -36,7 +32,7 @@ class RateLimitTest {
 
     @Test
     void tokenUseBeyondTheBurstAndThenFailedLoginsAre429WithRetryAfter() throws Exception {
-        String operator = java.nio.file.Files.readString(VAR.resolve("operator.token")).strip();
+        String operator = Files.readString(VAR.resolve("operator.token")).strip();
         for (int i = 0; i < 3; i++) {
             web.get().uri("/api/v1/tenants").header("Authorization", "Bearer " + operator).exchange()
                     .expectStatus().isOk();

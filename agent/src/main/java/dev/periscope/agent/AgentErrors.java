@@ -2,6 +2,7 @@ package dev.periscope.agent;
 
 import dev.periscope.agent.api.AgentError;
 import dev.periscope.agent.api.ErrorKind;
+import dev.periscope.agent.session.NoSuchSessionException;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.PlatformUnavailableException;
@@ -50,14 +51,11 @@ public final class AgentErrors {
         };
         String message = failure.getMessage() == null ? failure.toString() : failure.getMessage();
         Metadata trailer = new Metadata();
-        trailer.put(TRAILER, AgentError.newBuilder().setKind(kind).setMessage(message).build());
-        return status.withDescription(message).withCause(failure).asRuntimeException(trailer);
-    }
-
-    /** A session id the agent does not know (never opened, or ended long ago). */
-    public static final class NoSuchSessionException extends RuntimeException {
-        public NoSuchSessionException(String id) {
-            super("no session " + id + " on this agent");
+        AgentError.Builder error = AgentError.newBuilder().setKind(kind).setMessage(message);
+        if (failure instanceof PageNotPresentException p) {
+            error.setAddress(p.address());
         }
+        trailer.put(TRAILER, error.build());
+        return status.withDescription(message).withCause(failure).asRuntimeException(trailer);
     }
 }

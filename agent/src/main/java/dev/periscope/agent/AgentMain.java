@@ -3,6 +3,7 @@ package dev.periscope.agent;
 import dev.periscope.vmi.driver.CombinedDriver;
 import dev.periscope.vmi.driver.HypervisorDriver;
 import dev.periscope.vmi.driver.lab.LabDriver;
+import dev.periscope.vmi.driver.libvirt.LibvirtDriver;
 import dev.periscope.vmi.driver.xen.XenDriver;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +38,7 @@ public final class AgentMain {
                      .withEngineThreads(config.engineThreads()).withOrphanTimeout(config.orphanTimeout()));
              AgentServer server = AgentServer.overTls(agent, config.listen(), config.tls());
              MetricsEndpoint metrics = config.metrics() == null ? null
-                     : new MetricsEndpoint(config.metrics(), () -> true)) {
+                     : new MetricsEndpoint(config.metrics(), () -> !config.servesNoPlatform())) {
             if (metrics != null) {
                 AgentMetrics.bind(agent, metrics.registry());
             }
@@ -50,6 +51,10 @@ public final class AgentMain {
                     Thread.currentThread().interrupt();
                 }
             }, "agent-stop"));
+            if (config.servesNoPlatform()) {
+                log.warn("no platform on this host (no --lab-dir, no /dev/xen/privcmd, no libvirt socket): serving no "
+                        + "VM and not ready until started again with one");
+            }
             log.info("periscope-agent {} for host {} ({}) listening on {}{}", HostAgent.VERSION, agent.host(),
                     driver.platform(), config.listen(), metrics == null ? "" : ", metrics on :" + metrics.port());
             System.out.println("periscope-agent: ready on port " + server.port());
@@ -63,7 +68,7 @@ public final class AgentMain {
         }
     }
 
-    /** The platforms of this host: the QEMU lab's VMs, and Xen's domains in a dom0. */
+    /** The platforms of this host: the QEMU lab's VMs, Xen's domains in a dom0, libvirt's domains. */
     static HypervisorDriver drivers(AgentConfig config) {
         List<HypervisorDriver> drivers = new ArrayList<>();
         if (config.labDir() != null) {
@@ -71,6 +76,9 @@ public final class AgentMain {
         }
         if (config.xen()) {
             drivers.add(new XenDriver());
+        }
+        if (config.libvirt() != null) {
+            drivers.add(new LibvirtDriver(config.libvirt()));
         }
         return drivers.size() == 1 ? drivers.getFirst() : new CombinedDriver(drivers);
     }

@@ -30,14 +30,15 @@ import java.util.Set;
 /**
  * The engine's results as agent API messages (the agent side of the API; the control plane reads them back into its
  * own types). Pure functions; engine timestamps (host monotonic nanoseconds) become wall-clock times here, on the host
- * whose clock they were read from.
+ * whose clock they were read from. Public for agents built around other engines' results (the control plane's test
+ * agent).
  */
-final class Codec {
+public final class Codec {
 
     private Codec() {
     }
 
-    static Timestamp timestamp(Instant at) {
+    public static Timestamp timestamp(Instant at) {
         return Timestamp.newBuilder().setSeconds(at.getEpochSecond()).setNanos(at.getNano()).build();
     }
 
@@ -81,7 +82,7 @@ final class Codec {
         return TraceMethod.valueOf(method.name());
     }
 
-    static ProcessList processList(dev.periscope.vmi.linux.ProcessList list,
+    public static ProcessList processList(dev.periscope.vmi.linux.ProcessList list,
                                    dev.periscope.vmi.linux.KernelProfile profile) {
         ProcessList.Builder b = ProcessList.newBuilder().setVm(list.vm()).setKernelVersion(list.kernelVersion())
                 .setMode(AcquisitionMode.valueOf(list.mode().name())).setConsistent(list.consistent())
@@ -101,7 +102,7 @@ final class Codec {
     }
 
     /** A trace event as a message body, its engine time (monotonic) mapped through {@code clock}. */
-    static SessionMessage.Builder message(TraceEvent event, MonotonicClock clock) {
+    public static SessionMessage.Builder message(TraceEvent event, MonotonicClock clock) {
         SessionMessage.Builder m = SessionMessage.newBuilder().setAt(timestamp(clock.at(event.timestampNs())));
         switch (event) {
             case TraceEvent.Syscall s -> {
@@ -131,7 +132,7 @@ final class Codec {
                 .build();
     }
 
-    static OverheadSample overhead(OverheadSnapshot o) {
+    public static OverheadSample overhead(OverheadSnapshot o) {
         return OverheadSample.newBuilder().setElapsed(duration(o.elapsed())).setHypervisorSeen(o.hypervisorSeen())
                 .setHypervisorFiltered(o.hypervisorFiltered()).setCr3Seen(o.cr3Seen()).setCr3Filtered(o.cr3Filtered())
                 .setCr3Delivered(o.cr3Delivered()).setSyscallsDelivered(o.syscallsDelivered())
@@ -148,12 +149,12 @@ final class Codec {
     }
 
     /** Host monotonic nanoseconds (the engine's event times) to wall-clock instants. */
-    record MonotonicClock(Instant wall, long mono) {
-        static MonotonicClock now() {
+    public record MonotonicClock(Instant wall, long mono) {
+        public static MonotonicClock now() {
             return new MonotonicClock(Instant.now(), System.nanoTime());
         }
 
-        Instant at(long monotonicNs) {
+        public Instant at(long monotonicNs) {
             return wall.plusNanos(monotonicNs - mono);
         }
     }

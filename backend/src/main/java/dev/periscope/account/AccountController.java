@@ -1,6 +1,8 @@
 package dev.periscope.account;
 
 import dev.periscope.audit.Audit;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;

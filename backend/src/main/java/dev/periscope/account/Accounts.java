@@ -1,5 +1,8 @@
 package dev.periscope.account;
 
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.system.Sql;
 import io.r2dbc.spi.Readable;
 import java.nio.charset.StandardCharsets;
@@ -11,10 +14,10 @@ import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.UUID;
+import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.security.core.userdetails.ReactiveUserDetailsService;
 import org.springframework.security.core.userdetails.UserDetails;
 import org.springframework.security.crypto.password.PasswordEncoder;
-import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -72,18 +75,8 @@ public class Accounts implements ReactiveUserDetailsService {
     }
 
     Flux<UserView> users(Caller caller) {
-        String where = switch (caller.role()) {
-            case OPERATOR -> "1 = 1";
-            case TENANT_ADMIN -> "tenant_id = :tenant";
-            case TENANT_USER -> "username = :user";
-        };
-        var spec = db.sql("SELECT * FROM app_user WHERE " + where + " ORDER BY username");
-        spec = switch (caller.role()) {
-            case OPERATOR -> spec;
-            case TENANT_ADMIN -> spec.bind("tenant", caller.tenantId());
-            case TENANT_USER -> spec.bind("user", caller.username());
-        };
-        return spec.map(row -> new UserView(row.get("username", String.class),
+        return TenantScope.byTenantAndOwner(caller, "tenant_id", "username")
+                .select(db, "SELECT * FROM app_user", "ORDER BY username").map(row -> new UserView(row.get("username", String.class),
                 Role.valueOf(row.get("user_role", String.class)), row.get("tenant_id", String.class),
                 Boolean.TRUE.equals(row.get("enabled", Boolean.class)), Sql.instant(row, "created_at"))).all();
     }
@@ -107,19 +100,10 @@ public class Accounts implements ReactiveUserDetailsService {
 
     /** Tokens {@code caller} may see: its own; a tenant admin's tenant's; all for operators. Never the secrets. */
     Flux<TokenView> tokens(Caller caller) {
-        String where = switch (caller.role()) {
-            case OPERATOR -> "1 = 1";
-            case TENANT_ADMIN -> "u.tenant_id = :tenant";
-            case TENANT_USER -> "t.username = :user";
-        };
-        var spec = db.sql("SELECT t.*, u.tenant_id FROM api_token t JOIN app_user u ON u.username = t.username WHERE "
-                + where + " ORDER BY t.created_at");
-        spec = switch (caller.role()) {
-            case OPERATOR -> spec;
-            case TENANT_ADMIN -> spec.bind("tenant", caller.tenantId());
-            case TENANT_USER -> spec.bind("user", caller.username());
-        };
-        return spec.map(Accounts::tokenView).all();
+        return TenantScope.byTenantAndOwner(caller, "u.tenant_id", "t.username")
+                .select(db, "SELECT t.*, u.tenant_id FROM api_token t JOIN app_user u ON u.username = t.username",
+                        "ORDER BY t.created_at")
+                .map(Accounts::tokenView).all();
     }
 
     /** Revokes a token {@code caller} may see; empty when there is none such (404 for the caller). */

@@ -1,5 +1,6 @@
 package dev.periscope.account;
 
+import dev.periscope.caller.Caller;
 import org.springframework.core.MethodParameter;
 import org.springframework.security.authentication.InsufficientAuthenticationException;
 import org.springframework.security.core.context.ReactiveSecurityContextHolder;

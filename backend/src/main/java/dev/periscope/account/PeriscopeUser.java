@@ -1,5 +1,6 @@
 package dev.periscope.account;
 
+import dev.periscope.caller.Caller;
 import java.util.Collection;
 import java.util.List;
 import org.springframework.security.core.CredentialsContainer;

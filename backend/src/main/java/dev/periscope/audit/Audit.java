@@ -1,6 +1,7 @@
 package dev.periscope.audit;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.system.Sql;
 import java.time.Instant;
 import java.util.Map;
@@ -47,16 +48,9 @@ public class Audit {
 
     /** The newest records {@code caller} may see (its tenant's, all for operators), newest first. */
     Flux<AuditRecord> recent(Caller caller, String action, int limit) {
-        String where = (caller.isOperator() ? "1 = 1" : "tenant_id = :tenant")
-                + (action == null ? "" : " AND action = :action");
-        var spec = db.sql("SELECT * FROM audit_record WHERE " + where + " ORDER BY id DESC LIMIT " + limit);
-        if (!caller.isOperator()) {
-            spec = spec.bind("tenant", caller.tenantId());
-        }
-        if (action != null) {
-            spec = spec.bind("action", action);
-        }
-        return spec.map(row -> new AuditRecord(Sql.longValue(row, "id"), Sql.instant(row, "occurred_at"),
+        return TenantScope.byTenant(caller, "tenant_id")
+                .select(db, "SELECT * FROM audit_record", "action", action, "ORDER BY id DESC LIMIT " + limit)
+                .map(row -> new AuditRecord(Sql.longValue(row, "id"), Sql.instant(row, "occurred_at"),
                 row.get("actor", String.class), row.get("tenant_id", String.class), row.get("action", String.class),
                 row.get("target", String.class), row.get("outcome", String.class), row.get("detail", String.class)))
                 .all();

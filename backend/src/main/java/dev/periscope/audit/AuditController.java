@@ -1,6 +1,6 @@
 package dev.periscope.audit;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Pattern;

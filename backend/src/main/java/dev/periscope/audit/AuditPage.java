@@ -1,6 +1,6 @@
 package dev.periscope.audit;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.system.DashboardPage;
 import java.util.Locale;
 import org.springframework.ui.Model;

@@ -20,11 +20,11 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * {@code /experiment}: the five monitoring methods compared (DESIGN.md "Monitoring methods"), our newest results from
- * {@code bench/overhead.sh} (its files under {@code VAR/bench/overhead/}: JSON preferred, the text table of older runs
- * otherwise), one table per platform (the QEMU lab, the Xen lab; a run of the paper's configuration, {@code --paper},
- * before any other), each beside Taubmann and Reiser's DAIS 2020 Table 1. Reading the files is blocking: it runs on
- * the engine's bounded scheduler.
+ * {@code /experiment}: the five monitoring methods compared (docs/ARCHITECTURE.md, "Traces and the five methods"),
+ * our newest results from {@code bench/overhead.sh} (its files under {@code VAR/bench/overhead/}: JSON preferred, the
+ * text table of older runs otherwise), one table per platform (the QEMU lab, the Xen lab; a run of the paper's
+ * configuration, {@code --paper}, before any other), each beside Taubmann and Reiser's DAIS 2020 Table 1. Reading the
+ * files is blocking: it runs on the bounded scheduler for blocking calls.
  */
 @DashboardPage
 class ExperimentPage {
@@ -42,11 +42,11 @@ class ExperimentPage {
                     + "(\\d+) ms\\s+(\\d+)\\s+(\\d+)");
 
     private final Path dir;
-    private final Scheduler engineReads;
+    private final Scheduler blockingReads;
 
-    ExperimentPage(PeriscopeProperties properties, Scheduler engineReads) {
+    ExperimentPage(PeriscopeProperties properties, Scheduler blockingReads) {
         this.dir = properties.varDir().resolve("bench").resolve("overhead");
-        this.engineReads = engineReads;
+        this.blockingReads = blockingReads;
     }
 
     record Paper(String method, String setup, Double overheadPct, String events) {
@@ -74,7 +74,7 @@ class ExperimentPage {
 
     @GetMapping("/experiment")
     String experiment(Model model) {
-        model.addAttribute("results", Mono.fromCallable(this::newest).subscribeOn(engineReads));
+        model.addAttribute("results", Mono.fromCallable(this::newest).subscribeOn(blockingReads));
         model.addAttribute("paper", PAPER);
         model.addAttribute("dir", dir.toString());
         return "experiment";

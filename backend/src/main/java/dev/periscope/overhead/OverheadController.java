@@ -1,6 +1,6 @@
 package dev.periscope.overhead;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.vm.Fleet;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -21,6 +21,6 @@ class OverheadController {
 
     @GetMapping("/api/v1/vms/{vm}/overhead")
     Flux<Overhead.Summary> forVm(Caller caller, @PathVariable String vm) {
-        return fleet.get(caller, vm).flatMapMany(v -> overhead.forVm(vm));
+        return fleet.get(caller, vm).flatMapMany(v -> overhead.forVm(v.id()));
     }
 }

@@ -1,6 +1,6 @@
 package dev.periscope.policy;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
 import java.time.Instant;

@@ -1,6 +1,7 @@
 package dev.periscope.process;
 
 import dev.periscope.vmi.linux.ProcessList;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
@@ -12,13 +13,14 @@ public record ProcessListView(String vm, String kernelVersion, String mode, bool
                               long guestDowntimeMicros, long snapshotAgeMicros, long readMicros,
                               List<ProcessView> processes, List<String> warnings) {
 
-    static ProcessListView of(ProcessList list) {
-        return new ProcessListView(list.vm(), list.kernelVersion(), list.mode().name().toLowerCase(),
+    /** {@code list} read from the VM {@code vm} ({@code name@host}). */
+    public static ProcessListView of(String vm, ProcessList list) {
+        return new ProcessListView(vm, list.kernelVersion(), list.mode().name().toLowerCase(),
                 list.consistent(), list.takenAt(), micros(list.guestDowntime()), micros(list.snapshotAge()),
                 micros(list.readTime()), list.processes().stream().map(ProcessView::of).toList(), list.warnings());
     }
 
-    private static long micros(java.time.Duration duration) {
+    private static long micros(Duration duration) {
         return duration.toNanos() / 1_000;
     }
 }

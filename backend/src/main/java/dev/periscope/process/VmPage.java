@@ -1,8 +1,9 @@
 package dev.periscope.process;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.system.DashboardPage;
 import dev.periscope.vm.Fleet;
+import dev.periscope.vm.VmState;
 import dev.periscope.vm.VmView;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.driver.Capability;
@@ -60,6 +61,10 @@ class VmPage {
     }
 
     private Mono<Loaded> load(Caller caller, VmView vm, String mode) {
+        if (vm.state() == VmState.UNREACHABLE) {
+            return Mono.just(new Loaded(null, "The agent of host " + vm.host() + " is unreachable: nothing can be read "
+                    + "from this VM until it answers again."));
+        }
         if (!vm.running()) {
             return Mono.just(new Loaded(null, "The VM is stopped: there is no memory to read."));
         }
@@ -69,7 +74,7 @@ class VmPage {
         } catch (ResponseStatusException e) {
             return Mono.just(new Loaded(null, e.getReason()));
         }
-        return reader.read(caller, vm.name(), acquisition, null)
+        return reader.read(caller, vm.id(), acquisition, null)
                 .map(list -> new Loaded(list, null))
                 .onErrorResume(e -> Mono.just(new Loaded(null, "The process list could not be read: "
                         + (e instanceof ResponseStatusException r && r.getReason() != null ? r.getReason() : e.getMessage()))));

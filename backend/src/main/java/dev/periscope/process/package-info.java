@@ -1,2 +1,5 @@
-/** Guest process lists: read by the engine from guest memory, served as JSON and as the VM page. */
+/**
+ * Guest process lists: read by the VM's agent from guest memory in the mode asked for (or the most consistent one the
+ * VM's platform offers), served as JSON and as the VM page, each read audited.
+ */
 package dev.periscope.process;

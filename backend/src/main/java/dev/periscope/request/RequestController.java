@@ -1,8 +1,9 @@
 package dev.periscope.request;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.session.SessionKind;
 import dev.periscope.vmi.trace.TraceMethod;
+import dev.periscope.fleet.VmId;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
@@ -35,7 +36,7 @@ class RequestController {
     }
 
     /** What a tenant asks for. */
-    record NewRequest(@NotBlank @Pattern(regexp = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}") String vm,
+    record NewRequest(@NotBlank @Pattern(regexp = VmId.PATTERN, message = "must be a VM name, or NAME@HOST") String vm,
                       @NotNull SessionKind kind, TraceMethod method, @Positive Integer targetPid,
                       @Min(1) @Max(1440) int minutes, @NotBlank @Size(max = 500) String reason) {
     }

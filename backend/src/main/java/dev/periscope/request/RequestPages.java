@@ -1,6 +1,6 @@
 package dev.periscope.request;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.system.DashboardPage;
 import dev.periscope.vm.Fleet;
 import org.springframework.ui.Model;

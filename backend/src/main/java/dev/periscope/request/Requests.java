@@ -1,8 +1,9 @@
 package dev.periscope.request;
 
-import dev.periscope.account.Caller;
-import dev.periscope.account.Role;
 import dev.periscope.audit.Audit;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.session.SessionKind;
 import dev.periscope.session.SessionSpec;
 import dev.periscope.session.Sessions;
@@ -56,7 +57,7 @@ class Requests {
         }
         Instant now = Instant.now();
         return fleet.get(caller, body.vm()).flatMap(vm -> tenants.find(vm.tenant()).flatMap(tenant -> {
-            var request = new IntrospectionRequest(UUID.randomUUID().toString(), tenant.id(), vm.name(), body.kind(),
+            var request = new IntrospectionRequest(UUID.randomUUID().toString(), tenant.id(), vm.id(), body.kind(),
                     body.method() == null ? TraceMethod.M1 : body.method(), body.targetPid(), body.minutes(), body.reason(),
                     caller.username(), RequestState.SUBMITTED, null, null, null, now, null,
                     now.plus(limits.requestTtl()));
@@ -127,15 +128,8 @@ class Requests {
     }
 
     Flux<IntrospectionRequest> list(Caller caller, RequestState state) {
-        String where = (caller.isOperator() ? "1 = 1" : "tenant_id = :tenant") + (state == null ? "" : " AND state = :state");
-        var spec = db.sql("SELECT * FROM introspection_request WHERE " + where + " ORDER BY created_at DESC LIMIT 500");
-        if (!caller.isOperator()) {
-            spec = spec.bind("tenant", caller.tenantId());
-        }
-        if (state != null) {
-            spec = spec.bind("state", state.name());
-        }
-        return spec.map(Requests::request).all();
+        return TenantScope.byTenant(caller, "tenant_id").select(db, "SELECT * FROM introspection_request", "state",
+                state == null ? null : state.name(), "ORDER BY created_at DESC LIMIT 500").map(Requests::request).all();
     }
 
     Mono<IntrospectionRequest> find(Caller caller, String id) {

@@ -1,6 +1,6 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.overhead.Overhead;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Size;

@@ -15,7 +15,9 @@ public enum SessionEnd {
     /** Something failed (the reason says what). */
     FAILED(SessionState.ENDED),
     /** Its VM stopped, crashed or disappeared. */
-    VM_GONE(SessionState.LOST);
+    VM_GONE(SessionState.LOST),
+    /** The agent of its VM's host went away (died, cut off, shut down). */
+    AGENT_LOST(SessionState.LOST);
 
     private final SessionState state;
 
@@ -30,6 +32,6 @@ public enum SessionEnd {
 
     /** Whether the session did what was asked of it (a client's exit status). */
     public boolean ok() {
-        return this != FAILED && this != VM_GONE;
+        return state == SessionState.ENDED && this != FAILED;
     }
 }

@@ -13,10 +13,11 @@ import java.util.Objects;
 /**
  * One event of a session's stream, as SSE and NDJSON carry it: {@code {"id", "session", "type", "at", "data"}}, where
  * {@code type} names the payload's record ({@link Type}) and {@code data} is that record. {@code id} grows
- * monotonically (also across server restarts: it is based on the clock), so a client that reconnects with
- * {@code Last-Event-ID} gets what it missed; drop markers carry no id ({@code -1}).
+ * monotonically and means the same on every replica and across restarts (it is derived from the agent's message
+ * numbers), so a client that reconnects anywhere with {@code Last-Event-ID} gets what it missed; the drop markers of
+ * a subscriber's own stream carry no id ({@code -1}).
  *
- * @param id      event id, -1 for drop markers
+ * @param id      event id, -1 for a stream's own drop markers
  * @param session the session
  * @param type    what {@code data} is
  * @param at      when it happened
@@ -142,8 +143,12 @@ public record SessionEvent(long id, String session, Type type, Instant at, Paylo
     public enum DropSite {
         /** The hypervisor's ring was full. */
         HYPERVISOR_RING,
-        /** The engine's buffer for this session was full: the server read it too slowly. */
+        /** The engine's buffer for this session was full: its agent read it too slowly. */
         SESSION_BUFFER,
+        /** The agent's buffer for this server was full: the server read the agent's stream too slowly. */
+        AGENT_STREAM,
+        /** A resumed stream began after events the agent no longer keeps. */
+        REPLAY,
         /** This subscriber read its stream too slowly: the oldest events in its buffer were dropped. */
         STREAM
     }

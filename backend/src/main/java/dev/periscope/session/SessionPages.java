@@ -1,6 +1,6 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.system.DashboardPage;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;

@@ -1,6 +1,7 @@
 package dev.periscope.session;
 
 import dev.periscope.vmi.trace.TraceMethod;
+import dev.periscope.fleet.VmId;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
@@ -26,7 +27,7 @@ import java.util.List;
  * @param maxEvents          events delivered before the session ends; the server's default when absent
  */
 public record SessionSpec(
-        @NotBlank @Pattern(regexp = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}") String vm,
+        @NotBlank @Pattern(regexp = VmId.PATTERN, message = "must be a VM name, or NAME@HOST") String vm,
         @NotNull SessionKind kind,
         TraceMethod method,
         @Positive Integer targetPid,

@@ -1,10 +1,12 @@
 package dev.periscope.session;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.system.Sql;
 import dev.periscope.vmi.trace.TraceMethod;
 import io.r2dbc.spi.Readable;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,7 +25,7 @@ class SessionStore {
         this.db = db;
     }
 
-    Mono<Session> insert(Session s, String idempotencyKey, String specHash) {
+    Mono<Session> insert(Session s, String idempotencyKey, String specHash, String runner) {
         Map<String, Object> v = new HashMap<>();
         v.put("id", s.id());
         v.put("tenant", s.tenant());
@@ -43,12 +45,13 @@ class SessionStore {
         v.put("key", Sql.value(idempotencyKey, String.class));
         v.put("hash", Sql.value(specHash, String.class));
         v.put("at", Sql.utc(s.createdAt()));
+        v.put("runner", runner);
         return db.sql("""
                         INSERT INTO vmi_session (id, tenant_id, vm_name, kind, method, target_pid, target_name, syscalls, acquisition,
                             interval_seconds, max_duration_seconds, max_events, events_delivered, state, opened_by,
-                            request_id, idempotency_key, spec_hash, created_at)
+                            request_id, idempotency_key, spec_hash, created_at, runner, runner_seen)
                         VALUES (:id, :tenant, :vm, :kind, :method, :pid, :pname, :syscalls, :mode, :interval, :duration, :events, 0,
-                            :state, :by, :request, :key, :hash, :at)""")
+                            :state, :by, :request, :key, :hash, :at, :runner, :at)""")
                 .bindValues(v).then().thenReturn(s);
     }
 
@@ -62,15 +65,8 @@ class SessionStore {
     }
 
     Flux<Session> list(Caller caller, SessionState state) {
-        String where = (caller.isOperator() ? "1 = 1" : "tenant_id = :tenant") + (state == null ? "" : " AND state = :state");
-        var spec = db.sql("SELECT * FROM vmi_session WHERE " + where + " ORDER BY created_at DESC LIMIT 500");
-        if (!caller.isOperator()) {
-            spec = spec.bind("tenant", caller.tenantId());
-        }
-        if (state != null) {
-            spec = spec.bind("state", state.name());
-        }
-        return spec.map(SessionStore::session).all();
+        return TenantScope.byTenant(caller, "tenant_id").select(db, "SELECT * FROM vmi_session", "state",
+                state == null ? null : state.name(), "ORDER BY created_at DESC LIMIT 500").map(SessionStore::session).all();
     }
 
     /** The session {@code openedBy} opened with {@code key}, with the hash of the spec it was opened with. */
@@ -81,9 +77,32 @@ class SessionStore {
                 .one();
     }
 
-    Flux<Session> unfinished() {
-        return db.sql("SELECT * FROM vmi_session WHERE state IN ('PENDING', 'ACTIVE', 'STOPPING')")
-                .map(SessionStore::session).all();
+    /** Unfinished sessions this replica ({@code runner}) may run: its own, and those whose runner went quiet. */
+    Flux<Session> claimable(String runner, Instant staleBefore) {
+        return db.sql("SELECT * FROM vmi_session WHERE state IN ('PENDING', 'ACTIVE', 'STOPPING') "
+                        + "AND (runner = :me OR runner IS NULL OR runner_seen < :stale)")
+                .bind("me", runner).bind("stale", Sql.utc(staleBefore)).map(SessionStore::session).all();
+    }
+
+    /**
+     * Makes {@code runner} the session's runner, unless another replica renewed its claim since {@code staleBefore};
+     * true when this replica runs it now.
+     */
+    Mono<Boolean> claim(String id, String runner, Instant staleBefore) {
+        return db.sql("UPDATE vmi_session SET runner = :me, runner_seen = :now WHERE id = :id "
+                        + "AND state IN ('PENDING', 'ACTIVE', 'STOPPING') "
+                        + "AND (runner = :me OR runner IS NULL OR runner_seen < :stale)")
+                .bind("me", runner).bind("now", Sql.utc(Instant.now())).bind("stale", Sql.utc(staleBefore))
+                .bind("id", id).fetch().rowsUpdated().map(n -> n > 0);
+    }
+
+    /** Renews {@code runner}'s claim on the sessions it runs. */
+    Mono<Void> renew(String runner, Collection<String> ids) {
+        if (ids.isEmpty()) {
+            return Mono.empty();
+        }
+        return db.sql("UPDATE vmi_session SET runner_seen = :now WHERE runner = :me AND id IN (:ids)")
+                .bind("now", Sql.utc(Instant.now())).bind("me", runner).bind("ids", List.copyOf(ids)).then();
     }
 
     Mono<Long> openCount(String tenant) {
@@ -118,8 +137,10 @@ class SessionStore {
                 .fetch().rowsUpdated().map(n -> n > 0);
     }
 
-    Mono<Void> delivered(String id, long events) {
-        return db.sql("UPDATE vmi_session SET events_delivered = :n WHERE id = :id").bind("n", events).bind("id", id).then();
+    /** How far the runner got: events delivered, and the newest agent message handled. */
+    Mono<Void> progress(String id, long events, long lastSeq) {
+        return db.sql("UPDATE vmi_session SET events_delivered = :n, last_seq = :seq WHERE id = :id")
+                .bind("n", events).bind("seq", lastSeq).bind("id", id).then();
     }
 
     private static SessionEnd endCause(String column) {
@@ -137,7 +158,8 @@ class SessionStore {
                 row.get("target_name", String.class), syscalls(row.get("syscalls", String.class)),
                 row.get("acquisition", String.class), Sql.integer(row, "interval_seconds"),
                 Sql.integer(row, "max_duration_seconds"), Sql.longValue(row, "max_events"),
-                Sql.longValue(row, "events_delivered"), SessionState.valueOf(row.get("state", String.class)),
+                Sql.longValue(row, "events_delivered"), Sql.longValue(row, "last_seq"),
+                SessionState.valueOf(row.get("state", String.class)),
                 endCause(row.get("end_cause", String.class)), row.get("end_reason", String.class), row.get("opened_by", String.class),
                 row.get("request_id", String.class), Sql.instant(row, "created_at"), Sql.instant(row, "started_at"),
                 Sql.instant(row, "ended_at"));

@@ -1,28 +1,29 @@
 package dev.periscope.session;
 
 import dev.periscope.account.Accounts;
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.audit.Audit;
-import dev.periscope.process.ProcessListView;
-import dev.periscope.process.ProcessReader;
+import dev.periscope.fleet.AgentLink;
+import dev.periscope.fleet.Agents;
+import dev.periscope.fleet.FleetProperties;
+import dev.periscope.fleet.VmId;
 import dev.periscope.system.PeriscopeProperties;
 import dev.periscope.tenant.Tenant;
 import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
+import dev.periscope.vm.VmState;
 import dev.periscope.vm.VmView;
-import dev.periscope.vmi.AcquisitionMode;
-import dev.periscope.vmi.GuestDataException;
-import dev.periscope.vmi.PageNotPresentException;
-import dev.periscope.vmi.VmGoneException;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.annotation.PreDestroy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.ApplicationArguments;
@@ -38,13 +39,12 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * Opens, runs, stops and reconciles sessions. A process-list session takes a list every {@code intervalSeconds}
- * until its limits (duration, events) end it, or its VM goes away ({@code lost}). After a restart, sessions left
- * open are resumed when their VM still runs and their time is not up, and marked lost (VM gone) or ended (time
- * up) otherwise. Nothing is armed in a hypervisor for process-list sessions. A trace session runs an engine trace
- * ({@link Tracer}) until its limits, its stop, its target's exit or its VM's end; at start-up, what a previous
- * server left armed for an unfinished trace is switched off before the session is resumed (and re-armed) or
- * finished.
+ * Opens, runs, stops and hands over sessions. Every session runs on its VM's agent ({@link SessionRunner}); one
+ * control-plane replica, its runner, follows it (events to its subscribers, archive, samples, limits) and renews its
+ * claim every lease. Any replica streams any session to its clients, from its own hub when it runs it, else from the
+ * agent. A session whose runner stops renewing (a replica that died, or this one restarting) is taken over: resumed
+ * on its agent when its VM still runs and its time is not up, lost (VM gone, agent lost) or ended (time up, stopped)
+ * otherwise. An agent that becomes unreachable ends its hosts' sessions here as lost at once.
  */
 @Component
 @Order(20)
@@ -52,14 +52,19 @@ public class Sessions implements ApplicationRunner {
 
     private static final Logger log = LoggerFactory.getLogger(Sessions.class);
     private static final int FINISHED_HUBS = 200;
+    /** How long after start-up a session whose host's agent has not answered yet waits before it is lost. */
+    private static final Duration AGENT_GRACE = Duration.ofSeconds(20);
 
     private final SessionStore store;
     private final Tenants tenants;
     private final Fleet fleet;
-    private final ProcessReader reader;
+    private final Agents agents;
     private final Audit audit;
-    private final Tracer tracer;
+    private final SessionRunner runner;
     private final PeriscopeProperties.Sessions limits;
+    private final String replica;
+    private final Duration lease;
+    private final Instant startedAt = Instant.now();
     private final Map<String, Running> running = new ConcurrentHashMap<>();
     private final Map<String, EventHub> finished = new LinkedHashMap<>() {
         @Override
@@ -67,8 +72,11 @@ public class Sessions implements ApplicationRunner {
             return size() > FINISHED_HUBS;
         }
     };
+    private final AtomicInteger streams = new AtomicInteger();
+    private Disposable leases = Disposables.disposed();
+    private volatile boolean stopping;
 
-    private record Running(EventHub hub, Disposable.Swap runner) {
+    private record Running(Session session, EventHub hub, Disposable.Swap runner) {
     }
 
     /** How a session's run ended: why, and what happened for people. */
@@ -79,15 +87,22 @@ public class Sessions implements ApplicationRunner {
     public record Opened(Session session, boolean replayed) {
     }
 
-    Sessions(SessionStore store, Tenants tenants, Fleet fleet, ProcessReader reader, Audit audit, Tracer tracer,
-             PeriscopeProperties properties) {
+    Sessions(SessionStore store, Tenants tenants, Fleet fleet, Agents agents, Audit audit, SessionRunner runner,
+             PeriscopeProperties properties, FleetProperties fleetProperties, MeterRegistry meters) {
         this.store = store;
         this.tenants = tenants;
         this.fleet = fleet;
-        this.reader = reader;
+        this.agents = agents;
         this.audit = audit;
-        this.tracer = tracer;
+        this.runner = runner;
         this.limits = properties.sessions();
+        this.replica = fleetProperties.replicaName();
+        this.lease = fleetProperties.sessionLease();
+        agents.onChange(this::agentChanged);
+        Gauge.builder("periscope.sessions.running", running, Map::size)
+                .description("sessions this replica runs").register(meters);
+        Gauge.builder("periscope.streams", streams, AtomicInteger::get)
+                .description("event streams open to clients on this replica").register(meters);
     }
 
     /**
@@ -151,20 +166,23 @@ public class Sessions implements ApplicationRunner {
     }
 
     private Mono<Session> create(Caller caller, VmView vm, SessionSpec spec, String key, String hash, String requestId) {
-        Session session = new Session(UUID.randomUUID().toString(), vm.tenant(), vm.name(), spec.kind(), spec.method(),
+        Session session = new Session(UUID.randomUUID().toString(), vm.tenant(), vm.id(), spec.kind(), spec.method(),
                 spec.targetPid(), spec.targetProcess(), spec.syscalls(), spec.mode(), spec.intervalSeconds(),
-                spec.maxDurationSeconds(), spec.maxEvents(), 0, SessionState.PENDING, null, null, caller.username(),
+                spec.maxDurationSeconds(), spec.maxEvents(), 0, 0, SessionState.PENDING, null, null, caller.username(),
                 requestId, Instant.now(), null, null);
-        return store.insert(session, key, hash)
+        return store.insert(session, key, hash, replica)
                 .flatMap(s -> audit.record(caller, s.tenant(), "SESSION_STARTED", s.id(), "ok",
                         s.kind() + " " + s.method() + " on " + s.vm() + (requestId == null ? "" : " request=" + requestId)))
                 .then(start(session, Duration.ofSeconds(session.maxDurationSeconds()), "started"));
     }
 
+    /** Runs {@code session} on this replica for at most {@code remaining}. */
     private Mono<Session> start(Session session, Duration remaining, String why) {
-        EventHub hub = new EventHub(session.id(), limits.replayEvents());
-        Running run = new Running(hub, Disposables.swap());
-        running.put(session.id(), run);
+        EventHub hub = new EventHub(session.id(), limits.replayEvents(), session.lastSeq());
+        Running run = new Running(session, hub, Disposables.swap());
+        if (running.putIfAbsent(session.id(), run) != null) {
+            return store.find(session.id()); // already running here
+        }
         return store.started(session.id(), Instant.now())
                 .then(Mono.fromRunnable(() -> {
                     hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, why));
@@ -177,42 +195,9 @@ public class Sessions implements ApplicationRunner {
 
     private Mono<Outcome> run(Session s, EventHub hub, Duration remaining) {
         Mono<Outcome> timeUp = Mono.delay(remaining)
+                .then(runner.close(s))
                 .thenReturn(new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds() + " s reached"));
-        Mono<Outcome> work = switch (s.kind()) {
-            case PROCESS_LIST -> processLists(s, hub);
-            case TRACE -> tracer.run(s, hub);
-        };
-        return Mono.firstWithSignal(work, timeUp)
-                .onErrorResume(e -> Mono.just(isGone(e) ? new Outcome(SessionEnd.VM_GONE, "VM " + s.vm() + " went away: "
-                        + e.getMessage()) : new Outcome(SessionEnd.FAILED, "failed: " + e.getMessage())));
-    }
-
-    private Mono<Outcome> processLists(Session s, EventHub hub) {
-        AcquisitionMode mode = ProcessReader.parseMode(s.mode());
-        Caller opener = Caller.operator(s.openedBy()); // ownership was checked when the session was opened
-        AtomicLong delivered = new AtomicLong(s.eventsDelivered());
-        return Flux.interval(Duration.ZERO, Duration.ofSeconds(s.intervalSeconds()))
-                .onBackpressureDrop()
-                .concatMap(tick -> reader.read(opener, s.vm(), mode, s.id()).map(Optional::of)
-                        .onErrorResume(e -> e instanceof GuestDataException || e instanceof PageNotPresentException,
-                                e -> {
-                                    hub.publish(new SessionEvent.Notice("process list failed, retrying: " + e.getMessage()));
-                                    return Mono.just(Optional.<ProcessListView>empty());
-                                }))
-                .filter(Optional::isPresent)
-                .concatMap(list -> {
-                    hub.publish(new SessionEvent.Processes(list.get()));
-                    long n = delivered.incrementAndGet();
-                    return store.delivered(s.id(), n).thenReturn(n);
-                })
-                .takeUntil(n -> n >= s.maxEvents())
-                .last()
-                .thenReturn(new Outcome(SessionEnd.MAX_EVENTS, "max events of " + s.maxEvents() + " reached"));
-    }
-
-    private static boolean isGone(Throwable e) {
-        return e instanceof VmGoneException
-                || e instanceof ResponseStatusException r && r.getStatusCode().value() == 404;
+        return Mono.firstWithSignal(runner.run(s, hub), timeUp);
     }
 
     /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
@@ -220,7 +205,7 @@ public class Sessions implements ApplicationRunner {
         SessionState state = outcome.end().state();
         return store.finish(id, outcome.end(), outcome.reason(), Instant.now()).flatMap(changed -> {
             Running run = running.remove(id);
-            EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents());
+            EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents(), 0);
             if (run != null) {
                 run.runner().dispose();
             }
@@ -237,6 +222,7 @@ public class Sessions implements ApplicationRunner {
         });
     }
 
+    /** Stops a session whichever replica runs it: final at once, and ended on its agent. */
     Mono<Session> stop(Caller caller, String id) {
         return store.find(caller, id)
                 .switchIfEmpty(notFound(id))
@@ -251,21 +237,42 @@ public class Sessions implements ApplicationRunner {
                         .then(audit.record(caller, s.tenant(), "SESSION_STOPPED", id, "ok", "stopped by " + caller.username()))
                         .then(finish(id, new Outcome(SessionEnd.STOPPED, "stopped by " + caller.username()),
                                 caller.username()))
+                        .then(runner.close(s))
                         .then(store.find(id)));
     }
 
-    /** The session's events after {@code lastEventId}, through a bounded buffer; ends when the session ends. */
+    /**
+     * The session's events after {@code lastEventId}, through a bounded buffer; ends when the session ends. From this
+     * replica's hub when it runs (or ran) the session, else straight from its agent, followed by its final state.
+     */
     Flux<SessionEvent> events(Caller caller, String id, long lastEventId) {
+        return stream(caller, id, lastEventId).doOnSubscribe(sub -> streams.incrementAndGet())
+                .doFinally(signal -> streams.decrementAndGet());
+    }
+
+    private Flux<SessionEvent> stream(Caller caller, String id, long lastEventId) {
         return store.find(caller, id).switchIfEmpty(notFound(id)).flatMapMany(s -> {
             Running run = running.get(id);
             EventHub hub = run != null ? run.hub() : finishedHub(id);
             if (hub != null) {
                 return hub.subscribe(lastEventId, limits.streamBuffer());
             }
-            Instant at = s.endedAt() != null ? s.endedAt() : s.createdAt();
-            return Flux.just(SessionEvent.of(at.toEpochMilli() * 1000, id, at,
-                    new SessionEvent.StateChange(s.state(), s.end(), s.endReason())));
+            if (s.state().isFinal()) {
+                return Flux.just(finalState(s));
+            }
+            return runner.follow(s, EventHub.seqOf(lastEventId), caller)
+                    .onErrorResume(e -> Flux.empty())
+                    .concatWith(Mono.defer(() -> store.find(id)).filter(f -> f.state().isFinal())
+                            .repeatWhenEmpty(20, tries -> tries.delayElements(Duration.ofMillis(250)))
+                            .map(Sessions::finalState));
         });
+    }
+
+    /** A finished session's last event, as its runner published it (the id after its last agent message). */
+    private static SessionEvent finalState(Session s) {
+        Instant at = s.endedAt() != null ? s.endedAt() : s.createdAt();
+        return SessionEvent.of(s.lastSeq() * EventHub.PER_SEQ + EventHub.PER_SEQ - 1, s.id(), at,
+                new SessionEvent.StateChange(s.state(), s.end(), s.endReason()));
     }
 
     private EventHub finishedHub(String id) {
@@ -278,41 +285,85 @@ public class Sessions implements ApplicationRunner {
         return Mono.error(new ResponseStatusException(HttpStatus.NOT_FOUND, "no session '" + id + "'"));
     }
 
-    /** Reconciles the sessions a previous run left open. */
+    // ------------------------------------------------------------------ runners, leases, lost agents
+
+    /** Takes over this replica's sessions left from before a restart, then renews and claims every lease. */
     @Override
     public void run(ApplicationArguments args) {
-        reconcile().block();
+        claim().block();
+        leases = Flux.interval(lease, lease)
+                .onBackpressureDrop()
+                .concatMap(t -> store.renew(replica, running.keySet()).then(claim()).onErrorResume(e -> {
+                    log.warn("session leases: {}", e.toString());
+                    return Mono.empty();
+                }))
+                .subscribe();
     }
 
-    Mono<Void> reconcile() {
-        return store.unfinished().concatMap(s -> {
-            Instant since = s.startedAt() != null ? s.startedAt() : s.createdAt();
-            Duration remaining = Duration.between(Instant.now(), since.plusSeconds(s.maxDurationSeconds()));
-            return fleet.find(s.vm()).filter(VmView::running).map(Optional::of).defaultIfEmpty(Optional.empty())
-                    .flatMap(vm -> vm.isPresent() && s.kind() == SessionKind.TRACE
-                            ? tracer.disarm(s.vm()).thenReturn(vm) : Mono.just(vm))
-                    .flatMap(vm -> {
-                        if (vm.isEmpty()) {
-                            return finish(s.id(), new Outcome(SessionEnd.VM_GONE, "server restarted and VM " + s.vm()
-                                    + " is gone"), "periscope");
-                        }
-                        if (s.state() == SessionState.STOPPING) {
-                            return finish(s.id(), new Outcome(SessionEnd.STOPPED, "stopped while the server restarted"),
-                                    "periscope");
-                        }
-                        if (remaining.isNegative() || remaining.isZero()) {
-                            return finish(s.id(), new Outcome(SessionEnd.MAX_DURATION,
-                                    "max duration elapsed while the server was down"), "periscope");
-                        }
-                        log.info("resuming session {} on {} for {}", s.id(), s.vm(), remaining);
-                        return start(s, remaining, "resumed after server restart").then();
-                    });
-        }).then();
+    /** Claims the unfinished sessions nobody runs (runner gone quiet, or this replica before a restart). */
+    Mono<Void> claim() {
+        Instant stale = Instant.now().minus(lease.multipliedBy(3));
+        return store.claimable(replica, stale)
+                .filter(s -> !running.containsKey(s.id()))
+                .concatMap(s -> store.claim(s.id(), replica, stale).filter(Boolean::booleanValue)
+                        .flatMap(claimed -> takeOver(s)))
+                .then();
+    }
+
+    /** A session this replica now runs: resumed, or finished when its VM, its agent or its time is gone. */
+    private Mono<Void> takeOver(Session s) {
+        VmId id = SessionRunner.vm(s);
+        Instant since = s.startedAt() != null ? s.startedAt() : s.createdAt();
+        Duration remaining = Duration.between(Instant.now(), since.plusSeconds(s.maxDurationSeconds()));
+        if (s.state() == SessionState.STOPPING) {
+            return finish(s.id(), new Outcome(SessionEnd.STOPPED, "stopped while its runner was gone"), "periscope")
+                    .then(runner.close(s));
+        }
+        if (remaining.isNegative() || remaining.isZero()) {
+            return finish(s.id(), new Outcome(SessionEnd.MAX_DURATION, "max duration elapsed while its runner was gone"),
+                    "periscope").then(runner.close(s));
+        }
+        AgentLink.State agent = agents.host(id.host()).map(AgentLink::state).orElse(AgentLink.State.UNREACHABLE);
+        boolean early = Duration.between(startedAt, Instant.now()).compareTo(AGENT_GRACE) < 0;
+        if (agent != AgentLink.State.CONNECTED) {
+            if (early) {
+                return Mono.empty(); // its agent may not have answered yet: the next lease tries again
+            }
+            return finish(s.id(), new Outcome(SessionEnd.AGENT_LOST, "server restarted and the agent of host "
+                    + id.host() + " is unreachable"), "periscope");
+        }
+        return fleet.find(s.vm()).filter(vm -> vm.state() == VmState.RUNNING).hasElement().flatMap(runs -> {
+            if (!runs) {
+                return finish(s.id(), new Outcome(SessionEnd.VM_GONE, "server restarted and VM " + s.vm()
+                        + " is gone"), "periscope");
+            }
+            log.info("resuming session {} on {} for {} after seq {}", s.id(), s.vm(), remaining, s.lastSeq());
+            Mono<Boolean> disarmed = s.kind() == SessionKind.TRACE ? runner.disarm(s.vm()) : Mono.just(false);
+            return disarmed.then(start(s, remaining, "resumed by " + replica)).then();
+        });
+    }
+
+    /** An agent became unreachable or was dropped: the sessions on its host end lost, here, at once. */
+    private void agentChanged(AgentLink link) {
+        if (link.state() != AgentLink.State.UNREACHABLE || stopping) {
+            return;
+        }
+        String host = link.host().orElse(null);
+        for (Running run : List.copyOf(running.values())) {
+            if (SessionRunner.vm(run.session()).host().equals(host)) {
+                finish(run.session().id(), new Outcome(SessionEnd.AGENT_LOST, "the agent of host " + host
+                        + " is unreachable: " + link.status().lastError()), "periscope").subscribe();
+            }
+        }
     }
 
     @PreDestroy
     void shutdown() {
-        // Runners stop with the server; their sessions stay open in the database and are reconciled at start-up.
+        // Runners stop with the server; their sessions stay open in the database and on their agents, and this
+        // replica (after a restart) or another takes them over.
+        stopping = true;
+        leases.dispose();
         running.values().forEach(r -> r.runner().dispose());
+        running.clear();
     }
 }

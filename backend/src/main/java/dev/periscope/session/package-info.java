@@ -1,6 +1,8 @@
 /**
  * VMI sessions: a process-list or trace session on one VM, with its method (M1..M5), target, limits (duration,
- * events) and lifecycle (pending, active, stopping, ended, lost), persisted, reconciled after a restart, and
- * streamed (SSE with resumable ids, NDJSON) through bounded per-subscriber buffers with drop markers.
+ * events) and lifecycle (pending, active, stopping, ended with a {@link dev.periscope.session.SessionEnd}, lost),
+ * persisted. A session runs on the agent of the VM's host; one control-plane replica at a time relays it (a renewed
+ * runner lease, taken over when it goes quiet, resuming the agent's stream after its last sequence number) and
+ * streams it (SSE with resumable ids, NDJSON) through bounded per-subscriber buffers with drop markers.
  */
 package dev.periscope.session;

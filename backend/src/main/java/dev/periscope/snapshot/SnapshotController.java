@@ -1,6 +1,6 @@
 package dev.periscope.snapshot;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.process.ProcessListView;
 import dev.periscope.process.ProcessReader;
 import dev.periscope.vmi.AcquisitionMode;

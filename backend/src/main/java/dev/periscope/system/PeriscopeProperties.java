@@ -1,8 +1,10 @@
 package dev.periscope.system;
 
+import dev.periscope.vmi.driver.libvirt.LibvirtConfig;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,13 +18,14 @@ import org.springframework.validation.annotation.Validated;
  * @param varDir      runtime directory: lab VMs ({@code lab/}), bootstrap credentials, database ({@code db/})
  * @param labVarDir   where the lab's VMs live ({@code <labVarDir>/lab/}) when not under {@code varDir}: lets a second
  *                    server (a test run beside {@code ./periscope up}) see the same VMs with its own database
- * @param readThreads threads of the bounded scheduler that runs blocking engine reads (never the event loop)
+ * @param readThreads threads of the bounded scheduler for the control plane's blocking calls (never the event loop)
  * @param readQueue   reads that may wait for a thread before requests are refused
  * @param demoData    on first start with an empty database, create the demo tenants acme and globex and their users
  * @param sessions    limits of VMI sessions and their streams
  * @param limits      rate limits on login failures and token use
  * @param archive     bounds of the syscall archive
- * @param xenLab      where the Xen lab's driver server is announced, so its domains join the fleet
+ * @param xenLab      where the Xen lab announces its dom0 agent, so its domains join the fleet
+ * @param libvirt     the libvirt on this host whose QEMU/KVM domains the embedded agent serves
  */
 @Validated
 @ConfigurationProperties("periscope")
@@ -35,7 +38,8 @@ public record PeriscopeProperties(
         @Valid @NotNull @DefaultValue Sessions sessions,
         @Valid @NotNull @DefaultValue Limits limits,
         @Valid @NotNull @DefaultValue Archive archive,
-        @Valid @NotNull @DefaultValue XenLab xenLab) {
+        @Valid @NotNull @DefaultValue XenLab xenLab,
+        @Valid @NotNull @DefaultValue Libvirt libvirt) {
 
     /** The directory holding {@code lab/}: {@link #labVarDir} when set, else {@link #varDir}. */
     public Path labDirectory() {
@@ -43,8 +47,8 @@ public record PeriscopeProperties(
     }
 
     /**
-     * The endpoint file the Xen lab writes once the driver server runs in its dom0 ({@code HOST PORT TOKEN}; the lab
-     * removes it on {@code down}).
+     * The endpoint file the Xen lab writes once the agent runs in its dom0 ({@code HOST:PORT}; the lab removes it on
+     * {@code down}).
      */
     public Path xenEndpointFile() {
         return xenLab.endpointFile() != null ? xenLab.endpointFile()
@@ -52,10 +56,31 @@ public record PeriscopeProperties(
     }
 
     /**
-     * @param enabled      whether the fleet includes the Xen lab's domains (when its driver server answers)
+     * @param enabled      whether the fleet includes the Xen lab's dom0 agent (while its endpoint file exists)
      * @param endpointFile the Xen lab's endpoint file, when not {@code <lab directory>/lab/xen/machine/agent.endpoint}
      */
     public record XenLab(@DefaultValue("true") boolean enabled, Path endpointFile) {
+    }
+
+    /**
+     * @param enabled     whether the fleet includes libvirt's domains; unset: yes when a system libvirt daemon's socket
+     *                    exists on this host
+     * @param uri         libvirt connection URI (the domains' QEMU processes must run on this host)
+     * @param stateDir    where libvirt's QEMU driver writes each running domain's {@code NAME.pid}
+     * @param snapshotDir where copy-on-write snapshot files are written (each deleted after its use)
+     */
+    public record Libvirt(Boolean enabled, @NotBlank @DefaultValue(LibvirtConfig.SYSTEM_URI) String uri,
+                          @NotNull @DefaultValue("/run/libvirt/qemu") Path stateDir,
+                          @NotNull @DefaultValue("/dev/shm") Path snapshotDir) {
+
+        public boolean active() {
+            return enabled != null ? enabled : LibvirtConfig.systemDaemonPresent();
+        }
+
+        /** The driver's configuration; its checks (an URI, absolute directories) fail start-up with the reason. */
+        public LibvirtConfig config() {
+            return new LibvirtConfig(uri, stateDir.toAbsolutePath(), snapshotDir.toAbsolutePath());
+        }
     }
 
     /**

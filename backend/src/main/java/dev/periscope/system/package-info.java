@@ -1,2 +1,7 @@
-/** Cross-cutting server plumbing: configuration, the engine and its read scheduler, security, error mapping. */
+/**
+ * The server's plumbing, which no feature package is above: validated configuration
+ * ({@link dev.periscope.system.PeriscopeProperties}), the database (H2 file by default, PostgreSQL by profile) and
+ * helpers for its hand-written SQL, the bounded scheduler for blocking calls, rate limiting, the mapping of failures
+ * to problem details (API) and the error page (dashboard), and the OpenAPI description.
+ */
 package dev.periscope.system;

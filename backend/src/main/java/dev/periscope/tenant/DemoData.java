@@ -1,7 +1,7 @@
 package dev.periscope.tenant;
 
 import dev.periscope.account.Accounts;
-import dev.periscope.account.Role;
+import dev.periscope.caller.Role;
 import dev.periscope.system.PeriscopeProperties;
 import java.io.IOException;
 import java.io.UncheckedIOException;

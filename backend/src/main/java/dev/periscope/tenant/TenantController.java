@@ -1,6 +1,6 @@
 package dev.periscope.tenant;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.audit.Audit;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;

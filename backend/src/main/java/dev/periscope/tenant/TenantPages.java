@@ -1,6 +1,6 @@
 package dev.periscope.tenant;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.system.DashboardPage;
 import org.springframework.http.HttpStatus;
 import org.springframework.ui.Model;

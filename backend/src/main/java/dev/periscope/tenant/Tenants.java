@@ -1,6 +1,7 @@
 package dev.periscope.tenant;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
+import dev.periscope.caller.TenantScope;
 import dev.periscope.system.Sql;
 import io.r2dbc.spi.Readable;
 import java.time.Instant;
@@ -26,7 +27,7 @@ public class Tenants {
 
     /** Tenants {@code caller} may see: all for operators, its own otherwise. */
     public Flux<Tenant> visibleTo(Caller caller) {
-        return caller.isOperator() ? all() : find(caller.tenantId()).flux();
+        return TenantScope.byTenant(caller, "id").select(db, "SELECT * FROM tenant", "ORDER BY id").map(Tenants::tenant).all();
     }
 
     public Mono<Tenant> find(String id) {

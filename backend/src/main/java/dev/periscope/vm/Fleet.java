@@ -1,46 +1,36 @@
 package dev.periscope.vm;
 
-import dev.periscope.account.Caller;
-import dev.periscope.vmi.VmiEngine;
-import dev.periscope.vmi.driver.Capability;
-import dev.periscope.vmi.driver.DomainInfo;
-import java.util.Comparator;
-import java.util.List;
+import dev.periscope.caller.Caller;
+import dev.periscope.fleet.Agents;
+import dev.periscope.fleet.HostedVm;
+import dev.periscope.fleet.VmId;
 import java.util.Map;
-import java.util.Set;
 import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Component;
 import org.springframework.web.server.ResponseStatusException;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Scheduler;
 
 /**
- * The VMs the engine's drivers report (read on the engine scheduler), each owned by the tenant an operator
- * assigned or else the one its platform labels it with. Scoped: a tenant's caller sees only its tenant's VMs,
+ * The VMs of every host the agents report (their latest watch updates: listing the fleet calls no agent), each owned
+ * by the tenant an operator assigned or else the one its platform labels it with. A VM is named {@code name@host};
+ * a bare name is accepted where exactly one visible VM has it. Scoped: a tenant's caller sees only its tenant's VMs,
  * and any other name is a 404, exactly as for a VM that does not exist.
  */
 @Component
 public class Fleet {
 
-    private final VmiEngine engine;
-    private final Scheduler engineReads;
+    private final Agents agents;
     private final VmOwnership ownership;
 
-    Fleet(VmiEngine engine, Scheduler engineReads, VmOwnership ownership) {
-        this.engine = engine;
-        this.engineReads = engineReads;
+    Fleet(Agents agents, VmOwnership ownership) {
+        this.agents = agents;
         this.ownership = ownership;
     }
 
     /** Every VM with its owner, for operators and the policy renderer. */
     public Flux<VmView> all() {
-        return ownership.overrides().flatMapMany(owners -> Mono.fromCallable(() -> engine.domains().stream()
-                        .sorted(Comparator.comparing(DomainInfo::name))
-                        .map(info -> view(info, owners))
-                        .toList())
-                .subscribeOn(engineReads)
-                .flatMapIterable(List::copyOf));
+        return ownership.overrides().flatMapIterable(owners -> agents.vms().stream().map(v -> view(v, owners)).toList());
     }
 
     /** The VMs {@code caller} may see. */
@@ -48,25 +38,35 @@ public class Fleet {
         return all().filter(vm -> caller.sees(vm.tenant()));
     }
 
-    /** The VM named {@code name} if {@code caller} may see it, or a 404 problem. */
-    public Mono<VmView> get(Caller caller, String name) {
-        return find(name).filter(vm -> caller.sees(vm.tenant())).switchIfEmpty(notFound(name));
+    /**
+     * The VM {@code ref} ({@code name@host}, or a bare name that exactly one VM the caller sees has) if {@code caller}
+     * may see it; a 404 problem otherwise, and a 409 listing the candidates when a bare name is ambiguous.
+     */
+    public Mono<VmView> get(Caller caller, String ref) {
+        return visible(caller).filter(vm -> matches(vm, ref)).collectList().flatMap(found -> switch (found.size()) {
+            case 0 -> notFound(ref);
+            case 1 -> Mono.just(found.getFirst());
+            default -> Mono.error(new ResponseStatusException(HttpStatus.CONFLICT, "'" + ref + "' names "
+                    + found.size() + " VMs: " + String.join(", ", found.stream().map(VmView::id).toList())
+                    + "; name one as VM@HOST"));
+        });
     }
 
-    /** The VM named {@code name} whoever asks, empty when there is none. */
-    public Mono<VmView> find(String name) {
-        return ownership.overrides().flatMap(owners -> Mono.fromCallable(() -> engine.domain(name)
-                        .map(info -> view(info, owners)))
-                .subscribeOn(engineReads)
-                .flatMap(Mono::justOrEmpty));
+    /** The VM {@code ref} whoever asks, empty when there is none (or the bare name is ambiguous). */
+    public Mono<VmView> find(String ref) {
+        return all().filter(vm -> matches(vm, ref)).collectList()
+                .flatMap(found -> found.size() == 1 ? Mono.just(found.getFirst()) : Mono.empty());
+    }
+
+    private static boolean matches(VmView vm, String ref) {
+        return VmId.parse(ref).map(id -> id.toString().equals(vm.id())).orElse(vm.name().equals(ref));
     }
 
     public static <T> Mono<T> notFound(String name) {
         return Mono.error(new ResponseStatusException(HttpStatus.NOT_FOUND, "no VM named '" + name + "'"));
     }
 
-    private VmView view(DomainInfo info, Map<String, String> owners) {
-        Set<Capability> capabilities = info.running() ? engine.capabilities(info.name()) : Set.of();
-        return VmView.of(info, owners.getOrDefault(info.name(), info.tenant()), capabilities);
+    private static VmView view(HostedVm vm, Map<String, String> owners) {
+        return VmView.of(vm, owners.getOrDefault(vm.id().toString(), vm.info().tenant()));
     }
 }

@@ -1,9 +1,8 @@
 package dev.periscope.vm;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
+import dev.periscope.fleet.KernelSeen;
 import dev.periscope.system.Sql;
-import dev.periscope.vmi.VmiEngine;
-import dev.periscope.vmi.linux.KernelProfile;
 import java.time.Instant;
 import java.util.Map;
 import org.springframework.http.HttpStatus;
@@ -13,7 +12,6 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ResponseStatusException;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Scheduler;
 
 /**
  * Kernel profiles seen, keyed by banner (one row per kernel build however many VMs run it), and
@@ -23,13 +21,9 @@ import reactor.core.scheduler.Scheduler;
 public class KernelProfiles {
 
     private final DatabaseClient db;
-    private final VmiEngine engine;
-    private final Scheduler engineReads;
 
-    KernelProfiles(DatabaseClient db, VmiEngine engine, Scheduler engineReads) {
+    KernelProfiles(DatabaseClient db) {
         this.db = db;
-        this.engine = engine;
-        this.engineReads = engineReads;
     }
 
     /** A kernel build as recorded: banner, release, symbols, BTF types, when first and last seen. */
@@ -37,14 +31,12 @@ public class KernelProfiles {
                 String firstVm) {
     }
 
-    /** Records the profile the engine holds for {@code vm} (cheap: derived once per boot). Never fails. */
-    public Mono<Void> record(String vm) {
-        return Mono.fromCallable(() -> engine.profile(vm)).subscribeOn(engineReads)
-                .flatMap(profile -> upsert(vm, profile))
-                .onErrorResume(e -> Mono.empty());
+    /** Records the kernel an agent found in {@code vm} (one row per banner, its last use updated). Never fails. */
+    public Mono<Void> record(String vm, KernelSeen profile) {
+        return upsert(vm, profile).onErrorResume(e -> Mono.empty());
     }
 
-    private Mono<Void> upsert(String vm, KernelProfile profile) {
+    private Mono<Void> upsert(String vm, KernelSeen profile) {
         var now = Sql.utc(Instant.now());
         return db.sql("UPDATE kernel_profile SET last_seen = :at WHERE banner = :b")
                 .bind("at", now).bind("b", profile.banner()).fetch().rowsUpdated()
@@ -53,7 +45,7 @@ public class KernelProfiles {
                                                             last_seen, first_vm)
                                 VALUES (:b, :r, :s, :t, :at, :at, :vm)""")
                         .bindValues(Map.of("b", profile.banner(), "r", profile.release(), "s",
-                                profile.symbols().size(), "t", profile.btfTypes(), "at", now, "vm", vm))
+                                profile.symbols(), "t", profile.btfTypes(), "at", now, "vm", vm))
                         .then())
                 .then();
     }

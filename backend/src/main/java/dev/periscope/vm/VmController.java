@@ -1,6 +1,6 @@
 package dev.periscope.vm;
 
-import dev.periscope.account.Caller;
+import dev.periscope.caller.Caller;
 import dev.periscope.audit.Audit;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotBlank;
@@ -18,7 +18,10 @@ import org.springframework.web.server.ResponseStatusException;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** The fleet as JSON under {@code /api/v1/vms} (the dashboard's page is {@link FleetPage}); operators assign owners. */
+/**
+ * The fleet as JSON under {@code /api/v1/vms} (the dashboard's page is {@link FleetPage}); operators assign owners.
+ * {@code {vm}} is {@code name@host}, or a bare name that exactly one VM has.
+ */
 @Controller
 class VmController {
 
@@ -53,11 +56,11 @@ class VmController {
     Mono<VmView> assign(Caller caller, @PathVariable String vm, @Valid @RequestBody Owner owner) {
         requireOperator(caller);
         return fleet.get(caller, vm)
-                .flatMap(v -> ownership.assign(vm, owner.tenant(), caller.username()))
-                .onErrorMap(DataIntegrityViolationException.class, e -> new ResponseStatusException(
-                        HttpStatus.UNPROCESSABLE_CONTENT, "no tenant '" + owner.tenant() + "'"))
-                .then(audit.record(caller, owner.tenant(), "VM_OWNER_ASSIGNED", vm, "ok", owner.tenant()))
-                .then(fleet.get(caller, vm));
+                .flatMap(v -> ownership.assign(v.id(), owner.tenant(), caller.username())
+                        .onErrorMap(DataIntegrityViolationException.class, e -> new ResponseStatusException(
+                                HttpStatus.UNPROCESSABLE_CONTENT, "no tenant '" + owner.tenant() + "'"))
+                        .then(audit.record(caller, owner.tenant(), "VM_OWNER_ASSIGNED", v.id(), "ok", owner.tenant()))
+                        .then(fleet.get(caller, v.id())));
     }
 
     @DeleteMapping("/api/v1/vms/{vm}/owner")
@@ -65,9 +68,9 @@ class VmController {
     Mono<VmView> unassign(Caller caller, @PathVariable String vm) {
         requireOperator(caller);
         return fleet.get(caller, vm)
-                .flatMap(v -> ownership.clear(vm))
-                .then(audit.record(caller, null, "VM_OWNER_CLEARED", vm, "ok", ""))
-                .then(fleet.get(caller, vm));
+                .flatMap(v -> ownership.clear(v.id())
+                        .then(audit.record(caller, null, "VM_OWNER_CLEARED", v.id(), "ok", ""))
+                        .then(fleet.get(caller, v.id())));
     }
 
     private static void requireOperator(Caller caller) {

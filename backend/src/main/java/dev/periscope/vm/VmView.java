@@ -1,16 +1,27 @@
 package dev.periscope.vm;
 
+import dev.periscope.fleet.HostedVm;
 import dev.periscope.vmi.driver.Capability;
-import dev.periscope.vmi.driver.DomainInfo;
 import java.time.Instant;
 import java.util.Set;
 
-/** A VM as the API shows it, with its owning tenant and what its platform can do for it. */
-public record VmView(String name, String tenant, String platform, boolean running, long memoryMib,
-                     String kernelVersion, String workload, Instant startedAt, Set<Capability> capabilities) {
+/**
+ * A VM as the API shows it: its fleet id ({@code name@host}), its owning tenant, its state and what its platform can
+ * do for it. An unreachable VM is shown as its agent last reported it.
+ *
+ * @param id      {@code name@host}: what the API's {@code {vm}} paths take
+ * @param name    its name on its host
+ * @param host    the host (its agent's name)
+ * @param running whether it runs (false when stopped or unreachable)
+ */
+public record VmView(String id, String name, String host, String tenant, String platform, VmState state,
+                     boolean running, long memoryMib, String kernelVersion, String workload, Instant startedAt,
+                     Set<Capability> capabilities) {
 
-    static VmView of(DomainInfo info, String tenant, Set<Capability> capabilities) {
-        return new VmView(info.name(), tenant, info.platform(), info.running(), info.memoryBytes() >> 20,
-                info.kernelVersion(), info.workload(), info.startedAt(), capabilities);
+    static VmView of(HostedVm vm, String tenant) {
+        VmState state = !vm.reachable() ? VmState.UNREACHABLE : vm.info().running() ? VmState.RUNNING : VmState.STOPPED;
+        return new VmView(vm.id().toString(), vm.id().name(), vm.id().host(), tenant, vm.info().platform(), state,
+                state == VmState.RUNNING, vm.info().memoryBytes() >> 20, vm.info().kernelVersion(),
+                vm.info().workload(), vm.info().startedAt(), state == VmState.RUNNING ? vm.capabilities() : Set.of());
     }
 }

@@ -1,2 +1,6 @@
-/** Virtual machines: the fleet the platform drivers report, over REST and as the dashboard's fleet page. */
+/**
+ * Virtual machines: the fleet as the agents report it (every host's VMs, named {@code name@host}, with their state
+ * and capabilities), their owners (an operator's assignment over the platform's label), the kernel builds seen, over
+ * REST and as the dashboard's fleet page.
+ */
 package dev.periscope.vm;

@@ -1,25 +1,20 @@
 package dev.periscope.process;
 
-import static org.mockito.BDDMockito.given;
-import static org.mockito.Mockito.never;
-import static org.mockito.Mockito.verify;
-import static org.mockito.ArgumentMatchers.any;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.periscope.agent.api.AcquisitionMode;
+import dev.periscope.agent.api.Capability;
+import dev.periscope.fleet.Agents;
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.system.WebSliceConfiguration;
 import dev.periscope.vm.FleetSliceConfiguration;
-import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.GuestDataException;
+import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.VmGoneException;
-import dev.periscope.vmi.VmiEngine;
-import dev.periscope.vmi.driver.DomainInfo;
-import dev.periscope.vmi.linux.GuestProcess;
-import dev.periscope.vmi.linux.ProcessList;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
-import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -28,7 +23,6 @@ import org.springframework.context.annotation.Import;
 import org.springframework.http.MediaType;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 @WebFluxTest(ProcessController.class)
@@ -36,78 +30,92 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 class ProcessControllerTest {
 
     static final Path VAR = WebSliceConfiguration.newVarDir();
+    static final FakeAgent AGENT = new FakeAgent("h1");
 
     @Autowired
     WebTestClient web;
 
-    @MockitoBean
-    VmiEngine engine;
+    @Autowired
+    Agents agents;
 
     String token;
 
     @DynamicPropertySource
-    static void varDir(DynamicPropertyRegistry registry) {
+    static void properties(DynamicPropertyRegistry registry) {
         registry.add("periscope.var-dir", VAR::toString);
+        FleetSliceConfiguration.register(registry, AGENT);
+    }
+
+    @AfterAll
+    static void stopAgent() {
+        AGENT.close();
     }
 
     @BeforeEach
     void vm() throws IOException {
         token = WebSliceConfiguration.operatorToken(VAR);
-        given(engine.domain("acme-1")).willReturn(Optional.of(new DomainInfo("acme-1", "acme", "qemu-lab", true,
-                512L << 20, "6.1.0-56-amd64", "paper", Instant.now())));
-        given(engine.domain("nope")).willReturn(Optional.empty());
+        AGENT.vms(FakeAgent.vm("acme-1", "acme", true, 512, Capability.READ_MEMORY, Capability.PAUSE_RESUME));
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
     }
 
     @Test
-    void processListCarriesHowItWasTaken() {
-        GuestProcess init = new GuestProcess(1, 0, "init", List.of("/sbin/init", "splash"), 0, 0, "S", 1_000L,
-                0x1234000L, false, List.of(1), 0xffff888000000000L);
-        GuestProcess kthreadd = new GuestProcess(2, 0, "kthreadd", List.of(), 0, 0, "S", 2_000L, 0, true,
-                List.of(2), 0xffff888000001000L);
-        given(engine.processes("acme-1", AcquisitionMode.PAUSE)).willReturn(new ProcessList("acme-1", "6.1.0-56-amd64",
-                AcquisitionMode.PAUSE, true, Instant.parse("2026-11-22T00:00:00Z"), Duration.ofMillis(3),
-                Duration.ZERO, Duration.ofMillis(2), List.of(init, kthreadd), List.of("argv of pid 9 unreadable")));
+    void processListCarriesHowItWasTakenAndNamesTheVmByHost() {
+        AGENT.answer("acme-1", AcquisitionMode.PAUSE, List.of(FakeAgent.process(1, 0, "init", false, "/sbin/init",
+                "splash"), FakeAgent.process(2, 0, "kthreadd", true)), List.of("argv of pid 9 unreadable"));
 
         web.get().uri("/api/v1/vms/acme-1/processes?mode=pause").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isOk()
                 .expectBody()
+                .jsonPath("$.vm").isEqualTo("acme-1@h1")
                 .jsonPath("$.mode").isEqualTo("pause")
                 .jsonPath("$.consistent").isEqualTo(true)
                 .jsonPath("$.guestDowntimeMicros").isEqualTo(3000)
                 .jsonPath("$.processes[0].cmdline").isEqualTo("/sbin/init splash")
-                .jsonPath("$.processes[0].cr3").isEqualTo(0x1234000)
+                .jsonPath("$.processes[0].cr3").isEqualTo(0x1234000 + 0x2000)
                 .jsonPath("$.processes[1].cmdline").isEqualTo("[kthreadd]")
                 .jsonPath("$.processes[1].kernelThread").isEqualTo(true)
                 .jsonPath("$.warnings[0]").isEqualTo("argv of pid 9 unreadable");
+        web.get().uri("/api/v1/vms/acme-1@h1/processes?mode=pause").header("Authorization", "Bearer " + token)
+                .exchange().expectStatus().isOk();
+        assertThat(AGENT.calls()).extracting(r -> r.getVm()).containsOnly("acme-1");
     }
 
     @Test
-    void unknownModeIs400AndNeverReachesTheEngine() {
+    void unknownModeIs400AndNeverReachesTheAgent() {
+        int before = AGENT.calls().size();
         web.get().uri("/api/v1/vms/acme-1/processes?mode=fast").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isBadRequest()
                 .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)
                 .expectBody().jsonPath("$.detail").isEqualTo("mode must be one of [snapshot, pause, live], not 'fast'");
-        verify(engine, never()).processes(any(), any());
+        assertThat(AGENT.calls()).hasSize(before);
     }
 
     @Test
-    void unknownVmIs404() {
+    void unknownVmOrHostIs404() {
+        int before = AGENT.calls().size();
         web.get().uri("/api/v1/vms/nope/processes").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isNotFound();
-        verify(engine, never()).processes(any(), any());
+        web.get().uri("/api/v1/vms/acme-1@h2/processes").header("Authorization", "Bearer " + token).exchange()
+                .expectStatus().isNotFound();
+        assertThat(AGENT.calls()).hasSize(before);
     }
 
     @Test
-    void vmThatStoppedIs409AndGarbageMemoryIs422() {
-        given(engine.processes("acme-1", AcquisitionMode.SNAPSHOT)).willThrow(new VmGoneException("acme-1 stopped"));
+    void theAgentsFailuresKeepTheirMeaning() {
+        AGENT.fail("acme-1", AcquisitionMode.SNAPSHOT, new VmGoneException("acme-1 stopped"));
         web.get().uri("/api/v1/vms/acme-1/processes").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isEqualTo(409)
                 .expectBody().jsonPath("$.title").isEqualTo("VM not running")
                 .jsonPath("$.detail").isEqualTo("acme-1 stopped");
 
-        given(engine.processes("acme-1", AcquisitionMode.LIVE)).willThrow(new GuestDataException("no kernel banner"));
+        AGENT.fail("acme-1", AcquisitionMode.LIVE, new GuestDataException("no kernel banner"));
         web.get().uri("/api/v1/vms/acme-1/processes?mode=live").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isEqualTo(422)
                 .expectBody().jsonPath("$.detail").isEqualTo("no kernel banner");
+
+        AGENT.fail("acme-1", AcquisitionMode.PAUSE, new PageNotPresentException("task_struct unreadable", 0x1000));
+        web.get().uri("/api/v1/vms/acme-1/processes?mode=pause").header("Authorization", "Bearer " + token).exchange()
+                .expectStatus().isEqualTo(422)
+                .expectBody().jsonPath("$.detail").isEqualTo("task_struct unreadable (address 0x1000)");
     }
 }

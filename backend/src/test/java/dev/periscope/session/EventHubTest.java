@@ -22,7 +22,7 @@ class EventHubTest {
 
     @Test
     void slowSubscriberGetsTheNewestEventsAndACountedDropMarker() {
-        EventHub hub = new EventHub("s1", 1000);
+        EventHub hub = new EventHub("s1", 1000, 0);
         var seen = new ArrayList<SessionEvent>();
         var slow = new BaseSubscriber<SessionEvent>() {
             @Override
@@ -37,7 +37,7 @@ class EventHubTest {
         };
         hub.subscribe(0, 4).subscribe(slow);
         for (int i = 0; i < 20; i++) {
-            hub.publish(note(i));
+            hub.publish(i + 1, note(i));
         }
         hub.complete();
         assertThat(seen).extracting(EventHubTest::number).containsExactly("0");
@@ -59,12 +59,12 @@ class EventHubTest {
 
     @Test
     void droppedCountPlusDeliveredIsEverythingPublished() {
-        EventHub hub = new EventHub("s2", 1000);
+        EventHub hub = new EventHub("s2", 1000, 0);
         var events = new ArrayList<SessionEvent>();
         StepVerifier.create(hub.subscribe(0, 3), 0)
                 .then(() -> {
                     for (int i = 0; i < 50; i++) {
-                        hub.publish(note(i));
+                        hub.publish(i + 1, note(i));
                     }
                     hub.complete();
                 })
@@ -80,11 +80,25 @@ class EventHubTest {
     }
 
     @Test
+    void idsFollowTheAgentsNumbersWithTheControlPlanesOwnEventsBetween() {
+        EventHub hub = new EventHub("s5", 100, 41);
+        SessionEvent active = hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, "resumed"));
+        SessionEvent fromAgent = hub.publish(42, note(42));
+        SessionEvent marker = hub.publish(0, new SessionEvent.Dropped(3, SessionEvent.DropSite.AGENT_STREAM));
+        SessionEvent next = hub.publish(43, note(43));
+        assertThat(active.id()).isEqualTo(41 * EventHub.PER_SEQ + 1);
+        assertThat(fromAgent.id()).isEqualTo(42 * EventHub.PER_SEQ);
+        assertThat(marker.id()).isEqualTo(42 * EventHub.PER_SEQ + 1);
+        assertThat(next.id()).isEqualTo(43 * EventHub.PER_SEQ);
+        assertThat(EventHub.seqOf(marker.id())).as("a resume from the marker asks the agent after 42").isEqualTo(42);
+    }
+
+    @Test
     void reconnectingWithLastEventIdGetsOnlyWhatItMissed() {
-        EventHub hub = new EventHub("s3", 100);
+        EventHub hub = new EventHub("s3", 100, 0);
         SessionEvent first = hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, "started"));
-        SessionEvent second = hub.publish(note(1));
-        SessionEvent third = hub.publish(note(2));
+        SessionEvent second = hub.publish(1, note(1));
+        SessionEvent third = hub.publish(2, note(2));
         assertThat(second.id()).isGreaterThan(first.id());
         assertThat(third.id()).isGreaterThan(second.id());
         hub.complete();
@@ -97,9 +111,9 @@ class EventHubTest {
 
     @Test
     void replayIsBoundedToTheNewestEvents() {
-        EventHub hub = new EventHub("s4", 5);
+        EventHub hub = new EventHub("s4", 5, 0);
         for (int i = 0; i < 100; i++) {
-            hub.publish(note(i));
+            hub.publish(i + 1, note(i));
         }
         hub.complete();
         StepVerifier.create(hub.subscribe(0, 16).map(EventHubTest::number))

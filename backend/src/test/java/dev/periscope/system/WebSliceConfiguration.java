@@ -1,6 +1,6 @@
 package dev.periscope.system;
 
-import dev.periscope.account.Accounts;
+import dev.periscope.account.AccountSliceConfiguration;
 import dev.periscope.audit.Audit;
 import dev.periscope.overhead.Overhead;
 import java.io.IOException;
@@ -19,7 +19,7 @@ import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
 /**
- * What a {@code @WebFluxTest} slice needs from the system package: the real security setup (users and tokens
+ * What a {@code @WebFluxTest} slice needs around its controller: the real security setup (users and tokens
  * from a real database: an H2 file in the test's var directory, migrated by Flyway), error mapping, page support,
  * audit and configuration, with a small read scheduler. The engine itself is left to each test.
  */
@@ -27,13 +27,12 @@ import reactor.core.scheduler.Schedulers;
 @EnableConfigurationProperties(PeriscopeProperties.class)
 @ImportAutoConfiguration({R2dbcAutoConfiguration.class, R2dbcTransactionManagerAutoConfiguration.class,
         FlywayAutoConfiguration.class})
-@Import({SecurityConfiguration.class, BootstrapCredentials.class, BootstrapOperator.class, EngineErrors.class,
-        ApiErrors.class, PageSupport.class, DatabaseConfiguration.class, RateLimiter.class, Accounts.class,
-        Audit.class, Overhead.class})
+@Import({AccountSliceConfiguration.class, EngineErrors.class, ApiErrors.class, DatabaseConfiguration.class,
+        RateLimiter.class, Audit.class, Overhead.class})
 public class WebSliceConfiguration {
 
     @Bean(destroyMethod = "dispose")
-    Scheduler engineReads() {
+    Scheduler blockingReads() {
         return Schedulers.newBoundedElastic(2, 16, "test-read");
     }
 

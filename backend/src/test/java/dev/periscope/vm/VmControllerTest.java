@@ -1,17 +1,12 @@
 package dev.periscope.vm;
 
-import static org.mockito.BDDMockito.given;
-
+import dev.periscope.agent.api.Capability;
+import dev.periscope.fleet.Agents;
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.system.WebSliceConfiguration;
-import dev.periscope.vmi.VmiEngine;
-import dev.periscope.vmi.driver.Capability;
-import dev.periscope.vmi.driver.DomainInfo;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Instant;
-import java.util.List;
-import java.util.Optional;
-import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -20,7 +15,6 @@ import org.springframework.context.annotation.Import;
 import org.springframework.http.MediaType;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
-import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 @WebFluxTest(VmController.class)
@@ -28,42 +22,49 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 class VmControllerTest {
 
     static final Path VAR = WebSliceConfiguration.newVarDir();
+    static final FakeAgent AGENT = new FakeAgent("h1");
 
     @Autowired
     WebTestClient web;
 
-    @MockitoBean
-    VmiEngine engine;
+    @Autowired
+    Agents agents;
 
     String token;
 
     @DynamicPropertySource
-    static void varDir(DynamicPropertyRegistry registry) {
+    static void properties(DynamicPropertyRegistry registry) {
         registry.add("periscope.var-dir", VAR::toString);
+        FleetSliceConfiguration.register(registry, AGENT);
+    }
+
+    @AfterAll
+    static void stopAgent() {
+        AGENT.close();
     }
 
     @BeforeEach
     void fleet() throws IOException {
         token = WebSliceConfiguration.operatorToken(VAR);
-        DomainInfo acme = new DomainInfo("acme-1", "acme", "qemu-lab", true, 512L << 20, "6.1.0-56-amd64", "paper",
-                Instant.parse("2026-11-22T00:00:00Z"));
-        DomainInfo stopped = new DomainInfo("old-1", "acme", "qemu-lab", false, 256L << 20, "", "idle", null);
-        given(engine.domains()).willReturn(List.of(stopped, acme));
-        given(engine.domain("acme-1")).willReturn(Optional.of(acme));
-        given(engine.domain("nope")).willReturn(Optional.empty());
-        given(engine.capabilities("acme-1")).willReturn(Set.of(Capability.READ_MEMORY, Capability.COW_SNAPSHOT));
+        AGENT.vms(FakeAgent.vm("old-1", "acme", false, 256),
+                FakeAgent.vm("acme-1", "acme", true, 512, Capability.READ_MEMORY, Capability.COW_SNAPSHOT));
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
     }
 
     @Test
-    void listsVmsSortedByNameWithCapabilitiesOfRunningOnes() {
+    void listsVmsSortedByNameWithTheirHostAndCapabilitiesOfRunningOnes() {
         web.get().uri("/api/v1/vms").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isOk()
                 .expectBody()
+                .jsonPath("$[0].id").isEqualTo("acme-1@h1")
                 .jsonPath("$[0].name").isEqualTo("acme-1")
+                .jsonPath("$[0].host").isEqualTo("h1")
+                .jsonPath("$[0].state").isEqualTo("RUNNING")
                 .jsonPath("$[0].memoryMib").isEqualTo(512)
                 .jsonPath("$[0].capabilities.length()").isEqualTo(2)
                 .jsonPath("$[1].name").isEqualTo("old-1")
                 .jsonPath("$[1].running").isEqualTo(false)
+                .jsonPath("$[1].state").isEqualTo("STOPPED")
                 .jsonPath("$[1].capabilities.length()").isEqualTo(0);
     }
 
@@ -73,6 +74,17 @@ class VmControllerTest {
                 .expectStatus().isNotFound()
                 .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)
                 .expectBody().jsonPath("$.detail").isEqualTo("no VM named 'nope'");
+    }
+
+    @Test
+    void operatorsAssignOwnersByFleetId() {
+        web.put().uri("/api/v1/vms/acme-1/owner").header("Authorization", "Bearer " + token)
+                .contentType(MediaType.APPLICATION_JSON).bodyValue("{\"tenant\":\"globex\"}").exchange()
+                .expectStatus().isEqualTo(422)
+                .expectBody().jsonPath("$.detail").isEqualTo("no tenant 'globex'");
+        web.delete().uri("/api/v1/vms/acme-1@h1/owner").header("Authorization", "Bearer " + token).exchange()
+                .expectStatus().isOk()
+                .expectBody().jsonPath("$.tenant").isEqualTo("acme");
     }
 
     @Test

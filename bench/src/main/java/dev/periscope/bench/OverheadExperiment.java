@@ -36,8 +36,8 @@ import java.util.regex.Pattern;
 import reactor.core.Disposable;
 
 /**
- * The five-method experiment of DESIGN.md ("Monitoring methods"), after Taubmann and Reiser (DAIS 2020, Table 1):
- * one guest runs a job in {@code paper-shell} forever (the guest times each iteration itself and prints
+ * The five-method experiment (docs/ARCHITECTURE.md, "Traces and the five methods"), after Taubmann and Reiser
+ * (DAIS 2020, Table 1): one guest runs a job in {@code paper-shell} forever (the guest times each iteration itself and prints
  * {@code PERISCOPE-PAPER iteration=N ms=M} on its console). For each round and each method the runner starts a
  * trace of {@code paper-shell} in the workload's pause, lets {@code --iterations} iterations run under it, reads
  * their times from the console log and the session's overhead counters, closes the session and checks that the

@@ -9,8 +9,8 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Prints (and writes as {@code summary.md}) the figures of one bench/run.sh run next to the DESIGN.md targets,
- * from the run directory's jmh.json, engine-e2e.json and rest-latency.json (each optional).
+ * Prints (and writes as {@code summary.md}) the figures of one bench/run.sh run next to the targets of
+ * docs/ARCHITECTURE.md ("Performance targets"), from the run directory's jmh.json, engine-e2e.json and rest-latency.json (each optional).
  * Usage: {@code java -cp benchmarks.jar dev.periscope.bench.Summary RUN_DIR}
  */
 public final class Summary {

@@ -4,13 +4,10 @@ import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.driver.HypervisorDriver;
-import dev.periscope.vmi.driver.remote.RemoteDriver;
-import dev.periscope.vmi.driver.remote.RemoteEndpoint;
 import dev.periscope.vmi.driver.xen.XenDriver;
 import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.linux.KernelProfile;
 import dev.periscope.vmi.linux.ProcessList;
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 
@@ -23,9 +20,6 @@ import java.util.Map;
  * <p>Usage, in dom0: {@code java --enable-native-access=ALL-UNNAMED -Djava.library.path=/opt/periscope/lib
  * -cp benchmarks.jar dev.periscope.bench.XenProcesses --vm NAME [--mode live|pause|snapshot] [--runs N]}.
  * The process table is printed between {@code BEGIN PROCESSES} and {@code END PROCESSES}.
- *
- * <p>With {@code --endpoint FILE} (the lab's {@code var/lab/xen/machine/agent.endpoint}) it runs on the host instead,
- * the engine reading the domU through the driver server in dom0 ({@code RemoteDriver}), as the server does.
  */
 public final class XenProcesses {
 
@@ -39,10 +33,7 @@ public final class XenProcesses {
         int runs = Integer.parseInt(a.getOrDefault("runs", "3"));
 
         long t0 = System.nanoTime();
-        String endpoint = a.get("endpoint");
-        try (HypervisorDriver driver = endpoint == null ? new XenDriver()
-                : new RemoteDriver(XenDriver.PLATFORM, () -> RemoteEndpoint.fromFile(Path.of(endpoint)));
-             VmiEngine engine = new VmiEngine(driver)) {
+        try (HypervisorDriver driver = new XenDriver(); VmiEngine engine = new VmiEngine(driver)) {
             step("driver open", t0);
             long t = System.nanoTime();
             for (DomainInfo d : engine.domains()) {

@@ -14,6 +14,7 @@ import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.RingControl;
 import dev.periscope.vmi.trace.TraceEnd;
 import dev.periscope.vmi.trace.TraceHub;
+import dev.periscope.vmi.trace.TraceMethod;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import java.time.Duration;
@@ -89,12 +90,17 @@ public final class VmiEngine implements AutoCloseable {
      * sessions need. Blocks for a process-list walk (milliseconds): call it off the event loop.
      *
      * @throws java.util.NoSuchElementException no such process in the guest
-     * @throws PlatformUnavailableException     the VM's platform has no hypervisor events (methods M2..M5)
+     * @throws PlatformUnavailableException     the VM's platform has no hypervisor events (methods M2..M5): the
+     *                                          message says why (lab VM without the plugin, libvirt/KVM domain)
      * @throws VmGoneException                  the VM is not running
      */
     public TraceSession trace(String vm, TraceRequest request) {
         Objects.requireNonNull(request, "request");
         TraceHub hub = withDomain(vm, a -> {
+            if (request.method() != TraceMethod.M1 && !a.domain.capabilities().contains(Capability.CR3_EVENTS)) {
+                throw new PlatformUnavailableException(vm + ": syscall tracing with method " + request.method()
+                        + " is not available, only M1: " + a.domain.eventsUnavailableReason());
+            }
             if (a.traces == null) {
                 PhysicalMemory memory = a.domain.memory();
                 KernelProfile profile = profileOf(a, memory);

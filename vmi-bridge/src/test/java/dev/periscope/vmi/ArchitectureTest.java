@@ -14,10 +14,12 @@ import com.tngtech.archunit.lang.ArchRule;
 @AnalyzeClasses(packages = "dev.periscope", importOptions = ImportOption.DoNotIncludeTests.class)
 class ArchitectureTest {
 
+    /** FFM types stay in the wrapper packages: guest memory, the event ring, the Xen and libvirt drivers, the bindings. */
     @ArchTest
     static final ArchRule ffmOnlyInTheWrapperPackages = noClasses()
             .that().resideOutsideOfPackages("dev.periscope.vmi.memory..", "dev.periscope.vmi.ring..",
-                    "dev.periscope.vmi.nativeapi..", "dev.periscope.vmi.driver.xen..")
+                    "dev.periscope.vmi.nativeapi..", "dev.periscope.vmi.driver.xen..",
+                    "dev.periscope.vmi.driver.libvirt..")
             .should().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.MemorySegment")
             .orShould().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.Arena")
             .because("guest memory is copied out of native memory in the wrapper packages, never handed on");
@@ -27,6 +29,10 @@ class ArchitectureTest {
 
     @ArchTest
     static final ArchRule xenBindingsOnlyBehindTheXenDriver = bindingsOnlyBehind("xen", "dev.periscope.vmi.driver.xen");
+
+    @ArchTest
+    static final ArchRule libvirtBindingsOnlyBehindTheLibvirtDriver =
+            bindingsOnlyBehind("libvirt", "dev.periscope.vmi.driver.libvirt");
 
     /** Only {@code wrapper} (and the bindings themselves) may use the generated package {@code nativeapi.NAME}. */
     static ArchRule bindingsOnlyBehind(String name, String wrapper) {

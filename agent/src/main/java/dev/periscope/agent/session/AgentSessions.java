@@ -1,6 +1,5 @@
 package dev.periscope.agent.session;
 
-import dev.periscope.agent.AgentErrors.NoSuchSessionException;
 import dev.periscope.agent.api.EndReason;
 import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.ProcessList;
@@ -87,23 +86,28 @@ public final class AgentSessions implements AutoCloseable {
         synchronized (opening.computeIfAbsent(spec.getId(), k -> new Object())) {
             AgentSession existing = sessions.get(spec.getId());
             if (existing != null) {
-                if (!existing.spec().equals(spec)) {
+                if (!sameSession(existing.spec(), spec)) {
                     throw new IllegalArgumentException("session " + spec.getId() + " is open with another spec");
                 }
                 if (!existing.stream().ended()) {
                     return existing.info();
                 }
-                SessionStream next = stream(existing.stream().lastSeq() + 1);
+                SessionStream next = stream(Math.max(existing.stream().lastSeq(), spec.getResumeAfter()) + 1);
                 existing.restart(next, start(spec, next));
                 endedAt.remove(spec.getId());
                 log.info("session {} on {} started again after seq {}", spec.getId(), spec.getVm(), next.lastSeq());
                 return existing.info();
             }
-            SessionStream stream = stream(1);
+            SessionStream stream = stream(spec.getResumeAfter() + 1);
             AgentSession session = new AgentSession(spec, stream, start(spec, stream));
             sessions.put(spec.getId(), session);
             return session.info();
         }
+    }
+
+    /** The same session: all but where a resumed stream numbers on. */
+    private static boolean sameSession(OpenSessionRequest a, OpenSessionRequest b) {
+        return a.toBuilder().clearResumeAfter().build().equals(b.toBuilder().clearResumeAfter().build());
     }
 
     private SessionStream stream(long firstSeq) {

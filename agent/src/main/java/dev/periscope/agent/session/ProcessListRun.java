@@ -31,7 +31,8 @@ final class ProcessListRun implements AgentSession.Run {
 
     ProcessListRun(SessionStream stream, Duration interval, Scheduler engineCalls, Callable<ProcessList> read) {
         this.stream = stream;
-        this.work = Flux.interval(Duration.ZERO, interval, engineCalls)
+        // the ticks on Reactor's timer (the engine's executor schedules no periodic work), the reads on the engine's
+        this.work = Flux.interval(Duration.ZERO, interval)
                 .onBackpressureDrop()
                 .concatMap(tick -> Mono.fromCallable(read).subscribeOn(engineCalls)
                         .map(list -> Optional.of(SessionMessage.newBuilder().setProcesses(list)))

@@ -50,6 +50,14 @@ public interface Domain extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Why this guest has no event channel ({@link Capability#CR3_EVENTS} absent), in words for the operator; asked
+     * only then.
+     */
+    default String eventsUnavailableReason() {
+        return "its platform has no hypervisor event channel for it";
+    }
+
     @Override
     void close();
 }

@@ -5,7 +5,9 @@ import dev.periscope.vmi.VmGoneException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Objects;
 
 /**
  * Guest physical memory over one {@link MemorySegment} (mapped file or heap array): bounds checks, little-endian
@@ -86,7 +88,7 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
 
     @Override
     public final void read(long physicalAddress, byte[] target, int offset, int length) {
-        java.util.Objects.checkFromIndexSize(offset, length, target.length);
+        Objects.checkFromIndexSize(offset, length, target.length);
         check(physicalAddress, length);
         try {
             if (present == null) {
@@ -101,7 +103,7 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
                 if (isPresent(address)) {
                     MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, address, target, offset + done, chunk);
                 } else {
-                    java.util.Arrays.fill(target, offset + done, offset + done + chunk, (byte) 0);
+                    Arrays.fill(target, offset + done, offset + done + chunk, (byte) 0);
                 }
                 done += chunk;
                 address += chunk;
@@ -131,11 +133,15 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
         }
     }
 
+    private long search(byte[] needle, long start, long end) {
+        return search(segment, needle, start, end);
+    }
+
     /**
      * Word-at-a-time search for the first needle byte (SWAR zero-byte test), each candidate confirmed with
-     * {@link MemorySegment#mismatch}. Returns the first match in {@code [start, end)} or -1.
+     * {@link MemorySegment#mismatch}. Returns the first match in {@code [start, end)} of {@code segment} or -1.
      */
-    private long search(byte[] needle, long start, long end) {
+    static long search(MemorySegment segment, byte[] needle, long start, long end) {
         MemorySegment pattern = MemorySegment.ofArray(needle);
         int n = needle.length;
         long last = end - n; // last position a match may start at

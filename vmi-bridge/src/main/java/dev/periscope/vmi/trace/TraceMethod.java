@@ -1,9 +1,9 @@
 package dev.periscope.vmi.trace;
 
 /**
- * The five monitoring methods of DESIGN.md ("Monitoring methods"): configurations of the same machinery (one
- * ring, one ring thread, the same process tracking), differing only in what the hypervisor extension traps,
- * filters and makes the vCPU wait for.
+ * The five monitoring methods (docs/ARCHITECTURE.md, "Traces and the five methods"): configurations of the same
+ * machinery (one ring, one ring thread, the same process tracking), differing only in what the hypervisor extension
+ * traps, filters and makes the vCPU wait for.
  */
 public enum TraceMethod {
     /** Nothing trapped: the baseline. A session yields no syscalls (only its own lifecycle events). */

@@ -3,24 +3,29 @@
  *
  * <pre>{@code
  * try (TraceSession s = engine.trace("acme-1", TraceRequest.process("nginx").withChildren(true))) {
- *     s.events().subscribe(e -> ...);            // Flux<TraceEvent>: SYSCALL, DROPPED, EXEC, CHILD, EXIT, ENDED
+ *     s.events().subscribe(e -> ...);            // Flux<TraceEvent>: Syscall, Dropped, ProcessChange, Ended
  *     OverheadSnapshot o = s.overhead();         // or s.overheadSamples(): one snapshot per second
  * }
  * }</pre>
  *
  * <ul>
  *   <li>{@link dev.periscope.vmi.trace.TraceRequest}: the target (pid, or comm), the
- *       {@link dev.periscope.vmi.trace.TraceMethod} (M1..M5 of DESIGN.md; M5 is the default: filtered and
+ *       {@link dev.periscope.vmi.trace.TraceMethod} (M1..M5, docs/ARCHITECTURE.md; M5 is the default: filtered and
  *       decoded in the hypervisor, nothing waits for Java), whether children are followed, whether path and
  *       buffer arguments are decoded, and the session's buffer size.</li>
  *   <li>{@link dev.periscope.vmi.trace.TraceSession}: {@code events()} (subscribe once; a slow subscriber loses
- *       events, counted and reported by a {@code DROPPED} marker, never unbounded memory; completes after an
- *       {@code ENDED} event when the target exits, the VM goes away or the session is closed),
+ *       events, counted and reported by a {@code Dropped} marker, never unbounded memory; completes after an
+ *       {@code Ended} event (with its {@link dev.periscope.vmi.trace.TraceEnd}) when the target exits, the VM goes away or the session is closed),
  *       {@code overhead()}, {@code overheadSamples()}, {@code close()}.</li>
- *   <li>{@link dev.periscope.vmi.trace.TraceEvent}: time (host monotonic ns), vCPU, pid, comm, syscall number
- *       and name (from the guest kernel's own {@code sys_call_table}; {@link dev.periscope.vmi.trace.SyscallTable}
- *       says when the built-in fallback was used), named arguments with decoded text (paths, write buffers,
- *       AT_FDCWD, flags in hex), or a drop marker with its count.</li>
+ *   <li>{@link dev.periscope.vmi.trace.TraceEvent}, sealed: a {@code Syscall} (time in host monotonic ns, vCPU,
+ *       pid, comm, syscall number and name from the guest kernel's own {@code sys_call_table} ({@link
+ *       dev.periscope.vmi.trace.SyscallTable} says when the built-in fallback was used), named arguments with
+ *       decoded text: paths, write buffers, AT_FDCWD, flags in hex), a {@code Dropped} marker with its count and
+ *       where the events were lost, a {@code ProcessChange} (a followed child, an exec, an exit) or the
+ *       {@code Ended} event.</li>
+ *   <li>Inside: {@link dev.periscope.vmi.trace.TraceHub} runs the ring thread and dispatches records,
+ *       {@link dev.periscope.vmi.trace.ProcessTracker} keeps which address spaces belong to which traced process,
+ *       {@link dev.periscope.vmi.trace.RingPlan} turns the sessions' needs into the ring's control.</li>
  *   <li>{@link dev.periscope.vmi.trace.OverheadSnapshot}: the VM's hypervisor counters (seen, filtered,
  *       delivered, dropped, CR3 split), the session's share (matched, emitted, dropped in its buffer), vCPU time
  *       spent waiting for Java and the estimated guest slowdown.</li>

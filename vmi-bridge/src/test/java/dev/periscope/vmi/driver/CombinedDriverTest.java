@@ -4,18 +4,48 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
 
+import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.VmGoneException;
-import dev.periscope.vmi.driver.remote.RemoteDriver;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class CombinedDriverTest {
 
     private final ImageDriver lab = new ImageDriver("qemu-lab", "web-1", "shared");
     private final ImageDriver xen = new ImageDriver("xen", "xt1", "shared");
-    /** A platform whose server is not running. */
-    private final RemoteDriver absent = new RemoteDriver("xen", Optional::empty);
+    /** A platform that cannot be reached (its host's hypervisor library or daemon is not there). */
+    private final HypervisorDriver absent = new HypervisorDriver() {
+        @Override
+        public String platform() {
+            return "xen";
+        }
+
+        @Override
+        public List<DomainInfo> domains() {
+            throw new PlatformUnavailableException("xen: not reachable");
+        }
+
+        @Override
+        public Optional<DomainInfo> domain(String name) {
+            throw new PlatformUnavailableException("xen: not reachable");
+        }
+
+        @Override
+        public Set<Capability> capabilities(String name) {
+            throw new PlatformUnavailableException("xen: not reachable");
+        }
+
+        @Override
+        public Domain open(String name) {
+            throw new PlatformUnavailableException("xen: not reachable");
+        }
+
+        @Override
+        public void close() {
+        }
+    };
 
     @Test
     void listsEveryReachablePlatformsGuestsWithTheirPlatform() {

@@ -21,10 +21,10 @@ import java.util.concurrent.TimeUnit;
  * caches the package); vmlinux is extracted from it (xz or zstd payload, decompressed with the host tool) and
  * laid out as the physical memory of a guest booted with nokaslr that never ran.
  */
-final class RealKernels {
+public final class RealKernels {
 
     static final String DEFAULT = "";
-    static final String K612 = "linux-image-6.12.95+deb12-amd64-unsigned";
+    public static final String K612 = "linux-image-6.12.95+deb12-amd64-unsigned";
     private static final Map<String, Optional<byte[]>> VMLINUX = new ConcurrentHashMap<>();
 
     private RealKernels() {

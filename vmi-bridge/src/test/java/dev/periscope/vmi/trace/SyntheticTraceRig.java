@@ -30,13 +30,18 @@ public final class SyntheticTraceRig implements AutoCloseable {
     private final TraceHub hub;
 
     public SyntheticTraceRig(String vm) {
+        this(vm, 1024);
+    }
+
+    /** A rig whose ring holds {@code laneCapacity} records (a power of two) before the producer drops. */
+    public SyntheticTraceRig(String vm, int laneCapacity) {
         add(1, "init", 0);
         add(300, "sh", 1);
         add(400, "busy", 1);
         guest.link(guest.task(2, "kthreadd", 0, true, null));
         try {
             dir = Files.createTempDirectory("periscope-rig");
-            ring = EventRing.create(dir.resolve(vm + ".ring"), 1, 1024, RingToken.random());
+            ring = EventRing.create(dir.resolve(vm + ".ring"), 1, laneCapacity, RingToken.random());
             producer = new RingTestProducer(ring.path(), 0);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -8,8 +8,12 @@ import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.driver.MemorySnapshot;
 import dev.periscope.vmi.driver.VcpuRegisters;
+import dev.periscope.vmi.driver.qemu.QemuRamLayout;
+import dev.periscope.vmi.driver.qemu.QemuSnapshot;
+import dev.periscope.vmi.driver.qemu.RegisterDump;
 import dev.periscope.vmi.memory.MappedPhysicalMemory;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.memory.RamLayout;
 import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingControl;
@@ -18,6 +22,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,8 +31,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An attached lab guest: its RAM file mapped read-only (q35 with at most ~2 GiB maps RAM linearly from guest
- * physical address 0, so file offset == guest physical address) and its QMP socket.
+ * An attached lab guest: its QMP socket and its RAM file mapped read-only, laid out as QEMU reports it (the file
+ * is the one RAM block; up to 2816 MiB it is guest physical memory from address 0 as it is, above that q35 shows
+ * its first 2 GiB at 0 and the rest from 4 GiB up).
  */
 final class LabDomain implements Domain {
 
@@ -47,7 +53,9 @@ final class LabDomain implements Domain {
 
     private final LabMeta meta;
     private final DomainInfo info;
-    private final MappedPhysicalMemory memory;
+    private final MappedPhysicalMemory ramFile;
+    private final RamLayout layout;
+    private final PhysicalMemory memory;
     private final QmpClient qmp;
     private final AtomicInteger snapshots = new AtomicInteger();
     /** One snapshot or pause at a time: QEMU runs one migration, and a pause during one would distort it. */
@@ -60,12 +68,24 @@ final class LabDomain implements Domain {
     LabDomain(LabMeta meta, DomainInfo info) {
         this.meta = meta;
         this.info = info;
-        this.memory = MappedPhysicalMemory.map(meta.ramPath());
+        this.qmp = QmpClient.connect(meta.qmpSocket(), QMP_TIMEOUT);
+        MappedPhysicalMemory file = null;
         try {
-            this.qmp = QmpClient.connect(meta.qmpSocket(), QMP_TIMEOUT);
+            this.layout = QemuRamLayout.read(qmp, meta.memoryMib() << 20, info.name());
+            if (layout.blocks().size() != 1) {
+                throw new PlatformUnavailableException("lab VM " + info.name() + " has RAM blocks "
+                        + layout.blocks() + ", not the one RAM file lab.sh gives it");
+            }
+            file = MappedPhysicalMemory.map(meta.ramPath());
+            this.memory = layout.assemble(Map.of(layout.blocks().getFirst().name(), file));
+            this.ramFile = file;
         } catch (RuntimeException e) {
-            memory.close();
-            throw e;
+            if (file != null) {
+                file.close();
+            }
+            qmp.close();
+            throw e instanceof IllegalArgumentException ? new PlatformUnavailableException("lab VM " + info.name()
+                    + ": its RAM file " + meta.ramPath() + " does not hold its RAM block: " + e.getMessage(), e) : e;
         }
     }
 
@@ -106,6 +126,12 @@ final class LabDomain implements Domain {
         }
         ring.configure(RingControl.off());
         return Optional.of(ring);
+    }
+
+    @Override
+    public String eventsUnavailableReason() {
+        return "it was started without the event extension (the Periscope QEMU plugin; "
+                + (meta.events().isEmpty() ? "see its meta.json" : meta.events()) + ")";
     }
 
     @Override
@@ -171,7 +197,8 @@ final class LabDomain implements Domain {
                 throw new PlatformUnavailableException("cannot snapshot " + info.name() + " while it is paused");
             }
             var file = meta.runDir().resolve("snap-" + snapshots.incrementAndGet() + ".ram");
-            return LabSnapshot.take(qmp, file);
+            QemuSnapshot.delete(file); // a leftover of an earlier server; QEMU would truncate it anyway
+            return QemuSnapshot.take(qmp, file, "file:" + file, layout);
         } finally {
             control.unlock();
         }
@@ -218,7 +245,7 @@ final class LabDomain implements Domain {
                 }
             }
             qmp.close();
-            memory.close();
+            ramFile.close();
         }
     }
 

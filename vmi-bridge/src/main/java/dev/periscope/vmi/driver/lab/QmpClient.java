@@ -2,6 +2,8 @@ package dev.periscope.vmi.driver.lab;
 
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.VmGoneException;
+import dev.periscope.vmi.driver.qemu.QemuMonitor;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketException;
@@ -10,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -34,7 +37,7 @@ import tools.jackson.databind.node.ObjectNode;
  * <p>A missing socket, a refused connection or QEMU going away mid-call is {@link VmGoneException}; an error
  * reply is {@link PlatformUnavailableException} carrying QEMU's own message.
  */
-final class QmpClient implements AutoCloseable {
+final class QmpClient implements QemuMonitor, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(QmpClient.class);
     static final JsonMapper JSON = JsonMapper.builder().build();
@@ -61,7 +64,7 @@ final class QmpClient implements AutoCloseable {
         SocketChannel channel;
         try {
             channel = SocketChannel.open(UnixDomainSocketAddress.of(socket));
-        } catch (ConnectException | java.nio.file.NoSuchFileException e) {
+        } catch (ConnectException | NoSuchFileException e) {
             throw new VmGoneException("QMP socket " + socket + " refuses connections: " + e.getMessage(), e);
         } catch (SocketException e) {
             throw new VmGoneException("QMP socket " + socket + " is unavailable: " + e.getMessage(), e);
@@ -79,12 +82,8 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
-    /** Runs a command without arguments and returns its "return" value. */
-    JsonNode execute(String command) {
-        return execute(command, null);
-    }
-
-    JsonNode execute(String command, Map<String, ?> arguments) {
+    @Override
+    public JsonNode execute(String command, Map<String, ?> arguments) {
         if (closed) {
             throw new VmGoneException("QMP connection to " + socket + " is closed");
         }
@@ -114,8 +113,8 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
-    /** Runs an HMP command (for what QMP lacks, e.g. "info registers") and returns its text. */
-    String humanMonitor(String commandLine) {
+    @Override
+    public String humanMonitor(String commandLine) {
         return execute("human-monitor-command", Map.of("command-line", commandLine)).asString("");
     }
 
@@ -159,7 +158,7 @@ final class QmpClient implements AutoCloseable {
 
     private void readLoop() {
         ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
-        var line = new java.io.ByteArrayOutputStream();
+        var line = new ByteArrayOutputStream();
         try {
             while (true) {
                 buffer.clear();

@@ -1,5 +1,6 @@
 /**
- * The lab platform: QEMU/TCG guests started by lab/lab.sh, their RAM files mapped live, QMP for registers,
- * pause/resume and copy-on-write snapshots through QEMU's background snapshot in mapped-ram format.
+ * The lab platform: QEMU/TCG guests started by lab/lab.sh, their RAM files mapped live and laid out as QEMU
+ * reports it, QMP for registers, pause/resume and copy-on-write snapshots (through the shared QEMU code in
+ * {@code driver.qemu}).
  */
 package dev.periscope.vmi.driver.lab;

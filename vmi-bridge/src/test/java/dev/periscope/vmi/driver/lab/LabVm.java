@@ -24,10 +24,12 @@ public final class LabVm implements AutoCloseable {
     }
 
     private final String name;
+    private final Path varDir;
     private boolean stopped;
 
-    private LabVm(String name) {
+    private LabVm(String name, Path varDir) {
         this.name = name;
+        this.varDir = varDir;
     }
 
     public static void assumeLabEnabled() {
@@ -37,16 +39,40 @@ public final class LabVm implements AutoCloseable {
 
     /** Starts {@code name} with extra lab.sh start arguments (e.g. "--workload", "busy"); waits until it is up. */
     public static LabVm start(String name, String... arguments) {
+        return startIn(varDir(), name, arguments);
+    }
+
+    /**
+     * As {@link #start}, in the lab of another var directory (the lab of another host, in multi-host tests); its
+     * kernel and image cache is the default lab's, shared.
+     */
+    public static LabVm startIn(Path varDir, String name, String... arguments) {
+        shareCache(varDir);
         List<String> command = new ArrayList<>(List.of(labScript().toString(), "start", name));
         command.addAll(List.of(arguments));
-        Result result = run(command, 300);
+        Result result = run(varDir, command, 300);
         if (!result.ok()) {
             // lab.sh may have failed after QEMU came up: never leave a guest behind.
-            run(List.of(labScript().toString(), "stop", name), 60);
+            run(varDir, List.of(labScript().toString(), "stop", name), 60);
             throw new IllegalStateException("lab.sh start " + name + " failed (" + result.exitCode() + "):\n"
                     + result.output());
         }
-        return new LabVm(name);
+        return new LabVm(name, varDir);
+    }
+
+    /** Links {@code varDir}'s cache to the default lab's: kernels and images are downloaded and built once. */
+    private static void shareCache(Path varDir) {
+        Path cache = varDir.resolve("cache");
+        Path shared = varDir().resolve("cache");
+        try {
+            if (!Files.exists(cache) && !cache.equals(shared)) {
+                Files.createDirectories(shared);
+                Files.createDirectories(varDir);
+                Files.createSymbolicLink(cache, shared.toAbsolutePath());
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot share the lab cache with " + varDir, e);
+        }
     }
 
     public String name() {
@@ -57,13 +83,13 @@ public final class LabVm implements AutoCloseable {
     public Result exec(String... guestCommand) {
         List<String> command = new ArrayList<>(List.of(labScript().toString(), "exec", name, "--"));
         command.addAll(List.of(guestCommand));
-        return run(command, 120);
+        return run(varDir, command, 120);
     }
 
     public void stop() {
         if (!stopped) {
             stopped = true;
-            run(List.of(labScript().toString(), "stop", name), 60);
+            run(varDir, List.of(labScript().toString(), "stop", name), 60);
         }
     }
 
@@ -86,9 +112,11 @@ public final class LabVm implements AutoCloseable {
         return repo().resolve("lab/lab.sh");
     }
 
-    private static Result run(List<String> command, int timeoutSeconds) {
+    private static Result run(Path varDir, List<String> command, int timeoutSeconds) {
         try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+            builder.environment().put("PERISCOPE_VAR", varDir.toString());
+            Process process = builder.start();
             process.getOutputStream().close();
             // Read before waiting so a chatty command cannot block on a full pipe.
             byte[][] bytes = new byte[1][];

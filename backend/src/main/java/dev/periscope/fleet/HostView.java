@@ -1,0 +1,29 @@
+package dev.periscope.fleet;
+
+import dev.periscope.agent.api.HostInfo;
+import dev.periscope.agent.api.Platform;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * One host as the API and the fleet page show it.
+ *
+ * @param host         its name (its agent's), "" until the agent answered once
+ * @param address      where its agent is reached ({@code in-process:NAME} inside this server)
+ * @param state        CONNECTING, CONNECTED or UNREACHABLE
+ * @param lastSeen     the agent's last VM update or heartbeat, null before the first
+ * @param lastError    why it is unreachable, "" otherwise
+ * @param agentVersion the agent's version
+ * @param platforms    its platforms (qemu-lab, xen, libvirt)
+ * @param vms          its VMs, running or not
+ */
+public record HostView(String host, String address, AgentLink.State state, Instant lastSeen, String lastError,
+                       String agentVersion, List<String> platforms, int vms) {
+
+    static HostView of(AgentLink.Status s) {
+        return new HostView(s.info().map(HostInfo::getHost).orElse(""), s.address(), s.state(), s.lastSeen(),
+                s.lastError(), s.info().map(HostInfo::getAgentVersion).orElse(""),
+                s.info().map(i -> i.getPlatformsList().stream().map(Platform::getName).toList()).orElse(List.of()),
+                s.vms().size());
+    }
+}

@@ -1,0 +1,128 @@
+package dev.periscope.fleet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.periscope.agent.FakeAgent;
+import dev.periscope.agent.api.Capability;
+import dev.periscope.system.PeriscopeProperties;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
+
+/**
+ * The control plane's view of its agents over the real client side of the API (fake agents in-process): hosts named
+ * by their agents, VMs by host, an agent that goes silent or away is unreachable within the configured time and comes
+ * back when it answers again, two agents claiming one host.
+ */
+class AgentsTest {
+
+    @TempDir
+    Path var;
+    private Agents agents;
+    private final List<FakeAgent> fakes = new CopyOnWriteArrayList<>();
+    private final List<String> changes = new CopyOnWriteArrayList<>();
+
+    private FakeAgent fake(String host, String name) {
+        FakeAgent f = new FakeAgent(host, name);
+        fakes.add(f);
+        return f;
+    }
+
+    private Agents agents(String... addresses) {
+        Map<String, String> values = new HashMap<>(Map.of("periscope.var-dir", var.toString(),
+                "periscope.xen-lab.enabled", "false", "periscope.fleet.embedded-agent.enabled", "false",
+                "periscope.fleet.unreachable-after", "2s", "periscope.fleet.discovery-interval", "500ms"));
+        for (int i = 0; i < addresses.length; i++) {
+            values.put("periscope.fleet.agents[" + i + "]", addresses[i]);
+        }
+        Binder binder = new Binder(new MapConfigurationPropertySource(values));
+        agents = new Agents(binder.bindOrCreate("periscope.fleet", FleetProperties.class),
+                binder.bindOrCreate("periscope", PeriscopeProperties.class));
+        agents.onChange(l -> changes.add(l.host().orElse("?") + " " + l.state()));
+        return agents;
+    }
+
+    @AfterEach
+    void stop() {
+        if (agents != null) {
+            agents.destroy();
+        }
+        fakes.forEach(FakeAgent::close);
+    }
+
+    private static void await(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("waited for: " + what).isLessThan(deadline);
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void everyHostsVmsAreListedUnderTheirHost() {
+        FakeAgent a = fake("host-a", "agents-test-a"), b = fake("host-b", "agents-test-b");
+        a.vms(FakeAgent.vm("web-1", "acme", true, 512, Capability.READ_MEMORY));
+        b.vms(FakeAgent.vm("web-1", "globex", true, 256), FakeAgent.vm("db-1", "globex", false, 1024));
+        agents(a.address(), b.address());
+        await("both hosts", () -> agents.vms().size() == 3);
+        assertThat(agents.vms()).extracting(v -> v.id().toString())
+                .containsExactly("db-1@host-b", "web-1@host-a", "web-1@host-b");
+        assertThat(agents.vm(new VmId("web-1", "host-b")).orElseThrow().info().tenant()).isEqualTo("globex");
+        assertThat(agents.vm(new VmId("web-1", "host-a")).orElseThrow().capabilities())
+                .containsExactly(dev.periscope.vmi.driver.Capability.READ_MEMORY); // the engine's type, read back from the API's
+        assertThat(agents.vm(new VmId("web-1", "host-c"))).isEmpty();
+    }
+
+    @Test
+    void aSilentAgentIsUnreachableWithinTheLimitAndReturnsWhenItAnswers() {
+        FakeAgent a = fake("host-a", "agents-test-silent");
+        a.vms(FakeAgent.vm("web-1", "acme", true, 512));
+        agents(a.address());
+        await("connected", () -> agents.host("host-a").map(l -> l.state() == AgentLink.State.CONNECTED).orElse(false));
+        long t0 = System.nanoTime();
+        a.silent(true);
+        await("unreachable", () -> agents.host("host-a").orElseThrow().state() == AgentLink.State.UNREACHABLE);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+        assertThat(agents.vms()).singleElement().satisfies(v -> assertThat(v.reachable()).isFalse());
+        assertThat(changes).contains("host-a UNREACHABLE");
+
+        a.silent(false);
+        await("back", () -> agents.host("host-a").orElseThrow().state() == AgentLink.State.CONNECTED);
+        assertThat(agents.vms()).singleElement().satisfies(v -> assertThat(v.reachable()).isTrue());
+    }
+
+    @Test
+    void anAgentThatGoesAwayIsUnreachableAtOnceAndReturnsWhenItIsBack() {
+        FakeAgent a = fake("host-a", "agents-test-restart");
+        a.vms(FakeAgent.vm("web-1", "acme", true, 512));
+        agents(a.address());
+        await("connected", () -> agents.host("host-a").map(l -> l.state() == AgentLink.State.CONNECTED).orElse(false));
+        a.close();
+        await("unreachable", () -> agents.host("host-a").orElseThrow().state() == AgentLink.State.UNREACHABLE);
+        assertThat(agents.host("host-a").orElseThrow().status().lastError()).contains("host-a");
+
+        FakeAgent back = fake("host-a", "agents-test-restart");
+        back.vms(FakeAgent.vm("web-1", "acme", true, 512), FakeAgent.vm("web-2", "acme", true, 512));
+        await("back with its VMs", () -> agents.vms().size() == 2 && agents.vms().stream().allMatch(HostedVm::reachable));
+    }
+
+    @Test
+    void whenTwoAgentsClaimOneHostTheFirstKeepsIt() {
+        FakeAgent a = fake("same", "agents-test-first"), b = fake("same", "agents-test-second");
+        a.vms(FakeAgent.vm("from-a", "acme", true, 64));
+        b.vms(FakeAgent.vm("from-b", "acme", true, 64));
+        agents(a.address(), b.address());
+        await("both connected", () -> agents.links().stream().allMatch(l -> l.state() == AgentLink.State.CONNECTED)
+                && agents.links().size() == 2);
+        assertThat(agents.vms()).extracting(v -> v.id().name()).containsExactly("from-a");
+    }
+}
