@@ -11,8 +11,9 @@ import java.util.Optional;
 
 /**
  * What one run of {@link OverheadExperiment} found, as the paper's Table 1 with Periscope's rows beside it: the
- * per-method summaries, the per-event costs derived from them, the targets of DESIGN.md checked against them and
- * the guest checks; as Markdown and as JSON (the dashboard's Experiment page reads the JSON).
+ * per-method summaries, the per-event costs derived from them, the performance targets (docs/ARCHITECTURE.md)
+ * checked against them and the guest checks; as Markdown and as JSON (the dashboard's Experiment page reads the
+ * JSON).
  */
 record OverheadReport(OverheadExperiment.Profile profile, String platform, String vm, String kernelParams, int runs,
                       int iterations, String machine, Instant startedAt, String loadAtEnd, List<TraceMethod> methods,
@@ -55,7 +56,7 @@ record OverheadReport(OverheadExperiment.Profile profile, String platform, Strin
     record Cost(String what, String derivation, double msPerEvent) {
     }
 
-    /** A target of DESIGN.md or the issue, checked against the measurement. */
+    /** A performance target (docs/ARCHITECTURE.md), checked against the measurement. */
     record Target(String what, String required, double value, boolean met) {
     }
 
@@ -105,7 +106,7 @@ record OverheadReport(OverheadExperiment.Profile profile, String platform, Strin
         return events > 0 ? ms / events : Double.NaN;
     }
 
-    /** The issue's targets on the Xen lab; on the QEMU lab the same figures, reported. */
+    /** The targets, required on the Xen lab; on the QEMU lab the same figures, reported. */
     static List<Target> targets(String platform, List<Summary> rows) {
         List<Target> out = new ArrayList<>();
         Optional<Summary> m1 = row(rows, TraceMethod.M1);
