@@ -124,7 +124,6 @@ vm_id=$guest@xen-lab
     --periscope.fleet.tls.private-key="$VAR_DIR/pki/control-plane.key" \
     --periscope.demo-data=false --server.port="$port" > "$srv/server.log" 2>&1 &
 srv_pid=$!
-api() { curl -fsS --max-time 170 -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)" "http://127.0.0.1:$port$1"; }
 step "Periscope's server: /api/v1/vms lists $vm_id" 180 bash -c '
     for i in $(seq 1 170); do
         [[ -s $0/operator.token ]] && out=$(curl -fsS --max-time 20 2>/dev/null -H "Authorization: Bearer $(cat "$0/operator.token")" \
@@ -133,10 +132,13 @@ step "Periscope's server: /api/v1/vms lists $vm_id" 180 bash -c '
     done; echo "$out"; exit 1' "$srv" "$port" "$vm_id" || check "the server did not list $vm_id ($srv/server.log)"
 grep -q "\"id\":\"$vm_id\",\"name\":\"$guest\",\"host\":\"xen-lab\",\"tenant\":\"[^\"]*\",\"platform\":\"xen\",\"state\":\"RUNNING\"" <<< "$OUT" ||
     check "the server's fleet does not show $vm_id running on platform xen"
-step "Periscope's server: /api/v1/hosts shows xen-lab connected" 30 api /api/v1/hosts || true
+# a command, not a function: step runs it under timeout
+api=(curl -fsS --max-time 170 -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)")
+step "Periscope's server: /api/v1/hosts shows xen-lab connected" 30 "${api[@]}" "http://127.0.0.1:$port/api/v1/hosts" || true
 grep -q '"host":"xen-lab","address":"127.0.0.1:[0-9]*","state":"CONNECTED"' <<< "$OUT" ||
     check "the server does not show dom0's agent xen-lab connected"
-step "Periscope's server: /api/v1/vms/$vm_id/processes?mode=live" 180 api "/api/v1/vms/$vm_id/processes?mode=live" ||
+step "Periscope's server: /api/v1/vms/$vm_id/processes?mode=live" 180 "${api[@]}" \
+    "http://127.0.0.1:$port/api/v1/vms/$vm_id/processes?mode=live" ||
     check "the server could not list $vm_id's processes ($srv/server.log)"
 api_ps=$OUT
 printf '%s\n' "$api_ps" > "$out_dir/api-processes.json"
