@@ -730,10 +730,14 @@ int32_t periscope_xen_monitor_start(periscope_xen_domain *d, const char *ring_pa
                                     uint64_t token_low, periscope_xen_monitor **out)
 {
     *out = NULL;
-    if (!(d->features & PERISCOPE_XEN_FEATURE_MONITOR))
-        return pxe_fail(PERISCOPE_XEN_E_UNSUPPORTED, 0, "domain %u is PV: Xen has no vm_event for PV guests", d->domid);
     if (d->monitor)
         return pxe_fail(PERISCOPE_XEN_E_BUSY, 0, "domain %u already has a monitor in this process", d->domid);
+    /* probed again: FLASK may have refused a sub-op at attach that it allows now (setenforce, a new policy; the
+     * agent keeps a domain attached for long), and a monitor with stale features stops on its first filter or
+     * breakpoint */
+    d->features = probe_features(d);
+    if (!(d->features & PERISCOPE_XEN_FEATURE_MONITOR))
+        return pxe_fail(PERISCOPE_XEN_E_UNSUPPORTED, 0, "domain %u is PV: Xen has no vm_event for PV guests", d->domid);
     periscope_xen_monitor *m = calloc(1, sizeof *m);
     if (!m)
         return pxe_fail(PERISCOPE_XEN_E_FAILED, ENOMEM, "out of memory");
