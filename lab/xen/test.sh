@@ -147,12 +147,13 @@ n_api=$(grep -o '"pid":' <<< "$api_ps" | wc -l)
 for p in periscope-shelld busy-writer busy-proc idle-sleeper; do
     grep -q "\"cmdline\":\"[^\"]*$p" <<< "$api_ps" || check "the server's list of $guest lacks $p"
 done
-# the REST list as the engine's table (PID PPID NAME, kernel threads by name), for the comparison with ps below
+# the REST list as the engine's table (PID PPID NAME; the API's cmdline names a kernel thread "[comm]", as ps does),
+# for the comparison with ps below
 api_table=$(python3 -c '
 import json, sys
 print("BEGIN PROCESSES"); print("PID PPID NAME")
 for p in json.load(sys.stdin)["processes"]:
-    print(p["pid"], p["ppid"], p["name"] if p["kernelThread"] else p["cmdline"])
+    print(p["pid"], p["ppid"], p["cmdline"] or "[" + p["name"] + "]")
 print("END PROCESSES")' <<< "$api_ps" || true)
 # a snapshot needs the Periscope sub-op, which FLASK refuses dom0 (no monitoring label): a clear error, not a hang
 step "Periscope's server: /api/v1/vms/$vm_id/processes?mode=snapshot" 180 curl -sS --max-time 170 \
