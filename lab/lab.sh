@@ -164,6 +164,7 @@ cmd_start() {
         ensure_tools
         parts+=("$TOOLS_CPIO")
     fi
+    [[ -n $WL_OVERLAY ]] && parts+=("$WL_OVERLAY")
     if ((${#parts[@]})); then
         cat "$BASE_INITRD" "${parts[@]}" > "$d/initrd.img"
         initrd=$d/initrd.img

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Installs the host packages the Periscope lab needs (Debian bookworm), plus any package names given as
 # arguments (./periscope test adds what the tests need). Idempotent; silent when all is present.
-# QEMU >= 10 comes from bookworm-backports; the source (deb + deb-src) is added if missing.
+# QEMU >= 10 comes from bookworm-backports; the source (deb + deb-src) is added if missing, and bookworm's deb-src
+# (the paper image compiles Debian's jansson sources, lab/lib/image.sh).
 set -euo pipefail
 
 # gcc with libc6-dev's static libc builds the guest's syscall probe; strace (and its libraries) goes into the
-# guest next to it (lab.sh start --tools).
+# guest next to it (lab.sh start --tools); zip packs the jansson workload's sources.
 PKGS=(busybox-static cpio gzip socat curl xz-utils zstd util-linux coreutils gcc libc6-dev make pkg-config
-      libglib2.0-dev strace "$@")
+      libglib2.0-dev strace zip "$@")
 # The libvirt platform's tests run a real libvirtd (libvirt-daemon-system); libvirt-dev holds the headers the
 # committed bindings are generated from (nothing at run time needs it). Without recommends: no dnsmasq, firewall
 # or storage tools, which the tests' domains do not use.
 LIBVIRT_PKGS=(libvirt-daemon-system libvirt-clients libvirt-dev)
 QEMU_PKG=qemu-system-x86
 BPO_LIST=/etc/apt/sources.list.d/periscope-bookworm-backports.list
+SRC_LIST=/etc/apt/sources.list.d/periscope-bookworm-src.list
 BPO_URI=http://deb.debian.org/debian
 
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
@@ -47,8 +49,19 @@ if [[ $codename == bookworm ]]; then
     has_line deb-src || bpo_lines+="deb-src $BPO_URI bookworm-backports main"$'\n'
 fi
 need_bpo=false; [[ -n $bpo_lines ]] && need_bpo=true
+has_src() { # is a deb-src source of bookworm itself (not -backports, -updates) configured?
+    local f
+    grep -qsE '^[[:space:]]*deb-src[[:space:]].*[[:space:]]bookworm[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list && return 0
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -f $f ]] && grep -qsE '^Types:.*deb-src' "$f" && grep -qsE '^Suites:(.*[[:space:]])?bookworm([[:space:]]|$)' "$f" && return 0
+    done
+    return 1
+}
+src_line=""
+[[ $codename == bookworm ]] && ! has_src && src_line="deb-src $BPO_URI bookworm main"$'\n'
+need_src=false; [[ -n $src_line ]] && need_src=true
 
-if ((${#missing[@]} == 0 && ${#missing_libvirt[@]} == 0)) && $qemu_ok && ! $need_bpo; then
+if ((${#missing[@]} == 0 && ${#missing_libvirt[@]} == 0)) && $qemu_ok && ! $need_bpo && ! $need_src; then
     exit 0
 fi
 
@@ -61,6 +74,7 @@ fi
 if (( EUID != 0 )); then
     echo "lab/setup.sh: root is needed to install host packages. Run as root:" >&2
     $need_bpo && printf "  printf '%s' >> %s\n" "${bpo_lines//$'\n'/\\n}" "$BPO_LIST" >&2
+    $need_src && printf "  printf '%s' >> %s\n" "${src_line//$'\n'/\\n}" "$SRC_LIST" >&2
     line="apt-get update"
     ((${#missing[@]})) && line+=" && apt-get install -y ${missing[*]}"
     ((${#missing_libvirt[@]})) && line+=" && apt-get install -y --no-install-recommends ${missing_libvirt[*]}"
@@ -73,6 +87,10 @@ export DEBIAN_FRONTEND=noninteractive
 if $need_bpo; then
     echo "lab/setup.sh: adding bookworm-backports source ($BPO_LIST)"
     printf '%s' "$bpo_lines" >> "$BPO_LIST"
+fi
+if $need_src; then
+    echo "lab/setup.sh: adding bookworm's deb-src ($SRC_LIST)"
+    printf '%s' "$src_line" >> "$SRC_LIST"
 fi
 echo "lab/setup.sh: apt-get update"
 apt-get update -qq

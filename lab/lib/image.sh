@@ -3,10 +3,14 @@
 # in CACHE/initramfs (lab VMs boot it; the Xen lab's domUs boot it with an overlay, its dom0 initramfs uses the
 # busybox); and the workloads a guest runs at boot.
 # Provides: ensure_busybox (-> BUSYBOX), ensure_initramfs (-> BASE_INITRD), ensure_tools (-> TOOLS_CPIO: the
-#   overlay `start --tools` adds), find_workload WORKLOAD (-> WL_NAME, WL_FILE).
+#   overlay `start --tools` adds), find_workload WORKLOAD (-> WL_NAME, WL_FILE, WL_OVERLAY), ensure_paper_overlay
+#   (-> PAPER_OVERLAY).
 # Needs: paths.sh (LAB_DIR, CACHE), common.sh (die, note, need, missing_packages).
 
 INITRAMFS_FORMAT=v1          # bump when the image layout produced by ensure_initramfs changes
+PAPER_OVERLAY_FORMAT=v1      # bump when the layout produced by ensure_paper_overlay changes
+# What the paper's job needs in the guest: the compiler, the C library it and the compiled code use, the headers
+PAPER_PACKAGES=(tcc libc6 libc6-dev linux-libc-dev)
 
 # ensure_busybox -> BUSYBOX (a static busybox binary)
 ensure_busybox() {
@@ -110,12 +114,13 @@ ensure_tools() {
 }
 
 # find_workload WORKLOAD -> WL_NAME (what the guest runs: /periscope/workloads/WL_NAME.sh), WL_FILE (the file to add
-# to the image, empty for a built-in workload). WORKLOAD is the name of one in lab/workloads, or a file (a path, or
-# a name ending in .sh).
-# shellcheck disable=SC2034 # WL_NAME and WL_FILE are for the caller
+# to the image, empty for a built-in workload), WL_OVERLAY (a cached image part the workload needs, appended after
+# the base image; empty for most). WORKLOAD is the name of one in lab/workloads, or a file (a path, or a name ending
+# in .sh).
+# shellcheck disable=SC2034 # WL_NAME, WL_FILE and WL_OVERLAY are for the caller
 find_workload() {
     local workload=$1 f builtin=""
-    WL_FILE=""
+    WL_FILE="" WL_OVERLAY=""
     if [[ $workload == */* || $workload == *.sh ]]; then
         [[ -f $workload ]] || die "workload file not found: $workload"
         WL_FILE=$(realpath "$workload")
@@ -128,4 +133,52 @@ find_workload() {
         fi
         WL_NAME=$workload
     fi
+    # only the paper's job carries a compiler: every other guest boots the small base image
+    if [[ $WL_NAME == jansson ]]; then
+        ensure_paper_overlay
+        WL_OVERLAY=$PAPER_OVERLAY
+    fi
+}
+
+# ensure_paper_overlay -> PAPER_OVERLAY: what the DAIS 2020 paper's job needs in the guest, as a gzip'd cpio
+# appended to the base image (cached in CACHE/paper): tcc (Debian's package) with its runtime files, the C
+# library it runs on and the headers it compiles against (libc6, libc6-dev, linux-libc-dev: /usr/include), and
+# /periscope/paper/jansson.zip, the sources of Debian's jansson package (apt-get source, bookworm's deb-src that
+# lab/setup.sh adds) zipped as the paper's job unpacks them. About 3 MB; built once, no apt call when cached.
+ensure_paper_overlay() {
+    local dir=$CACHE/paper
+    PAPER_OVERLAY=$dir/overlay-$PAPER_OVERLAY_FORMAT.cpio.gz
+    [[ -s $PAPER_OVERLAY ]] && return
+    need apt-get dpkg-deb cpio gzip zip tar
+    mkdir -p "$dir"
+    exec {PLOCK}>"$dir/.lock"; flock "$PLOCK"
+    if [[ ! -s $PAPER_OVERLAY ]]; then
+        note "building the paper image part (tcc, glibc headers, jansson sources) ..."
+        local tmp; tmp=$(mktemp -d "$dir/.build.XXXXXX")
+        mkdir -p "$tmp/debs" "$dir/src"
+        (cd "$tmp/debs" && apt-get download -q -o APT::Sandbox::User="$(id -un)" "${PAPER_PACKAGES[@]}" >dl.log 2>&1) ||
+            { cat "$tmp/debs/dl.log" >&2; rm -rf "$tmp"; die "apt-get download ${PAPER_PACKAGES[*]} failed"; }
+        if ! compgen -G "$dir/src/jansson_*.orig.tar.*" > /dev/null; then
+            (cd "$dir/src" && apt-get source --download-only -q -o APT::Sandbox::User="$(id -un)" jansson >dl.log 2>&1) ||
+                { cat "$dir/src/dl.log" >&2; rm -rf "$tmp"; die "apt-get source jansson failed (deb-src for bookworm: run lab/setup.sh as root)"; }
+        fi
+        local d x=$tmp/x r=$tmp/root
+        for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$x"; done
+        mkdir -p "$r/usr/bin" "$r/usr/lib/x86_64-linux-gnu" "$r/lib/x86_64-linux-gnu" "$r/lib64" "$r/periscope/paper"
+        cp "$x/usr/bin/tcc" "$r/usr/bin/"
+        cp -a "$x/usr/lib/x86_64-linux-gnu/tcc" "$r/usr/lib/x86_64-linux-gnu/"
+        cp -a "$x/usr/include" "$r/usr/"
+        # the shared objects tcc runs on (its NEEDED entries) and the dynamic loader its ELF names
+        for d in libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 ld-linux-x86-64.so.2; do
+            cp -L "$x/lib/x86_64-linux-gnu/$d" "$r/lib/x86_64-linux-gnu/$d"
+        done
+        ln -s /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$r/lib64/ld-linux-x86-64.so.2"
+        mkdir "$tmp/zip"
+        tar -xf "$dir"/src/jansson_*.orig.tar.* -C "$tmp/zip"
+        (cd "$tmp/zip" && find . -exec touch -d 2020-01-01T00:00:00Z {} + && zip -q -X -r "$r/periscope/paper/jansson.zip" jansson-*)
+        (cd "$r" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$PAPER_OVERLAY.tmp"
+        mv "$PAPER_OVERLAY.tmp" "$PAPER_OVERLAY"
+        rm -rf "$tmp"
+    fi
+    exec {PLOCK}>&-
 }

@@ -268,10 +268,18 @@ ensure_shim() {
 }
 
 # ---------------------------------------------------------------- QEMU
-# xen_pick_qemu -> XEN_QEMU, XEN_QEMU_KIND (fixed: the nested-SVM fixed build, stock: Debian's), XEN_QEMU_ARGS
+# xen_pick_qemu -> XEN_QEMU, XEN_QEMU_KIND (fixed: the nested-SVM fixed build, stock: Debian's), XEN_QEMU_ARGS.
+# The fixed build is made here when it is missing (qemu/build.sh: once, cached, about 3 to 5 minutes); if that
+# fails, Debian's QEMU runs the lab, for PV guests only.
 xen_pick_qemu() {
     local fixed=$XEN_CACHE/qemu/current/bin/qemu-system-x86_64
     XEN_QEMU_ARGS=()
+    if [[ -z ${PERISCOPE_XEN_QEMU:-} && ! -x $fixed ]]; then
+        note "xen: building QEMU with the nested-SVM fixes (once; log $XEN_CACHE/qemu-build.log) ..."
+        mkdir -p "$XEN_CACHE"
+        nice -n 15 bash "$XEN_LAB_DIR/qemu/build.sh" > "$XEN_CACHE/qemu-build.log" 2>&1 ||
+            note "xen: the QEMU build failed (last lines of $XEN_CACHE/qemu-build.log below): Debian's QEMU runs PV guests only"$'\n'"$(tail -n 15 "$XEN_CACHE/qemu-build.log")"
+    fi
     if [[ -n ${PERISCOPE_XEN_QEMU:-} ]]; then
         XEN_QEMU=$PERISCOPE_XEN_QEMU XEN_QEMU_KIND=${PERISCOPE_XEN_QEMU_KIND:-stock}
     elif [[ -x $fixed ]]; then
@@ -411,6 +419,8 @@ xen_cmd_build() {
     echo "dom0 root:   $DOM0_ROOT"
     echo "dom0 initrd: $DOM0_INITRD"
     echo "shim:        $XEN_SHIM"
+    xen_pick_qemu
+    echo "qemu:        $XEN_QEMU ($XEN_QEMU_KIND)"
     echo "ready in $(elapsed "$t0") s"
 }
 
@@ -622,7 +632,8 @@ xen_cmd_guest() {
     chmod 755 "$ov/periscope/bin/periscope-shelld"
     [[ -n $WL_FILE ]] && cp "$WL_FILE" "$ov/periscope/workloads/$WL_NAME.sh"
     # one gzip stream: libxc gunzips a PV ramdisk itself and fails on concatenated members (Linux would not)
-    { gzip -dc "$BASE_INITRD"; (cd "$ov" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } |
+    { gzip -dc "$BASE_INITRD"; [[ -z $WL_OVERLAY ]] || gzip -dc "$WL_OVERLAY"
+      (cd "$ov" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } |
         gzip -6 > "$gd/initrd.img"
     rm -rf "$ov"
     ln -f "$KERNEL_VMLINUZ" "$gd/vmlinuz" 2>/dev/null || cp "$KERNEL_VMLINUZ" "$gd/vmlinuz"

@@ -67,7 +67,14 @@ static void test_dtb_set_contains_and_pass(void)
     /* switching to or from a watched address space passes; between others does not */
     CHECK(periscope_cr3_filter_pass(v, nr, 0x4000, 0x6000));
     CHECK(periscope_cr3_filter_pass(v, nr, 0x6000, 0x4000));
+    CHECK(periscope_cr3_filter_pass(v, nr, 0x7001, 0x4000)); /* to another's KPTI user half */
     CHECK(!periscope_cr3_filter_pass(v, nr, 0x6000, 0xa000));
+
+    /* KPTI's flips within one watched address space, and PCID changes, are no switch */
+    CHECK(!periscope_cr3_filter_pass(v, nr, 0x5801, 0x4000));
+    CHECK(!periscope_cr3_filter_pass(v, nr, 0x4000, 0x5801));
+    CHECK(!periscope_cr3_filter_pass(v, nr, 0x8000000000004005ULL, 0x4003));
+    CHECK(!periscope_cr3_filter_pass(v, nr, 0x2000, 0x2000));
 }
 
 static void test_cr3_filter_bounds(void)
@@ -144,6 +151,58 @@ static void test_bp_restore_insn(void)
     CHECK(tail[0] == 0x48 && tail[1] == 0x89);
 }
 
+static void test_bp_switch_and_hit_action(void)
+{
+    static struct periscope_bp_table t;
+    const uint64_t dtbs[] = {0x2000, 0x8000};
+    struct periscope_bp plain = {.gfn = 1, .flags = XEN_PERISCOPE_BP_SYNC};
+    struct periscope_bp switched = {.gfn = 2, .flags = XEN_PERISCOPE_BP_SWITCHED};
+    struct periscope_bp filtered = {.gfn = 3, .flags = XEN_PERISCOPE_BP_DTB_FILTER};
+    struct periscope_bp both = {.gfn = 4, .flags = XEN_PERISCOPE_BP_SWITCHED | XEN_PERISCOPE_BP_DTB_FILTER};
+
+    memset(&t, 0, sizeof(t));
+    CHECK(periscope_bp_insert(&t, &plain) == 0);
+    CHECK(periscope_bp_insert(&t, &switched) == 1);
+    CHECK(periscope_bp_insert(&t, &filtered) == 2);
+    CHECK(periscope_bp_insert(&t, &both) == 3);
+
+    /* a new table's switch is off: only unswitched INT3s are in memory */
+    CHECK(!t.on);
+    CHECK(periscope_bp_present(&t, &plain) && !periscope_bp_present(&t, &switched));
+    CHECK(periscope_bp_hit_action(&t, &plain, dtbs, 2, 0x6000) == PERISCOPE_BP_REPORT);
+    CHECK(periscope_bp_hit_action(&t, &switched, dtbs, 2, 0x2000) == PERISCOPE_BP_RETRY);
+
+    CHECK(periscope_bp_switch(&t, true));
+    CHECK(!periscope_bp_switch(&t, true)); /* no flip, nothing to write */
+    CHECK(periscope_bp_present(&t, &switched));
+    CHECK(periscope_bp_hit_action(&t, &switched, dtbs, 2, 0x6000) == PERISCOPE_BP_REPORT);
+
+    /* the DTB filter: the traced address spaces (KPTI halves and PCIDs alike) report, others stay in Xen */
+    CHECK(periscope_bp_hit_action(&t, &filtered, dtbs, 2, 0x2000) == PERISCOPE_BP_REPORT);
+    CHECK(periscope_bp_hit_action(&t, &filtered, dtbs, 2, 0x9805) == PERISCOPE_BP_REPORT);
+    CHECK(periscope_bp_hit_action(&t, &filtered, dtbs, 2, 0x6000) == PERISCOPE_BP_QUIET);
+    CHECK(periscope_bp_hit_action(&t, &filtered, NULL, 0, 0x2000) == PERISCOPE_BP_QUIET); /* no set: none */
+    CHECK(periscope_bp_hit_action(&t, &both, dtbs, 2, 0x8000) == PERISCOPE_BP_REPORT);
+
+    CHECK(periscope_bp_switch(&t, false));
+    CHECK(periscope_bp_hit_action(&t, &both, dtbs, 2, 0x8000) == PERISCOPE_BP_RETRY);
+    CHECK(periscope_bp_hit_action(&t, &filtered, dtbs, 2, 0x8000) == PERISCOPE_BP_REPORT);
+
+    /* unknown flags are refused */
+    CHECK(periscope_bp_insert(&t, &(struct periscope_bp){.gfn = 5, .flags = 1U << 3}) == -EINVAL);
+}
+
+static void test_response_switch(void)
+{
+    CHECK(periscope_response_switch(0) == -1);
+    CHECK(periscope_response_switch(1U << 0) == -1); /* VM_EVENT_FLAG_VCPU_PAUSED alone */
+    CHECK(periscope_response_switch(XEN_PERISCOPE_VM_EVENT_FLAG_BP_ON | 1) == 1);
+    CHECK(periscope_response_switch(XEN_PERISCOPE_VM_EVENT_FLAG_BP_OFF | 1) == 0);
+    CHECK(periscope_response_switch(XEN_PERISCOPE_VM_EVENT_FLAG_BP_ON | XEN_PERISCOPE_VM_EVENT_FLAG_BP_OFF) == -1);
+    /* above every upstream VM_EVENT_FLAG_* of interface 7 (the highest is bit 15) */
+    CHECK(XEN_PERISCOPE_VM_EVENT_FLAG_BP_ON > (1U << 15) && XEN_PERISCOPE_VM_EVENT_FLAG_BP_OFF > (1U << 15));
+}
+
 static void test_snapshot_book(void)
 {
     uint64_t bits[2] = {0, 0};
@@ -181,6 +240,8 @@ int main(void)
     test_cr3_filter_bounds();
     test_bp_table();
     test_bp_restore_insn();
+    test_bp_switch_and_hit_action();
+    test_response_switch();
     test_snapshot_book();
 
     printf("periscope-monitor: %d checks, %d failures\n", checks, failures);

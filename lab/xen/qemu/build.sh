@@ -27,7 +27,7 @@ as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # As few features as give the lab what it needs: TCG, the PC machines, virtio-9p for dom0's root
 # (libattr), pixman for the display devices the PC machines expect, and the user network (libslirp) that forwards
-# one host port to the driver server in dom0. No KVM, GUI, docs, tools, plugins.
+# one host port to the agent in dom0. No KVM, GUI, docs, tools, plugins.
 configure_flags=(
     --target-list=x86_64-softmmu
     --python=/usr/bin/python3

@@ -74,6 +74,7 @@ const char *periscope_xen_last_error(void) { return pxe_message; }
 typedef struct pxm_event {
     uint32_t kind;
     uint32_t vcpu;
+    int paused; /* the vCPU waits for the response (a synchronous request): it may carry a breakpoint switch */
     uint64_t old_cr3;
     uint64_t new_cr3;
     uint64_t cr3; /* current CR3 (breakpoints) */
@@ -82,13 +83,23 @@ typedef struct pxm_event {
     uint64_t rax, rdi, rsi, rdx, rcx, r8, r9, r10;
 } pxm_event;
 
+/* pxm_bp.flags: how the hypervisor keeps a breakpoint (patches 0002 and 0005) */
+#define PXM_BP_SYNC 0x1u       /* a reported hit waits for our response */
+#define PXM_BP_SWITCHED 0x2u   /* its INT3 is in guest memory only while the breakpoint switch is on */
+#define PXM_BP_DTB_FILTER 0x4u /* reported only while the current DTB is in the hypervisor's DTB set */
+
 /* A breakpoint of the control block, translated to a guest frame. */
 typedef struct pxm_bp {
     uint64_t gva;
     uint64_t gfn;
     uint32_t kind;   /* PERISCOPE_BP_* */
     uint32_t offset; /* gva & 0xfff */
+    uint32_t flags;  /* PXM_BP_* */
+    uint32_t reserved;
 } pxm_bp;
+
+/* A breakpoint switch carried in the response to a paused vCPU's request (pxm_core.response_switch). */
+#define PXM_SWITCH_NONE (-1)
 
 typedef struct pxm_ops {
     /* Arm (enable != 0) or disarm CR3 write events; sync: the vCPU waits for our response. */
@@ -97,8 +108,10 @@ typedef struct pxm_ops {
     int32_t (*cr3_filter)(void *ctx, const uint64_t *dtbs, uint32_t n);
     /* Resolve gva to a guest frame for a breakpoint. */
     int32_t (*translate)(void *ctx, uint64_t gva, uint64_t *gfn);
-    /* Replace the hypervisor breakpoints (n == 0: remove all); sync per the control mode. */
-    int32_t (*breakpoints)(void *ctx, const pxm_bp *bps, uint32_t n, int sync);
+    /* Replace the hypervisor breakpoints (n == 0: remove all, restoring the guest's bytes). */
+    int32_t (*breakpoints)(void *ctx, const pxm_bp *bps, uint32_t n);
+    /* Turn the switch of PXM_BP_SWITCHED breakpoints on or off outside a response (the domain is paused). */
+    int32_t (*bp_switch)(void *ctx, int on);
 } pxm_ops;
 
 /*
@@ -117,9 +130,16 @@ typedef struct pxm_core {
     periscope_control ctl; /* the adopted configuration (mode 0 until one is adopted) */
     uint32_t lane_count;
     int hv_filter;         /* the hypervisor applies ctl.dtbs */
-    int cr3_armed, cr3_sync, bps_armed, bps_sync;
+    int cr3_armed, cr3_sync, bps_armed;
+    int bp_on;             /* the hypervisor's breakpoint switch */
+    int responding;        /* applying a control while a paused vCPU waits for our response */
+    int response_switch;   /* 0/1: the switch to carry in that response; PXM_SWITCH_NONE */
     pxm_bp bps[PERISCOPE_RING_MAX_BREAKPOINTS];
     uint32_t nbps;
+    periscope_breakpoint bp_src[PERISCOPE_RING_MAX_BREAKPOINTS]; /* the control's list bps[] was translated from */
+    uint32_t nbp_src;
+    uint64_t hv_cr3_suppressed, hv_bp_quiet; /* the hypervisor's counters already added to lane 0 */
+    int32_t failure;       /* a control that could not be applied while answering a request: stops the monitor */
     uint64_t bp_history[PXM_BP_HISTORY]; /* gfn << 12 | offset of every breakpoint set, newest overwriting oldest */
     uint32_t bp_history_count;
     uint64_t records, filtered;
@@ -153,6 +173,7 @@ static int32_t pxm_core_open(pxm_core *c, const char *path, uint64_t token_high,
     c->size = (uint64_t)st.st_size;
     c->token[0] = token_high;
     c->token[1] = token_low;
+    c->response_switch = PXM_SWITCH_NONE;
     c->lane_count = c->h->lane_count;
     for (uint32_t i = 0; i < c->lane_count; i++)
         periscope_producer_init(&c->lanes[i], c->h, i);
@@ -177,11 +198,16 @@ static int32_t pxm_core_disarm(pxm_core *c, const pxm_ops *ops, void *ctx)
 {
     int32_t first = PERISCOPE_XEN_OK, s;
     if (c->bps_armed) {
-        s = ops->breakpoints(ctx, NULL, 0, 0);
+        if (c->bp_on) { /* a later table starts switched off */
+            s = ops->bp_switch(ctx, 0);
+            first = first ? first : s;
+            c->bp_on = 0;
+        }
+        s = ops->breakpoints(ctx, NULL, 0);
         first = first ? first : s;
         c->bps_armed = 0;
-        c->bps_sync = 0;
         c->nbps = 0;
+        c->nbp_src = 0;
     }
     if (c->hv_filter) {
         s = ops->cr3_filter(ctx, NULL, 0);
@@ -228,8 +254,11 @@ static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
         c->cr3_sync = want_sync;
     }
 
-    /* Hypervisor filter when available; otherwise pxm_core_deliver filters. */
-    if (want_cr3 && (mode & PERISCOPE_MODE_CR3_FILTER)) {
+    /* The hypervisor's DTB set: for CR3 writes when they are filtered, and for syscall breakpoints when CR3 writes
+     * are not wanted at all (installed otherwise, it would filter CR3 writes a session wants). Without patch 0001
+     * pxm_core_deliver filters. */
+    int want_set = (want_cr3 && (mode & PERISCOPE_MODE_CR3_FILTER)) || (!want_cr3 && (mode & PERISCOPE_MODE_SYSCALL_FILTER));
+    if (want_set) {
         s = ops->cr3_filter(ctx, c->ctl.dtbs, c->ctl.dtb_count);
         if (s == PERISCOPE_XEN_OK)
             c->hv_filter = c->ctl.dtb_count > 0;
@@ -243,36 +272,69 @@ static int32_t pxm_core_apply(pxm_core *c, const pxm_ops *ops, void *ctx)
         c->hv_filter = 0;
     }
 
+    /* Breakpoints: translated once per list (a page walk through foreign mappings is slow), rewritten in the
+     * hypervisor only when an address or a flag changes (each rewrite pauses the domain). */
     uint32_t n = 0;
     pxm_bp next[PERISCOPE_RING_MAX_BREAKPOINTS];
-    if (mode & (PERISCOPE_MODE_SYSCALL | PERISCOPE_MODE_BREAKPOINT)) {
-        for (uint32_t i = 0; i < c->ctl.breakpoint_count; i++) {
+    uint32_t nsrc = c->ctl.breakpoint_count;
+    if (nsrc == c->nbp_src && !memcmp(c->ctl.breakpoints, c->bp_src, nsrc * sizeof c->bp_src[0])) {
+        n = c->nbps;
+        memcpy(next, c->bps, n * sizeof next[0]);
+    } else {
+        for (uint32_t i = 0; i < nsrc; i++) {
             const periscope_breakpoint *b = &c->ctl.breakpoints[i];
             uint64_t gfn = 0;
             if (ops->translate(ctx, b->gva, &gfn) != PERISCOPE_XEN_OK)
-                continue; /* not mapped now: left out, like the plugin's unresolvable addresses */
-            next[n] = (pxm_bp){.gva = b->gva, .gfn = gfn, .kind = b->kind, .offset = (uint32_t)(b->gva & 0xfff)};
-            n++;
+                continue; /* not mapped now: left out until the list changes, like the plugin's unresolvables */
+            next[n++] = (pxm_bp){.gva = b->gva, .gfn = gfn, .kind = b->kind, .offset = (uint32_t)(b->gva & 0xfff)};
         }
     }
-    int sync = n && (mode & (PERISCOPE_MODE_SYSCALL_SYNC | PERISCOPE_MODE_BREAKPOINT_SYNC)) != 0;
-    /* Rewriting guest code is the expensive part (the domain is paused for every byte): a new filter set or a
-     * mode change that keeps the same breakpoints leaves them alone. */
-    if (n == c->nbps && sync == c->bps_sync && !memcmp(next, c->bps, n * sizeof next[0]))
-        return PERISCOPE_XEN_OK;
-    if (n || c->bps_armed) {
-        if ((s = ops->breakpoints(ctx, next, n, sync)) != PERISCOPE_XEN_OK)
-            return s;
-        c->bps_armed = n > 0;
-    }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t key = pxm_bp_key(next[i].gfn, next[i].offset);
-        if (!pxm_core_history_has(c, key))
-            c->bp_history[c->bp_history_count++ % PXM_BP_HISTORY] = key;
+        uint32_t f = 0;
+        if (next[i].kind == PERISCOPE_BP_SYSCALL_ENTRY) {
+            /* armed by the switch: on while SYSCALL records are wanted (always for M2 and M5; for M3 and M4
+             * while a traced process runs) */
+            f = PXM_BP_SWITCHED;
+            f |= (mode & PERISCOPE_MODE_SYSCALL_SYNC) ? PXM_BP_SYNC : 0;
+            f |= ((mode & PERISCOPE_MODE_SYSCALL_FILTER) && c->hv_filter) ? PXM_BP_DTB_FILTER : 0;
+        } else {
+            f = (mode & PERISCOPE_MODE_BREAKPOINT_SYNC) ? PXM_BP_SYNC : 0;
+        }
+        next[i].flags = f;
     }
-    memcpy(c->bps, next, n * sizeof next[0]);
-    c->nbps = n;
-    c->bps_sync = sync;
+    int want_on = (mode & PERISCOPE_MODE_SYSCALL) != 0;
+    if (n != c->nbps || memcmp(next, c->bps, n * sizeof next[0])) {
+        if (!n && c->bp_on) { /* a later table starts switched off */
+            if ((s = ops->bp_switch(ctx, 0)) != PERISCOPE_XEN_OK)
+                return s;
+            c->bp_on = 0;
+        }
+        if (n || c->bps_armed) {
+            if ((s = ops->breakpoints(ctx, next, n)) != PERISCOPE_XEN_OK)
+                return s;
+            c->bps_armed = n > 0;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t key = pxm_bp_key(next[i].gfn, next[i].offset);
+            if (!pxm_core_history_has(c, key))
+                c->bp_history[c->bp_history_count++ % PXM_BP_HISTORY] = key;
+        }
+        memcpy(c->bps, next, n * sizeof next[0]);
+        c->nbps = n;
+    }
+    memcpy(c->bp_src, c->ctl.breakpoints, nsrc * sizeof c->bp_src[0]);
+    c->nbp_src = nsrc;
+
+    /* The switch: in the response to the paused vCPU whose event made Java decide (no domain pause, no hypercall
+     * of its own), else with a domctl. */
+    if (n && want_on != c->bp_on) {
+        if (c->responding) {
+            c->response_switch = want_on;
+        } else if ((s = ops->bp_switch(ctx, want_on)) != PERISCOPE_XEN_OK) {
+            return s;
+        }
+        c->bp_on = want_on;
+    }
     return PERISCOPE_XEN_OK;
 }
 
@@ -293,7 +355,29 @@ static int32_t pxm_core_poll_control(pxm_core *c, const pxm_ops *ops, void *ctx)
     PR_STORE_REL(&c->h->control_applied_generation, c->generation);
     for (uint32_t i = 0; i < c->lane_count; i++)
         PR_STORE_RLX(&c->h->lanes[i].applied_generation, c->generation);
+    if (s != PERISCOPE_XEN_OK && !c->failure)
+        c->failure = s;
     return s;
+}
+
+/*
+ * The hypervisor's own counts (CR3 writes its filter suppressed, breakpoint hits it kept back by DTB), totals
+ * since the monitor started: what grew since the last call is added to lane 0 as seen and filtered, so the ring
+ * counts what the hypervisor decided as the QEMU plugin's counts do.
+ */
+static void pxm_core_hypervisor_counts(pxm_core *c, uint64_t cr3_suppressed, uint64_t bp_quiet)
+{
+    if (!c->lane_count)
+        return;
+    periscope_lane *l = c->lanes[0].lane;
+    uint64_t cr3 = cr3_suppressed > c->hv_cr3_suppressed ? cr3_suppressed - c->hv_cr3_suppressed : 0;
+    uint64_t bp = bp_quiet > c->hv_bp_quiet ? bp_quiet - c->hv_bp_quiet : 0;
+    c->hv_cr3_suppressed = cr3_suppressed;
+    c->hv_bp_quiet = bp_quiet;
+    PR_BUMP(&l->seen, cr3 + bp);
+    PR_BUMP(&l->filtered, cr3 + bp);
+    PR_BUMP(&l->cr3_seen, cr3);
+    PR_BUMP(&l->cr3_filtered, cr3);
 }
 
 static const pxm_bp *pxm_core_find_bp(const pxm_core *c, uint64_t gfn, uint64_t rip)
@@ -314,8 +398,11 @@ static int pxm_core_owns_bp(const pxm_core *c, uint64_t gfn, uint64_t rip)
  * Turns one event into a record. Returns 1 if the event was one of ours (the request is answered by the
  * caller afterwards; for synchronous records this returns after the consumer answered or timed out; a hit on
  * a breakpoint removed since is dropped), 0 if it was not (the guest's own INT3, to be given back to it).
+ * After a synchronous record of a paused vCPU, the control the consumer wrote while deciding it (M3 and M4
+ * arm or disarm syscall delivery on a CR3 write) is applied at once; a breakpoint switch it brings is left in
+ * c->response_switch for the caller to put into the response, so the vCPU resumes with it applied.
  */
-static int pxm_core_deliver(pxm_core *c, const pxm_event *e)
+static int pxm_core_deliver(pxm_core *c, const pxm_ops *ops, void *ctx, const pxm_event *e)
 {
     const periscope_control *ctl = &c->ctl;
     const pxm_bp *bp = NULL;
@@ -333,8 +420,14 @@ static int pxm_core_deliver(pxm_core *c, const pxm_event *e)
     int pass;
     if (e->kind == PXM_EV_CR3) {
         int hit = periscope_dtb_contains(ctl, e->new_cr3) || periscope_dtb_contains(ctl, e->old_cr3);
+        /* as the hypervisor's filter: a KPTI flip within one address space is no switch */
+        int same_space = ((e->old_cr3 ^ e->new_cr3) & PERISCOPE_DTB_MASK) == 0;
         kind = PERISCOPE_KIND_CR3_WRITE;
-        pass = (ctl->mode & PERISCOPE_MODE_CR3) && (hit || !(ctl->mode & PERISCOPE_MODE_CR3_FILTER));
+        pass = (ctl->mode & PERISCOPE_MODE_CR3) &&
+               (!(ctl->mode & PERISCOPE_MODE_CR3_FILTER) || (hit && !same_space));
+        PR_BUMP(&p->lane->cr3_seen, 1);
+        if (!pass)
+            PR_BUMP(&p->lane->cr3_filtered, 1);
         flags = (hit ? PERISCOPE_RECORD_FILTER_HIT : 0) | ((ctl->mode & PERISCOPE_MODE_CR3_SYNC) ? PERISCOPE_RECORD_SYNC : 0);
     } else if (bp->kind == PERISCOPE_BP_SYSCALL_ENTRY) {
         int hit = periscope_dtb_contains(ctl, e->cr3);
@@ -379,8 +472,21 @@ static int pxm_core_deliver(pxm_core *c, const pxm_event *e)
     if (flags & PERISCOPE_RECORD_SYNC) {
         uint64_t us = ctl->sync_timeout_us ? ctl->sync_timeout_us : PERISCOPE_RING_DEFAULT_SYNC_TIMEOUT_US;
         periscope_wait_response(p, seq, us * 1000);
+        if (e->paused) {
+            c->responding = 1;
+            pxm_core_poll_control(c, ops, ctx);
+            c->responding = 0;
+        }
     }
     return 1;
+}
+
+/* The breakpoint switch to carry in the response now being sent (PXM_SWITCH_NONE: none); clears it. */
+static int pxm_core_take_response_switch(pxm_core *c)
+{
+    int sw = c->response_switch;
+    c->response_switch = PXM_SWITCH_NONE;
+    return sw;
 }
 
 #endif /* PERISCOPE_XEN_MONITOR_CORE_H */

@@ -209,6 +209,9 @@ static int periscope_domctl(periscope_xen *x, uint32_t domid, uint32_t op, void 
 _Static_assert(offsetof(struct xen_domctl_monitor_op, u) + sizeof(struct xen_domctl_periscope_cr3_filter) <=
                    sizeof(((struct xen_domctl *)0)->u),
                "periscope payloads fit the domctl union");
+_Static_assert(offsetof(struct xen_domctl_monitor_op, u) + sizeof(struct xen_domctl_periscope_bp_switch) <=
+                   sizeof(((struct xen_domctl *)0)->u),
+               "periscope payloads fit the domctl union");
 
 static uint32_t probe_features(periscope_xen_domain *d)
 {
@@ -218,9 +221,12 @@ static uint32_t probe_features(periscope_xen_domain *d)
     struct xen_domctl_periscope_cr3_filter cf = {0};
     if (periscope_domctl(d->x, d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_CR3_FILTER_GET, &cf, sizeof cf) == 0)
         f |= PERISCOPE_XEN_FEATURE_CR3_FILTER;
+    /* Breakpoints as the monitor core uses them: patch 0002's, switched and DTB-filtered by patch 0005 */
     struct xen_domctl_periscope_bp bp = {.gfn = ~0ULL};
+    struct xen_domctl_periscope_bp_switch sw = {.action = XEN_PERISCOPE_BP_SWITCH_QUERY};
     if (periscope_domctl(d->x, d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_BP_CLEAR, &bp, sizeof bp) != 0 &&
-        errno == ENOENT)
+        errno == ENOENT &&
+        periscope_domctl(d->x, d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_BP_SWITCH, &sw, sizeof sw) == 0)
         f |= PERISCOPE_XEN_FEATURE_BREAKPOINTS;
     struct xen_domctl_periscope_snapshot sn = {0};
     if (periscope_domctl(d->x, d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_SNAPSHOT_QUERY, &sn, sizeof sn) != 0 &&
@@ -471,7 +477,7 @@ static int32_t op_translate(void *ctx, uint64_t gva, uint64_t *gfn)
     return PERISCOPE_XEN_OK;
 }
 
-static int32_t op_breakpoints(void *ctx, const pxm_bp *bps, uint32_t n, int sync)
+static int32_t op_breakpoints(void *ctx, const pxm_bp *bps, uint32_t n)
 {
     periscope_xen_monitor *m = ctx;
     periscope_xen *x = m->d->x;
@@ -490,8 +496,12 @@ static int32_t op_breakpoints(void *ctx, const pxm_bp *bps, uint32_t n, int sync
         return fail_errno(PERISCOPE_XEN_E_FAILED, "xc_monitor_software_breakpoint(on)");
     m->sw_bp_enabled = 1;
     for (uint32_t i = 0; i < n; i++) {
+        uint32_t f = bps[i].flags;
         struct xen_domctl_periscope_bp b = {
-            .gfn = bps[i].gfn, .offset = (uint16_t)bps[i].offset, .flags = sync ? XEN_PERISCOPE_BP_SYNC : 0};
+            .gfn = bps[i].gfn, .offset = (uint16_t)bps[i].offset,
+            .flags = (uint8_t)(((f & PXM_BP_SYNC) ? XEN_PERISCOPE_BP_SYNC : 0) |
+                               ((f & PXM_BP_SWITCHED) ? XEN_PERISCOPE_BP_SWITCHED : 0) |
+                               ((f & PXM_BP_DTB_FILTER) ? XEN_PERISCOPE_BP_DTB_FILTER : 0))};
         if (periscope_domctl(x, m->d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_BP_SET, &b, sizeof b) != 0 &&
             errno != EEXIST)
             return fail_errno(PERISCOPE_XEN_E_FAILED, "PERISCOPE_BP_SET");
@@ -499,17 +509,35 @@ static int32_t op_breakpoints(void *ctx, const pxm_bp *bps, uint32_t n, int sync
     return PERISCOPE_XEN_OK;
 }
 
-static const pxm_ops xen_ops = {op_cr3_events, op_cr3_filter, op_translate, op_breakpoints};
+/* The breakpoint switch and the table's counters (patch 0005); action XEN_PERISCOPE_BP_SWITCH_*. */
+static int bp_switch_domctl(periscope_xen_monitor *m, uint8_t action, struct xen_domctl_periscope_bp_switch *out)
+{
+    *out = (struct xen_domctl_periscope_bp_switch){.action = action};
+    return periscope_domctl(m->d->x, m->d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_BP_SWITCH, out, sizeof *out);
+}
+
+static int32_t op_bp_switch(void *ctx, int on)
+{
+    struct xen_domctl_periscope_bp_switch w;
+    if (bp_switch_domctl(ctx, on ? XEN_PERISCOPE_BP_SWITCH_ON : XEN_PERISCOPE_BP_SWITCH_OFF, &w) != 0)
+        return fail_errno(PERISCOPE_XEN_E_FAILED, "PERISCOPE_BP_SWITCH");
+    return PERISCOPE_XEN_OK;
+}
+
+static const pxm_ops xen_ops = {op_cr3_events, op_cr3_filter, op_translate, op_breakpoints, op_bp_switch};
 
 /* ---------------------------------------------------------------- monitor: the event thread */
 
-static void respond(periscope_xen_monitor *m, const vm_event_request_t *req)
+/* Answers a request; a paused vCPU's answer may switch the breakpoints before it resumes (patch 0005). */
+static void respond(periscope_xen_monitor *m, const vm_event_request_t *req, int bp_switch)
 {
     vm_event_response_t rsp;
     memset(&rsp, 0, sizeof rsp);
     rsp.version = VM_EVENT_INTERFACE_VERSION;
     rsp.vcpu_id = req->vcpu_id;
     rsp.flags = req->flags & VM_EVENT_FLAG_VCPU_PAUSED;
+    if (bp_switch != PXM_SWITCH_NONE)
+        rsp.flags |= bp_switch ? XEN_PERISCOPE_VM_EVENT_FLAG_BP_ON : XEN_PERISCOPE_VM_EVENT_FLAG_BP_OFF;
     rsp.reason = req->reason;
     RING_IDX prod = m->back.rsp_prod_pvt;
     memcpy(RING_GET_RESPONSE(&m->back, prod), &rsp, sizeof rsp);
@@ -520,24 +548,25 @@ static void respond(periscope_xen_monitor *m, const vm_event_request_t *req)
 static void handle(periscope_xen_monitor *m, const vm_event_request_t *req, int deliver)
 {
     const struct vm_event_regs_x86 *r = &req->data.regs.x86;
-    pxm_event e = {.vcpu = req->vcpu_id, .rip = r->rip, .cr3 = r->cr3, .rax = r->rax, .rdi = r->rdi,
-                   .rsi = r->rsi, .rdx = r->rdx, .rcx = r->rcx, .r8 = r->r8, .r9 = r->r9, .r10 = r->r10};
+    pxm_event e = {.vcpu = req->vcpu_id, .paused = (req->flags & VM_EVENT_FLAG_VCPU_PAUSED) != 0, .rip = r->rip,
+                   .cr3 = r->cr3, .rax = r->rax, .rdi = r->rdi, .rsi = r->rsi, .rdx = r->rdx, .rcx = r->rcx,
+                   .r8 = r->r8, .r9 = r->r9, .r10 = r->r10};
     int ours = 1;
     if (deliver && req->reason == VM_EVENT_REASON_WRITE_CTRLREG &&
         req->u.write_ctrlreg.index == VM_EVENT_X86_CR3) {
         e.kind = PXM_EV_CR3;
         e.old_cr3 = req->u.write_ctrlreg.old_value;
         e.new_cr3 = req->u.write_ctrlreg.new_value;
-        pxm_core_deliver(&m->core, &e);
+        pxm_core_deliver(&m->core, &xen_ops, m, &e);
     } else if (req->reason == VM_EVENT_REASON_SOFTWARE_BREAKPOINT) {
         e.kind = PXM_EV_BREAKPOINT;
         e.gfn = req->u.software_breakpoint.gfn;
-        ours = deliver ? pxm_core_deliver(&m->core, &e) : pxm_core_owns_bp(&m->core, e.gfn, e.rip);
+        ours = deliver ? pxm_core_deliver(&m->core, &xen_ops, m, &e) : pxm_core_owns_bp(&m->core, e.gfn, e.rip);
         if (!ours) /* the guest's own INT3: give it back */
             xc_hvm_inject_trap(m->d->x->xch, m->d->domid, (int)req->vcpu_id, 3, XEN_DMOP_EVENT_sw_exc, -1,
                                req->u.software_breakpoint.insn_length, 0);
     }
-    respond(m, req);
+    respond(m, req, pxm_core_take_response_switch(&m->core));
 }
 
 /* Takes every request in the ring; returns the number taken. */
@@ -553,7 +582,7 @@ static int drain(periscope_xen_monitor *m, int deliver)
         if (req.version == VM_EVENT_INTERFACE_VERSION)
             handle(m, &req, deliver);
         else
-            respond(m, &req);
+            respond(m, &req, PXM_SWITCH_NONE);
         n++;
     }
     if (n)
@@ -572,7 +601,10 @@ static void monitor_failed(periscope_xen_monitor *m, int32_t status)
 
 static void monitor_release(periscope_xen_monitor *m);
 
-/* Xen counts the CR3 writes its filter suppressed (they never reach the ring); read back at most every 100 ms. */
+/*
+ * Xen counts the CR3 writes its filter suppressed and the breakpoint hits its DTB filter kept back (neither
+ * reaches the ring); read back at most every 100 ms into the stats and the ring's counters.
+ */
 static void refresh_suppressed(periscope_xen_monitor *m, uint64_t *next_ns)
 {
     uint64_t now = periscope_now_ns();
@@ -582,6 +614,11 @@ static void refresh_suppressed(periscope_xen_monitor *m, uint64_t *next_ns)
     struct xen_domctl_periscope_cr3_filter f = {0};
     if (periscope_domctl(m->d->x, m->d->domid, XEN_DOMCTL_MONITOR_OP_PERISCOPE_CR3_FILTER_GET, &f, sizeof f) != 0)
         return; /* a vanished domain is noticed by the idle check */
+    struct xen_domctl_periscope_bp_switch w = {0};
+    if ((m->d->features & PERISCOPE_XEN_FEATURE_BREAKPOINTS) &&
+        bp_switch_domctl(m, XEN_PERISCOPE_BP_SWITCH_QUERY, &w) != 0)
+        return;
+    pxm_core_hypervisor_counts(&m->core, f.suppressed, w.quiet);
     pthread_mutex_lock(&m->lock);
     m->stats.hypervisor_suppressed = f.suppressed;
     pthread_mutex_unlock(&m->lock);
@@ -614,6 +651,11 @@ static void *event_thread(void *arg)
                 xenevtchn_unmask(m->xce, port);
         }
         int n = drain(m, 1);
+        if (m->core.failure != PERISCOPE_XEN_OK) { /* a control applied while answering a request failed */
+            failure = m->core.failure;
+            failure_errno = pxe_errno;
+            break;
+        }
         pthread_mutex_lock(&m->lock);
         m->stats.requests += (uint64_t)n;
         m->stats.records = m->core.records;
@@ -669,7 +711,7 @@ static void monitor_release(periscope_xen_monitor *m)
         return;
     pxm_core_disarm(&m->core, &xen_ops, m);
     if (m->sw_bp_enabled)
-        op_breakpoints(m, NULL, 0, 0);
+        op_breakpoints(m, NULL, 0);
     drain(m, 0);
     xc_monitor_disable(m->d->x->xch, m->d->domid);
     drain(m, 0);
@@ -688,10 +730,14 @@ int32_t periscope_xen_monitor_start(periscope_xen_domain *d, const char *ring_pa
                                     uint64_t token_low, periscope_xen_monitor **out)
 {
     *out = NULL;
-    if (!(d->features & PERISCOPE_XEN_FEATURE_MONITOR))
-        return pxe_fail(PERISCOPE_XEN_E_UNSUPPORTED, 0, "domain %u is PV: Xen has no vm_event for PV guests", d->domid);
     if (d->monitor)
         return pxe_fail(PERISCOPE_XEN_E_BUSY, 0, "domain %u already has a monitor in this process", d->domid);
+    /* probed again: FLASK may have refused a sub-op at attach that it allows now (setenforce, a new policy; the
+     * agent keeps a domain attached for long), and a monitor with stale features stops on its first filter or
+     * breakpoint */
+    d->features = probe_features(d);
+    if (!(d->features & PERISCOPE_XEN_FEATURE_MONITOR))
+        return pxe_fail(PERISCOPE_XEN_E_UNSUPPORTED, 0, "domain %u is PV: Xen has no vm_event for PV guests", d->domid);
     periscope_xen_monitor *m = calloc(1, sizeof *m);
     if (!m)
         return pxe_fail(PERISCOPE_XEN_E_FAILED, ENOMEM, "out of memory");

@@ -26,13 +26,16 @@
 #define XEN_DOMCTL_MONITOR_OP_PERISCOPE_SNAPSHOT_BEGIN  0x54
 #define XEN_DOMCTL_MONITOR_OP_PERISCOPE_SNAPSHOT_QUERY  0x55
 #define XEN_DOMCTL_MONITOR_OP_PERISCOPE_SNAPSHOT_END    0x56
+#define XEN_DOMCTL_MONITOR_OP_PERISCOPE_BP_SWITCH       0x57
 
 /*
  * CR3 pre-filter.  While a filter is set, a CR3 write event is only sent if
- * the old or the new CR3 value, masked with XEN_PERISCOPE_DTB_MASK (PCID,
- * the KPTI user/kernel page-table pair bit 12 and the no-flush bit 63), is
- * one of the filter's values.  Other CR3 write events are counted in
- * 'suppressed' and never reach the ring.
+ * it switches address spaces to or from one of the filter's values: the old
+ * and the new CR3 value, masked with XEN_PERISCOPE_DTB_MASK (PCID, the KPTI
+ * user/kernel page-table pair bit 12 and the no-flush bit 63), differ and one
+ * of them is in the set.  A write that keeps the address space (KPTI's flip
+ * on every kernel entry and exit, a PCID change) is no switch.  Other CR3
+ * write events are counted in 'suppressed' and never reach the ring.
  *
  * SET: nr values (at most XEN_PERISCOPE_CR3_FILTER_MAX) are read from dtbs;
  *      nr == 0 removes the filter.  The suppressed counter survives.
@@ -75,6 +78,52 @@ struct xen_domctl_periscope_bp {
     uint8_t flags;              /* IN: XEN_PERISCOPE_BP_* */
     uint8_t pad[5];
     uint64_aligned_t hits;      /* OUT (BP_CLEAR) */
+};
+
+/*
+ * Breakpoints armed while a process runs, and filtered by address space.
+ *
+ * XEN_PERISCOPE_BP_SWITCHED: the INT3 is in guest memory only while the
+ * domain's breakpoint switch is on (the guest's own byte otherwise); BP_SET
+ * saves the byte either way.  A monitor that traps syscalls only while a
+ * traced process runs (it learns of every switch from a synchronous CR3
+ * write event) flips the switch in its response to that event, with
+ * XEN_PERISCOPE_VM_EVENT_FLAG_BP_ON or _BP_OFF in vm_event_response.flags:
+ * Xen writes or restores the bytes before the vCPU resumes.  That vCPU is
+ * stopped on its event already, so no domain pause is needed; the other
+ * vCPUs of a domain with several are paused for the writes.  The flags are
+ * ignored in a response for a vCPU the event did not pause, and when both
+ * are set.  BP_SWITCH flips it outside a response (domain paused) and
+ * reports the switch and the table's counters (action QUERY only reports).
+ *
+ * XEN_PERISCOPE_BP_DTB_FILTER: a hit is reported only if the vCPU's CR3,
+ * masked with XEN_PERISCOPE_DTB_MASK, is in the CR3 filter set
+ * (PERISCOPE_CR3_FILTER_SET; no set: none is); other hits run the guest's
+ * instruction without an event and count in 'quiet'.  So only the traced
+ * processes' hits leave the hypervisor.
+ *
+ * A vCPU that trapped on an INT3 the switch has just removed resumes at the
+ * same rip and runs the guest's restored instruction.
+ */
+#define XEN_PERISCOPE_BP_SWITCHED   (1U << 1)
+#define XEN_PERISCOPE_BP_DTB_FILTER (1U << 2)
+
+/* vm_event_response.flags, above upstream's VM_EVENT_FLAG_* */
+#define XEN_PERISCOPE_VM_EVENT_FLAG_BP_ON   (1U << 24)
+#define XEN_PERISCOPE_VM_EVENT_FLAG_BP_OFF  (1U << 25)
+
+#define XEN_PERISCOPE_BP_SWITCH_QUERY 0
+#define XEN_PERISCOPE_BP_SWITCH_ON    1
+#define XEN_PERISCOPE_BP_SWITCH_OFF   2
+
+struct xen_domctl_periscope_bp_switch {
+    uint8_t action;             /* IN: XEN_PERISCOPE_BP_SWITCH_* */
+    uint8_t on;                 /* OUT: the switch after the call */
+    uint16_t nr;                /* OUT: breakpoints in the table */
+    uint32_t pad;
+    uint64_aligned_t switches;  /* OUT: times the switch flipped */
+    uint64_aligned_t hits;      /* OUT: hits on Periscope breakpoints */
+    uint64_aligned_t quiet;     /* OUT: of those, run without an event */
 };
 
 /*

@@ -17,11 +17,15 @@
  * A PV domain's page tables hold machine frames: here a PV domain's frame g is machine frame
  * g + PERISCOPE_XEN_FAKE_PV_MACHINE_BASE (periscope_xen_gfn_of_frame translates back; other frames are not its).
  * Numbers are decimal or 0x-prefixed hex. With the CR3_FILTER feature the fake "hypervisor" applies the
- * DTB filter itself (suppressed events never reach the ring), as patch 1 does.
+ * DTB filter itself (suppressed events never reach the ring), as patch 0001 does, and keeps breakpoints as
+ * patches 0002 and 0005 do: a scripted hit on a switched breakpoint while the switch is off runs untrapped, a hit
+ * on a DTB-filtered one from another address space stays "in Xen" (counted quiet); the switch flips by domctl
+ * (the domain paused) or in the response to a paused vCPU's request (no pause).
  *
  * Test-only symbols (not in periscope_xen.h): periscope_xen_fake_armed() reports what is still armed,
  * periscope_xen_fake_breakpoint_writes() how often the breakpoint table was rewritten,
- * periscope_xen_fake_owns_breakpoint() whether the monitor takes a breakpoint hit as its own.
+ * periscope_xen_fake_owns_breakpoint() whether the monitor takes a breakpoint hit as its own,
+ * periscope_xen_fake_switches() how the breakpoint switch flipped and how often the domain was paused for it.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -67,6 +71,11 @@ typedef struct fake_dom {
     uint64_t dtbs[PERISCOPE_RING_MAX_DTBS];
     uint32_t ndtbs;
     uint64_t suppressed;
+    pxm_bp bps[PERISCOPE_RING_MAX_BREAKPOINTS]; /* the hypervisor's breakpoint table */
+    uint32_t nbps;
+    int bp_on;                                  /* its switch */
+    volatile uint32_t switch_domctls, switch_responses, domain_pauses;
+    uint64_t bp_quiet, bp_untrapped;
     pthread_mutex_t lock;
 } fake_dom;
 
@@ -405,26 +414,66 @@ static int32_t op_translate(void *ctx, uint64_t gva, uint64_t *gfn)
     return pxe_fail(PERISCOPE_XEN_E_NOT_PRESENT, EFAULT, "fake: gva %#llx not mapped", (unsigned long long)gva);
 }
 
-static int32_t op_breakpoints(void *ctx, const pxm_bp *bps, uint32_t n, int sync)
+static int32_t op_breakpoints(void *ctx, const pxm_bp *bps, uint32_t n)
 {
     periscope_xen_monitor *m = ctx;
-    if (n && !(m->d->f->features & PERISCOPE_XEN_FEATURE_BREAKPOINTS))
+    fake_dom *f = m->d->f;
+    if (n && !(f->features & PERISCOPE_XEN_FEATURE_BREAKPOINTS))
         return pxe_fail(PERISCOPE_XEN_E_UNSUPPORTED, 0, "this hypervisor has no Periscope breakpoints");
-    set_armed(m->d->f, FAKE_ARMED_BREAKPOINTS, n > 0);
-    __atomic_add_fetch(&m->d->f->breakpoint_writes, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&f->lock);
+    memcpy(f->bps, bps, n * sizeof *bps);
+    f->nbps = n;
+    pthread_mutex_unlock(&f->lock);
+    set_armed(f, FAKE_ARMED_BREAKPOINTS, n > 0);
+    __atomic_add_fetch(&f->breakpoint_writes, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&f->domain_pauses, 1, __ATOMIC_RELAXED);
     return PERISCOPE_XEN_OK;
 }
 
-static const pxm_ops fake_ops = {op_cr3_events, op_cr3_filter, op_translate, op_breakpoints};
+static int32_t op_bp_switch(void *ctx, int on)
+{
+    periscope_xen_monitor *m = ctx;
+    fake_dom *f = m->d->f;
+    f->bp_on = on;
+    __atomic_add_fetch(&f->switch_domctls, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&f->domain_pauses, 1, __ATOMIC_RELAXED);
+    return PERISCOPE_XEN_OK;
+}
 
+static const pxm_ops fake_ops = {op_cr3_events, op_cr3_filter, op_translate, op_breakpoints, op_bp_switch};
+
+static int fake_dtb_in_set(const fake_dom *f, uint64_t cr3)
+{
+    for (uint32_t i = 0; i < f->ndtbs; i++)
+        if (f->dtbs[i] == (cr3 & PERISCOPE_DTB_MASK))
+            return 1;
+    return 0;
+}
+
+/* Patch 0001: only switches to or from the set pass (a KPTI flip within one address space is none). */
 static int fake_filter_pass(const fake_dom *f, const pxm_event *e)
 {
     if (!(f->armed & FAKE_ARMED_FILTER))
         return 1;
-    for (uint32_t i = 0; i < f->ndtbs; i++)
-        if (f->dtbs[i] == (e->new_cr3 & PERISCOPE_DTB_MASK) || f->dtbs[i] == (e->old_cr3 & PERISCOPE_DTB_MASK))
-            return 1;
-    return 0;
+    if (((e->old_cr3 ^ e->new_cr3) & PERISCOPE_DTB_MASK) == 0)
+        return 0;
+    return fake_dtb_in_set(f, e->new_cr3) || fake_dtb_in_set(f, e->old_cr3);
+}
+
+/* Patch 0005: where a scripted breakpoint hit ends (NULL: it is not trapped at all; *quiet: kept in Xen). */
+static const pxm_bp *fake_bp_hit(fake_dom *f, const pxm_event *e, int *quiet)
+{
+    *quiet = 0;
+    for (uint32_t i = 0; i < f->nbps; i++) {
+        const pxm_bp *b = &f->bps[i];
+        if (b->gfn != e->gfn || b->offset != (e->rip & 0xfff))
+            continue;
+        if ((b->flags & PXM_BP_SWITCHED) && !f->bp_on)
+            return NULL; /* the guest's own byte is in memory: no trap */
+        *quiet = (b->flags & PXM_BP_DTB_FILTER) && !((f->armed & FAKE_ARMED_FILTER) && fake_dtb_in_set(f, e->cr3));
+        return b;
+    }
+    return NULL;
 }
 
 static void fake_failed(periscope_xen_monitor *m, int32_t status)
@@ -462,21 +511,44 @@ static void *fake_thread(void *arg)
                 break;
             }
             m->next_event++;
-            if (!fe->bp && !fake_filter_pass(f, &fe->e)) {
+            pxm_event e = fe->e;
+            if (!fe->bp && !fake_filter_pass(f, &e)) {
                 f->suppressed++;
                 continue;
             }
-            pxm_core_deliver(&m->core, &fe->e);
+            if (fe->bp) {
+                int quiet;
+                const pxm_bp *b = fake_bp_hit(f, &e, &quiet);
+                if (!b || quiet) {
+                    *(b ? &f->bp_quiet : &f->bp_untrapped) += 1;
+                    continue;
+                }
+                e.paused = (b->flags & PXM_BP_SYNC) != 0;
+            } else {
+                e.paused = f->cr3_sync;
+            }
+            pxm_core_deliver(&m->core, &fake_ops, m, &e);
+            int sw = pxm_core_take_response_switch(&m->core);
+            if (sw != PXM_SWITCH_NONE) { /* Xen applies it while the vCPU still waits: no domain pause */
+                f->bp_on = sw;
+                __atomic_add_fetch(&f->switch_responses, 1, __ATOMIC_RELAXED);
+            }
             delivered++;
             pthread_mutex_lock(&m->lock);
             m->stats.requests++;
             pthread_mutex_unlock(&m->lock);
         }
+        pxm_core_hypervisor_counts(&m->core, f->suppressed, f->bp_quiet);
         pthread_mutex_lock(&m->lock);
         m->stats.records = m->core.records;
         m->stats.filtered = m->core.filtered;
         m->stats.hypervisor_suppressed = f->suppressed;
         pthread_mutex_unlock(&m->lock);
+        if (m->core.failure != PERISCOPE_XEN_OK) {
+            failure = m->core.failure;
+            failure_errno = pxe_errno;
+            break;
+        }
         if (f->gone) {
             failure = pxe_fail(PERISCOPE_XEN_E_NO_DOMAIN, ESRCH, "domain %u is gone", f->domid);
             failure_errno = pxe_errno;
@@ -592,4 +664,20 @@ int periscope_xen_fake_owns_breakpoint(periscope_xen_monitor *m, uint64_t gfn, u
 uint32_t periscope_xen_fake_breakpoint_writes(periscope_xen_domain *d)
 {
     return __atomic_load_n(&d->f->breakpoint_writes, __ATOMIC_RELAXED);
+}
+
+/*
+ * Test-only: the breakpoint switch (on), how often it flipped by domctl and in responses, how often the domain was
+ * paused for breakpoints (rewrites and domctl switches), and scripted hits kept in Xen (quiet) or not trapped.
+ */
+void periscope_xen_fake_switches(periscope_xen_domain *d, uint32_t *on, uint32_t *domctls, uint32_t *responses,
+                                 uint32_t *pauses, uint64_t *quiet, uint64_t *untrapped)
+{
+    fake_dom *f = d->f;
+    *on = (uint32_t)f->bp_on;
+    *domctls = __atomic_load_n(&f->switch_domctls, __ATOMIC_RELAXED);
+    *responses = __atomic_load_n(&f->switch_responses, __ATOMIC_RELAXED);
+    *pauses = __atomic_load_n(&f->domain_pauses, __ATOMIC_RELAXED);
+    *quiet = f->bp_quiet;
+    *untrapped = f->bp_untrapped;
 }

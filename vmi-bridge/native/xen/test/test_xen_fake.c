@@ -17,6 +17,8 @@
 uint32_t periscope_xen_fake_armed(periscope_xen_domain *d);
 uint32_t periscope_xen_fake_breakpoint_writes(periscope_xen_domain *d);
 int periscope_xen_fake_owns_breakpoint(periscope_xen_monitor *m, uint64_t gfn, uint64_t rip);
+void periscope_xen_fake_switches(periscope_xen_domain *d, uint32_t *on, uint32_t *domctls, uint32_t *responses,
+                                 uint32_t *pauses, uint64_t *quiet, uint64_t *untrapped);
 
 static int failures, checks;
 #define CHECK(c)                                                                                       \
@@ -61,6 +63,7 @@ static void control(periscope_ring_header *h, uint32_t mode, const uint64_t *dtb
     c.token[0] = 1;
     c.token[1] = 2;
     c.mode = mode;
+    c.sync_timeout_us = 2000000; /* the test's consumer polls every millisecond */
     c.dtb_count = ndtbs;
     memcpy(c.dtbs, dtbs, ndtbs * sizeof *dtbs);
     if (gva) {
@@ -139,8 +142,16 @@ static void test_events_and_teardown(periscope_xen *x)
             dtbs2, 2, 0xffffffff81000040ULL);
     wait_applied(h);
     CHECK(periscope_xen_fake_breakpoint_writes(d) == writes + 1);
-    /* breakpoints removed: a hit Xen reported before that is still the monitor's (never the guest's INT3) */
+    /* syscall delivery off (M3 and M4 between the target's turns): the breakpoint stays, switched off */
+    uint32_t on, domctls, responses, pauses;
+    uint64_t quiet, untrapped;
     control(h, PERISCOPE_MODE_CR3, dtbs2, 2, 0xffffffff81000040ULL);
+    wait_applied(h);
+    periscope_xen_fake_switches(d, &on, &domctls, &responses, &pauses, &quiet, &untrapped);
+    CHECK(on == 0 && (periscope_xen_fake_armed(d) & 0x4));
+    CHECK(periscope_xen_fake_breakpoint_writes(d) == writes + 2); /* the sync flag went: one rewrite */
+    /* breakpoints removed: a hit Xen reported before that is still the monitor's (never the guest's INT3) */
+    control(h, PERISCOPE_MODE_CR3, dtbs2, 2, 0);
     wait_applied(h);
     CHECK(!(periscope_xen_fake_armed(d) & 0x4));
     CHECK(periscope_xen_fake_owns_breakpoint(m, 0x1000, 0xffffffff81000040ULL));
@@ -151,6 +162,92 @@ static void test_events_and_teardown(periscope_xen *x)
     CHECK(periscope_xen_monitor_stop(m) == PERISCOPE_XEN_OK);
     CHECK(periscope_xen_fake_armed(d) == 0);
     CHECK(h->producer_state == PERISCOPE_PRODUCER_DETACHED);
+    munmap(h, size);
+    periscope_xen_detach(d);
+}
+
+/* M3 on one vCPU: the consumer arms syscall delivery on a switch to the target and disarms it on a switch away;
+ * each decision reaches the hypervisor in the response to that CR3 write, with no domain pause. */
+static uint64_t m3_target = 0x2000;
+static periscope_ring_header *m3_ring;
+static const uint32_t m3_mode = PERISCOPE_MODE_CR3 | PERISCOPE_MODE_CR3_SYNC | PERISCOPE_MODE_SYSCALL_SYNC;
+
+static void m3_decide(const periscope_record *r, void *ctx)
+{
+    collect(r, ctx);
+    if (r->kind == PERISCOPE_KIND_CR3_WRITE) {
+        int target = (r->new_cr3 & PERISCOPE_DTB_MASK) == m3_target;
+        control(m3_ring, m3_mode | (target ? PERISCOPE_MODE_SYSCALL : 0), &m3_target, 1, 0xffffffff81000040ULL);
+    }
+}
+
+static void test_switch_in_response(periscope_xen *x)
+{
+    periscope_xen_domain *d;
+    CHECK(periscope_xen_attach(x, 9, &d) == PERISCOPE_XEN_OK);
+    size_t size;
+    m3_ring = make_ring("r3.ring", &size);
+    control(m3_ring, m3_mode, &m3_target, 1, 0xffffffff81000040ULL);
+    char p[600];
+    snprintf(p, sizeof p, "%s/r3.ring", dir);
+    periscope_xen_monitor *m;
+    CHECK(periscope_xen_monitor_start(d, p, 1, 2, &m) == PERISCOPE_XEN_OK);
+    nrec = 0;
+    for (int i = 0; i < 3000 && nrec < 4; i++) {
+        periscope_consume(m3_ring, 0, 64, m3_decide, NULL);
+        usleep(1000);
+    }
+    CHECK(nrec == 4);
+    CHECK(records[0].kind == PERISCOPE_KIND_CR3_WRITE && records[0].new_cr3 == 0x2000);
+    CHECK(records[1].kind == PERISCOPE_KIND_SYSCALL && records[1].syscall_nr == 0 && records[1].new_cr3 == 0x2000);
+    CHECK(records[2].kind == PERISCOPE_KIND_CR3_WRITE && records[2].old_cr3 == 0x2000);
+    CHECK(records[3].kind == PERISCOPE_KIND_CR3_WRITE && records[3].new_cr3 == 0x5801); /* M3 sees every write */
+    uint32_t on, domctls, responses, pauses;
+    uint64_t quiet, untrapped;
+    periscope_xen_fake_switches(d, &on, &domctls, &responses, &pauses, &quiet, &untrapped);
+    CHECK(responses == 2 && domctls == 0); /* on, then off, each in the response to its CR3 write */
+    CHECK(pauses == 1);                    /* the breakpoint table written once, at the start */
+    CHECK(untrapped == 1 && on == 0);      /* the other process's syscall never trapped */
+    CHECK(periscope_xen_monitor_stop(m) == PERISCOPE_XEN_OK);
+    CHECK(periscope_xen_fake_armed(d) == 0);
+    munmap(m3_ring, size);
+    periscope_xen_detach(d);
+}
+
+/* M5: the syscall breakpoint is filtered by the DTB set in the hypervisor; what it kept back is counted in the
+ * ring as seen and filtered, as are the CR3 writes its filter suppressed (a KPTI flip of the target among them). */
+static void test_dtb_filtered_breakpoint(periscope_xen *x)
+{
+    periscope_xen_domain *d;
+    CHECK(periscope_xen_attach(x, 10, &d) == PERISCOPE_XEN_OK);
+    size_t size;
+    periscope_ring_header *h = make_ring("r4.ring", &size);
+    uint64_t dtb = 0x2000;
+    control(h, PERISCOPE_MODE_CR3 | PERISCOPE_MODE_CR3_FILTER | PERISCOPE_MODE_SYSCALL | PERISCOPE_MODE_SYSCALL_FILTER,
+            &dtb, 1, 0xffffffff81000040ULL);
+    char p[600];
+    snprintf(p, sizeof p, "%s/r4.ring", dir);
+    periscope_xen_monitor *m;
+    CHECK(periscope_xen_monitor_start(d, p, 1, 2, &m) == PERISCOPE_XEN_OK);
+    nrec = 0;
+    wait_records(h, 3);
+    CHECK(nrec == 3); /* the switch in and out, one syscall of the target */
+    int syscalls = 0;
+    for (uint32_t i = 0; i < nrec; i++)
+        syscalls += records[i].kind == PERISCOPE_KIND_SYSCALL && records[i].new_cr3 == 0x3000;
+    CHECK(syscalls == 1);
+    uint32_t on, domctls, responses, pauses;
+    uint64_t quiet, untrapped;
+    for (int i = 0; i < 2000; i++) {
+        periscope_xen_fake_switches(d, &on, &domctls, &responses, &pauses, &quiet, &untrapped);
+        if (quiet == 2 && h->lanes[0].filtered >= 4)
+            break;
+        usleep(1000);
+    }
+    CHECK(quiet == 2 && untrapped == 0 && on == 1 && domctls == 1);
+    CHECK(h->lanes[0].cr3_seen == 2 + 2 && h->lanes[0].cr3_filtered == 2); /* 2 delivered, 2 suppressed in Xen */
+    CHECK(h->lanes[0].filtered == 2 + 2 && h->lanes[0].seen == 4 + 2 + 1);
+    CHECK(periscope_xen_monitor_stop(m) == PERISCOPE_XEN_OK);
     munmap(h, size);
     periscope_xen_detach(d);
 }
@@ -198,7 +295,7 @@ static void test_memory_and_errors(periscope_xen *x)
     CHECK(periscope_xen_vcpu_registers(d, 5, &r) == PERISCOPE_XEN_E_INVALID);
     uint32_t n = 0;
     periscope_xen_domain_info info[4];
-    CHECK(periscope_xen_list(x, info, 4, &n) == PERISCOPE_XEN_OK && n == 2 && strcmp(info[0].name, "web") == 0);
+    CHECK(periscope_xen_list(x, info, 4, &n) == PERISCOPE_XEN_OK && n == 4 && strcmp(info[0].name, "web") == 0);
     periscope_xen_detach(d);
 }
 
@@ -229,8 +326,24 @@ int main(int argc, char **argv)
              "bp 7 0 0x1000 0xffffffff81000040 0x2000 59 0x11 0x22 0x33 0x44 0x55 0x66\n"
              "domain 8 db 1 1 %s\n"
              "cr3 8 0 1 2 3\ncr3 8 0 2 3 4\n"
-             "gone_after 8 1\n",
-             p, p);
+             "gone_after 8 1\n"
+             "domain 9 m3 1 1 %s\n"
+             "translate 9 0xffffffff81000000 0x1000\n"
+             "cr3 9 0 0x5000 0x2000 0x1\n"
+             "bp 9 0 0x1000 0xffffffff81000040 0x2000 0 3 0 0 0 0 0\n"
+             "cr3 9 0 0x2000 0x5000 0x2\n"
+             "bp 9 0 0x1000 0xffffffff81000040 0x5000 1 3 0 0 0 0 0\n"
+             "cr3 9 0 0x5000 0x5801 0x3\n"
+             "domain 10 m5 1 1 %s\n"
+             "translate 10 0xffffffff81000000 0x1000\n"
+             "cr3 10 0 0x5000 0x2000 0x1\n"
+             "bp 10 0 0x1000 0xffffffff81000040 0x3000 1 3 0 0 0 0 0\n"
+             "cr3 10 0 0x2000 0x3001 0x2\n"
+             "bp 10 0 0x1000 0xffffffff81000040 0x5000 1 3 0 0 0 0 0\n"
+             "cr3 10 0 0x2000 0x9000 0x3\n"
+             "cr3 10 0 0x9000 0x5000 0x4\n"
+             "bp 10 0 0x1000 0xffffffff81000040 0x9000 1 3 0 0 0 0 0\n",
+             p, p, p, p);
     write_file("fake.conf", cfg);
     snprintf(p, sizeof p, "%s/fake.conf", dir);
 
@@ -240,6 +353,8 @@ int main(int argc, char **argv)
     CHECK(periscope_xen_open(p, &x) == PERISCOPE_XEN_OK);
     test_memory_and_errors(x);
     test_events_and_teardown(x);
+    test_switch_in_response(x);
+    test_dtb_filtered_breakpoint(x);
     test_domain_gone(x);
     periscope_xen_close(x);
     printf("libperiscope-xen-fake: %d checks, %d failures\n", checks, failures);

@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -149,6 +150,29 @@ public final class VmiEngine implements AutoCloseable {
      */
     public boolean eventsArmed(String vm) {
         return withDomain(vm, a -> a.domain.eventChannel().map(EventChannel::armed).orElse(false));
+    }
+
+    /**
+     * The guest kernel's code at {@code symbol} as the running guest has it now (live memory): what a breakpoint
+     * would have changed, so a caller can check that none is left after a trace.
+     *
+     * @param length bytes to read, 1..64
+     * @throws NoSuchElementException the guest kernel has no such symbol
+     * @throws VmGoneException        the VM is not running
+     */
+    public byte[] kernelCode(String vm, String symbol, int length) {
+        if (length < 1 || length > 64) {
+            throw new IllegalArgumentException("length must be within 1..64: " + length);
+        }
+        return withDomain(vm, a -> {
+            PhysicalMemory memory = a.domain.memory();
+            KernelProfile profile = profileOf(a, memory);
+            long va = profile.symbols().address(symbol)
+                    .orElseThrow(() -> new NoSuchElementException(vm + "'s kernel has no symbol " + symbol));
+            byte[] code = new byte[length];
+            memory.read(profile.imagePhysical(va), code, 0, length);
+            return code;
+        });
     }
 
     /**

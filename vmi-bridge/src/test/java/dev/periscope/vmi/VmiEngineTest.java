@@ -64,6 +64,16 @@ class VmiEngineTest {
     }
 
     @Test
+    void kernelCodeReadsAtMostOneInstructionWindow() {
+        try (VmiEngine engine = new VmiEngine(new FakeDriver())) {
+            assertThatThrownBy(() -> engine.kernelCode("vm1", "entry_SYSCALL_64", 0))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> engine.kernelCode("vm1", "entry_SYSCALL_64", 65))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
     void snapshotWithoutTheCapabilityFailsInsteadOfFallingBack() {
         try (VmiEngine engine = new VmiEngine(new FakeDriver())) {
             assertThatThrownBy(() -> engine.processes("vm1", AcquisitionMode.SNAPSHOT))

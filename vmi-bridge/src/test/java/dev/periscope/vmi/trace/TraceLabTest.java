@@ -121,6 +121,7 @@ class TraceLabTest {
         Set<Integer> everTraced = Collections.synchronizedSet(new HashSet<>());
         OverheadSnapshot overhead;
         int probePid;
+        byte[] entryBefore = engine.kernelCode(VM, "entry_SYSCALL_64", 4);
         try (TraceSession s = engine.trace(VM, TraceRequest.process("periscope-shell").withMethod(method)
                 .withChildren(true))) {
             assertThat(s.syscallTable().source()).isEqualTo(SyscallTable.Source.GUEST_SYS_CALL_TABLE);
@@ -141,6 +142,10 @@ class TraceLabTest {
             everTraced.addAll(s.tracedPids());
             d.dispose();
         }
+        // the guest's code as it was: no breakpoint byte left behind
+        byte[] entryAfter = engine.kernelCode(VM, "entry_SYSCALL_64", 4);
+        assertThat(entryAfter).isEqualTo(entryBefore);
+        assertThat(entryAfter[0]).as("INT3 at entry_SYSCALL_64").isNotEqualTo((byte) 0xcc);
         List<TraceEvent> seen;
         synchronized (events) { // an event in flight when the subscription was disposed may still be added
             seen = List.copyOf(events);
