@@ -37,6 +37,8 @@ public final class QemuSnapshot implements MemorySnapshot {
 
     private static final Logger log = LoggerFactory.getLogger(QemuSnapshot.class);
     private static final Duration MIGRATION_TIMEOUT = Duration.ofMinutes(2);
+    /** How long QEMU may take to wind up a finished migration before it accepts the next. */
+    private static final Duration CLEANUP_TIMEOUT = Duration.ofSeconds(5);
     private static final String BACKGROUND_SNAPSHOT = "background-snapshot";
 
     private final Path file;
@@ -83,12 +85,12 @@ public final class QemuSnapshot implements MemorySnapshot {
         long start = System.nanoTime();
         // background-snapshot refuses to start with multifd, postcopy, xbzrle, auto-converge and the like on;
         // nothing Periscope drives turns those on, so setting the two capabilities is enough.
-        setCapabilities(monitor, true, BACKGROUND_SNAPSHOT, "mapped-ram");
+        whenMigrationIdle(() -> setCapabilities(monitor, true, BACKGROUND_SNAPSHOT, "mapped-ram"));
         List<MappedPhysicalMemory> mappings = new ArrayList<>();
         try {
             String registers = monitor.humanMonitor("info registers -a");
             Instant takenAt = Instant.now();
-            monitor.execute("migrate", Map.of("uri", migrationUri));
+            whenMigrationIdle(() -> monitor.execute("migrate", Map.of("uri", migrationUri)));
             JsonNode status = awaitMigration(monitor, file);
             // query-migrate's downtime: how long the vCPUs were stopped while device state was saved and RAM
             // write-protected; total-time: from migrate to the last page written.
@@ -116,7 +118,7 @@ public final class QemuSnapshot implements MemorySnapshot {
             throw e;
         } finally {
             try {
-                setCapabilities(monitor, false, BACKGROUND_SNAPSHOT, "mapped-ram");
+                whenMigrationIdle(() -> setCapabilities(monitor, false, BACKGROUND_SNAPSHOT, "mapped-ram"));
             } catch (RuntimeException e) {
                 log.warn("cannot turn the snapshot capabilities off again after {}: {}", file, e.getMessage());
             }
@@ -129,6 +131,33 @@ public final class QemuSnapshot implements MemorySnapshot {
             list.add(Map.of("capability", c, "state", state));
         }
         monitor.execute("migrate-set-capabilities", Map.of("capabilities", list));
+    }
+
+    /**
+     * Runs {@code command}, again while QEMU still winds up the previous migration: after query-migrate says
+     * "completed" (or "cancelled") QEMU cleans up in the background, and until then it refuses a new migration or a
+     * capability change ("migration process in progress", "duplicate yank instance"). Bounded.
+     */
+    private static void whenMigrationIdle(Runnable command) {
+        long deadline = System.nanoTime() + CLEANUP_TIMEOUT.toNanos();
+        while (true) {
+            try {
+                command.run();
+                return;
+            } catch (PlatformUnavailableException e) {
+                String why = String.valueOf(e.getMessage());
+                boolean busy = why.contains("migration process in progress") || why.contains("duplicate yank instance");
+                if (!busy || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     private static JsonNode awaitMigration(QemuMonitor monitor, Path file) {
