@@ -1,7 +1,10 @@
 package dev.periscope.session;
 
 import java.time.Instant;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
 import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
@@ -9,8 +12,9 @@ import reactor.core.publisher.Sinks;
 /**
  * The events of one session on the replica that runs it: the last {@code replay} events are kept for subscribers that
  * (re)connect; each subscriber reads through its own buffer of {@code buffer} events, and when it falls behind the
- * oldest are dropped and a {@code dropped} marker with their count is delivered before the next event. Memory is
- * bounded by {@code replay + buffer} events per subscriber, whatever the subscriber does.
+ * oldest are dropped and a {@code dropped} marker with their count is delivered before the next event (a marker it
+ * drops is not one lost event: its count goes into the next marker of its site). Memory is bounded by
+ * {@code replay + buffer} events per subscriber, whatever the subscriber does.
  *
  * <p>Ids grow monotonically and mean the same on every replica, so a client resumes anywhere with
  * {@code Last-Event-ID}: an agent message's id is its sequence number times {@value #PER_SEQ}, and the events the
@@ -65,16 +69,36 @@ final class EventHub {
         sink.tryEmitComplete();
     }
 
-    /** Events after {@code afterId} (0 for all that are kept), through a bounded buffer with drop markers. */
+    /**
+     * Events after {@code afterId} (0 for all that are kept), through a bounded buffer with drop markers: before the next
+     * event, one marker per place events were lost since the last one (this stream's own losses, and the counts of
+     * markers from further up that its buffer had no room for).
+     */
     Flux<SessionEvent> subscribe(long afterId, int buffer) {
         return Flux.defer(() -> {
-            AtomicLong dropped = new AtomicLong();
+            Map<SessionEvent.DropSite, Long> lost = new EnumMap<>(SessionEvent.DropSite.class); // guarded by itself
             return sink.asFlux()
                     .filter(event -> event.id() > afterId)
-                    .onBackpressureBuffer(buffer, lost -> dropped.incrementAndGet(), BufferOverflowStrategy.DROP_OLDEST)
+                    .onBackpressureBuffer(buffer, event -> {
+                        synchronized (lost) {
+                            if (event.data() instanceof SessionEvent.Dropped d) {
+                                lost.merge(d.where(), d.count(), Long::sum);
+                            } else {
+                                lost.merge(SessionEvent.DropSite.STREAM, 1L, Long::sum);
+                            }
+                        }
+                    }, BufferOverflowStrategy.DROP_OLDEST)
                     .concatMap(event -> {
-                        long count = dropped.getAndSet(0);
-                        return count == 0 ? Flux.just(event) : Flux.just(SessionEvent.dropped(session, count), event);
+                        List<SessionEvent> markers = new ArrayList<>();
+                        synchronized (lost) {
+                            lost.forEach((where, count) -> markers.add(SessionEvent.dropped(session, count, where)));
+                            lost.clear();
+                        }
+                        if (markers.isEmpty()) {
+                            return Flux.just(event);
+                        }
+                        markers.add(event);
+                        return Flux.fromIterable(markers);
                     }, 1);
         });
     }

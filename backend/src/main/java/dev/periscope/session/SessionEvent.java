@@ -161,7 +161,8 @@ public record SessionEvent(long id, String session, Type type, Instant at, Paylo
         }
     }
 
-    static SessionEvent dropped(String session, long count) {
-        return of(-1, session, Instant.now(), new Dropped(count, DropSite.STREAM));
+    /** A stream's own marker: {@code count} events lost at {@code where} before the next one. */
+    static SessionEvent dropped(String session, long count, DropSite where) {
+        return of(-1, session, Instant.now(), new Dropped(count, where));
     }
 }

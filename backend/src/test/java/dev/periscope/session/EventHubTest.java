@@ -80,6 +80,33 @@ class EventHubTest {
     }
 
     @Test
+    void aMarkerItsBufferDropsKeepsItsCountAndItsSite() {
+        EventHub hub = new EventHub("s6", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 3), 0)
+                .then(() -> {
+                    hub.publish(0, new SessionEvent.Dropped(700, SessionEvent.DropSite.HYPERVISOR_RING));
+                    for (int i = 0; i < 10; i++) {
+                        hub.publish(i + 1, note(i));
+                    }
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        long ring = events.stream().filter(e -> e.data() instanceof SessionEvent.Dropped d
+                && d.where() == SessionEvent.DropSite.HYPERVISOR_RING).mapToLong(e -> ((SessionEvent.Dropped) e.data())
+                .count()).sum();
+        long stream = events.stream().filter(e -> e.data() instanceof SessionEvent.Dropped d
+                && d.where() == SessionEvent.DropSite.STREAM).mapToLong(e -> ((SessionEvent.Dropped) e.data())
+                .count()).sum();
+        long notes = events.stream().filter(e -> e.type() == SessionEvent.Type.NOTICE).count();
+        assertThat(ring).as("the ring's marker, dropped here, still counts its 700").isEqualTo(700);
+        assertThat(notes + stream).isEqualTo(10);
+    }
+
+    @Test
     void idsFollowTheAgentsNumbersWithTheControlPlanesOwnEventsBetween() {
         EventHub hub = new EventHub("s5", 100, 41);
         SessionEvent active = hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, "resumed"));
