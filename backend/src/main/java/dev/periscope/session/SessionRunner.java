@@ -11,6 +11,7 @@ import dev.periscope.fleet.VmId;
 import dev.periscope.overhead.Overhead;
 import dev.periscope.process.ProcessListView;
 import dev.periscope.process.ProcessReader;
+import dev.periscope.syscall.ArchiveFullException;
 import dev.periscope.syscall.SyscallArchive;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vmi.VmGoneException;
@@ -25,6 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
@@ -36,8 +38,8 @@ import reactor.core.scheduler.Schedulers;
  * agent starts it anew numbering on), follows its stream and turns each message into the session's events, archives
  * syscalls, records overhead samples and progress, and says how the session ended. A replica that does not run a
  * session still streams it to its clients straight from the agent ({@link #follow}). Nothing here blocks: messages
- * come through gRPC's flow control, the archive has a bounded buffer of its own (a slow database costs archive rows,
- * counted in the {@code archive_dropped} sample, never the live stream).
+ * come through gRPC's flow control, the archive has a bounded buffer of its own (a slow, unavailable or full database
+ * costs archive rows, counted in the {@code archive_dropped} sample and said in the stream, never the live stream).
  */
 @Component
 class SessionRunner {
@@ -127,6 +129,7 @@ class SessionRunner {
         AtomicLong archiveDropped = new AtomicLong();
         AtomicReference<AgentMessage.Ended> ended = new AtomicReference<>();
         Sampler sampler = new Sampler(s, archiveDropped);
+        ArchiveState archiveState = new ArchiveState(s, hub);
         Flux<SyscallArchive.SyscallRecord> toArchive = messages
                 .publishOn(Schedulers.parallel(), HAND_OVER)
                 .concatMap(m -> {
@@ -168,11 +171,12 @@ class SessionRunner {
                 .onBackpressureBuffer(ARCHIVE_BUFFER, lost -> archiveDropped.incrementAndGet(),
                         BufferOverflowStrategy.DROP_OLDEST)
                 .bufferTimeout(ARCHIVE_BATCH, Duration.ofMillis(250))
-                .concatMap(batch -> archive.append(batch).onErrorResume(e -> {
-                    archiveDropped.addAndGet(batch.size());
-                    log.warn("session {}: {} syscall records not archived: {}", s.id(), batch.size(), e.toString());
-                    return Mono.empty();
-                }), 1)
+                .concatMap(batch -> archive.append(batch).doOnSuccess(v -> archiveState.written())
+                        .onErrorResume(e -> {
+                            archiveDropped.addAndGet(batch.size());
+                            archiveState.failed(batch.size(), e);
+                            return Mono.empty();
+                        }), 1)
                 .then();
         Mono<Void> progress = Flux.interval(Duration.ofSeconds(1))
                 .onBackpressureDrop()
@@ -263,6 +267,48 @@ class SessionRunner {
     }
 
     /**
+     * Whether a session's archive writes fail: said once in the session's stream (a notice) and the log when they
+     * start failing and when they work again, with how many records were not archived meanwhile.
+     */
+    private static final class ArchiveState {
+        private final Session s;
+        private final EventHub hub;
+        private boolean failing;
+        private long notArchived;
+
+        ArchiveState(Session s, EventHub hub) {
+            this.s = s;
+            this.hub = hub;
+        }
+
+        synchronized void failed(int records, Throwable e) {
+            notArchived += records;
+            if (!failing) {
+                failing = true;
+                String why = switch (e) {
+                    case ArchiveFullException full -> full.getMessage();
+                    case DataAccessResourceFailureException unavailable -> "the database is unavailable";
+                    default -> e.toString();
+                };
+                log.warn("session {}: the archive is failing ({}): syscall records are not archived", s.id(), why);
+                hub.publish(new SessionEvent.Notice("the archive is failing (" + why + "): syscall records are not "
+                        + "archived until it works again, each counted (archive_dropped)"));
+            }
+        }
+
+        synchronized void written() {
+            if (failing) {
+                failing = false;
+                log.info("session {}: the archive works again; {} syscall records were not archived", s.id(),
+                        notArchived);
+                hub.publish(new SessionEvent.Notice("the archive works again; " + notArchived
+                        + " syscall records were not archived"));
+                notArchived = 0;
+            }
+        }
+    }
+
+    /**
      * The agent's overhead samples (counted since the session started) as rows: counters as deltas since the previous
      * sample, so that a VM's totals add up over sessions and its maximum is the busiest second, with the slowdown
      * estimate and the delivery rate as gauges.
@@ -290,19 +336,22 @@ class SessionRunner {
             counters.put("archive_dropped", (double) archiveDropped.get());
             counters.put("vcpu_wait_us", o.vcpuWait().toNanos() / 1000.0);
             counters.put("sync_timeouts", (double) o.syncTimeouts());
-            Map<String, Double> before = previous.getAndSet(Map.copyOf(counters));
+            Map<String, Double> before = previous.get();
             Map<String, Double> sample = new LinkedHashMap<>();
             counters.forEach((k, v) -> sample.put(k, v - before.getOrDefault(k, 0.0)));
             double seconds = Math.max(1e-9, o.elapsed().toNanos() / 1e9);
             sample.put("estimated_slowdown", o.estimatedSlowdown());
             sample.put("events_per_s", counters.get("delivered") / seconds);
-            VmId vm = vm(s);
-            metrics.events(vm, FleetMetrics.EventKind.SEEN, sample.get("seen"));
-            metrics.events(vm, FleetMetrics.EventKind.FILTERED, sample.get("filtered"));
-            metrics.events(vm, FleetMetrics.EventKind.DELIVERED, sample.get("delivered"));
-            metrics.events(vm, FleetMetrics.EventKind.DROPPED, sample.get("dropped"));
-            metrics.vcpuWait(vm, Duration.ofNanos((long) (sample.get("vcpu_wait_us") * 1000)));
-            return overhead.sample(s.tenant(), s.vm(), s.id(), sample);
+            // the deltas move on only once stored: a sample the database did not take is carried by the next one
+            return overhead.record(s.tenant(), s.vm(), s.id(), sample).doOnSuccess(stored -> {
+                previous.set(Map.copyOf(counters));
+                VmId vm = vm(s);
+                metrics.events(vm, FleetMetrics.EventKind.SEEN, sample.get("seen"));
+                metrics.events(vm, FleetMetrics.EventKind.FILTERED, sample.get("filtered"));
+                metrics.events(vm, FleetMetrics.EventKind.DELIVERED, sample.get("delivered"));
+                metrics.events(vm, FleetMetrics.EventKind.DROPPED, sample.get("dropped"));
+                metrics.vcpuWait(vm, Duration.ofNanos((long) (sample.get("vcpu_wait_us") * 1000)));
+            }).onErrorResume(e -> Mono.empty());
         }
     }
 

@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.scheduling.annotation.SchedulingConfigurer;
 import org.springframework.scheduling.config.FixedDelayTask;
@@ -17,17 +18,20 @@ import reactor.core.publisher.Mono;
 /**
  * Archives syscall records (the event producer, the ring reader, calls {@link #append}) and keeps the archive
  * bounded: a retention job deletes records older than {@code periscope.archive.retention} and the oldest beyond
- * {@code periscope.archive.max-rows}.
+ * {@code periscope.archive.max-rows}, and on the embedded database it never takes the last
+ * {@code periscope.archive.disk-reserve} of its disk ({@link ArchiveDisk}).
  */
 @Component
 public class SyscallArchive implements SchedulingConfigurer {
 
     private final DatabaseClient db;
     private final PeriscopeProperties.Archive limits;
+    private final ArchiveDisk disk;
 
-    SyscallArchive(DatabaseClient db, PeriscopeProperties properties) {
+    SyscallArchive(DatabaseClient db, PeriscopeProperties properties, @Value("${spring.r2dbc.url:}") String url) {
         this.db = db;
         this.limits = properties.archive();
+        this.disk = ArchiveDisk.of(url, limits.diskReserve());
     }
 
     /** One decoded syscall entry of a traced process. */
@@ -35,8 +39,16 @@ public class SyscallArchive implements SchedulingConfigurer {
                                 int number, long arg0, long arg1, long arg2, long arg3, long arg4, long arg5) {
     }
 
-    /** Appends records in order. */
+    /**
+     * Appends records in order; fails with {@link ArchiveFullException} (writing nothing) while the embedded
+     * database's disk is down to its reserve.
+     */
     public Mono<Void> append(List<SyscallRecord> records) {
+        return Mono.defer(() -> disk.full().<Mono<Void>>map(why -> Mono.error(new ArchiveFullException(why)))
+                .orElseGet(() -> insert(records)));
+    }
+
+    private Mono<Void> insert(List<SyscallRecord> records) {
         return Flux.fromIterable(records).concatMap(r -> {
             Map<String, Object> v = new HashMap<>();
             v.put("at", Sql.utc(r.at()));
