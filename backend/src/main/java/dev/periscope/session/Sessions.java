@@ -8,6 +8,7 @@ import dev.periscope.fleet.Agents;
 import dev.periscope.fleet.FleetProperties;
 import dev.periscope.fleet.VmId;
 import dev.periscope.system.PeriscopeProperties;
+import dev.periscope.system.Sql;
 import dev.periscope.tenant.Tenant;
 import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
@@ -200,10 +201,15 @@ public class Sessions implements ApplicationRunner {
         return Mono.firstWithSignal(runner.run(s, hub), timeUp);
     }
 
-    /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
+    /**
+     * Moves the session to its final state (once), tells its subscribers and completes its stream. A database that is
+     * away delays this until it is back (the session would otherwise stay running here and active there for good).
+     */
     private Mono<Void> finish(String id, Outcome outcome, String actor) {
         SessionState state = outcome.end().state();
-        return store.finish(id, outcome.end(), outcome.reason(), Instant.now()).flatMap(changed -> {
+        Mono<Boolean> stored = store.finish(id, outcome.end(), outcome.reason(), Instant.now())
+                .retryWhen(Sql.untilAvailable());
+        return stored.flatMap(changed -> {
             Running run = running.remove(id);
             EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents(), 0);
             if (run != null) {
