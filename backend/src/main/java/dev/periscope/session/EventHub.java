@@ -1,20 +1,16 @@
 package dev.periscope.session;
 
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.List;
-import java.util.Map;
-import reactor.core.publisher.BufferOverflowStrategy;
+import java.util.ArrayDeque;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
 
 /**
  * The events of one session on the replica that runs it: the last {@code replay} events are kept for subscribers that
  * (re)connect; each subscriber reads through its own buffer of {@code buffer} events, and when it falls behind the
- * oldest are dropped and a {@code dropped} marker with their count is delivered before the next event (a marker it
- * drops is not one lost event: its count goes into the next marker of its site). Memory is bounded by
- * {@code replay + buffer} events per subscriber, whatever the subscriber does.
+ * oldest syscalls are dropped and a {@code dropped} marker with their count is delivered before the next event
+ * ({@link StreamBuffer}); a subscriber resuming from before what the hub holds is told how many agent messages it
+ * misses. Memory is bounded by {@code replay + buffer} events per subscriber, whatever the subscriber does.
  *
  * <p>Ids grow monotonically and mean the same on every replica, so a client resumes anywhere with
  * {@code Last-Event-ID}: an agent message's id is its sequence number times {@value #PER_SEQ}, and the events the
@@ -27,6 +23,11 @@ final class EventHub {
 
     private final String session;
     private final Sinks.Many<SessionEvent> sink;
+    private final int replay;
+    /** The ids of the events the replay holds, oldest first. */
+    private final ArrayDeque<Long> kept = new ArrayDeque<>();
+    /** The newest agent message this hub cannot replay: it came before the hub, or the replay let it go. */
+    private long forgottenSeq;
     private long lastSeq;
     private long ownSinceSeq;
 
@@ -34,7 +35,9 @@ final class EventHub {
     EventHub(String session, int replay, long afterSeq) {
         this.session = session;
         this.sink = Sinks.many().replay().limit(replay);
+        this.replay = replay;
         this.lastSeq = afterSeq;
+        this.forgottenSeq = afterSeq;
     }
 
     /** The agent message {@code seq} after which an event id comes ({@code Last-Event-ID} to a resume point). */
@@ -57,7 +60,19 @@ final class EventHub {
         }
         SessionEvent event = SessionEvent.of(id, session, Instant.now(), data);
         sink.emitNext(event, Sinks.EmitFailureHandler.FAIL_FAST);
+        kept.add(id);
+        if (kept.size() > replay) {
+            long gone = kept.poll();
+            if (gone % PER_SEQ == 0) {
+                forgottenSeq = Math.max(forgottenSeq, seqOf(gone));
+            }
+        }
         return event;
+    }
+
+    /** Agent messages after {@code afterId} this hub can no longer give a subscriber resuming from there. */
+    private synchronized long missedAfter(long afterId) {
+        return afterId > 0 ? Math.max(0, forgottenSeq - seqOf(afterId)) : 0;
     }
 
     /** Publishes an event of the control plane's own. */
@@ -70,36 +85,20 @@ final class EventHub {
     }
 
     /**
-     * Events after {@code afterId} (0 for all that are kept), through a bounded buffer with drop markers: before the next
-     * event, one marker per place events were lost since the last one (this stream's own losses, and the counts of
-     * markers from further up that its buffer had no room for).
+     * Events after {@code afterId} (0 for all that are kept), through the subscriber's own bounded buffer
+     * ({@link StreamBuffer}: it loses the oldest syscalls when it falls behind, counted in a marker, never what the
+     * session says of itself). A resume from before what the hub holds (the replay let it go, or it came before this
+     * replica ran the session) starts with a {@code REPLAY} marker counting the agent messages it misses.
      */
     Flux<SessionEvent> subscribe(long afterId, int buffer) {
         return Flux.defer(() -> {
-            Map<SessionEvent.DropSite, Long> lost = new EnumMap<>(SessionEvent.DropSite.class); // guarded by itself
-            return sink.asFlux()
-                    .filter(event -> event.id() > afterId)
-                    .onBackpressureBuffer(buffer, event -> {
-                        synchronized (lost) {
-                            if (event.data() instanceof SessionEvent.Dropped d) {
-                                lost.merge(d.where(), d.count(), Long::sum);
-                            } else {
-                                lost.merge(SessionEvent.DropSite.STREAM, 1L, Long::sum);
-                            }
-                        }
-                    }, BufferOverflowStrategy.DROP_OLDEST)
-                    .concatMap(event -> {
-                        List<SessionEvent> markers = new ArrayList<>();
-                        synchronized (lost) {
-                            lost.forEach((where, count) -> markers.add(SessionEvent.dropped(session, count, where)));
-                            lost.clear();
-                        }
-                        if (markers.isEmpty()) {
-                            return Flux.just(event);
-                        }
-                        markers.add(event);
-                        return Flux.fromIterable(markers);
-                    }, 1);
+            long missed = missedAfter(afterId);
+            Flux<SessionEvent> events = sink.asFlux().filter(event -> event.id() > afterId);
+            if (missed > 0) {
+                events = Flux.concat(Flux.just(SessionEvent.dropped(session, missed, SessionEvent.DropSite.REPLAY)),
+                        events);
+            }
+            return StreamBuffer.over(events, session, buffer);
         });
     }
 }
