@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -67,6 +68,11 @@ public class Sessions implements ApplicationRunner {
     private final Duration lease;
     private final Instant startedAt = Instant.now();
     private final Map<String, Running> running = new ConcurrentHashMap<>();
+    /**
+     * By host, the VMs whose traces were lost with their agent: an agent killed during a trace leaves the VM's
+     * hypervisor extension trapping, so it is switched off once the agent answers again.
+     */
+    private final Map<String, Set<String>> leftArmed = new ConcurrentHashMap<>();
     private final Map<String, EventHub> finished = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, EventHub> eldest) {
@@ -349,14 +355,30 @@ public class Sessions implements ApplicationRunner {
         });
     }
 
-    /** An agent became unreachable or was dropped: the sessions on its host end lost, here, at once. */
+    /**
+     * An agent became unreachable or was dropped: the sessions on its host end lost, here, at once; once it answers
+     * again, what its lost traces left armed is switched off (unless a session of the agent runs there).
+     */
     private void agentChanged(AgentLink link) {
-        if (link.state() != AgentLink.State.UNREACHABLE || stopping) {
+        String host = link.host().orElse(null);
+        if (stopping || host == null) {
             return;
         }
-        String host = link.host().orElse(null);
+        if (link.state() == AgentLink.State.CONNECTED) {
+            Set<String> armed = leftArmed.remove(host);
+            if (armed != null) {
+                armed.forEach(vm -> runner.disarm(vm).subscribe());
+            }
+            return;
+        }
+        if (link.state() != AgentLink.State.UNREACHABLE) {
+            return;
+        }
         for (Running run : List.copyOf(running.values())) {
             if (SessionRunner.vm(run.session()).host().equals(host)) {
+                if (run.session().kind() == SessionKind.TRACE) {
+                    leftArmed.computeIfAbsent(host, h -> ConcurrentHashMap.newKeySet()).add(run.session().vm());
+                }
                 finish(run.session().id(), new Outcome(SessionEnd.AGENT_LOST, "the agent of host " + host
                         + " is unreachable: " + link.status().lastError()), "periscope").subscribe();
             }
