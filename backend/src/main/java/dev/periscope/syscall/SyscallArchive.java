@@ -24,6 +24,8 @@ import reactor.core.publisher.Mono;
 @Component
 public class SyscallArchive implements SchedulingConfigurer {
 
+    static final int DELETE_BATCH = 10_000;
+
     private final DatabaseClient db;
     private final PeriscopeProperties.Archive limits;
     private final ArchiveDisk disk;
@@ -85,12 +87,20 @@ public class SyscallArchive implements SchedulingConfigurer {
 
     /** Deletes what is past retention or beyond the row limit; returns how many rows went. */
     public Mono<Long> enforceRetention() {
-        Mono<Long> old = db.sql("DELETE FROM syscall_event WHERE occurred_at < :cut")
-                .bind("cut", Sql.utc(Instant.now().minus(limits.retention()))).fetch().rowsUpdated();
+        Mono<Long> old = deleteInBatches("occurred_at < :cut", Sql.utc(Instant.now().minus(limits.retention())));
         Mono<Long> excess = db.sql("SELECT MAX(id) AS top FROM syscall_event").map(row -> Sql.longValue(row, "top")).one()
-                .flatMap(top -> db.sql("DELETE FROM syscall_event WHERE id <= :cut").bind("cut", top - limits.maxRows())
-                        .fetch().rowsUpdated());
-        return old.zipWith(excess.defaultIfEmpty(0L), Long::sum);
+                .flatMap(top -> deleteInBatches("id <= :cut", top - limits.maxRows()));
+        return old.flatMap(n -> excess.defaultIfEmpty(0L).map(m -> n + m));
+    }
+
+    /**
+     * Deletes the rows {@code condition} (over {@code :cut}) selects, at most {@value #DELETE_BATCH} a statement: one
+     * delete of a million rows grows an embedded database's file by more than its disk may hold before it frees any.
+     */
+    private Mono<Long> deleteInBatches(String condition, Object cut) {
+        Mono<Long> batch = Mono.defer(() -> db.sql("DELETE FROM syscall_event WHERE id IN (SELECT id FROM syscall_event "
+                + "WHERE " + condition + " ORDER BY id LIMIT " + DELETE_BATCH + ")").bind("cut", cut).fetch().rowsUpdated());
+        return batch.expand(n -> n == DELETE_BATCH ? batch : Mono.empty()).reduce(0L, Long::sum);
     }
 
     /** The retention job, every {@code periscope.archive.sweep}, first one sweep after start. */
