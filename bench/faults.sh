@@ -9,7 +9,7 @@
 #   faults: qemu-kill-process-list qemu-kill-snapshot qemu-kill-trace agent-stall agent-restart server-restart
 #           ring-overflow slow-sse-client database-restart disk-full
 # needs: root (the tmpfs), QEMU and the lab's packages (lab/setup.sh), Docker for database-restart (its image is
-# built from a local Debian base by backend/src/test/docker/build-images.sh); a fault that cannot run says why.
+# built from a local Debian base by deploy/images/build.sh postgres); a fault that cannot run says why.
 # Takes hours at 100 repetitions (each QEMU fault boots a guest per repetition).
 # Results: $PERISCOPE_VAR/bench/faults/<timestamp>/ (faults.json, faults.md: the table of docs/RELIABILITY.md, faults.txt)
 set -euo pipefail
@@ -23,7 +23,7 @@ if [[ ! -f $JAR || ! -f $REPO/backend/target/periscope-server.jar || ! -f $REPO/
       || ! -x $REPO/vmi-bridge/target/native/ring_producer ]]; then
   (cd "$REPO" && JAVA_HOME=$JAVA_HOME ./mvnw -q -B -DskipTests package)
 fi
-bash "$REPO/backend/src/test/docker/build-images.sh" || echo "bench/faults.sh: no PostgreSQL image: database-restart will be skipped" >&2
+bash "$REPO/deploy/images/build.sh" postgres || echo "bench/faults.sh: no PostgreSQL image: database-restart will be skipped" >&2
 OUT="$VAR/bench/faults/$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$OUT"
 "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dperiscope.repo="$REPO" -cp "$JAR" \
     dev.periscope.bench.faults.FaultSuite --out "$OUT" "$@" 2>&1 | grep -v '^\[' | tee "$OUT/faults.txt"

@@ -184,7 +184,7 @@ cmd_start() {
         "${plugin[@]}"
     )
     local boot_fail="" pid=""
-    if qemu_daemonize "$QEMU" "$d" "$SLOCK" "${qargs[@]}"; then
+    if qemu_daemonize "$QEMU" "$d" "${qargs[@]}"; then
         pid=$QEMU_PID
         local deadline; deadline=$(awk -v a="$t0" -v b="$BOOT_TIMEOUT" 'BEGIN{printf "%d", a+b}')
         while :; do

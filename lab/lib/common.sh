@@ -2,7 +2,8 @@
 # Messages, host checks and small formatting shared by the lab scripts (also copied into the Xen lab's dom0).
 # Provides: die, note (stderr, prefixed with "$LAB_PROG:", default "lab"), need TOOL... (fails naming the missing
 #   host tools), missing_packages PKG... (prints the Debian packages that are not installed), valid_name NAME (a
-#   VM or guest name), valid_tenant TENANT, elapsed T0 (seconds since the $EPOCHREALTIME T0, one decimal), fmt_uptime SECONDS.
+#   VM or guest name), valid_tenant TENANT, elapsed T0 (seconds since the $EPOCHREALTIME T0, one decimal), fmt_uptime SECONDS,
+#   close_inherited_fds (closes every descriptor above 2: in a subshell, right before exec-ing a daemon).
 # Needs: nothing.
 LAB_PROG=${LAB_PROG:-lab}
 
@@ -33,4 +34,16 @@ fmt_uptime() {
     if ((s >= 3600)); then printf '%dh%02dm' $((s / 3600)) $((s % 3600 / 60))
     elif ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60))
     else printf '%ds' "$s"; fi
+}
+
+# close_inherited_fds: closes every descriptor of this shell above 2. A daemon started by the lab outlives its
+# caller, so it must not keep what the caller holds open: a lock taken with flock(1), a test runner's pipes (whose
+# reader would wait for an end of file until the daemon stops). Use it in the subshell that execs the daemon,
+# ( close_inherited_fds; exec CMD ) [&], so that no shell is left between holding them.
+close_inherited_fds() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        ((fd <= 2)) || eval "exec $fd>&-"
+    done
 }

@@ -2,7 +2,7 @@
 # A lab QEMU and its run directory, as lab VMs and the Xen lab's machine share them: DIR/console.sock (COM1, logged
 # to DIR/console.log), DIR/shell.sock (COM2: the test shell), DIR/qmp.sock (QMP for clients such as Periscope's
 # driver), DIR/control.sock (QMP for stopping), DIR/qemu.pid, DIR/qemu.cmdline and DIR/qemu.log (QEMU's output).
-# Provides: is_qemu_pid PID TEXT, qemu_run_args DIR (-> QEMU_RUN_ARGS), qemu_daemonize BIN DIR LOCKFD ARG...
+# Provides: is_qemu_pid PID TEXT, qemu_run_args DIR (-> QEMU_RUN_ARGS), qemu_daemonize BIN DIR ARG...
 #   (-> QEMU_PID or QEMU_FAIL), qemu_stop PID TEXT DIR, qemu_boot_report DIR HEADLINE LINES WHAT,
 #   attach_console SOCKET WHAT.
 # Needs: socat, timeout.
@@ -32,16 +32,16 @@ qemu_run_args() {
     )
 }
 
-# qemu_daemonize BIN DIR LOCKFD ARG...: starts BIN ARG... (daemonizing, with QEMU_RUN_ARGS among ARG) with the file
-# descriptor LOCKFD closed in it, so the daemon does not keep the caller's lock; its command line goes to
+# qemu_daemonize BIN DIR ARG...: starts BIN ARG... (daemonizing, with QEMU_RUN_ARGS among ARG) with no file
+# descriptor of the caller's but its standard ones (see close_inherited_fds); its command line goes to
 # DIR/qemu.cmdline, its output to DIR/qemu.log. Sets QEMU_PID, or QEMU_FAIL (why it did not start) and returns 1.
 # shellcheck disable=SC2034 # QEMU_FAIL is for the caller
 qemu_daemonize() {
-    local bin=$1 d=$2 lockfd=$3; shift 3
+    local bin=$1 d=$2; shift 2
     QEMU_PID="" QEMU_FAIL=""
     rm -f "$d/console.log" "$d/qemu.log" "$d/qemu.pid"
     printf '%q ' "$bin" "$@" > "$d/qemu.cmdline"; echo >> "$d/qemu.cmdline"
-    if ! "$bin" "$@" > "$d/qemu.log" 2>&1 {lockfd}>&-; then
+    if ! (close_inherited_fds; exec "$bin" "$@") > "$d/qemu.log" 2>&1; then
         QEMU_FAIL="qemu failed to start"; return 1
     fi
     QEMU_PID=$(cat "$d/qemu.pid" 2>/dev/null || true)

@@ -465,9 +465,9 @@ xen_cmd_up() {
         "${QEMU_RUN_ARGS[@]}"
     )
     local fail="" pid="" wpid=0
-    if qemu_daemonize "$XEN_QEMU" "$d" "$XLOCK" "${qargs[@]}"; then
+    if qemu_daemonize "$XEN_QEMU" "$d" "${qargs[@]}"; then
         pid=$QEMU_PID
-        setsid bash "$XEN_LAB_DIR/xenlab.sh" _watchdog "$pid" "$XEN_LIFETIME" >> "$d/watchdog.log" 2>&1 < /dev/null {XLOCK}>&- &
+        (close_inherited_fds; exec setsid bash "$XEN_LAB_DIR/xenlab.sh" _watchdog "$pid" "$XEN_LIFETIME") >> "$d/watchdog.log" 2>&1 < /dev/null &
         wpid=$!
         echo "$wpid" > "$d/watchdog.pid"
         echo "xen: [$(elapsed "$t0") s] QEMU started (pid $pid, run dir $d)"

@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,6 +99,14 @@ final class AgentHost implements AutoCloseable {
         agent.descendants().forEach(ProcessHandle::destroyForcibly);
         agent.destroyForcibly();
         agent.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /**
+     * Cuts the host off the network, or restores it: its end of the veth pair goes down, so packets to it vanish
+     * without an answer (no reset, no error: the control plane sees only silence), as with a failed switch port.
+     */
+    void cutOff(boolean off) {
+        check("ip", "netns", "exec", namespace(), "ip", "link", "set", namespace() + "-n", off ? "down" : "up");
     }
 
     /** The guest's own view: every pid in its /proc with that process's comm. */

@@ -2,15 +2,16 @@ package dev.periscope;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.periscope.agent.FakeAgent;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.fleet.Agents;
-import dev.periscope.agent.FakeAgent;
 import dev.periscope.vm.FleetSliceConfiguration;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -453,7 +454,7 @@ class ApiTest {
         try {
             return Files.createTempDirectory("periscope-api-");
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 }

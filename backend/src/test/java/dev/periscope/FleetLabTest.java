@@ -45,8 +45,9 @@ import reactor.core.Disposable;
  * The fleet across real hosts: two agents, each a separate process in a network namespace of its own (its own address,
  * reached over a veth pair) serving its own lab VM, and one control plane that reaches them only over mutual TLS. Both
  * VMs are listed with their host, each process list equals that guest's own view, a trace from each streams through
- * the control plane, a caller whose certificate another CA signed is refused, and killing one agent makes its VM
- * unreachable and its session lost within 10 s while the other host carries on. Needs root (namespaces) and the lab.
+ * the control plane, a caller whose certificate another CA signed is refused, killing one agent makes its VM
+ * unreachable and its session lost within 10 s while the other host carries on, and a host cut off the network is
+ * unreachable within 10 s and back when its link is. Needs root (namespaces) and the lab.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 @AutoConfigureWebTestClient(timeout = "PT60S")
@@ -140,14 +141,8 @@ class FleetLabTest {
     @Test
     @Order(1)
     void bothHostsVmsAreListedWithTheirHost() throws IOException {
-        await("both agents' VMs", Duration.ofSeconds(60), () -> {
-            try {
-                return "RUNNING".equals(vm("fl-a-1@host-a").get("state"))
-                        && "RUNNING".equals(vm("fl-b-1@host-b").get("state"));
-            } catch (IOException e) {
-                throw new AssertionError(e);
-            }
-        });
+        await("both agents' VMs", Duration.ofSeconds(60),
+                () -> state("fl-a-1@host-a").equals("RUNNING") && state("fl-b-1@host-b").equals("RUNNING"));
         assertThat(vm("fl-a-1@host-a")).containsEntry("host", "host-a").containsEntry("tenant", "acme");
         assertThat(vm("fl-b-1@host-b")).containsEntry("host", "host-b").containsEntry("tenant", "globex");
         List<Map<String, Object>> hosts = web.get().uri("/api/v1/hosts").header("Authorization", "Bearer " + operator())
@@ -255,15 +250,34 @@ class FleetLabTest {
             assertThat(vm("fl-b-1@host-b")).containsEntry("state", "RUNNING");
 
             hostA.startAgent();
-            await("host-a back", Duration.ofSeconds(60), () -> {
-                try {
-                    return "RUNNING".equals(vm("fl-a-1@host-a").get("state"));
-                } catch (IOException e) {
-                    throw new AssertionError(e);
-                }
-            });
+            await("host-a back", Duration.ofSeconds(60), () -> state("fl-a-1@host-a").equals("RUNNING"));
         } finally {
             streamB.dispose();
+        }
+    }
+
+    @Test
+    @Order(6)
+    void aHostCutOffTheNetworkIsUnreachableWithin10sAndBackWhenItsLinkIs() {
+        await("host-b listed", Duration.ofSeconds(30), () -> state("fl-b-1@host-b").equals("RUNNING"));
+        long cutAt = System.nanoTime();
+        hostB.cutOff(true);
+        try {
+            await("host-b's VM unreachable", Duration.ofSeconds(10), () -> state("fl-b-1@host-b").equals("UNREACHABLE"));
+            System.out.printf("FLEET host cut off: unreachable after %d ms%n", (System.nanoTime() - cutAt) / 1_000_000);
+        } finally {
+            hostB.cutOff(false);
+        }
+        long restoredAt = System.nanoTime();
+        await("host-b back", Duration.ofSeconds(60), () -> state("fl-b-1@host-b").equals("RUNNING"));
+        System.out.printf("FLEET host restored: listed again after %d ms%n", (System.nanoTime() - restoredAt) / 1_000_000);
+    }
+
+    private String state(String id) {
+        try {
+            return String.valueOf(vm(id).get("state"));
+        } catch (IOException e) {
+            throw new AssertionError(e);
         }
     }
 }

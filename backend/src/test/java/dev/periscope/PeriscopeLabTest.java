@@ -4,20 +4,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.cli.Client;
 import dev.periscope.syscall.SyscallArchive;
+import dev.periscope.vmi.driver.lab.LabVm;
 import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingToken;
-import dev.periscope.vmi.driver.lab.LabVm;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -192,7 +196,7 @@ class PeriscopeLabTest {
                 .returnResult(new ParameterizedTypeReference<ServerSentEvent<Map<String, Object>>>() {
                 }).getResponseBody()
                 .filter(e -> "processes".equals(e.event()))
-                .next().block(java.time.Duration.ofSeconds(60));
+                .next().block(Duration.ofSeconds(60));
         assertThat(events).isNotNull();
         assertThat(events.id()).isNotBlank();
         assertThat(events.data().toString()).contains("busy-writer", "/periscope/bin/busy-writer");
@@ -220,8 +224,8 @@ class PeriscopeLabTest {
                 .expectStatus().isOk().returnResult(MAP).getResponseBody()
                 .filter(e -> "syscall".equals(e.get("type")))
                 .map(PeriscopeLabTest::data)
-                .take(40).take(java.time.Duration.ofSeconds(30))
-                .collectList().block(java.time.Duration.ofSeconds(40));
+                .take(40).take(Duration.ofSeconds(30))
+                .collectList().block(Duration.ofSeconds(40));
         assertThat(syscalls).as("syscall events of busy-writer").hasSizeGreaterThanOrEqualTo(10);
         assertThat(syscalls).allSatisfy(e -> {
             assertThat(e).containsEntry("pid", writer).containsEntry("name", "busy-writer").containsKeys("time", "args");
@@ -267,7 +271,7 @@ class PeriscopeLabTest {
         List<Map<String, Object>> events = web.get().uri("/api/v1/sessions/" + id + "/events")
                 .header("Authorization", "Bearer " + token()).accept(MediaType.APPLICATION_NDJSON).exchange()
                 .expectStatus().isOk().returnResult(MAP).getResponseBody()
-                .collectList().block(java.time.Duration.ofSeconds(40));
+                .collectList().block(Duration.ofSeconds(40));
         List<Map<String, Object>> syscalls = events.stream().filter(e -> "syscall".equals(e.get("type")))
                 .map(PeriscopeLabTest::data).toList();
         Map<String, Object> started = events.stream().filter(e -> "trace".equals(e.get("type")))
@@ -327,8 +331,8 @@ class PeriscopeLabTest {
                     .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody().get("id");
             web.get().uri("/api/v1/sessions/" + id + "/events").header("Authorization", "Bearer " + token())
                     .accept(MediaType.APPLICATION_NDJSON).exchange().returnResult(MAP).getResponseBody()
-                    .blockLast(java.time.Duration.ofSeconds(30));
-            Map<String, Double> total = new java.util.TreeMap<>();
+                    .blockLast(Duration.ofSeconds(30));
+            Map<String, Double> total = new TreeMap<>();
             web.get().uri("/api/v1/sessions/" + id + "/overhead").header("Authorization", "Bearer " + token())
                     .exchange().expectBodyList(MAP).returnResult().getResponseBody()
                     .forEach(m -> total.put((String) m.get("metric"), ((Number) (m.get("metric").equals(
@@ -384,7 +388,7 @@ class PeriscopeLabTest {
         System.out.println("LATENCY process list snapshot: " + measure(50, () -> web.get()
                 .uri("/api/v1/vms/" + VM + "/processes?mode=snapshot").header("Authorization", "Bearer " + token)
                 .exchange().expectStatus().isOk().expectBody().returnResult()));
-        List<String> ids = new java.util.ArrayList<>();
+        List<String> ids = new ArrayList<>();
         System.out.println("LATENCY session creation: " + measure(100, () -> ids.add((String) web.post()
                 .uri("/api/v1/sessions").header("Authorization", "Bearer " + token)
                 .contentType(MediaType.APPLICATION_JSON)
@@ -431,7 +435,7 @@ class PeriscopeLabTest {
 
     private static Set<Integer> parsePids(String pidofOutput) {
         return Arrays.stream(pidofOutput.trim().split("\\s+")).map(Integer::parseInt)
-                .collect(Collectors.toCollection(java.util.HashSet::new));
+                .collect(Collectors.toCollection(HashSet::new));
     }
 
     private static String token() {

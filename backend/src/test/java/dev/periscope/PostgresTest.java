@@ -1,13 +1,18 @@
 package dev.periscope;
 
+import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.periscope.fleet.Agents;
 import dev.periscope.agent.FakeAgent;
+import dev.periscope.fleet.Agents;
+import dev.periscope.syscall.SyscallArchive;
+import dev.periscope.syscall.SyscallArchive.SyscallRecord;
 import dev.periscope.vm.FleetSliceConfiguration;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -25,7 +30,7 @@ import org.testcontainers.utility.DockerImageName;
 
 /**
  * The same schema and queries on a real PostgreSQL 15 (profile {@code postgres}): Flyway migrates it, demo data,
- * sessions and audit go through R2DBC. The image is built locally by {@code src/test/docker/build-images.sh}
+ * sessions and audit go through R2DBC. The image is built locally by {@code deploy/images/build.sh}
  * (no registry is reachable); without docker the test is skipped.
  */
 @Testcontainers(disabledWithoutDocker = true)
@@ -39,6 +44,9 @@ class PostgresTest {
             DockerImageName.parse("periscope/postgres:15").asCompatibleSubstituteFor("postgres"));
 
     static final Path VAR = ApiTest.newVarDir();
+
+    @Autowired
+    SyscallArchive archive;
 
     @Autowired
     WebTestClient web;
@@ -74,7 +82,7 @@ class PostgresTest {
 
         web.get().uri("/api/v1/tenants").header("Authorization", "Bearer " + operator).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$[*].id").value(List.class,
-                        ids -> org.assertj.core.api.Assertions.assertThat(ids).contains("acme", "globex"));
+                        ids -> assertThat(ids).contains("acme", "globex"));
         String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator)
                 .header("Idempotency-Key", "pg-1").contentType(MediaType.APPLICATION_JSON)
                 // a process-list session: the fake agent runs it with its canned lists
@@ -85,5 +93,15 @@ class PostgresTest {
                 .expectStatus().isOk().expectBody().jsonPath("$.state").isEqualTo("ENDED");
         web.get().uri("/api/v1/audit?action=SESSION_STOPPED").header("Authorization", "Bearer " + operator).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$[0].target").isEqualTo(id);
+    }
+
+    @Test
+    void theArchiveAppendsBatchesOnPostgres() {
+        Instant t0 = Instant.parse("2026-12-07T00:00:00Z");
+        List<SyscallRecord> batch = IntStream.range(0, 600).mapToObj(i -> new SyscallRecord(t0.plusMillis(i), "acme",
+                "vm-1@h", "s-pg", i % 2, 300 + i, 0x1000L * i, i % 450, i, -1, Long.MAX_VALUE, Long.MIN_VALUE, 5, 6))
+                .toList();
+        archive.append(batch).block();
+        assertThat(archive.recent("s-pg", 1000).collectList().block().reversed()).isEqualTo(batch);
     }
 }

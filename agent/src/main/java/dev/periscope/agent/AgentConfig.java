@@ -37,15 +37,20 @@ public record AgentConfig(String host, InetSocketAddress listen, TlsFiles tls, I
             "lab-dir", "xen", "libvirt", "libvirt-uri", "engine-threads", "orphan-timeout");
 
     public AgentConfig {
-        if (labDir == null && !xen && libvirt == null) {
-            throw new IllegalArgumentException("the agent serves no platform: give --lab-dir, --xen=on or --libvirt=on");
-        }
         if (engineThreads < 1 || engineThreads > 64) {
             throw new IllegalArgumentException("--engine-threads must be within 1..64: " + engineThreads);
         }
         if (orphanTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
             throw new IllegalArgumentException("--orphan-timeout must be at least 1s: " + orphanTimeout);
         }
+    }
+
+    /**
+     * Whether this host has none of the platforms: possible where Xen and libvirt are left to {@code auto} and found
+     * on neither (a node of a DaemonSet that is no hypervisor host); the agent then runs, serves no VM and is not ready.
+     */
+    boolean servesNoPlatform() {
+        return labDir == null && !xen && libvirt == null;
     }
 
     /** The configuration from {@code args} over {@code env}. */
@@ -67,6 +72,9 @@ public record AgentConfig(String host, InetSocketAddress listen, TlsFiles tls, I
                 throw new IllegalArgumentException("unknown option --" + name + " (options: " + OPTIONS + ")");
             }
             options.put(name, a.substring(eq + 1));
+        }
+        if (!options.containsKey("lab-dir") && "off".equals(options.get("xen")) && "off".equals(options.get("libvirt"))) {
+            throw new IllegalArgumentException("the agent would serve no platform: give --lab-dir, --xen or --libvirt");
         }
         boolean onXen = onOffAuto(options, "xen", () -> Files.exists(Path.of("/dev/xen/privcmd")));
         LibvirtConfig libvirt = onOffAuto(options, "libvirt", LibvirtConfig::systemDaemonPresent)

@@ -2,6 +2,7 @@ package dev.periscope.agent;
 
 import dev.periscope.agent.api.AgentError;
 import dev.periscope.agent.api.ErrorKind;
+import dev.periscope.agent.session.NoSuchSessionException;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.PlatformUnavailableException;
@@ -56,12 +57,5 @@ public final class AgentErrors {
         }
         trailer.put(TRAILER, error.build());
         return status.withDescription(message).withCause(failure).asRuntimeException(trailer);
-    }
-
-    /** A session id the agent does not know (never opened, or ended long ago). */
-    public static final class NoSuchSessionException extends RuntimeException {
-        public NoSuchSessionException(String id) {
-            super("no session " + id + " on this agent");
-        }
     }
 }

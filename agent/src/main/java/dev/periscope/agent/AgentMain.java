@@ -38,7 +38,7 @@ public final class AgentMain {
                      .withEngineThreads(config.engineThreads()).withOrphanTimeout(config.orphanTimeout()));
              AgentServer server = AgentServer.overTls(agent, config.listen(), config.tls());
              MetricsEndpoint metrics = config.metrics() == null ? null
-                     : new MetricsEndpoint(config.metrics(), () -> true)) {
+                     : new MetricsEndpoint(config.metrics(), () -> !config.servesNoPlatform())) {
             if (metrics != null) {
                 AgentMetrics.bind(agent, metrics.registry());
             }
@@ -51,6 +51,10 @@ public final class AgentMain {
                     Thread.currentThread().interrupt();
                 }
             }, "agent-stop"));
+            if (config.servesNoPlatform()) {
+                log.warn("no platform on this host (no --lab-dir, no /dev/xen/privcmd, no libvirt socket): serving no "
+                        + "VM and not ready until started again with one");
+            }
             log.info("periscope-agent {} for host {} ({}) listening on {}{}", HostAgent.VERSION, agent.host(),
                     driver.platform(), config.listen(), metrics == null ? "" : ", metrics on :" + metrics.port());
             System.out.println("periscope-agent: ready on port " + server.port());

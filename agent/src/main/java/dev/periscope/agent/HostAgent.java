@@ -1,12 +1,10 @@
 package dev.periscope.agent;
 
 import dev.periscope.agent.api.ProcessList;
-import dev.periscope.agent.api.SessionMessage;
 import dev.periscope.agent.session.AgentSessions;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.VmiEngine;
 import dev.periscope.vmi.driver.HypervisorDriver;
-import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import io.grpc.ServerInterceptors;
@@ -78,14 +76,14 @@ public final class HostAgent implements AutoCloseable {
             throw new IllegalArgumentException("a host name is 1 to 63 letters, digits, '.', '_' or '-': " + host);
         }
         this.host = host;
-        this.platforms = Arrays.asList(driver.platform().split("\\+"));
+        this.platforms = Arrays.stream(driver.platform().split("\\+")).filter(p -> !p.isEmpty()).toList();
         this.engine = new VmiEngine(driver);
         this.engineCalls = new ThreadPoolExecutor(settings.engineThreads(), settings.engineThreads(), 60,
                 TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.engineQueue()),
                 Thread.ofPlatform().daemon().name("agent-engine-", 0).factory());
         this.engineScheduler = Schedulers.fromExecutor(engineCalls);
         this.dispatch = Schedulers.newParallel("agent-dispatch", 2, true);
-        this.sessions = new AgentSessions(new SessionEngine(), engineScheduler, dispatch, settings.sessions());
+        this.sessions = new AgentSessions(new HostEngine(), engineScheduler, dispatch, settings.sessions());
         this.domains = new DomainWatch(engine, settings.poll(), settings.heartbeat());
     }
 
@@ -131,10 +129,8 @@ public final class HostAgent implements AutoCloseable {
         return Codec.processList(engine.processes(vm, mode), engine.profile(vm));
     }
 
-    /** The engine as the sessions use it, with the agent's codec. */
-    private final class SessionEngine implements AgentSessions.Engine {
-        private final Codec.MonotonicClock clock = Codec.MonotonicClock.now();
-
+    /** This host's engine as the sessions use it. */
+    private final class HostEngine extends SessionEngine {
         @Override
         public TraceSession trace(String vm, TraceRequest request) {
             return engine.trace(vm, request);
@@ -143,16 +139,6 @@ public final class HostAgent implements AutoCloseable {
         @Override
         public ProcessList processes(String vm, AcquisitionMode mode) {
             return HostAgent.this.processes(vm, mode);
-        }
-
-        @Override
-        public SessionMessage.Builder message(TraceEvent event) {
-            return Codec.message(event, clock);
-        }
-
-        @Override
-        public SessionMessage.Builder overhead(TraceSession trace) {
-            return SessionMessage.newBuilder().setOverhead(Codec.overhead(trace.overhead()));
         }
     }
 

@@ -15,10 +15,10 @@ import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.api.TraceMethod;
 import dev.periscope.agent.api.TraceSpec;
 import dev.periscope.agent.session.AgentSessions;
+import dev.periscope.agent.session.NoSuchSessionException;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.trace.SyntheticTraceRig;
-import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import io.grpc.ManagedChannel;
@@ -57,13 +57,12 @@ class AgentSessionsTest {
     private final ExecutorService engineExecutor = Executors.newFixedThreadPool(2);
     private final Scheduler engineCalls = Schedulers.fromExecutor(engineExecutor);
     private final Scheduler dispatch = Schedulers.newParallel("test-dispatch", 1);
-    private final Codec.MonotonicClock clock = Codec.MonotonicClock.now();
     private AgentSessions sessions;
     private Server server;
     private ManagedChannel channel;
 
     /** The engine seam: traces on the rig; process lists that fail once, then succeed, until the VM "goes". */
-    private final AgentSessions.Engine engine = new AgentSessions.Engine() {
+    private final AgentSessions.Engine engine = new SessionEngine() {
         @Override
         public TraceSession trace(String vm, TraceRequest request) {
             return rig.open(request);
@@ -81,15 +80,6 @@ class AgentSessionsTest {
             return ProcessList.newBuilder().setVm(vm).setMode(AcquisitionMode.valueOf(mode.name())).build();
         }
 
-        @Override
-        public SessionMessage.Builder message(TraceEvent event) {
-            return Codec.message(event, clock);
-        }
-
-        @Override
-        public SessionMessage.Builder overhead(TraceSession trace) {
-            return SessionMessage.newBuilder().setOverhead(Codec.overhead(trace.overhead()));
-        }
     };
 
     @BeforeEach
@@ -228,7 +218,7 @@ class AgentSessionsTest {
 
     @Test
     void unknownSessionsAndBadSpecsAreRefused() {
-        assertThatThrownBy(() -> sessions.close("nope")).isInstanceOf(AgentErrors.NoSuchSessionException.class);
+        assertThatThrownBy(() -> sessions.close("nope")).isInstanceOf(NoSuchSessionException.class);
         assertThatThrownBy(() -> sessions.open(OpenSessionRequest.newBuilder().setId("x").setVm("vm-1").build()))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> sessions.open(trace("x", 999))).hasMessageContaining("no process with pid 999");

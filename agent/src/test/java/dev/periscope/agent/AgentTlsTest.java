@@ -9,6 +9,7 @@ import dev.periscope.agent.api.GetInfoRequest;
 import dev.periscope.agent.api.HostInfo;
 import dev.periscope.agent.api.WatchDomainsRequest;
 import dev.periscope.vmi.driver.lab.LabDriver;
+import dev.periscope.vmi.driver.libvirt.LibvirtConfig;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
@@ -132,7 +133,10 @@ class AgentTlsTest {
         assertThatThrownBy(() -> AgentConfig.parse(("--lab-dir=" + lab + " --colour=blue" + tls).split(" "), noEnv))
                 .hasMessageContaining("unknown option --colour");
         assertThatThrownBy(() -> AgentConfig.parse(("--xen=off --libvirt=off" + tls).split(" "), noEnv))
-                .hasMessageContaining("serves no platform");
+                .hasMessageContaining("would serve no platform");
+        assertThat(AgentConfig.parse(tls.strip().split(" "), Map.of("PERISCOPE_AGENT_XEN", "auto"))
+                .servesNoPlatform()).as("auto on a host with neither Xen nor libvirt").isEqualTo(
+                !Files.exists(Path.of("/dev/xen/privcmd")) && !LibvirtConfig.systemDaemonPresent());
         assertThatThrownBy(() -> AgentConfig.parse(("--lab-dir=" + lab + " --orphan-timeout=soon" + tls).split(" "),
                 noEnv)).hasMessageContaining("--orphan-timeout must be a duration");
         AgentConfig c = AgentConfig.parse(("--host=h1 --xen=off --libvirt=off --listen=127.0.0.1:7999" + tls).split(" "),

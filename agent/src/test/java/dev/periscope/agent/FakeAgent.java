@@ -10,7 +10,6 @@ import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.session.AgentSessions;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.trace.SyntheticTraceRig;
-import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -64,12 +63,12 @@ public final class FakeAgent implements AutoCloseable {
     private final List<StreamObserver<DomainsUpdate>> watchers = new CopyOnWriteArrayList<>();
     private final Map<String, Object> answers = new ConcurrentHashMap<>();
     private final List<ListProcessesRequest> calls = new CopyOnWriteArrayList<>();
+    private final List<String> disarms = new CopyOnWriteArrayList<>();
     private volatile List<Domain> domains = List.of();
     private volatile boolean silent;
     private final Map<String, SyntheticTraceRig> rigs = new ConcurrentHashMap<>();
     private final Scheduler engineCalls = Schedulers.newBoundedElastic(4, 256, "fake-agent-engine");
     private final Scheduler dispatch = Schedulers.newParallel("fake-agent-dispatch", 2);
-    private final Codec.MonotonicClock clock = Codec.MonotonicClock.now();
     private final AgentSessions sessions = new AgentSessions(new Engine(), engineCalls, dispatch,
             AgentSessions.Limits.DEFAULT);
 
@@ -175,6 +174,11 @@ public final class FakeAgent implements AutoCloseable {
         return com.google.protobuf.Duration.newBuilder().setNanos((int) (ms * 1_000_000)).build();
     }
 
+    /** The VMs the control plane asked to disarm, in order. */
+    public List<String> disarms() {
+        return List.copyOf(disarms);
+    }
+
     /** Stops (or resumes) sending anything on its VM watches, as a hung or cut-off agent would. */
     public void silent(boolean silent) {
         this.silent = silent;
@@ -238,7 +242,10 @@ public final class FakeAgent implements AutoCloseable {
 
         @Override
         public void disarm(DisarmRequest request, StreamObserver<DisarmReply> out) {
-            answer(out, () -> DisarmReply.getDefaultInstance());
+            answer(out, () -> {
+                disarms.add(request.getVm());
+                return DisarmReply.getDefaultInstance();
+            });
         }
 
         private <T> void answer(StreamObserver<T> out, Supplier<T> call) {
@@ -264,7 +271,7 @@ public final class FakeAgent implements AutoCloseable {
     }
 
     /** The engine of this agent: canned lists, traces on the rigs. */
-    private final class Engine implements AgentSessions.Engine {
+    private final class Engine extends SessionEngine {
         @Override
         public TraceSession trace(String vm, TraceRequest request) {
             return rig(vm).open(request);
@@ -275,15 +282,6 @@ public final class FakeAgent implements AutoCloseable {
             return list(vm, AcquisitionMode.valueOf(mode.name()));
         }
 
-        @Override
-        public SessionMessage.Builder message(TraceEvent event) {
-            return Codec.message(event, clock);
-        }
-
-        @Override
-        public SessionMessage.Builder overhead(TraceSession trace) {
-            return SessionMessage.newBuilder().setOverhead(Codec.overhead(trace.overhead()));
-        }
     }
 
     @Override

@@ -3,8 +3,10 @@ package dev.periscope.account;
 import dev.periscope.caller.Caller;
 import dev.periscope.caller.Role;
 import dev.periscope.system.DashboardPage;
+import java.util.List;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
+import reactor.core.publisher.Mono;
 
 /**
  * {@code /tokens}: the API tokens the caller may see (its own; a tenant admin's tenant's; all for operators), with
@@ -23,7 +25,7 @@ class AccountPages {
     @GetMapping("/tokens")
     String tokens(Caller caller, Model model) {
         model.addAttribute("tokens", accounts.tokens(caller).collectList());
-        model.addAttribute("users", caller.role() == Role.TENANT_USER ? reactor.core.publisher.Mono.just(java.util.List.of())
+        model.addAttribute("users", caller.role() == Role.TENANT_USER ? Mono.just(List.of())
                 : accounts.users(caller).collectList());
         return "tokens";
     }

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -31,6 +32,7 @@ import org.springframework.stereotype.Component;
 import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
 
 /**
@@ -48,6 +50,7 @@ class SessionRunner {
     static final int HAND_OVER = 1024;
     static final int ARCHIVE_BUFFER = 8192;
     static final int ARCHIVE_BATCH = 512;
+    static final int SAMPLE_BACKLOG = 60;
 
     private final Agents agents;
     private final Fleet fleet;
@@ -159,9 +162,7 @@ class SessionRunner {
                                     })
                                     .then(Mono.empty());
                         }
-                        case AgentMessage.Overhead o -> {
-                            return sampler.sample(o.sample(), delivered.get()).then(Mono.empty());
-                        }
+                        case AgentMessage.Overhead o -> sampler.offer(o.sample(), delivered.get());
                         case AgentMessage.Ended e -> ended.set(e);
                         default -> payload(m.body()).ifPresent(p -> hub.publish(m.seq(), p));
                     }
@@ -183,6 +184,7 @@ class SessionRunner {
                 .concatMap(t -> store.progress(s.id(), delivered.get(), lastSeq.get()).onErrorResume(e -> Mono.empty()))
                 .then();
         return Mono.firstWithSignal(archived, progress)
+                .doFinally(signal -> sampler.close())
                 .then(Mono.defer(() -> store.progress(s.id(), delivered.get(), lastSeq.get())))
                 .then(Mono.fromSupplier(() -> outcome(s, vm, ended.get(), delivered.get())));
     }
@@ -310,22 +312,58 @@ class SessionRunner {
 
     /**
      * The agent's overhead samples (counted since the session started) as rows: counters as deltas since the previous
-     * sample, so that a VM's totals add up over sessions and its maximum is the busiest second, with the slowdown
-     * estimate and the delivery rate as gauges.
+     * sample stored, so that a VM's totals add up over sessions and its maximum is the busiest second, with the
+     * slowdown estimate and the delivery rate as gauges. Rows are written in order beside the live stream, never in
+     * its way: a database slower than one sample a second for a minute costs samples (logged), not events, and what a
+     * sample left out or not taken by the database counted is carried by the next row stored. The fleet's metrics
+     * count every sample as it comes.
      */
-    private final class Sampler {
+    private final class Sampler implements AutoCloseable {
         private final Session s;
         private final AtomicLong archiveDropped;
-        private final AtomicReference<Map<String, Double>> previous = new AtomicReference<>(Map.of());
+        private final AtomicReference<Map<String, Double>> offered = new AtomicReference<>(Map.of());
+        private final AtomicReference<Map<String, Double>> stored = new AtomicReference<>(Map.of());
         private final long startDelivered;
+        private final Sinks.Many<Reading> rows = Sinks.many().unicast()
+                .onBackpressureBuffer(new ArrayBlockingQueue<>(SAMPLE_BACKLOG));
+
+        /** A sample's counters since the session started and its gauges. */
+        private record Reading(Map<String, Double> counters, Map<String, Double> gauges) {
+            Map<String, Double> since(Map<String, Double> before) {
+                Map<String, Double> row = new LinkedHashMap<>();
+                counters.forEach((k, v) -> row.put(k, v - before.getOrDefault(k, 0.0)));
+                row.putAll(gauges);
+                return row;
+            }
+        }
 
         Sampler(Session s, AtomicLong archiveDropped) {
             this.s = s;
             this.archiveDropped = archiveDropped;
             this.startDelivered = s.eventsDelivered();
+            rows.asFlux()
+                    .concatMap(reading -> overhead.record(s.tenant(), s.vm(), s.id(), reading.since(stored.get()))
+                            .doOnSuccess(v -> stored.set(reading.counters()))
+                            .onErrorResume(e -> {
+                                log.warn("session {}: an overhead sample was not recorded (the next one carries its "
+                                        + "counts): {}", s.id(), e.toString());
+                                return Mono.empty();
+                            }))
+                    .subscribe();
         }
 
-        Mono<Void> sample(OverheadSnapshot o, long delivered) {
+        void offer(OverheadSnapshot o, long delivered) {
+            if (rows.tryEmitNext(reading(o, delivered)).isFailure()) {
+                log.warn("session {}: the database is behind; an overhead sample was left out", s.id());
+            }
+        }
+
+        @Override
+        public void close() {
+            rows.tryEmitComplete();
+        }
+
+        private Reading reading(OverheadSnapshot o, long delivered) {
             Map<String, Double> counters = new LinkedHashMap<>();
             counters.put("seen", (double) o.hypervisorSeen());
             counters.put("filtered", (double) o.hypervisorFiltered());
@@ -336,22 +374,18 @@ class SessionRunner {
             counters.put("archive_dropped", (double) archiveDropped.get());
             counters.put("vcpu_wait_us", o.vcpuWait().toNanos() / 1000.0);
             counters.put("sync_timeouts", (double) o.syncTimeouts());
-            Map<String, Double> before = previous.get();
-            Map<String, Double> sample = new LinkedHashMap<>();
-            counters.forEach((k, v) -> sample.put(k, v - before.getOrDefault(k, 0.0)));
             double seconds = Math.max(1e-9, o.elapsed().toNanos() / 1e9);
-            sample.put("estimated_slowdown", o.estimatedSlowdown());
-            sample.put("events_per_s", counters.get("delivered") / seconds);
-            // the deltas move on only once stored: a sample the database did not take is carried by the next one
-            return overhead.record(s.tenant(), s.vm(), s.id(), sample).doOnSuccess(stored -> {
-                previous.set(Map.copyOf(counters));
-                VmId vm = vm(s);
-                metrics.events(vm, FleetMetrics.EventKind.SEEN, sample.get("seen"));
-                metrics.events(vm, FleetMetrics.EventKind.FILTERED, sample.get("filtered"));
-                metrics.events(vm, FleetMetrics.EventKind.DELIVERED, sample.get("delivered"));
-                metrics.events(vm, FleetMetrics.EventKind.DROPPED, sample.get("dropped"));
-                metrics.vcpuWait(vm, Duration.ofNanos((long) (sample.get("vcpu_wait_us") * 1000)));
-            }).onErrorResume(e -> Mono.empty());
+            Map<String, Double> gauges = Map.of("estimated_slowdown", o.estimatedSlowdown(),
+                    "events_per_s", counters.get("delivered") / seconds);
+            Reading reading = new Reading(Map.copyOf(counters), gauges);
+            Map<String, Double> sample = reading.since(offered.getAndSet(reading.counters()));
+            VmId vm = vm(s);
+            metrics.events(vm, FleetMetrics.EventKind.SEEN, sample.get("seen"));
+            metrics.events(vm, FleetMetrics.EventKind.FILTERED, sample.get("filtered"));
+            metrics.events(vm, FleetMetrics.EventKind.DELIVERED, sample.get("delivered"));
+            metrics.events(vm, FleetMetrics.EventKind.DROPPED, sample.get("dropped"));
+            metrics.vcpuWait(vm, Duration.ofNanos((long) (sample.get("vcpu_wait_us") * 1000)));
+            return reading;
         }
     }
 

@@ -7,12 +7,16 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -85,14 +89,14 @@ public final class Browser implements AutoCloseable {
     }
 
     /** Waits up to {@code seconds} until {@code condition} holds; fails with {@code what} otherwise. */
-    public void waitUntil(String what, int seconds, java.util.function.BooleanSupplier condition) {
+    public void waitUntil(String what, int seconds, BooleanSupplier condition) {
         // Live pages replace elements while the condition looks at them: a stale element means "look again".
         new WebDriverWait(driver, Duration.ofSeconds(seconds)).withMessage(what)
                 .ignoring(StaleElementReferenceException.class)
                 .until(d -> condition.getAsBoolean());
     }
 
-    public org.openqa.selenium.WebDriver driver() {
+    public WebDriver driver() {
         return driver;
     }
 
@@ -107,7 +111,7 @@ public final class Browser implements AutoCloseable {
 
     /** Resizes the window, e.g. to a laptop's 1366 x 768. */
     public Browser windowSize(int width, int height) {
-        driver.manage().window().setSize(new org.openqa.selenium.Dimension(width, height));
+        driver.manage().window().setSize(new Dimension(width, height));
         return this;
     }
 
@@ -147,7 +151,7 @@ public final class Browser implements AutoCloseable {
     public void close() {
         driver.quit();
         try (var files = Files.walk(profile)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
         } catch (IOException ignored) {
             // a leftover temporary profile is harmless
         }

@@ -2,20 +2,26 @@ package dev.periscope.browser;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.periscope.LabServerDirs;
 import dev.periscope.account.Accounts;
 import dev.periscope.caller.Role;
-import dev.periscope.LabServerDirs;
 import dev.periscope.vmi.driver.lab.LabVm;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.openqa.selenium.Alert;
 import org.openqa.selenium.By;
+import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
+import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -133,9 +139,9 @@ class DashboardBrowserTest {
             browser.screenshot("operator-trace-paused-filtered");
             browser.find(By.cssSelector("#stop-form button")).click();
             // the confirm() dialog of the stop button
-            org.openqa.selenium.Alert alert = new org.openqa.selenium.support.ui.WebDriverWait(
-                    driverOf(browser), java.time.Duration.ofSeconds(5))
-                    .until(org.openqa.selenium.support.ui.ExpectedConditions.alertIsPresent());
+            Alert alert = new WebDriverWait(
+                    driverOf(browser), Duration.ofSeconds(5))
+                    .until(ExpectedConditions.alertIsPresent());
             alert.accept();
             browser.waitUntil("the session ends", 30, () -> browser.find(By.id("session-state")).getText().equals("ended"));
 
@@ -269,8 +275,8 @@ class DashboardBrowserTest {
 
     /** The process table's cell texts, read in one go (the table is replaced while it refreshes). */
     @SuppressWarnings("unchecked")
-    private static java.util.List<String> cells(Browser browser) {
-        return (java.util.List<String>) browser.script(
+    private static List<String> cells(Browser browser) {
+        return (List<String>) browser.script(
                 "return [...document.querySelectorAll('table.processes td')].map(td => td.textContent.trim())");
     }
 
@@ -279,7 +285,7 @@ class DashboardBrowserTest {
         return ((Number) n).intValue();
     }
 
-    private static org.openqa.selenium.WebDriver driverOf(Browser browser) {
+    private static WebDriver driverOf(Browser browser) {
         return browser.driver();
     }
 

@@ -3,58 +3,57 @@ package dev.periscope.syscall;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.periscope.syscall.SyscallArchive.SyscallRecord;
 import dev.periscope.system.PeriscopeProperties;
 import io.r2dbc.spi.ConnectionFactories;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 import org.springframework.r2dbc.core.DatabaseClient;
-import org.springframework.util.unit.DataSize;
 
-/** The archive over a real (in-memory H2) database with the migration's table: bounded, and never past its reserve. */
+/**
+ * The archive on a real database (H2 in memory, migrated by the server's own Flyway scripts): batches kept in order,
+ * retention bounded and done in batches, and never past the reserve of an embedded database's disk.
+ */
 class SyscallArchiveTest {
 
     @TempDir
     Path dir;
 
     private DatabaseClient db;
+    private SyscallArchive archive;
 
     @BeforeEach
-    void table() throws IOException {
-        db = DatabaseClient.create(ConnectionFactories.get("r2dbc:h2:mem:///archive-" + UUID.randomUUID()
-                + ";DB_CLOSE_DELAY=-1"));
-        String migration;
-        try (var in = SyscallArchive.class.getResourceAsStream("/db/migration/V1__periscope.sql")) {
-            migration = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    void database() {
+        String name = "archive-" + UUID.randomUUID();
+        Flyway.configure().dataSource("jdbc:h2:mem:" + name + ";DB_CLOSE_DELAY=-1", "sa", "").load().migrate();
+        db = DatabaseClient.create(ConnectionFactories.get("r2dbc:h2:mem://sa@/" + name + ";DB_CLOSE_DELAY=-1"));
+        archive = archive(1500, "", "0B");
+    }
+
+    /** An archive over this test's database; {@code url} is where it believes the database lives (its disk). */
+    private SyscallArchive archive(long maxRows, String url, String diskReserve) {
+        PeriscopeProperties properties = new Binder(new MapConfigurationPropertySource(Map.of(
+                "periscope.archive.max-rows", Long.toString(maxRows), "periscope.archive.disk-reserve", diskReserve)))
+                .bindOrCreate("periscope", PeriscopeProperties.class);
+        return new SyscallArchive(db, properties, url);
+    }
+
+    private static List<SyscallRecord> records(String session, int from, int n) {
+        List<SyscallRecord> batch = new ArrayList<>();
+        for (int i = from; i < from + n; i++) {
+            batch.add(new SyscallRecord(Instant.now(), "acme", "vm-1@h", session, 0, i, 0, 0, 0, 0, 0, 0, 0, 0));
         }
-        int start = migration.indexOf("CREATE TABLE syscall_event");
-        db.sql(migration.substring(start, migration.indexOf(");", start) + 1)).then().block();
-    }
-
-    private SyscallArchive archive(long maxRows, String url, DataSize reserve) {
-        return new SyscallArchive(db, properties(maxRows, reserve), url);
-    }
-
-    private static PeriscopeProperties properties(long maxRows, DataSize reserve) {
-        return new PeriscopeProperties(Path.of("var"), null, 4, 256, false, null, null,
-                new PeriscopeProperties.Archive(maxRows, Duration.ofHours(24), Duration.ofMinutes(1), reserve),
-                null, null);
-    }
-
-    private static List<SyscallArchive.SyscallRecord> records(int n) {
-        List<SyscallArchive.SyscallRecord> r = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            r.add(new SyscallArchive.SyscallRecord(Instant.now(), "acme", "vm@h", "s1", 0, 42, 0, i, 0, 0, 0, 0, 0, 0));
-        }
-        return r;
+        return batch;
     }
 
     private long rows() {
@@ -62,28 +61,51 @@ class SyscallArchiveTest {
     }
 
     @Test
-    void retentionDeletesWhatIsBeyondTheRowLimitInBatches() {
-        SyscallArchive archive = archive(1000, "", DataSize.ofBytes(0));
-        archive.append(records(10)).block();
-        db.sql("INSERT INTO syscall_event (occurred_at, tenant_id, vm_name, session_id, vcpu, pid, cr3, syscall_nr, "
-                + "arg0, arg1, arg2, arg3, arg4, arg5) SELECT CURRENT_TIMESTAMP, 'acme', 'vm@h', 's1', 0, 42, 0, X + 9, "
-                + "0, 0, 0, 0, 0, 0 FROM SYSTEM_RANGE(1, " + (2 * SyscallArchive.DELETE_BATCH + 1490) + ")")
-                .then().block();
-        assertThat(archive.enforceRetention().block()).isEqualTo(2 * SyscallArchive.DELETE_BATCH + 500);
+    void aBatchIsAppendedInOrderWithEveryField() {
+        List<SyscallRecord> batch = new ArrayList<>();
+        Instant t0 = Instant.parse("2026-12-07T00:00:00Z");
+        for (int i = 0; i < 1000; i++) {
+            batch.add(new SyscallRecord(t0.plusMillis(i), i % 2 == 0 ? "acme" : "globex", "vm-1@h", "s-1", i % 4, 300 + i,
+                    0x1000L * i, i % 450, i, -1, Long.MAX_VALUE, Long.MIN_VALUE, 5, 6));
+        }
+        archive.append(batch).block();
+
+        List<SyscallRecord> back = archive.recent("s-1", 2000).collectList().block();
+        assertThat(back).hasSize(1000);
+        assertThat(back.reversed()).isEqualTo(batch);
+    }
+
+    @Test
+    void retentionKeepsTheNewestRowsWithinTheLimit() {
+        for (int b = 0; b < 4; b++) {
+            archive.append(records("s-2", b * 500, 500)).block();
+        }
+        assertThat(archive.enforceRetention().block()).isEqualTo(500L);
+        List<SyscallRecord> kept = archive.recent("s-2", 5000).collectList().block();
+        assertThat(kept).hasSize(1500);
+        assertThat(kept.getLast().pid()).isEqualTo(500);
+    }
+
+    @Test
+    void retentionDeletesMoreThanOneBatchInBatches() {
+        SyscallArchive small = archive(1000, "", "0B");
+        int total = 2 * SyscallArchive.DELETE_BATCH + 1500;
+        for (int from = 0; from < total; from += 5000) {
+            small.append(records("s-3", from, Math.min(5000, total - from))).block();
+        }
+        assertThat(small.enforceRetention().block()).isEqualTo(2L * SyscallArchive.DELETE_BATCH + 500);
         assertThat(rows()).isEqualTo(1000);
-        assertThat(archive.recent("s1", 1).blockFirst().number()).as("the newest are kept")
-                .isEqualTo(2 * SyscallArchive.DELETE_BATCH + 1499);
+        assertThat(small.recent("s-3", 1).blockFirst().pid()).as("the newest are kept").isEqualTo(total - 1);
     }
 
     @Test
     void aDiskDownToItsReserveTakesNoRows() {
-        String h2File = "r2dbc:h2:file:///" + dir.resolve("db/periscope") + ";DB_CLOSE_DELAY=-1";
-        dir.resolve("db").toFile().mkdirs();
-        SyscallArchive full = archive(1000, h2File, DataSize.ofTerabytes(1000));
-        assertThatThrownBy(() -> full.append(records(3)).block()).isInstanceOf(ArchiveFullException.class)
+        String h2File = "r2dbc:h2:file:///" + dir.resolve("periscope") + ";DB_CLOSE_DELAY=-1";
+        SyscallArchive full = archive(1000, h2File, "1000TB");
+        assertThatThrownBy(() -> full.append(records("s-4", 0, 3)).block()).isInstanceOf(ArchiveFullException.class)
                 .hasMessageContaining("MiB free");
         assertThat(rows()).isZero();
-        archive(1000, h2File, DataSize.ofBytes(0)).append(records(3)).block();
+        archive(1000, h2File, "0B").append(records("s-4", 0, 3)).block();
         assertThat(rows()).isEqualTo(3);
     }
 }

@@ -34,9 +34,12 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import reactor.core.Disposable;
 
@@ -195,16 +198,19 @@ public final class FleetBench {
                 String session = openTrace(http, base, token);
                 AtomicLong received = new AtomicLong();
                 AtomicLong dropped = new AtomicLong();
+                Map<String, Long> droppedWhere = new ConcurrentHashMap<>();
                 AtomicBoolean reading = new AtomicBoolean(true);
                 HttpResponse<InputStream> events = http.send(HttpRequest.newBuilder(URI.create(base
                                 + "/api/v1/sessions/" + session + "/events")).header("Authorization", "Bearer " + token)
                         .header("Accept", "text/event-stream").GET().build(), HttpResponse.BodyHandlers.ofInputStream());
                 Thread reader = Thread.ofPlatform().name("sse-reader").start(() -> readSse(events.body(), received,
-                        dropped, reading));
+                        dropped, droppedWhere, reading));
                 Map<String, Object> r = run("agent -> control plane -> SSE", rig, rate, seconds, received, dropped,
                         server.pid());
                 reading.set(false);
                 reader.interrupt();
+                r.put("reportedDroppedWhere", new TreeMap<>(droppedWhere));
+                System.out.println("agent -> control plane -> SSE: dropped where " + new TreeMap<>(droppedWhere));
                 return r;
             } finally {
                 server.destroy();
@@ -251,8 +257,9 @@ public final class FleetBench {
         return body.substring(i, body.indexOf('"', i));
     }
 
-    /** Counts SSE syscall events and the losses the drop markers report. */
-    private static void readSse(InputStream in, AtomicLong received, AtomicLong dropped, AtomicBoolean reading) {
+    /** Counts SSE syscall events and the losses the drop markers report, by where they were lost. */
+    private static void readSse(InputStream in, AtomicLong received, AtomicLong dropped, Map<String, Long> droppedWhere,
+                                AtomicBoolean reading) {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16)) {
             String event = "";
             for (String line; reading.get() && (line = r.readLine()) != null; ) {
@@ -263,7 +270,11 @@ public final class FleetBench {
                         received.incrementAndGet();
                     } else if (event.equals("dropped")) {
                         int c = line.indexOf("\"count\":");
-                        dropped.addAndGet(Long.parseLong(line.substring(c + 8, line.indexOf(',', c))));
+                        long count = Long.parseLong(line.substring(c + 8, line.indexOf(',', c)));
+                        dropped.addAndGet(count);
+                        int w = line.indexOf("\"where\":\"");
+                        String where = w < 0 ? "?" : line.substring(w + 9, line.indexOf('"', w + 9));
+                        droppedWhere.merge(where, count, Long::sum);
                     }
                 }
             }
@@ -271,6 +282,9 @@ public final class FleetBench {
             // the stream ended with the benchmark
         }
     }
+
+    /** How long the producer sleeps between bursts: at 100,000 events/s, bursts of about 5. */
+    private static final long PRODUCER_PAUSE_NS = 50_000;
 
     /**
      * Feeds the rig's ring with syscalls of pid 300 at {@code rate} per second for {@code seconds}, sampling what the
@@ -294,7 +308,7 @@ public final class FleetBench {
                         ringFull.incrementAndGet();
                     }
                 }
-                Thread.onSpinWait();
+                LockSupport.parkNanos(PRODUCER_PAUSE_NS); // a guest's vCPUs do not spin a host core either
             }
         });
         List<Double> perSecond = new ArrayList<>();

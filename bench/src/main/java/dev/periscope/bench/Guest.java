@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.OptionalLong;
@@ -102,7 +103,7 @@ final class Guest {
         }
         List<Long> chosen = new ArrayList<>();
         boolean[] slotUsed = new boolean[TRANSLATION_CACHE_ENTRIES];
-        Set<Long> pages = new java.util.HashSet<>();
+        Set<Long> pages = new HashSet<>();
         for (long a : candidates) {
             if (chosen.size() >= max || !probe.isMapped(a)) {
                 continue;

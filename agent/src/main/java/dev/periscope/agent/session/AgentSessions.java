@@ -1,6 +1,5 @@
 package dev.periscope.agent.session;
 
-import dev.periscope.agent.AgentErrors.NoSuchSessionException;
 import dev.periscope.agent.api.EndReason;
 import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.ProcessList;

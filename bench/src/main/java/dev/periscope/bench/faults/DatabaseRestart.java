@@ -48,7 +48,7 @@ final class DatabaseRestart implements Fault {
             return Optional.of("no Docker engine answers");
         }
         if (!Commands.run(Duration.ofSeconds(20), "docker", "image", "inspect", IMAGE).ok()) {
-            return Optional.of("no image " + IMAGE + " (backend/src/test/docker/build-images.sh builds it)");
+            return Optional.of("no image " + IMAGE + " (deploy/images/build.sh postgres builds it)");
         }
         return Optional.empty();
     }

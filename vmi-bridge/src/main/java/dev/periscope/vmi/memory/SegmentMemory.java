@@ -5,7 +5,9 @@ import dev.periscope.vmi.VmGoneException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Objects;
 
 /**
  * Guest physical memory over one {@link MemorySegment} (mapped file or heap array): bounds checks, little-endian
@@ -86,7 +88,7 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
 
     @Override
     public final void read(long physicalAddress, byte[] target, int offset, int length) {
-        java.util.Objects.checkFromIndexSize(offset, length, target.length);
+        Objects.checkFromIndexSize(offset, length, target.length);
         check(physicalAddress, length);
         try {
             if (present == null) {
@@ -101,7 +103,7 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
                 if (isPresent(address)) {
                     MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, address, target, offset + done, chunk);
                 } else {
-                    java.util.Arrays.fill(target, offset + done, offset + done + chunk, (byte) 0);
+                    Arrays.fill(target, offset + done, offset + done + chunk, (byte) 0);
                 }
                 done += chunk;
                 address += chunk;

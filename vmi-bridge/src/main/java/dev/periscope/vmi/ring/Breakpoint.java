@@ -1,5 +1,7 @@
 package dev.periscope.vmi.ring;
 
+import java.util.Objects;
+
 /**
  * A hypervisor breakpoint: the extension runs a callback before the instruction at {@code address} (a guest
  * virtual address) executes; nothing is written into guest memory.
@@ -20,7 +22,7 @@ public record Breakpoint(long address, Kind kind) {
     }
 
     public Breakpoint {
-        java.util.Objects.requireNonNull(kind, "kind");
+        Objects.requireNonNull(kind, "kind");
     }
 
     public static Breakpoint syscallEntry(long address) {

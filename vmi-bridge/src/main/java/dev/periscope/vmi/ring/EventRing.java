@@ -2,12 +2,12 @@ package dev.periscope.vmi.ring;
 
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.SessionClosedException;
-
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
+
 
 import static dev.periscope.vmi.ring.RingLayout.*;
 
@@ -87,7 +88,7 @@ public final class EventRing implements EventChannel, AutoCloseable {
             MemorySegment seg;
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 ch.truncate(size);
-                ch.write(java.nio.ByteBuffer.allocate(1), size - 1); // size the file (tmpfs: sparse)
+                ch.write(ByteBuffer.allocate(1), size - 1); // size the file (tmpfs: sparse)
                 seg = ch.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
             }
             seg.set(ValueLayout.JAVA_INT, H_ABI_VERSION, ABI_VERSION);

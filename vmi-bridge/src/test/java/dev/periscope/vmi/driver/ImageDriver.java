@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -33,7 +34,7 @@ public final class ImageDriver implements HypervisorDriver {
 
         Image(String name) {
             this.name = name;
-            new java.util.Random(name.hashCode()).nextBytes(bytes); // no repeating pattern: a search has one answer
+            new Random(name.hashCode()).nextBytes(bytes); // no repeating pattern: a search has one answer
         }
 
         /** Whether the page holding this address is backed (a hole in guest RAM otherwise, as Xen has them). */

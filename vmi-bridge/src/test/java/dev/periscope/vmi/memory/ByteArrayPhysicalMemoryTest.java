@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.vmi.PageNotPresentException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.BitSet;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -50,7 +51,7 @@ class ByteArrayPhysicalMemoryTest {
     @Test
     void absentPagesOfASparseImageReadAsZeros() {
         byte[] bytes = new byte[3 * 4096];
-        java.util.Arrays.fill(bytes, (byte) 0x55);
+        Arrays.fill(bytes, (byte) 0x55);
         BitSet present = new BitSet();
         present.set(0);
         present.set(2);

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -83,7 +84,7 @@ class MappedPhysicalMemoryTest {
         try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
             raf.setLength(size);
             byte[] noise = new byte[1 << 20];
-            new java.util.Random(1).nextBytes(noise);
+            new Random(1).nextBytes(noise);
             for (int i = 0; i < noise.length; i++) {
                 if (noise[i] == 'L') {
                     noise[i] = 'M';

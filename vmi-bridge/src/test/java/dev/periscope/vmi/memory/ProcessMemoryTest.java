@@ -10,8 +10,10 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.TimeUnit;
@@ -77,7 +79,7 @@ class ProcessMemoryTest {
         Path file = dir.resolve("ram");
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE); Arena arena = Arena.ofConfined()) {
-            channel.write(java.nio.ByteBuffer.allocate(16 * 4096), 0);
+            channel.write(ByteBuffer.allocate(16 * 4096), 0);
             MemorySegment shared = channel.map(FileChannel.MapMode.READ_WRITE, 4 * 4096, 8 * 4096, arena);
             var found = ProcessMemory.sharedFileAt(SELF, shared.address() + 4096, 4 * 4096);
             assertThat(found).isPresent();
@@ -90,7 +92,7 @@ class ProcessMemoryTest {
     }
 
     private static long stackAddress(long pid) throws IOException {
-        for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
             if (line.endsWith("[stack]")) {
                 return Long.parseUnsignedLong(line.substring(0, line.indexOf('-')), 16);
             }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import java.util.List;
+import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -23,7 +24,7 @@ class X86AddressSpacePropertyTest {
                                             @ForAll boolean fiveLevel, @ForAll("addresses") List<Long> addresses,
                                             @ForAll @IntRange(min = 0, max = RAM / 4096 + 2) int rootPage) {
         var memory = ByteArrayPhysicalMemory.ofSize(RAM);
-        var random = new java.util.Random(seed);
+        var random = new Random(seed);
         for (long entry : entries) {
             memory.writeLong((long) random.nextInt(RAM / 8) * 8, entry);
         }

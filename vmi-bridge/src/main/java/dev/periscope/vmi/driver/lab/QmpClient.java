@@ -3,6 +3,7 @@ package dev.periscope.vmi.driver.lab;
 import dev.periscope.vmi.PlatformUnavailableException;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.driver.qemu.QemuMonitor;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketException;
@@ -11,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -62,7 +64,7 @@ final class QmpClient implements QemuMonitor, AutoCloseable {
         SocketChannel channel;
         try {
             channel = SocketChannel.open(UnixDomainSocketAddress.of(socket));
-        } catch (ConnectException | java.nio.file.NoSuchFileException e) {
+        } catch (ConnectException | NoSuchFileException e) {
             throw new VmGoneException("QMP socket " + socket + " refuses connections: " + e.getMessage(), e);
         } catch (SocketException e) {
             throw new VmGoneException("QMP socket " + socket + " is unavailable: " + e.getMessage(), e);
@@ -156,7 +158,7 @@ final class QmpClient implements QemuMonitor, AutoCloseable {
 
     private void readLoop() {
         ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
-        var line = new java.io.ByteArrayOutputStream();
+        var line = new ByteArrayOutputStream();
         try {
             while (true) {
                 buffer.clear();

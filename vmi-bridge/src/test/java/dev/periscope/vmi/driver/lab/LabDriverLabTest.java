@@ -1,6 +1,7 @@
 package dev.periscope.vmi.driver.lab;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.driver.Capability;
@@ -9,10 +10,14 @@ import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.driver.MemorySnapshot;
 import dev.periscope.vmi.driver.VcpuRegisters;
 import dev.periscope.vmi.paging.X86AddressSpace;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -136,11 +141,11 @@ class LabDriverLabTest {
         }
     }
 
-    private static java.util.List<Path> snapshotFiles() {
+    private static List<Path> snapshotFiles() {
         try (var files = Files.list(LabVm.varDir().resolve("lab").resolve(NAME))) {
             return files.filter(f -> f.getFileName().toString().matches("snap-\\d+\\.ram")).toList();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -148,10 +153,10 @@ class LabDriverLabTest {
     @Order(6)
     void aStoppedGuestIsGone() {
         vm.stop();
-        assertThat(driver.domain(NAME)).map(DomainInfo::running).isNotEqualTo(java.util.Optional.of(true));
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> domain.registers(0))
+        assertThat(driver.domain(NAME)).map(DomainInfo::running).isNotEqualTo(Optional.of(true));
+        assertThatThrownBy(() -> domain.registers(0))
                 .isInstanceOf(VmGoneException.class);
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> driver.open(NAME))
+        assertThatThrownBy(() -> driver.open(NAME))
                 .isInstanceOf(VmGoneException.class);
     }
 }
