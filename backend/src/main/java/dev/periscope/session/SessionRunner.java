@@ -51,6 +51,11 @@ class SessionRunner {
     static final int ARCHIVE_BUFFER = 8192;
     static final int ARCHIVE_BATCH = 512;
     static final int SAMPLE_BACKLOG = 60;
+    /**
+     * How long a progress or overhead write may take: one that hangs on a connection the database dropped (a
+     * restart) would otherwise hold up every later one of the session for good.
+     */
+    static final Duration WRITE_TIMEOUT = Duration.ofSeconds(5);
 
     private final Agents agents;
     private final Fleet fleet;
@@ -181,7 +186,8 @@ class SessionRunner {
                 .then();
         Mono<Void> progress = Flux.interval(Duration.ofSeconds(1))
                 .onBackpressureDrop()
-                .concatMap(t -> store.progress(s.id(), delivered.get(), lastSeq.get()).onErrorResume(e -> Mono.empty()))
+                .concatMap(t -> store.progress(s.id(), delivered.get(), lastSeq.get()).timeout(WRITE_TIMEOUT)
+                        .onErrorResume(e -> Mono.empty()))
                 .then();
         return Mono.firstWithSignal(archived, progress)
                 .doFinally(signal -> sampler.close())
@@ -343,6 +349,7 @@ class SessionRunner {
             this.startDelivered = s.eventsDelivered();
             rows.asFlux()
                     .concatMap(reading -> overhead.record(s.tenant(), s.vm(), s.id(), reading.since(stored.get()))
+                            .timeout(WRITE_TIMEOUT)
                             .doOnSuccess(v -> stored.set(reading.counters()))
                             .onErrorResume(e -> {
                                 log.warn("session {}: an overhead sample was not recorded (the next one carries its "
