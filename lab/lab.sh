@@ -51,7 +51,7 @@ vm_running() { # NAME
 usage() {
     cat <<'EOF'
 usage: lab.sh start NAME [--tenant T] [--workload NAME|FILE] [--kernel-package PKG] [--memory MIB]
-                         [--nokaslr] [--append "KERNEL PARAMS"]
+                         [--nokaslr] [--append "KERNEL PARAMS"] [--tools]
        lab.sh stop NAME | --all
        lab.sh list [--json]
        lab.sh exec NAME [--timeout S] -- COMMAND [ARG...]
@@ -113,7 +113,7 @@ setup_events() {
 cmd_start() {
     local name=${1:-}; [[ -n $name ]] || { usage >&2; exit 2; }; shift
     valid_name "$name" || die "invalid VM name '$name' (must match ^[a-z0-9][a-z0-9-]{0,31}\$)"
-    local tenant=default workload=idle pkg="" mem=512 kaslr=true append=""
+    local tenant=default workload=idle pkg="" mem=512 kaslr=true append="" tools=false
     while (($#)); do
         case $1 in
             --tenant) tenant=${2:?--tenant needs a value}; shift 2 ;;
@@ -122,6 +122,7 @@ cmd_start() {
             --memory) mem=${2:?--memory needs a value}; shift 2 ;;
             --nokaslr) kaslr=false; shift ;;
             --append) append=${2:?--append needs a value}; shift 2 ;;
+            --tools) tools=true; shift ;;
             *) die "start: unknown argument $1" ;;
         esac
     done
@@ -150,14 +151,21 @@ cmd_start() {
     [[ -n $pkg ]] || pkg=$(default_kernel_package)
     ensure_kernel "$pkg"
     ensure_initramfs
-    local initrd=$BASE_INITRD
+    local initrd=$BASE_INITRD parts=()
     if [[ -n $WL_FILE ]]; then
         local ov; ov=$(mktemp -d "$d/.overlay.XXXXXX")
         mkdir -p "$ov/periscope/workloads"
         cp "$WL_FILE" "$ov/periscope/workloads/$WL_NAME.sh"
         (cd "$ov" && echo "periscope/workloads/$WL_NAME.sh" | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$d/overlay.cpio.gz"
         rm -rf "$ov"
-        cat "$BASE_INITRD" "$d/overlay.cpio.gz" > "$d/initrd.img"
+        parts+=("$d/overlay.cpio.gz")
+    fi
+    if $tools; then
+        ensure_tools
+        parts+=("$TOOLS_CPIO")
+    fi
+    if ((${#parts[@]})); then
+        cat "$BASE_INITRD" "${parts[@]}" > "$d/initrd.img"
         initrd=$d/initrd.img
     fi
 

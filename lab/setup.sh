@@ -4,7 +4,10 @@
 # QEMU >= 10 comes from bookworm-backports; the source (deb + deb-src) is added if missing.
 set -euo pipefail
 
-PKGS=(busybox-static cpio gzip socat curl xz-utils zstd util-linux coreutils gcc make pkg-config libglib2.0-dev "$@")
+# gcc with libc6-dev's static libc builds the guest's syscall probe; strace (and its libraries) goes into the
+# guest next to it (lab.sh start --tools).
+PKGS=(busybox-static cpio gzip socat curl xz-utils zstd util-linux coreutils gcc libc6-dev make pkg-config
+      libglib2.0-dev strace "$@")
 # The libvirt platform's tests run a real libvirtd (libvirt-daemon-system); libvirt-dev holds the headers the
 # committed bindings are generated from (nothing at run time needs it). Without recommends: no dnsmasq, firewall
 # or storage tools, which the tests' domains do not use.

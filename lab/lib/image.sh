@@ -2,8 +2,8 @@
 # The lab's guest image: a busybox initramfs with lab/guest and lab/workloads, built once per content and cached
 # in CACHE/initramfs (lab VMs boot it; the Xen lab's domUs boot it with an overlay, its dom0 initramfs uses the
 # busybox); and the workloads a guest runs at boot.
-# Provides: ensure_busybox (-> BUSYBOX), ensure_initramfs (-> BASE_INITRD), find_workload WORKLOAD (-> WL_NAME,
-#   WL_FILE).
+# Provides: ensure_busybox (-> BUSYBOX), ensure_initramfs (-> BASE_INITRD), ensure_tools (-> TOOLS_CPIO: the
+#   overlay `start --tools` adds), find_workload WORKLOAD (-> WL_NAME, WL_FILE).
 # Needs: paths.sh (LAB_DIR, CACHE), common.sh (die, note, need, missing_packages).
 
 INITRAMFS_FORMAT=v1          # bump when the image layout produced by ensure_initramfs changes
@@ -73,6 +73,40 @@ ensure_initramfs() {
         find "$CACHE/initramfs" -maxdepth 1 -name 'base-*.cpio.gz' ! -name "${BASE_INITRD##*/}" -delete
     fi
     exec {ILOCK}>&-
+}
+
+TOOLS_FORMAT=v1              # bump when the layout produced by ensure_tools changes
+
+# ensure_tools -> TOOLS_CPIO: a cpio overlay with the syscall probe (lab/tools/syscall-probe.c, built static with the
+# host's gcc) as /periscope/tools/syscall-probe, and the host's strace with the shared libraries it loads (Debian's
+# strace is dynamically linked), for tests that compare a trace with what the guest saw. Cached, keyed by its inputs.
+ensure_tools() {
+    need gcc strace ldd cpio gzip
+    local libs; libs=$(ldd /usr/bin/strace | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u)
+    local key
+    key=$( { echo "$TOOLS_FORMAT"; gcc --version | head -1; sha256sum "$LAB_DIR/tools/syscall-probe.c";
+             sha256sum /usr/bin/strace; for l in $libs; do sha256sum "$l"; done; } | sha256sum | cut -c1-16)
+    TOOLS_CPIO=$CACHE/tools/tools-$key.cpio.gz
+    [[ -s $TOOLS_CPIO ]] && return
+    mkdir -p "$CACHE/tools"
+    exec {TLOCK}>"$CACHE/tools/.lock"; flock "$TLOCK"
+    if [[ ! -s $TOOLS_CPIO ]]; then
+        local st; st=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+        mkdir -p "$st/periscope/tools" "$st/usr/bin"
+        gcc -static -Os -Wall -Wextra -o "$st/periscope/tools/syscall-probe" "$LAB_DIR/tools/syscall-probe.c" \
+            || die "cannot build the syscall probe: is libc6-dev (static libc) installed? run lab/setup.sh"
+        cp /usr/bin/strace "$st/usr/bin/strace"
+        local l
+        for l in $libs; do
+            mkdir -p "$st$(dirname "$l")"
+            cp -L "$l" "$st$l"
+        done
+        (cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$TOOLS_CPIO.tmp"
+        mv "$TOOLS_CPIO.tmp" "$TOOLS_CPIO"
+        rm -rf "$st"
+        find "$CACHE/tools" -maxdepth 1 -name 'tools-*.cpio.gz' ! -name "${TOOLS_CPIO##*/}" -delete
+    fi
+    exec {TLOCK}>&-
 }
 
 # find_workload WORKLOAD -> WL_NAME (what the guest runs: /periscope/workloads/WL_NAME.sh), WL_FILE (the file to add

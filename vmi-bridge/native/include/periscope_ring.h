@@ -55,6 +55,37 @@
  *     seen == filtered + delivered + dropped
  * cr3_seen and cr3_filtered split out the CR3-write share of seen and filtered (the rest are breakpoint hits),
  * so the monitoring-method experiment can report CR3 events and syscall events separately.
+ *
+ * Syscall results (PERISCOPE_FEATURE_SYSCALL_EXIT). A producer that sets this bit in producer_features reports
+ * the return of each syscall whose entry it delivered, as one SYSCALL_EXIT record, so that Java can pair exits
+ * with entries per guest thread:
+ *   - the thread key: a thread in a syscall is named by the 4 KiB page holding the top of its kernel stack, where
+ *     its struct pt_regs lives (the kernel stack top is page aligned; pt_regs is its last 168 bytes). A SYSCALL
+ *     record carries it in aux (rsp & PERISCOPE_THREAD_KEY_MASK at a SYSCALL_ENTRY breakpoint placed where rsp is
+ *     already the kernel stack: entry_SYSCALL_64_after_hwframe; 0 when rsp is not a kernel address, e.g. at
+ *     entry_SYSCALL_64 itself, and such an entry gets no exit); a SYSCALL_EXIT record in aux too
+ *     (pt_regs & PERISCOPE_THREAD_KEY_MASK).
+ *   - the exit point: a SYSCALL_EXIT breakpoint at syscall_exit_to_user_mode (an out-of-line function in 6.1 and
+ *     6.12), whose first argument rdi is the returning thread's struct pt_regs *; the producer reads the
+ *     PERISCOPE_PT_REGS_SIZE bytes there
+ *     (kernel memory, mapped in the current CR3): pt_regs.ax is the return value as the caller will see it
+ *     (before any signal handler runs), pt_regs.orig_ax the syscall number, pt_regs.ip the user return address.
+ *     Layout: PERISCOPE_PT_REGS_* below, fixed by the kernel's entry code (the BTF of 6.1 and 6.12 agrees; Java
+ *     checks every paired exit's orig_ax against its entry's number and counts mismatches).
+ *   - what is delivered: while mode has PERISCOPE_MODE_SYSCALL_EXIT, the producer remembers the key of every
+ *     SYSCALL record it wrote (except exit and exit_group, which never return) in a bounded pending set shared by
+ *     all vCPUs (periscope_pending_* in periscope_ring_ops.h: a thread may return on another vCPU), and at a
+ *     SYSCALL_EXIT breakpoint delivers a record exactly when it takes the thread's key out of that set: not the DTB
+ *     filter, so a call that changes the address space (execve) still reports its return, and other threads'
+ *     returns never leave the producer. A full set (that call's return is then not reported) and an unreadable
+ *     pt_regs are counted in the lane's exits_unreported. Exits follow PERISCOPE_MODE_SYSCALL_SYNC like entries;
+ *     PERISCOPE_MODE_SYSCALL arming (M3, M4) does not gate them: a call entered while armed reports its return.
+ *   - the record: syscall_nr = pt_regs.orig_ax, args[0] = pt_regs.ax (the return value; -4095..-1 is -errno),
+ *     rip = pt_regs.ip, old_cr3 == new_cr3 == CR3, aux = the thread key, args[1..5] = 0. With
+ *     PERISCOPE_MODE_PREREAD data may hold up to 64 bytes of the call's output (what read() read, the fds pipe() made, the stat buffer),
+ *     read from the address in entry argument PERISCOPE_RECORD_DATA_ARG(flags).
+ * A pre-read SYSCALL record names the argument its data was read from the same way, so Java needs no copy of the
+ * producer's table of which calls it pre-reads.
  */
 #ifndef PERISCOPE_RING_H
 #define PERISCOPE_RING_H
@@ -80,11 +111,16 @@
 #define PERISCOPE_KIND_SYSCALL 2     /* syscall entry: syscall_nr, args[0..5], old_cr3 == new_cr3 == CR3 */
 #define PERISCOPE_KIND_BREAKPOINT 3  /* other breakpoint: rip, args = rdi, rsi, rdx, rcx, r8, r9, aux = gva */
 #define PERISCOPE_KIND_DROP_MARKER 4 /* args[0] = records dropped on this lane since the previous marker */
+#define PERISCOPE_KIND_SYSCALL_EXIT 5 /* syscall return: syscall_nr, args[0] = return value, aux = thread key */
 
 /* periscope_record.flags */
 #define PERISCOPE_RECORD_SYNC 0x1u       /* the vCPU waits until response_seq >= seq */
 #define PERISCOPE_RECORD_DATA_VALID 0x2u /* data[0..data_len) holds pre-read guest memory */
 #define PERISCOPE_RECORD_FILTER_HIT 0x4u /* old or new / current CR3 is in the DTB filter set */
+/* with DATA_VALID on SYSCALL and SYSCALL_EXIT records: data was read at the address in argument n (0..5) */
+#define PERISCOPE_RECORD_DATA_ARG_SHIFT 8
+#define PERISCOPE_RECORD_DATA_ARG_MASK 0x700u
+#define PERISCOPE_RECORD_DATA_ARG(flags) (((flags) & PERISCOPE_RECORD_DATA_ARG_MASK) >> PERISCOPE_RECORD_DATA_ARG_SHIFT)
 
 /* periscope_control.mode */
 #define PERISCOPE_MODE_CR3 0x01u            /* deliver CR3_WRITE records */
@@ -97,11 +133,32 @@
 #define PERISCOPE_MODE_SYSCALL_SYNC 0x20u   /* ... and wait for Java on each (M2) */
 #define PERISCOPE_MODE_BREAKPOINT 0x40u     /* deliver BREAKPOINT records at PLAIN breakpoints */
 #define PERISCOPE_MODE_BREAKPOINT_SYNC 0x80u
-#define PERISCOPE_MODE_PREREAD 0x100u       /* pre-read guest memory for SYSCALL records (see plugin) */
+#define PERISCOPE_MODE_PREREAD 0x100u       /* pre-read guest memory for SYSCALL and SYSCALL_EXIT records */
+#define PERISCOPE_MODE_SYSCALL_EXIT 0x200u  /* deliver SYSCALL_EXIT records of delivered entries (see above) */
 
 /* periscope_breakpoint.kind */
 #define PERISCOPE_BP_SYSCALL_ENTRY 1 /* at entry_SYSCALL_64: rax = nr, rdi rsi rdx r10 r8 r9 = args */
 #define PERISCOPE_BP_PLAIN 2         /* any address: BREAKPOINT record with rdi rsi rdx rcx r8 r9 */
+#define PERISCOPE_BP_SYSCALL_EXIT 3  /* at syscall_exit_to_user_mode: rdi = the returning thread's struct pt_regs * */
+
+/* periscope_ring_header.producer_features */
+#define PERISCOPE_FEATURE_SYSCALL_EXIT 0x1u /* SYSCALL_EXIT breakpoints, records and thread keys (see above) */
+
+/* Thread keys (SYSCALL and SYSCALL_EXIT aux): the 4 KiB page of the kernel stack top */
+#define PERISCOPE_THREAD_KEY_MASK 0xFFFFFFFFFFFFF000ULL
+
+/* x86-64 struct pt_regs (arch/x86/include/asm/ptrace.h): byte offsets of the fields a producer reads */
+#define PERISCOPE_PT_REGS_SIZE 168
+#define PERISCOPE_PT_REGS_R10 56
+#define PERISCOPE_PT_REGS_R9 64
+#define PERISCOPE_PT_REGS_R8 72
+#define PERISCOPE_PT_REGS_AX 80
+#define PERISCOPE_PT_REGS_DX 96
+#define PERISCOPE_PT_REGS_SI 104
+#define PERISCOPE_PT_REGS_DI 112
+#define PERISCOPE_PT_REGS_ORIG_AX 120
+#define PERISCOPE_PT_REGS_IP 128
+#define PERISCOPE_PT_REGS_SP 152
 
 /* periscope_ring_header.producer_state */
 #define PERISCOPE_PRODUCER_NONE 0
@@ -169,7 +226,8 @@ typedef struct periscope_lane {
     uint64_t applied_generation; /* control generation this lane's producer last adopted or rejected */
     uint64_t cr3_seen;     /* CR3 writes observed (included in seen) */
     uint64_t cr3_filtered; /* CR3 writes not delivered by the configuration (included in filtered) */
-    uint64_t producer_reserved[2];
+    uint64_t exits_unreported; /* syscall returns not reported: pending set full, or pt_regs unreadable */
+    uint64_t producer_reserved[1];
 } periscope_lane;
 
 typedef struct periscope_ring_header {
@@ -189,7 +247,7 @@ typedef struct periscope_ring_header {
     uint32_t producer_state;
     uint32_t producer_pid;
     uint32_t vcpu_count;
-    uint32_t producer_reserved0;
+    uint32_t producer_features; /* PERISCOPE_FEATURE_*: what this producer can do beyond ABI version 1 */
     uint64_t producer_attach_ns;
     uint64_t control_applied_generation;
     uint64_t control_rejected;
@@ -226,6 +284,8 @@ _Static_assert(offsetof(periscope_lane, response_seq) == 128, "lane.response_seq
 _Static_assert(offsetof(periscope_lane, pending_drops) == 192, "lane bookkeeping line");
 _Static_assert(offsetof(periscope_lane, applied_generation) == 216, "lane.applied_generation");
 _Static_assert(offsetof(periscope_lane, cr3_seen) == 224, "lane.cr3_seen");
+_Static_assert(offsetof(periscope_lane, exits_unreported) == 240, "lane.exits_unreported");
+_Static_assert(offsetof(periscope_ring_header, producer_features) == 76, "header.producer_features");
 _Static_assert(offsetof(periscope_control, dtbs) == 40, "control.dtbs");
 _Static_assert(sizeof(periscope_control) == 1600, "periscope_control size");
 _Static_assert(offsetof(periscope_ring_header, producer_state) == 64, "header line 1");

@@ -303,6 +303,83 @@ static inline int periscope_dtb_contains(const periscope_control *c, uint64_t cr
     return lo < c->dtb_count && c->dtbs[lo] == v;
 }
 
+/*
+ * The pending set of syscall results (see "Syscall results" in periscope_ring.h): the thread keys of delivered
+ * SYSCALL records whose SYSCALL_EXIT has not been seen. Shared by all vCPUs of a producer (a thread may return on
+ * another vCPU than it entered on), lock-free: open addressing over PERISCOPE_PENDING_SLOTS words, a key lives in the
+ * first free or freed slot of its window of PERISCOPE_PENDING_PROBE slots, CAS to claim a slot, CAS to free it. A
+ * slot never becomes empty again (only freed), so a lookup stops at the first empty slot: a thread that is not
+ * pending (nearly every returning thread of an untraced process) costs one or two loads. Keys are page addresses
+ * (low 12 bits clear), never 0 or 1. The same key is never added from two vCPUs at once (a thread runs on one).
+ */
+#define PERISCOPE_PENDING_SLOTS 4096
+#define PERISCOPE_PENDING_PROBE 32
+#define PERISCOPE_PENDING_EMPTY 0ULL
+#define PERISCOPE_PENDING_FREED 1ULL
+
+typedef struct periscope_pending {
+    uint64_t slots[PERISCOPE_PENDING_SLOTS];
+    uint64_t count; /* keys in the set (approximate under races; used to skip lookups when 0) */
+} periscope_pending;
+
+static inline uint32_t periscope_pending_home(uint64_t key)
+{
+    return (uint32_t)(((key >> 12) * 0x9E3779B97F4A7C15ULL) >> 52) & (PERISCOPE_PENDING_SLOTS - 1);
+}
+
+/* Remembers key; 1 if it is in the set now (added, or there already: an exit that was lost), 0 if the window is full. */
+static inline int periscope_pending_add(periscope_pending *p, uint64_t key)
+{
+    if (key <= PERISCOPE_PENDING_FREED)
+        return 0;
+    uint32_t home = periscope_pending_home(key);
+    for (uint32_t i = 0; i < PERISCOPE_PENDING_PROBE; i++) {
+        uint64_t v = PR_LOAD_ACQ(&p->slots[(home + i) & (PERISCOPE_PENDING_SLOTS - 1)]);
+        if (v == key)
+            return 1;
+        if (v == PERISCOPE_PENDING_EMPTY)
+            break;
+    }
+    for (uint32_t i = 0; i < PERISCOPE_PENDING_PROBE; i++) {
+        uint64_t *slot = &p->slots[(home + i) & (PERISCOPE_PENDING_SLOTS - 1)];
+        uint64_t v = PR_LOAD_ACQ(slot);
+        if ((v == PERISCOPE_PENDING_EMPTY || v == PERISCOPE_PENDING_FREED) &&
+            __atomic_compare_exchange_n(slot, &v, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            __atomic_fetch_add(&p->count, 1, __ATOMIC_RELAXED);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Takes key out of the set; 1 if it was there. */
+static inline int periscope_pending_take(periscope_pending *p, uint64_t key)
+{
+    if (key <= PERISCOPE_PENDING_FREED || PR_LOAD_RLX(&p->count) == 0)
+        return 0;
+    uint32_t home = periscope_pending_home(key);
+    for (uint32_t i = 0; i < PERISCOPE_PENDING_PROBE; i++) {
+        uint64_t *slot = &p->slots[(home + i) & (PERISCOPE_PENDING_SLOTS - 1)];
+        uint64_t v = PR_LOAD_ACQ(slot);
+        if (v == PERISCOPE_PENDING_EMPTY)
+            return 0;
+        if (v == key && __atomic_compare_exchange_n(slot, &v, PERISCOPE_PENDING_FREED, 0, __ATOMIC_ACQ_REL,
+                                                    __ATOMIC_ACQUIRE)) {
+            __atomic_fetch_sub(&p->count, 1, __ATOMIC_RELAXED);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Forgets every key (monitoring switched off); racing adds may survive or be lost, both harmless. */
+static inline void periscope_pending_clear(periscope_pending *p)
+{
+    for (uint32_t i = 0; i < PERISCOPE_PENDING_SLOTS; i++)
+        PR_STORE_RLX(&p->slots[i], PERISCOPE_PENDING_EMPTY);
+    PR_STORE_REL(&p->count, 0);
+}
+
 /* Consumer (C tests and tools): hand up to max records of one lane to fn, then release them. */
 typedef void (*periscope_record_fn)(const periscope_record *r, void *ctx);
 

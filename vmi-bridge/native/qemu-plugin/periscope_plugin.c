@@ -22,8 +22,15 @@
  *    plugin calls qemu_plugin_reset(): QEMU stops all vCPUs, flushes the translation cache and
  *    unregisters the plugin's callbacks; the reset callback installs the new table and re-registers,
  *    so every block is retranslated against the new table (cost: one TB flush per table change).
- *  - SYSCALL_ENTRY breakpoints (entry_SYSCALL_64): rax = number, rdi rsi rdx r10 r8 r9 = arguments,
- *    rcx = user RIP, cr3 = the calling process's DTB (no PTI with the default qemu64 CPU model).
+ *  - SYSCALL_ENTRY breakpoints (entry_SYSCALL_64_after_hwframe, or entry_SYSCALL_64): rax = number, rdi rsi rdx
+ *    r10 r8 r9 = arguments, rcx = user RIP, cr3 = the calling process's DTB (no PTI with the default qemu64 CPU
+ *    model), rsp = the kernel stack after _after_hwframe (its page is the thread key, the record's aux).
+ *  - SYSCALL_EXIT breakpoints (syscall_exit_to_user_mode, rdi = struct pt_regs *): the return of a call whose entry
+ *    this plugin delivered (its thread key is in the pending set) is delivered with the return value and number read
+ *    from pt_regs; every other thread's return stays here ("Syscall results" in periscope_ring.h).
+ *  - PREREAD: up to 64 bytes of guest memory behind the argument that names a path, an input buffer or struct
+ *    (entries), or an output buffer or struct (exits, sized by the return value where it counts bytes); the record
+ *    says which argument (PERISCOPE_RECORD_DATA_ARG).
  *  - Synchronous modes: the vCPU waits (spin ~30 us, then 20 us sleeps) for the response lane, at most
  *    control.sync_timeout_us (default 1 ms), then counts a timeout and continues.
  */
@@ -52,7 +59,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 /* x86 modrm/REX register numbers 0..15 */
 static const char *const reg_names[NREGS] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                              "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
-enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10 };
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10 };
+
+#define NR_EXIT 60
+#define NR_EXIT_GROUP 231
 
 typedef struct vcpu_state {
     int active;
@@ -86,6 +96,8 @@ static vcpu_state vcpus[PERISCOPE_RING_MAX_LANES];
 static bp_table *current_bps; /* what translation uses; swapped only inside the reset callback */
 static bp_table *next_bps;    /* installed by the pending reset */
 static int reset_pending;
+
+static periscope_pending pending; /* thread keys of delivered entries awaiting their exit */
 
 static GMutex site_lock;
 static cr3_site sites[MAX_CR3_SITES];
@@ -123,7 +135,8 @@ static bp_table *bp_table_from(const periscope_control *c)
     bp_table *t = g_new0(bp_table, 1);
     for (uint32_t i = 0; i < c->breakpoint_count; i++) {
         const periscope_breakpoint *b = &c->breakpoints[i];
-        if (b->kind != PERISCOPE_BP_SYSCALL_ENTRY && b->kind != PERISCOPE_BP_PLAIN)
+        if (b->kind != PERISCOPE_BP_SYSCALL_ENTRY && b->kind != PERISCOPE_BP_SYSCALL_EXIT &&
+            b->kind != PERISCOPE_BP_PLAIN)
             continue;
         uint32_t j = t->count;
         while (j > 0 && t->bps[j - 1].gva > b->gva) {
@@ -176,6 +189,8 @@ static void refresh_control(vcpu_state *vs)
         return;
     }
     if (r == PERISCOPE_CONTROL_ADOPTED) {
+        if (!(vs->ctl.mode & PERISCOPE_MODE_SYSCALL_EXIT))
+            periscope_pending_clear(&pending); /* nobody wants returns: forget the calls still out */
         __atomic_store_n(&ring->control_applied_generation, vs->known_generation, __ATOMIC_RELAXED);
         PR_STORE_REL(&vs->prod.lane->applied_generation, vs->known_generation);
         vs->bp_check = 1;
@@ -257,42 +272,140 @@ static void on_cr3_write(unsigned int vcpu_index, void *udata)
         periscope_wait_response(&vs->prod, seq, sync_timeout_ns(vs));
 }
 
-/* Which syscall argument points at a string or buffer worth pre-reading (x86-64 numbers), -1: none. */
-static int preread_arg(uint64_t nr)
+/* Which argument of an entry points at a path, an input buffer or an input struct worth pre-reading (x86-64
+ * numbers), -1: none. Java decodes whatever the record says was read (PERISCOPE_RECORD_DATA_ARG). */
+static int preread_entry_arg(uint64_t nr)
 {
     switch (nr) {
-    case 1:   /* write(fd, buf, n) */
-    case 257: /* openat(dfd, path, ...) */
-    case 262: /* newfstatat(dfd, path, ...) */
-    case 263: /* unlinkat(dfd, path, ...) */
-    case 322: /* execveat(dfd, path, ...) */
-        return 1;
-    case 2: case 4: case 6: case 21: case 59: case 80: case 83: case 84: case 87: case 90:
-        /* open stat lstat access execve chdir mkdir rmdir unlink chmod */
+    case 2: case 4: case 6: case 21: case 35: case 59: case 76: case 80: case 82: case 83: case 84: case 85:
+    case 86: case 87: case 88: case 89: case 90: case 92: case 94: case 133: case 137: case 161: case 435:
+        /* open stat lstat access nanosleep execve truncate chdir rename mkdir rmdir creat link unlink symlink
+         * readlink chmod chown lchown mknod statfs chroot clone3 */
         return 0;
+    case 1: case 13: case 14: case 18: case 42: case 44: case 49: case 257: case 258: case 259: case 260: case 262:
+    case 263: case 264: case 265: case 267: case 268: case 269: case 280: case 322: case 332: case 437: case 439:
+    case 452:
+        /* write rt_sigaction(act) rt_sigprocmask(set) pwrite64 connect sendto bind openat mkdirat mknodat fchownat
+         * newfstatat unlinkat renameat linkat readlinkat fchmodat faccessat utimensat execveat statx openat2
+         * faccessat2 fchmodat2 */
+        return 1;
+    case 230: case 302: /* clock_nanosleep(rqtp) prlimit64(new) */
+        return 2;
     default:
         return -1;
     }
 }
 
-static void preread(vcpu_state *vs, periscope_record *r, uint64_t addr)
+/* Which argument of a returning call points at what it wrote (-1: none), and how many bytes are worth reading. */
+static int preread_exit_arg(uint64_t nr, int64_t ret, const uint64_t args[6], size_t *len)
 {
-    if (addr == 0)
+    *len = PERISCOPE_RING_DATA_BYTES;
+    switch (nr) {
+    case 0: case 17: case 45: /* read pread64 recvfrom: ret bytes at buf */
+    case 89: /* readlink */
+        *len = ret > 0 && ret < PERISCOPE_RING_DATA_BYTES ? (size_t)ret : PERISCOPE_RING_DATA_BYTES;
+        return ret > 0 ? 1 : -1;
+    case 267: /* readlinkat */
+        *len = ret > 0 && ret < PERISCOPE_RING_DATA_BYTES ? (size_t)ret : PERISCOPE_RING_DATA_BYTES;
+        return ret > 0 ? 2 : -1;
+    case 79: /* getcwd: ret bytes including the NUL */
+        *len = ret > 0 && ret < PERISCOPE_RING_DATA_BYTES ? (size_t)ret : PERISCOPE_RING_DATA_BYTES;
+        return ret > 0 ? 0 : -1;
+    case 22: case 293: /* pipe pipe2: int[2] */
+        *len = 8;
+        return ret == 0 ? 0 : -1;
+    case 53: /* socketpair: int[2] */
+        *len = 8;
+        return ret == 0 ? 3 : -1;
+    case 61: /* wait4: the status word, when there was a child */
+        *len = 4;
+        return ret > 0 && args[1] ? 1 : -1;
+    case 4: case 5: case 6: case 97: /* stat fstat lstat: struct stat; getrlimit: struct rlimit */
+    case 228: /* clock_gettime: struct timespec */
+        return ret == 0 ? 1 : -1;
+    case 63: /* uname */
+        return ret == 0 ? 0 : -1;
+    case 13: case 14: case 262: case 302: /* rt_sigaction(oact) rt_sigprocmask(oset) newfstatat prlimit64(old) */
+        return ret == 0 && args[nr == 302 ? 3 : 2] ? (nr == 302 ? 3 : 2) : -1;
+    case 332: /* statx */
+        return ret == 0 ? 4 : -1;
+    default:
+        return -1;
+    }
+}
+
+/* Reads up to len bytes at addr into the record's data (less up to the page end if the next page is not mapped). */
+static void preread(vcpu_state *vs, periscope_record *r, int arg, uint64_t addr, size_t len)
+{
+    if (addr == 0 || len == 0)
         return;
-    size_t len = PERISCOPE_RING_DATA_BYTES;
+    if (len > PERISCOPE_RING_DATA_BYTES)
+        len = PERISCOPE_RING_DATA_BYTES;
     uint64_t to_page_end = 4096 - (addr & 4095);
     for (int attempt = 0; attempt < 2; attempt++) {
         g_byte_array_set_size(vs->mem, 0);
         if (qemu_plugin_read_memory_vaddr(addr, vs->mem, len)) {
             memcpy(r->data, vs->mem->data, len);
             r->data_len = (uint32_t)len;
-            r->flags |= PERISCOPE_RECORD_DATA_VALID;
+            r->flags |= PERISCOPE_RECORD_DATA_VALID | ((uint32_t)arg << PERISCOPE_RECORD_DATA_ARG_SHIFT);
             return;
         }
         if (to_page_end >= len)
             return;
         len = to_page_end; /* the next page may not be mapped: read up to the page end */
     }
+}
+
+static int read_guest(vcpu_state *vs, uint64_t addr, void *out, size_t len)
+{
+    g_byte_array_set_size(vs->mem, 0);
+    if (!qemu_plugin_read_memory_vaddr(addr, vs->mem, len))
+        return 0;
+    memcpy(out, vs->mem->data, len);
+    return 1;
+}
+
+/* A SYSCALL_EXIT breakpoint: report the return of a call whose entry was delivered, and nothing else. */
+static void on_syscall_exit(vcpu_state *vs, unsigned int vcpu_index, uint32_t mode)
+{
+    periscope_count_seen(&vs->prod);
+    uint64_t regs = read_reg(vs, vs->reg[RDI]);
+    if (!periscope_pending_take(&pending, regs & PERISCOPE_THREAD_KEY_MASK) || !(mode & PERISCOPE_MODE_SYSCALL_EXIT)) {
+        periscope_count_filtered(&vs->prod);
+        return;
+    }
+    uint64_t pt[PERISCOPE_PT_REGS_SIZE / 8];
+    if (!read_guest(vs, regs, pt, sizeof pt)) {
+        periscope_count_filtered(&vs->prod);
+        PR_BUMP(&vs->prod.lane->exits_unreported, 1);
+        return;
+    }
+    uint64_t cr3 = read_reg(vs, vs->cr3);
+    periscope_record *r = periscope_reserve(&vs->prod, PERISCOPE_KIND_SYSCALL_EXIT, vcpu_index);
+    if (!r)
+        return;
+    int sync = (mode & PERISCOPE_MODE_SYSCALL_SYNC) != 0;
+    r->timestamp_ns = periscope_now_ns();
+    r->control_generation = vs->known_generation;
+    r->old_cr3 = cr3;
+    r->new_cr3 = cr3;
+    r->aux = regs & PERISCOPE_THREAD_KEY_MASK;
+    r->syscall_nr = pt[PERISCOPE_PT_REGS_ORIG_AX / 8];
+    r->args[0] = pt[PERISCOPE_PT_REGS_AX / 8];
+    r->rip = pt[PERISCOPE_PT_REGS_IP / 8];
+    r->flags = (sync ? PERISCOPE_RECORD_SYNC : 0) | (periscope_dtb_contains(&vs->ctl, cr3) ? PERISCOPE_RECORD_FILTER_HIT : 0);
+    if (mode & PERISCOPE_MODE_PREREAD) {
+        uint64_t args[6] = {pt[PERISCOPE_PT_REGS_DI / 8], pt[PERISCOPE_PT_REGS_SI / 8], pt[PERISCOPE_PT_REGS_DX / 8],
+                            pt[PERISCOPE_PT_REGS_R10 / 8], pt[PERISCOPE_PT_REGS_R8 / 8], pt[PERISCOPE_PT_REGS_R9 / 8]};
+        size_t len;
+        int a = preread_exit_arg(r->syscall_nr, (int64_t)r->args[0], args, &len);
+        if (a >= 0)
+            preread(vs, r, a, args[a], len);
+    }
+    uint64_t seq = r->seq;
+    periscope_publish(&vs->prod);
+    if (sync)
+        periscope_wait_response(&vs->prod, seq, sync_timeout_ns(vs));
 }
 
 static void on_breakpoint(unsigned int vcpu_index, void *udata)
@@ -308,6 +421,10 @@ static void on_breakpoint(unsigned int vcpu_index, void *udata)
         return; /* a stale block: the table changed and a flush is pending */
     uint32_t kind = t->bps[i].kind;
     uint32_t mode = vs->ctl.mode;
+    if (kind == PERISCOPE_BP_SYSCALL_EXIT) {
+        on_syscall_exit(vs, vcpu_index, mode);
+        return;
+    }
     periscope_count_seen(&vs->prod);
     int is_syscall = kind == PERISCOPE_BP_SYSCALL_ENTRY;
     if (!(mode & (is_syscall ? PERISCOPE_MODE_SYSCALL : PERISCOPE_MODE_BREAKPOINT))) {
@@ -329,7 +446,6 @@ static void on_breakpoint(unsigned int vcpu_index, void *udata)
     r->control_generation = vs->known_generation;
     r->old_cr3 = cr3;
     r->new_cr3 = cr3;
-    r->aux = gva;
     r->flags = (sync ? PERISCOPE_RECORD_SYNC : 0) | (hit ? PERISCOPE_RECORD_FILTER_HIT : 0);
     if (is_syscall) {
         r->syscall_nr = read_reg(vs, vs->reg[RAX]);
@@ -340,12 +456,18 @@ static void on_breakpoint(unsigned int vcpu_index, void *udata)
         r->args[3] = read_reg(vs, vs->reg[R10]);
         r->args[4] = read_reg(vs, vs->reg[R8]);
         r->args[5] = read_reg(vs, vs->reg[R9]);
+        uint64_t rsp = read_reg(vs, vs->reg[RSP]);
+        r->aux = (rsp >> 63) ? rsp & PERISCOPE_THREAD_KEY_MASK : 0; /* a kernel stack: the thread key */
         if (mode & PERISCOPE_MODE_PREREAD) {
-            int a = preread_arg(r->syscall_nr);
+            int a = preread_entry_arg(r->syscall_nr);
             if (a >= 0)
-                preread(vs, r, r->args[a]);
+                preread(vs, r, a, r->args[a], PERISCOPE_RING_DATA_BYTES);
         }
+        if ((mode & PERISCOPE_MODE_SYSCALL_EXIT) && r->aux && r->syscall_nr != NR_EXIT && r->syscall_nr != NR_EXIT_GROUP &&
+            !periscope_pending_add(&pending, r->aux))
+            PR_BUMP(&vs->prod.lane->exits_unreported, 1);
     } else {
+        r->aux = gva;
         r->rip = gva;
         r->args[0] = read_reg(vs, vs->reg[RDI]);
         r->args[1] = read_reg(vs, vs->reg[RSI]);
@@ -583,6 +705,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     ring_size = (uint64_t)st.st_size;
     plugin_id = id;
     ring->producer_pid = (uint32_t)getpid();
+    ring->producer_features = PERISCOPE_FEATURE_SYSCALL_EXIT;
     ring->producer_attach_ns = periscope_now_ns();
     __atomic_store_n(&ring->producer_state, PERISCOPE_PRODUCER_ATTACHED, __ATOMIC_RELEASE);
     qemu_plugin_register_vcpu_init_cb(id, on_vcpu_init);

@@ -1,7 +1,8 @@
 /*
  * C unit tests of the ring (periscope_ring.h + periscope_ring_ops.h): wrap-around, overflow accounting,
  * drop markers, synchronous timeout and answer, a dying consumer, the control seqlock and token check,
- * the DTB filter and a two-thread SPSC stress run. No framework: each test returns, CHECK aborts.
+ * the DTB filter, the pending set of syscall results (bounds, reuse of freed slots, two threads adding and
+ * taking at once) and a two-thread SPSC stress run. No framework: each test returns, CHECK aborts.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -346,6 +347,69 @@ static void test_spsc_stress(void)
     free(h);
 }
 
+static void test_pending_set(void)
+{
+    static periscope_pending p;
+    periscope_pending_clear(&p);
+    uint64_t a = 0xffffc90000a13000ULL, b = 0xffffc90000a17000ULL;
+    CHECK(!periscope_pending_take(&p, a)); /* empty: nothing to take */
+    CHECK(periscope_pending_add(&p, a) && periscope_pending_add(&p, b));
+    CHECK(periscope_pending_add(&p, a)); /* a lost exit: the thread's next entry finds its key there */
+    CHECK(p.count == 2);
+    CHECK(periscope_pending_take(&p, a) && !periscope_pending_take(&p, a));
+    CHECK(periscope_pending_take(&p, b) && p.count == 0);
+    CHECK(!periscope_pending_add(&p, 0) && !periscope_pending_add(&p, PERISCOPE_PENDING_FREED));
+
+    /* keys with one home slot: the window holds PERISCOPE_PENDING_PROBE of them, the next is refused */
+    uint64_t same[PERISCOPE_PENDING_PROBE + 1];
+    uint32_t home = periscope_pending_home(0x1000), n = 0;
+    for (uint64_t k = 0x1000; n < PERISCOPE_PENDING_PROBE + 1; k += 0x1000)
+        if (periscope_pending_home(k) == home)
+            same[n++] = k;
+    for (uint32_t i = 0; i < PERISCOPE_PENDING_PROBE; i++)
+        CHECK(periscope_pending_add(&p, same[i]));
+    CHECK(!periscope_pending_add(&p, same[PERISCOPE_PENDING_PROBE])); /* full: counted by the producer */
+    CHECK(periscope_pending_take(&p, same[PERISCOPE_PENDING_PROBE - 1]));
+    CHECK(periscope_pending_take(&p, same[3]));                       /* a freed slot in the middle ... */
+    CHECK(periscope_pending_add(&p, same[PERISCOPE_PENDING_PROBE]));  /* ... is reused */
+    CHECK(periscope_pending_take(&p, same[PERISCOPE_PENDING_PROBE]));
+    CHECK(periscope_pending_take(&p, same[4])); /* found past freed slots */
+    periscope_pending_clear(&p);
+    CHECK(p.count == 0 && !periscope_pending_take(&p, same[0]));
+}
+
+typedef struct pending_worker {
+    periscope_pending *p;
+    uint64_t base, rounds, lost;
+} pending_worker;
+
+static void *pending_worker_main(void *arg)
+{
+    pending_worker *w = arg;
+    for (uint64_t i = 0; i < w->rounds; i++) {
+        uint64_t key = w->base + ((i % 512) << 12); /* 512 threads of this worker, each in one call at a time */
+        if (!periscope_pending_add(w->p, key) || !periscope_pending_take(w->p, key))
+            w->lost++;
+    }
+    return NULL;
+}
+
+static void test_pending_set_two_threads(void)
+{
+    static periscope_pending p;
+    periscope_pending_clear(&p);
+    pending_worker w[2] = {{&p, 0xffffc90000000000ULL, 2000000, 0}, {&p, 0xffffc90040000000ULL, 2000000, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, pending_worker_main, &w[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    CHECK(w[0].lost == 0 && w[1].lost == 0);
+    CHECK(p.count == 0);
+    for (uint32_t i = 0; i < PERISCOPE_PENDING_SLOTS; i++)
+        CHECK(p.slots[i] == PERISCOPE_PENDING_EMPTY || p.slots[i] == PERISCOPE_PENDING_FREED);
+}
+
 int main(void)
 {
     struct {
@@ -360,6 +424,8 @@ int main(void)
         {"dead_consumer", test_dead_consumer},
         {"stalled_consumer_costs_one_timeout", test_stalled_consumer_costs_one_timeout},
         {"control_seqlock_and_token", test_control_seqlock_and_token},
+        {"pending_set", test_pending_set},
+        {"pending_set_two_threads", test_pending_set_two_threads},
         {"spsc_stress", test_spsc_stress},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

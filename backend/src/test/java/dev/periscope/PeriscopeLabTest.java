@@ -284,6 +284,14 @@ class PeriscopeLabTest {
         assertThat(syscalls).extracting(e -> (String) e.get("syscall")).contains("openat", "wait4");
         assertThat(syscalls).filteredOn(e -> e.get("syscall").equals("openat"))
                 .anySatisfy(e -> assertThat(e.toString()).contains("/tmp/wt-probe.out"));
+        // each call carries how it ended: the shell's opens of its output file succeed
+        assertThat(syscalls).filteredOn(e -> e.get("syscall").equals("openat") && e.toString().contains("/tmp/wt-probe.out"))
+                .allSatisfy(e -> {
+                    assertThat(e).containsEntry("status", "RETURNED");
+                    assertThat(((Number) e.get("returnValue")).intValue()).isNotNegative();
+                    assertThat(((Number) e.get("durationNs")).longValue()).isPositive();
+                });
+        syscalls.forEach(e -> System.out.println("feed: " + e.get("text")));
         Map<String, Object> last = data(events.getLast());
         assertThat(last).containsEntry("state", "ENDED");
         assertThat((String) last.get("reason")).contains("exited");
@@ -315,8 +323,9 @@ class PeriscopeLabTest {
         out.reset();
         assertThat(client.execute(List.of("trace", VM, "--pid", Integer.toString(writer), "--seconds", "8",
                 "--syscalls", "openat"))).as(err.toString()).isZero();
+        // strace-like: the entry's time, the pid, the call with its arguments decoded, its result and duration
         assertThat(out.toString()).containsPattern("(?m)^\\d\\d:\\d\\d:\\d\\d\\.\\d{6} " + writer
-                + " busy-writer openat\\(");
+                + " openat\\(AT_FDCWD, \"[^\"]+\", O_[A-Z_|]+(, 0\\d+)?\\) = (\\d+|-1 E[A-Z]+ \\(.*\\)) <\\d+\\.\\d{6}>$");
     }
 
     /** Prints what each method delivers and costs on the busy guest (never asserts rates). */

@@ -99,7 +99,9 @@ class PostgresTest {
     void theArchiveAppendsBatchesOnPostgres() {
         Instant t0 = Instant.parse("2026-12-07T00:00:00Z");
         List<SyscallRecord> batch = IntStream.range(0, 600).mapToObj(i -> new SyscallRecord(t0.plusMillis(i), "acme",
-                "vm-1@h", "s-pg", i % 2, 300 + i, 0x1000L * i, i % 450, i, -1, Long.MAX_VALUE, Long.MIN_VALUE, 5, 6))
+                "vm-1@h", "s-pg", i % 2, 300 + i, 0x1000L * i, i % 450, i, -1, Long.MAX_VALUE, Long.MIN_VALUE, 5, 6,
+                i % 2 == 0 ? "RETURNED" : "UNFINISHED", i % 2 == 0 ? (long) -i : null, i % 4 == 0 ? "EBADF" : null,
+                i % 2 == 0 ? 100L + i : null, "close(" + i + ")"))
                 .toList();
         archive.append(batch).block();
         assertThat(archive.recent("s-pg", 1000).collectList().block().reversed()).isEqualTo(batch);

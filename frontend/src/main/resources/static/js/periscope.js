@@ -322,7 +322,21 @@ const Periscope = (() => {
     });
   }
 
+  /**
+   * Requests page: the table reloads itself (htmx, on a "refresh" event) every 10 s, unless the user is typing in it.
+   * A script rather than an hx-trigger filter: the page's CSP allows no evaluated code.
+   */
+  function requestsPage() {
+    if (!document.getElementById("requests-table")) return;
+    setInterval(() => {
+      const table = document.getElementById("requests-table");   // replaced by each refresh
+      if (table && !table.querySelector(":focus")) htmx.trigger(table, "refresh");
+    }, 10000);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("button[data-reload]").forEach(b => b.addEventListener("click", () => location.reload()));
+    requestsPage();
     wireApiForms(document);
     document.body.addEventListener("htmx:afterSettle", () => wireApiForms(document));
     fleetPage();

@@ -20,7 +20,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
   const time = at => (at ? String(at).substring(11, 23) : new Date().toISOString().substring(11, 23));
 
-  /** One line of text for an event of each type (SessionEvent.Type on the server). */
+  /** One line of text for an event of each type but syscalls (SessionEvent.Type on the server). */
   function describe(type, data) {
     if (data == null) return "";
     if (type === "state") return `${String(data.state).toLowerCase()}${data.reason ? ": " + data.reason : ""}`;
@@ -33,11 +33,34 @@ document.addEventListener("DOMContentLoaded", () => {
         + (data.syscalls && data.syscalls.length ? `; only ${data.syscalls.join(", ")}` : "");
     }
     if (type === "process") return `${String(data.change).toLowerCase()} pid ${data.pid} ${data.name || ""} ${data.detail || ""}`;
-    if (type === "syscall") {
-      const args = (data.args || []).map(a => a.text ? `${a.name}=${a.text}` : `${a.name}=0x${Number(a.value).toString(16)}`);
-      return `${data.syscall || "#" + data.number}(${args.join(", ")})  [pid ${data.pid} ${data.name || ""}] vcpu${data.vcpu}`;
-    }
     return JSON.stringify(data);
+  }
+
+  /** The call as strace writes it: name(arguments), each argument's decoded text or its value. */
+  function call(data) {
+    const args = (data.args || []).map(a => a.text != null ? a.text : String(a.value));
+    return `${data.syscall || "syscall_" + data.number}(${args.join(", ")})`;
+  }
+
+  /** How the call ended: " = 3 <0.000021>", " = -1 ENOENT (...)", " = ?", " <unfinished ...>", or nothing. */
+  function result(data) {
+    switch (data.status) {
+      case "RETURNED": return { text: ` = ${data.result} <${(Number(data.durationNs) / 1e9).toFixed(6)}>`, cls: data.errno ? "ret err" : "ret" };
+      case "NO_RETURN": return { text: " = ?", cls: "ret" };
+      case "UNFINISHED": return { text: " <unfinished ...>", cls: "ret unfinished" };
+      default: return { text: "", cls: "ret" };
+    }
+  }
+
+  /** A syscall row: the call, then its result in its own span (failures and unfinished calls styled apart). */
+  function syscallRow(at, data) {
+    const row = makeRow("syscall", at, call(data));
+    const r = result(data);
+    const span = document.createElement("span"); span.className = r.cls; span.textContent = r.text;
+    const who = document.createTextNode(`  [pid ${data.pid} ${data.name || ""}] vcpu${data.vcpu}`);
+    row.append(span, who);
+    if (data.status) row.dataset.status = data.status.toLowerCase();
+    return row;
   }
 
   function matches(row) {
@@ -78,7 +101,8 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     // Only the newest MAX_ROWS can stay in the DOM: render those.
     if (queue.length > MAX_ROWS) queue = queue.slice(queue.length - MAX_ROWS);
-    queue.forEach(e => append(makeRow(e.type, e.at, describe(e.type, e.data))));
+    queue.forEach(e => append(e.type === "syscall" && e.data ? syscallRow(e.at, e.data)
+      : makeRow(e.type, e.at, describe(e.type, e.data))));
     queue = [];
   }
 

@@ -18,7 +18,10 @@ import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionMessage;
 import dev.periscope.agent.api.Syscall;
+import dev.periscope.agent.api.SyscallResult;
+import dev.periscope.agent.api.SyscallStatus;
 import dev.periscope.agent.api.TraceMethod;
+import dev.periscope.agent.api.Visibility;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.trace.OverheadSnapshot;
@@ -96,7 +99,8 @@ public final class Codec {
             b.addProcesses(Process.newBuilder().setPid(p.pid()).setPpid(p.ppid()).setName(p.name())
                     .addAllArgv(p.argv()).setUid(p.uid()).setGid(p.gid()).setState(p.state())
                     .setStartTimeNs(p.startTimeNs()).setCr3(p.cr3()).setKernelThread(p.kernelThread())
-                    .addAllThreads(p.threads()).setTaskAddress(p.taskAddress()));
+                    .addAllThreads(p.threads()).setTaskAddress(p.taskAddress()).setComm(p.comm())
+                    .setVisibility(Visibility.valueOf(p.visibility().name())));
         }
         return b.build();
     }
@@ -115,7 +119,14 @@ public final class Codec {
                     }
                     b.addArgs(arg);
                 }
-                m.setSyscall(b);
+                TraceEvent.Result r = s.result();
+                SyscallResult.Builder result = SyscallResult.newBuilder()
+                        .setStatus(SyscallStatus.valueOf(r.status().name())).setValue(r.value())
+                        .setDuration(duration(java.time.Duration.ofNanos(r.durationNs()))).setText(r.text());
+                if (r.errno() != null) {
+                    result.setErrno(r.errno());
+                }
+                m.setSyscall(b.setResult(result));
             }
             case TraceEvent.ProcessChange c -> m.setProcessChange(ProcessChange.newBuilder()
                     .setChange(Change.valueOf(c.change().name())).setPid(c.pid()).setProcess(c.process())
@@ -141,6 +152,8 @@ public final class Codec {
                 .setVcpuWait(duration(o.vcpuWait())).setSyncTimeouts(o.syncTimeouts())
                 .setEstimatedSlowdown(o.estimatedSlowdown()).setTranslationFlushes(o.translationFlushes())
                 .setProcessRefreshes(o.processRefreshes()).setProcessRefreshTime(duration(o.processRefreshTime()))
+                .setExitsDelivered(o.exitsDelivered()).setExitsPaired(o.exitsPaired())
+                .setExitsUnmatched(o.exitsUnmatched()).setExitsLost(o.exitsLost())
                 .build();
     }
 

@@ -28,6 +28,7 @@ import dev.periscope.agent.api.ListProcessesRequest;
 import dev.periscope.agent.api.Platform;
 import dev.periscope.agent.api.Process;
 import dev.periscope.agent.api.ProcessList;
+import dev.periscope.agent.api.Visibility;
 import dev.periscope.agent.api.WatchDomainsRequest;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -159,10 +160,12 @@ public final class FakeAgent implements AutoCloseable {
         answers.put(vm + " " + mode, failure);
     }
 
+    /** A listed process as a real agent sends it: its comm is its name cut to the kernel's 15 characters. */
     public static Process process(int pid, int ppid, String name, boolean kernelThread, String... argv) {
-        return Process.newBuilder().setPid(pid).setPpid(ppid).setName(name).addAllArgv(List.of(argv)).setState("S")
+        return Process.newBuilder().setPid(pid).setPpid(ppid).setName(name)
+                .setComm(name.substring(0, Math.min(name.length(), 15))).addAllArgv(List.of(argv)).setState("S")
                 .setCr3(kernelThread ? 0 : 0x1234000L + pid * 0x2000L).setKernelThread(kernelThread).addThreads(pid)
-                .build();
+                .setVisibility(Visibility.LISTED).build();
     }
 
     /** The process lists the control plane asked for. */

@@ -39,12 +39,20 @@ class AccountController {
         this.audit = audit;
     }
 
-    /** A new user. {@code tenant} is required for tenant roles and must be absent for operators. */
+    /**
+     * A new user. {@code tenant} is required for tenant roles and must be absent for operators. Its text form leaves
+     * the password out: Spring's codecs log decoded bodies at DEBUG.
+     */
     record NewUser(@NotBlank @Pattern(regexp = "[a-z][a-z0-9._-]{1,63}",
                            message = "must be 2-64 lower-case letters, digits, '.', '_' or '-'") String username,
                    @NotBlank @Size(min = 12, max = 200) String password,
                    @NotNull Role role,
                    @Pattern(regexp = "[a-z][a-z0-9]{1,30}") String tenant) {
+
+        @Override
+        public String toString() {
+            return "NewUser[username=" + username + ", password=(hidden), role=" + role + ", tenant=" + tenant + "]";
+        }
     }
 
     /** A token request: a name to recognise it by and its lifetime. */

@@ -171,7 +171,13 @@ public class Accounts implements ReactiveUserDetailsService {
                      Instant revokedAt, Instant lastUsedAt, boolean active) {
     }
 
-    /** A token just issued: the only time its secret is shown. */
+    /** A token just issued: the only time its secret is shown (its text form, which codecs log, hides it). */
     record NewToken(String id, String name, String username, String token, Instant createdAt, Instant expiresAt) {
+
+        @Override
+        public String toString() {
+            return "NewToken[id=" + id + ", name=" + name + ", username=" + username + ", token=(hidden), createdAt="
+                    + createdAt + ", expiresAt=" + expiresAt + "]";
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.periscope.account;
 
 import dev.periscope.caller.Caller;
+import org.springdoc.core.utils.SpringDocUtils;
 import org.springframework.core.MethodParameter;
 import org.springframework.security.authentication.InsufficientAuthenticationException;
 import org.springframework.security.core.context.ReactiveSecurityContextHolder;
@@ -13,9 +14,16 @@ import org.springframework.web.reactive.result.method.annotation.ArgumentResolve
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
-/** Lets any controller method take a {@link Caller} parameter: the authenticated user of the request. */
+/**
+ * Lets any controller method take a {@link Caller} parameter: the authenticated user of the request. It comes from the
+ * credentials, never from the request's parameters, so the OpenAPI document leaves it out.
+ */
 @Component
 class CallerResolver implements WebFluxConfigurer, HandlerMethodArgumentResolver {
+
+    static {
+        SpringDocUtils.getConfig().addRequestWrapperToIgnore(Caller.class);
+    }
 
     @Override
     public void configureArgumentResolvers(ArgumentResolverConfigurer configurer) {

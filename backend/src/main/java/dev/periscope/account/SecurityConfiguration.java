@@ -2,9 +2,12 @@ package dev.periscope.account;
 
 import dev.periscope.audit.Audit;
 import dev.periscope.caller.Caller;
+import dev.periscope.caller.Role;
 import dev.periscope.system.RateLimiter;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
@@ -32,7 +35,9 @@ import org.springframework.security.web.server.authentication.RedirectServerAuth
 import org.springframework.security.web.server.authentication.RedirectServerAuthenticationFailureHandler;
 import org.springframework.security.web.server.authentication.RedirectServerAuthenticationSuccessHandler;
 import org.springframework.security.web.server.authentication.ServerAuthenticationEntryPointFailureHandler;
+import org.springframework.security.web.server.authentication.logout.RedirectServerLogoutSuccessHandler;
 import org.springframework.security.web.server.csrf.CsrfWebFilter;
+import org.springframework.security.web.server.header.CrossOriginOpenerPolicyServerHttpHeadersWriter.CrossOriginOpenerPolicy;
 import org.springframework.security.web.server.util.matcher.PathPatternParserServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher.MatchResult;
@@ -43,13 +48,26 @@ import reactor.core.publisher.Mono;
 /**
  * Browsers log in with a form (session cookie, CSRF protected) against the user table; tools send
  * {@code Authorization: Bearer TOKEN} (the bootstrap operator token from the var directory, or a database token).
- * API calls without credentials get 401, pages redirect to the login form. Failed logins are counted per client
- * address and token use per principal: past the limits a 429 problem with {@code Retry-After}.
+ * API calls without credentials get 401, pages redirect to the login form. The actuator on this port is for operators,
+ * except health (ObservabilityConfiguration). Failed logins are counted per client address and per user name, token
+ * use per principal: past the limits a 429 problem with {@code Retry-After}. Logins and logouts are audited.
+ * Every response carries a content security policy that allows scripts and styles from this server only (no inline
+ * script, no evaluated code, no style attributes) and no framing; HSTS is sent on HTTPS requests.
  */
 @Configuration(proxyBeanMethods = false)
 class SecurityConfiguration {
 
     private static final String BEARER = "Bearer ";
+    static final String CONTENT_SECURITY_POLICY = policy("'self'");
+    /** Swagger UI's bundle applies inline styles; its scripts are files like everyone else's. */
+    static final String SWAGGER_UI_POLICY = policy("'self' 'unsafe-inline'");
+    static final String PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), usb=(), payment=()";
+
+    private static String policy(String styles) {
+        return "default-src 'self'; script-src 'self'; style-src " + styles + "; img-src 'self' data:; "
+                + "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+                + "frame-ancestors 'none'";
+    }
 
     @Bean
     SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, BootstrapCredentials credentials,
@@ -74,11 +92,16 @@ class SecurityConfiguration {
 
         var toHome = new RedirectServerAuthenticationSuccessHandler("/");
         var toLoginError = new RedirectServerAuthenticationFailureHandler("/login?error");
+        var toLoggedOut = new RedirectServerLogoutSuccessHandler();
+        toLoggedOut.setLogoutSuccessUrl(URI.create("/login?logout"));
 
         return http
                 .authorizeExchange(exchanges -> exchanges
                         .pathMatchers("/actuator/health", "/login", "/css/**", "/js/**", "/favicon.ico", "/favicon.svg",
                                 "/v3/api-docs/**", "/swagger-ui.html", "/swagger-ui/**", "/webjars/**").permitAll()
+                        // The rest of the actuator on this port (its links, Prometheus): the whole fleet's figures,
+                        // hosts and VMs by name, so operators only.
+                        .pathMatchers("/actuator/**").hasRole(Role.OPERATOR.name())
                         .anyExchange().authenticated())
                 .addFilterAt(bearer, SecurityWebFiltersOrder.AUTHENTICATION)
                 .addFilterAfter(tokenUseLimit(limiter), SecurityWebFiltersOrder.AUTHENTICATION)
@@ -95,18 +118,41 @@ class SecurityConfiguration {
                             return exchange.getExchange().getFormData()
                                     .map(data -> String.valueOf(data.getFirst("username")))
                                     .defaultIfEmpty("?")
+                                    .doOnNext(limiter::userLoginFailed)
                                     .flatMap(user -> audit.record(user, null, "LOGIN_FAILURE", "form", "denied",
                                             failure.getMessage() + " from " + client))
                                     .then(toLoginError.onAuthenticationFailure(exchange, failure));
                         }))
+                .logout(logout -> logout.logoutSuccessHandler((exchange, authentication) -> {
+                    Mono<Void> recorded = authentication != null
+                            && authentication.getPrincipal() instanceof PeriscopeUser user
+                            ? audit.record(user.caller(), user.caller().tenantId(), "LOGOUT", "form", "ok",
+                            "from " + clientAddress(exchange.getExchange()))
+                            : Mono.empty();
+                    return recorded.then(toLoggedOut.onLogoutSuccess(exchange, authentication));
+                }))
                 .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
+                .headers(headers -> headers
+                        .writer(exchange -> Mono.fromRunnable(() -> exchange.getResponse().getHeaders()
+                                .set("Content-Security-Policy",
+                                        exchange.getRequest().getPath().value().startsWith("/swagger-ui/")
+                                                ? SWAGGER_UI_POLICY : CONTENT_SECURITY_POLICY)))
+                        .permissionsPolicy(permissions -> permissions.policy(PERMISSIONS_POLICY))
+                        .crossOriginOpenerPolicy(coop -> coop.policy(CrossOriginOpenerPolicy.SAME_ORIGIN))
+                        .hsts(hsts -> hsts.maxAge(Duration.ofDays(365)).includeSubdomains(true)))
                 // Bearer-token requests cannot be forged by another site, so only cookie sessions need CSRF tokens.
-                .csrf(csrf -> csrf.requireCsrfProtectionMatcher(SecurityConfiguration::needsCsrfToken))
+                .csrf(csrf -> csrf.requireCsrfProtectionMatcher(SecurityConfiguration::needsCsrfToken)
+                        .accessDeniedHandler((exchange, denied) -> problem(exchange, HttpStatus.FORBIDDEN, "Forbidden",
+                                "missing or wrong CSRF token: send the page's X-CSRF-TOKEN header "
+                                        + "(or use a bearer token)")))
                 .exceptionHandling(handling -> handling.authenticationEntryPoint(entryPoint))
                 .build();
     }
 
-    /** Refuses login attempts and bearer requests from a client address that failed too often (before security). */
+    /**
+     * Refuses login attempts and bearer requests from a client address that failed too often, and login attempts as a
+     * user name that failed too often from anywhere (before security).
+     */
     @Bean
     @Order(Ordered.HIGHEST_PRECEDENCE)
     WebFilter loginFailureLimit(RateLimiter limiter) {
@@ -117,8 +163,17 @@ class SecurityConfiguration {
                 return chain.filter(exchange);
             }
             long wait = limiter.loginBlockedFor(clientAddress(exchange));
-            return wait == 0 ? chain.filter(exchange)
-                    : tooManyRequests(exchange, wait, "too many failed logins from this address; retry in " + wait + " s");
+            if (wait > 0) {
+                return tooManyRequests(exchange, wait,
+                        "too many failed logins from this address; retry in " + wait + " s");
+            }
+            if (!login) {
+                return chain.filter(exchange);
+            }
+            return exchange.getFormData()
+                    .map(data -> limiter.userBlockedFor(String.valueOf(data.getFirst("username"))))
+                    .flatMap(userWait -> userWait == 0 ? chain.filter(exchange) : tooManyRequests(exchange, userWait,
+                            "too many failed logins as this user; retry in " + userWait + " s"));
         };
     }
 
@@ -139,13 +194,18 @@ class SecurityConfiguration {
     }
 
     static Mono<Void> tooManyRequests(ServerWebExchange exchange, long retryAfterSeconds, String detail) {
+        exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(retryAfterSeconds));
+        return problem(exchange, HttpStatus.TOO_MANY_REQUESTS, "Too Many Requests", detail);
+    }
+
+    /** An RFC 9457 problem written by a filter, before any controller (or its error handling) is involved. */
+    private static Mono<Void> problem(ServerWebExchange exchange, HttpStatus status, String title, String detail) {
         var response = exchange.getResponse();
-        response.setStatusCode(HttpStatus.TOO_MANY_REQUESTS);
-        response.getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(retryAfterSeconds));
+        response.setStatusCode(status);
         response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
-        String body = "{\"type\":\"about:blank\",\"title\":\"Too Many Requests\",\"status\":429,\"detail\":\""
-                + detail.replace("\\", "\\\\").replace("\"", "\\\"") + "\",\"instance\":\""
-                + exchange.getRequest().getPath().value().replace("\"", "") + "\"}";
+        String body = "{\"type\":\"about:blank\",\"title\":\"" + title + "\",\"status\":" + status.value()
+                + ",\"detail\":\"" + detail.replace("\\", "\\\\").replace("\"", "\\\"") + "\",\"instance\":\""
+                + exchange.getRequest().getPath().value().replace("\\", "").replace("\"", "") + "\"}";
         DataBuffer buffer = response.bufferFactory().wrap(body.getBytes(StandardCharsets.UTF_8));
         return response.writeWith(Mono.just(buffer));
     }
@@ -161,7 +221,8 @@ class SecurityConfiguration {
     }
 
     private static Mono<MatchResult> needsCsrfToken(ServerWebExchange exchange) {
-        boolean bearerRequest = exchange.getRequest().getHeaders().containsHeader(HttpHeaders.AUTHORIZATION);
+        // Any other Authorization header (Basic, a bare word) leaves the session's login in place: it needs the token.
+        boolean bearerRequest = bearerToken(exchange) != null;
         return CsrfWebFilter.DEFAULT_CSRF_MATCHER.matches(exchange)
                 .flatMap(result -> result.isMatch() && !bearerRequest ? MatchResult.match() : MatchResult.notMatch());
     }

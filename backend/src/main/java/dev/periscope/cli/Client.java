@@ -25,10 +25,12 @@ import tools.jackson.databind.json.JsonMapper;
  * The command-line client, against the server at {@code PERISCOPE_URL} with the token in {@code PERISCOPE_TOKEN}
  * or the file {@code PERISCOPE_TOKEN_FILE}:
  * <ul>
- *   <li>{@code ps VM [--json] [--mode snapshot|pause|live]}: the process list;</li>
+ *   <li>{@code ps VM [--json] [--mode snapshot|pause|live]}: the process list, taken with the most consistent mode
+ *       the VM's platform offers unless {@code --mode} says otherwise (the server decides, as for the VM page);</li>
  *   <li>{@code trace VM (--pid N | --process NAME) [--method M1..M5] [--syscalls read,write,...] [--seconds S]
- *       [--json]}: opens a trace session, prints its syscalls as they come (one a line: time, pid, name,
- *       syscall(args); NDJSON with {@code --json}) and stops the session at the end, also on Ctrl-C.</li>
+ *       [--json]}: opens a trace session, prints its syscalls as they come, strace-like (one a line: time, pid,
+ *       {@code call(args) = result <duration>}; NDJSON with {@code --json}) and stops the session at the end, also on
+ *       Ctrl-C.</li>
  * </ul>
  * Exit codes: 0 done, 1 the server refused or failed (or the traced VM went away), 2 bad usage.
  */
@@ -80,7 +82,7 @@ public final class Client {
 
     private int ps(List<String> args) {
         String vm = null;
-        String mode = "snapshot";
+        String mode = null; // the server picks the most consistent mode the VM's platform offers
         boolean json = false;
         for (int i = 1; i < args.size(); i++) {
             switch (args.get(i)) {
@@ -102,7 +104,7 @@ public final class Client {
         if (vm == null) {
             return usage("name a VM");
         }
-        JsonNode list = get("/api/v1/vms/" + encode(vm) + "/processes?mode=" + encode(mode));
+        JsonNode list = get("/api/v1/vms/" + encode(vm) + "/processes" + (mode == null ? "" : "?mode=" + encode(mode)));
         if (json) {
             out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(list.get("processes")));
         } else {

@@ -17,10 +17,13 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * {@code trace VM (--pid N | --process NAME) [--method M1..M5] [--syscalls a,b] [--seconds S] [--json]}: opens a
- * trace session over REST, reads its NDJSON event stream and prints one syscall a line until the session ends
- * (its time is up, its target exits, its VM goes away), then stops it; a shutdown hook stops it on Ctrl-C too.
- * With {@code --json} each line is a JSON object with at least {@code time}, {@code pid}, {@code name},
- * {@code syscall} and {@code args}; everything else (what is traced, drops, the end) goes to stderr as
+ * trace session over REST, reads its NDJSON event stream and prints one syscall a line, as strace writes it with
+ * {@code -f -tt -T} ({@code 12:00:01.000001 1234 openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3 <0.000021>},
+ * {@code = -1 ENOENT (No such file or directory)}, {@code = ?} for exit, {@code <unfinished ...>} for a call still
+ * running when the trace ended) until the session ends (its time is up, its target exits, its VM goes away), then
+ * stops it; a shutdown hook stops it on Ctrl-C too. With {@code --json} each line is a JSON object with at least
+ * {@code time}, {@code pid}, {@code name}, {@code syscall}, {@code args}, {@code status}, {@code returnValue},
+ * {@code errno} and {@code durationNs}; everything else (what is traced, drops, the end) goes to stderr as
  * {@code #} lines. The method is M5 unless {@code --method} says otherwise.
  */
 final class TraceCommand {
@@ -155,7 +158,7 @@ final class TraceCommand {
             return null;
         }
 
-        /** The server's strace-like line after the local time. */
+        /** The server's strace-like line after the local time of the call's entry. */
         private static String text(SessionEvent.Syscall call) {
             return time(call.time()) + " " + call.text();
         }

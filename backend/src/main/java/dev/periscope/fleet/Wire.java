@@ -10,6 +10,7 @@ import dev.periscope.agent.api.OverheadSample;
 import dev.periscope.agent.api.Process;
 import dev.periscope.agent.api.ProcessListSpec;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SyscallResult;
 import dev.periscope.agent.api.TraceSpec;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.GuestDataException;
@@ -21,6 +22,7 @@ import dev.periscope.vmi.driver.Capability;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.linux.ProcessList;
+import dev.periscope.vmi.linux.Visibility;
 import dev.periscope.vmi.trace.OverheadSnapshot;
 import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceMethod;
@@ -29,6 +31,7 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Set;
 
@@ -104,10 +107,23 @@ final class Wire {
         return new KernelSeen(k.getBanner(), k.getRelease(), k.getKaslrSlide(), k.getSymbols(), k.getBtfTypes());
     }
 
+    /** Per-thread details stay on the agent: the control plane lists processes, not threads. */
     private static GuestProcess process(Process p) {
-        return new GuestProcess(p.getPid(), p.getPpid(), p.getName(), p.getArgvList(), p.getUid(), p.getGid(),
+        String comm = p.getComm().isEmpty() ? p.getName() : p.getComm(); // an agent from before comm was sent
+        return new GuestProcess(p.getPid(), p.getPpid(), p.getName(), comm, p.getArgvList(), p.getUid(), p.getGid(),
                 p.getState(), p.getStartTimeNs(), p.getCr3(), p.getKernelThread(), p.getThreadsList(),
-                p.getTaskAddress());
+                p.getTaskAddress(), visibility(p), List.of());
+    }
+
+    /** An agent that does not cross-check the PID table sends no visibility: its processes are the listed ones. */
+    private static Visibility visibility(Process p) {
+        return switch (p.getVisibility()) {
+            case LISTED, VISIBILITY_UNSPECIFIED -> Visibility.LISTED;
+            case HIDDEN -> Visibility.HIDDEN;
+            case UNHASHED -> Visibility.UNHASHED;
+            case UNRECOGNIZED -> throw new IllegalArgumentException("pid " + p.getPid() + ": visibility "
+                    + p.getVisibilityValue() + " is not one this control plane knows");
+        };
     }
 
     /** A session message of the agent on {@code vm}, in the control plane's terms. */
@@ -117,7 +133,8 @@ final class Wire {
             case SYSCALL -> {
                 var s = m.getSyscall();
                 yield new AgentMessage.Syscall(new TraceEvent.Syscall(0, s.getVcpu(), s.getPid(), s.getProcess(),
-                        s.getNumber(), s.getName(), s.getArgsList().stream().map(Wire::arg).toList()));
+                        s.getNumber(), s.getName(), s.getArgsList().stream().map(Wire::arg).toList(),
+                        result(s.getResult())));
             }
             case PROCESS_CHANGE -> {
                 var c = m.getProcessChange();
@@ -136,6 +153,18 @@ final class Wire {
         return new AgentMessage(m.getSeq(), at, body);
     }
 
+    /** A syscall's result; an older agent's (no result) is not traced. */
+    private static TraceEvent.Result result(SyscallResult r) {
+        TraceEvent.Status status = switch (r.getStatus()) {
+            case RETURNED -> TraceEvent.Status.RETURNED;
+            case UNFINISHED -> TraceEvent.Status.UNFINISHED;
+            case NO_RETURN -> TraceEvent.Status.NO_RETURN;
+            case NOT_TRACED, SYSCALL_STATUS_UNSPECIFIED, UNRECOGNIZED -> TraceEvent.Status.NOT_TRACED;
+        };
+        return new TraceEvent.Result(status, r.getValue(), r.getErrno().isEmpty() ? null : r.getErrno(),
+                duration(r.getDuration()).toNanos(), r.getText());
+    }
+
     private static TraceEvent.Arg arg(Arg a) {
         return new TraceEvent.Arg(a.getName(), a.getValue(), a.hasText() ? a.getText() : null);
     }
@@ -145,7 +174,8 @@ final class Wire {
                 o.getHypervisorFiltered(), o.getCr3Seen(), o.getCr3Filtered(), o.getCr3Delivered(),
                 o.getSyscallsDelivered(), o.getRingDropped(), o.getSyscallsMatched(), o.getSessionEmitted(),
                 o.getSessionDropped(), duration(o.getVcpuWait()), o.getSyncTimeouts(), o.getEstimatedSlowdown(),
-                o.getTranslationFlushes(), o.getProcessRefreshes(), duration(o.getProcessRefreshTime()));
+                o.getTranslationFlushes(), o.getProcessRefreshes(), duration(o.getProcessRefreshTime()),
+                o.getExitsDelivered(), o.getExitsPaired(), o.getExitsUnmatched(), o.getExitsLost());
     }
 
     /**

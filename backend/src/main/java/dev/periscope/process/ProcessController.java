@@ -9,7 +9,10 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.ResponseBody;
 import reactor.core.publisher.Mono;
 
-/** {@code /api/v1/vms/{vm}/processes} as JSON (the dashboard's VM page is {@link VmPage}). */
+/**
+ * {@code /api/v1/vms/{vm}/processes} as JSON (the dashboard's VM page is {@link VmPage}); without {@code mode}, the
+ * most consistent mode the VM's platform offers, as the VM page chooses it.
+ */
 @Controller
 class ProcessController {
 
@@ -22,8 +25,8 @@ class ProcessController {
     @GetMapping("/api/v1/vms/{vm}/processes")
     @ResponseBody
     Mono<ProcessListView> processes(Caller caller, @PathVariable String vm,
-                                    @RequestParam(defaultValue = "snapshot") String mode) {
-        AcquisitionMode acquisition = ProcessReader.parseMode(mode);
+                                    @RequestParam(required = false) String mode) {
+        AcquisitionMode acquisition = mode == null ? null : ProcessReader.parseMode(mode);
         return reader.read(caller, vm, acquisition, null);
     }
 }

@@ -46,13 +46,17 @@ public class ProcessReader {
         this.metrics = metrics;
     }
 
-    /** The process list of {@code vm} read with {@code mode}, on behalf of {@code caller} (and a session, or null). */
+    /**
+     * The process list of {@code vm} read with {@code mode} (null: the most consistent mode its platform offers,
+     * {@link VmView#mostConsistentMode()}), on behalf of {@code caller} (and a session, or null).
+     */
     public Mono<ProcessListView> read(Caller caller, String vm, AcquisitionMode mode, String sessionId) {
         return fleet.get(caller, vm).flatMap(view -> {
+            AcquisitionMode chosen = mode != null ? mode : view.mostConsistentMode();
             long t0 = System.nanoTime();
-            return agent(view).processes(view.name(), mode, new AgentLink.Actor(caller.username(), caller.tenantId()))
+            return agent(view).processes(view.name(), chosen, new AgentLink.Actor(caller.username(), caller.tenantId()))
                     .doOnNext(read -> metrics.processList(new VmId(view.name(), view.host()),
-                            mode.name().toLowerCase(Locale.ROOT), Duration.ofNanos(System.nanoTime() - t0)))
+                            chosen.name().toLowerCase(Locale.ROOT), Duration.ofNanos(System.nanoTime() - t0)))
                     .flatMap(read -> recorded(caller, view, read, sessionId));
         });
     }

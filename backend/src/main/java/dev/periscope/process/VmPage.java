@@ -6,7 +6,7 @@ import dev.periscope.vm.Fleet;
 import dev.periscope.vm.VmState;
 import dev.periscope.vm.VmView;
 import dev.periscope.vmi.AcquisitionMode;
-import dev.periscope.vmi.driver.Capability;
+import java.util.Locale;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -34,7 +34,7 @@ class VmPage {
     record Loaded(ProcessListView list, String error) {
     }
 
-    /** Without a mode asked for, the most consistent one the VM's platform offers: snapshot, else pause, else live. */
+    /** Without a mode asked for, the most consistent one the VM's platform offers ({@link VmView#mostConsistentMode()}). */
     @GetMapping("/vms/{vm}")
     String page(Caller caller, @PathVariable String vm, @RequestParam(required = false) String mode, Model model) {
         Mono<VmView> view = fleet.get(caller, vm).cache();
@@ -53,11 +53,9 @@ class VmPage {
         return "vm :: processes";
     }
 
+    /** The mode the page shows when none is asked for, as the API spells it. */
     static String bestMode(VmView vm) {
-        if (vm.capabilities().contains(Capability.COW_SNAPSHOT)) {
-            return "snapshot";
-        }
-        return vm.capabilities().contains(Capability.PAUSE_RESUME) ? "pause" : "live";
+        return vm.mostConsistentMode().name().toLowerCase(Locale.ROOT);
     }
 
     private Mono<Loaded> load(Caller caller, VmView vm, String mode) {

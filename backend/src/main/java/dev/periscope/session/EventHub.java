@@ -8,8 +8,9 @@ import reactor.core.publisher.Sinks;
 /**
  * The events of one session on the replica that runs it: the last {@code replay} events are kept for subscribers that
  * (re)connect; each subscriber reads through its own buffer of {@code buffer} events, and when it falls behind the
- * oldest syscalls are dropped and a {@code dropped} marker with their count is delivered before the next event
- * ({@link StreamBuffer}); a subscriber resuming from before what the hub holds is told how many agent messages it
+ * oldest syscalls are dropped and a {@code dropped} marker with their count is delivered right before the first event
+ * after them ({@link StreamBuffer}: never what the session says of itself, its state, notices and the drop markers of
+ * the agent and the engine); a subscriber resuming from before what the hub holds is told how many agent messages it
  * misses. Memory is bounded by {@code replay + buffer} events per subscriber, whatever the subscriber does.
  *
  * <p>Ids grow monotonically and mean the same on every replica, so a client resumes anywhere with

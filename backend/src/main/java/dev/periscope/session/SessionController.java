@@ -2,6 +2,7 @@ package dev.periscope.session;
 
 import dev.periscope.caller.Caller;
 import dev.periscope.overhead.Overhead;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Size;
 import java.util.Locale;
@@ -41,6 +42,8 @@ class SessionController {
     }
 
     @PostMapping("/api/v1/sessions")
+    @ApiResponse(responseCode = "201", description = "a new session")
+    @ApiResponse(responseCode = "200", description = "the session this Idempotency-Key opened before")
     Mono<ResponseEntity<Session>> open(Caller caller, @Valid @RequestBody SessionSpec spec,
                                        @RequestHeader(name = "Idempotency-Key", required = false)
                                        @Size(min = 1, max = 200) String idempotencyKey) {

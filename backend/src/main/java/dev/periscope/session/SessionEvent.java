@@ -109,16 +109,33 @@ public record SessionEvent(long id, String session, Type type, Instant at, Paylo
     }
 
     /**
-     * One syscall entry of a traced process.
+     * One syscall of a traced process, with how it ended when its VM's platform reports returns.
      *
-     * @param text the strace-like line, e.g. {@code 42 sh openat(AT_FDCWD, "/tmp/x", 0x241, 0644)}
+     * @param time        when the guest entered it
+     * @param name        the process's name
+     * @param syscall     the syscall's name
+     * @param args        its arguments as strace shows them (none for calls that take none)
+     * @param status      RETURNED, UNFINISHED (no return seen: still running when the trace ended, its process
+     *                    exited, or its return was lost), NO_RETURN (exit, exit_group) or NOT_TRACED (the platform
+     *                    reports entries only)
+     * @param returnValue RETURNED: the value as the guest saw it (-4095..-1 is -errno); null otherwise
+     * @param errno       RETURNED with a failure: the error's name, e.g. "ENOENT"; null otherwise
+     * @param durationNs  RETURNED: from entry to return; null otherwise
+     * @param result      RETURNED: the value as strace shows it ("3", "0x7f3a1c000000",
+     *                    "-1 ENOENT (No such file or directory)"); "" otherwise
+     * @param text        the strace-like line, e.g.
+     *                    {@code 42 openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3 <0.000021>}
      */
     public record Syscall(Instant time, int vcpu, int pid, String name, String syscall, int number, List<Arg> args,
+                          TraceEvent.Status status, Long returnValue, String errno, Long durationNs, String result,
                           String text) implements Payload {
         /** The engine's syscall event, which the guest entered at {@code time}. */
         public static Syscall of(TraceEvent.Syscall e, Instant time) {
+            TraceEvent.Result r = e.result();
+            boolean returned = r.status() == TraceEvent.Status.RETURNED;
             return new Syscall(time, e.vcpu(), e.pid(), e.process(), e.name(), e.number(),
-                    e.args().stream().map(a -> new Arg(a.name(), a.value(), a.text())).toList(), e.toString());
+                    e.args().stream().map(a -> new Arg(a.name(), a.value(), a.text())).toList(), r.status(),
+                    returned ? r.value() : null, r.errno(), returned ? r.durationNs() : null, r.text(), e.toString());
         }
 
         @Override
@@ -127,7 +144,7 @@ public record SessionEvent(long id, String session, Type type, Instant at, Paylo
         }
     }
 
-    /** One argument: the raw register value, and its decoded text (a path, a buffer, flags) when there is one. */
+    /** One argument: the raw register value, and its decoded text (a path, a buffer, flags by name, a struct). */
     public record Arg(String name, long value, String text) {
     }
 
@@ -164,7 +181,7 @@ public record SessionEvent(long id, String session, Type type, Instant at, Paylo
         }
     }
 
-    /** A stream's own marker: {@code count} events lost at {@code where} before the next one. */
+    /** A subscriber's own marker (no id): {@code count} events lost at {@code where} before the next one. */
     static SessionEvent dropped(String session, long count, DropSite where) {
         return of(-1, session, Instant.now(), new Dropped(count, where));
     }

@@ -271,7 +271,8 @@ class SessionRunner {
             a[i] = c.call().args().get(i).value();
         }
         return new SyscallArchive.SyscallRecord(view.time(), s.tenant(), s.vm(), s.id(), view.vcpu(), view.pid(), 0L,
-                view.number(), a[0], a[1], a[2], a[3], a[4], a[5]);
+                view.number(), a[0], a[1], a[2], a[3], a[4], a[5], view.status().name(), view.returnValue(),
+                view.errno(), view.durationNs(), view.text());
     }
 
     /**
@@ -381,6 +382,9 @@ class SessionRunner {
             counters.put("archive_dropped", (double) archiveDropped.get());
             counters.put("vcpu_wait_us", o.vcpuWait().toNanos() / 1000.0);
             counters.put("sync_timeouts", (double) o.syncTimeouts());
+            counters.put("exits_paired", (double) o.exitsPaired());
+            counters.put("exits_unmatched", (double) o.exitsUnmatched());
+            counters.put("exits_lost", (double) o.exitsLost());
             double seconds = Math.max(1e-9, o.elapsed().toNanos() / 1e9);
             Map<String, Double> gauges = Map.of("estimated_slowdown", o.estimatedSlowdown(),
                     "events_per_s", counters.get("delivered") / seconds);

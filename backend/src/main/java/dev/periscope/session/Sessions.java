@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +40,9 @@ import reactor.core.Disposable;
 import reactor.core.Disposables;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Opens, runs, stops and hands over sessions. Every session runs on its VM's agent ({@link SessionRunner}); one
@@ -54,6 +58,8 @@ public class Sessions implements ApplicationRunner {
 
     private static final Logger log = LoggerFactory.getLogger(Sessions.class);
     private static final int FINISHED_HUBS = 200;
+    /** Events handed from a stream's buffer to the thread that writes it, at most (more of its memory bound). */
+    private static final int STREAM_HAND_OVER = 32;
     /** How long after start-up a session whose host's agent has not answered yet waits before it is lost. */
     private static final Duration AGENT_GRACE = Duration.ofSeconds(20);
 
@@ -80,11 +86,27 @@ public class Sessions implements ApplicationRunner {
         }
     };
     private final AtomicInteger streams = new AtomicInteger();
+    private final Scheduler streamDelivery = Schedulers.newParallel("session-streams",
+            Math.max(1, Runtime.getRuntime().availableProcessors() / 2), true);
     private Disposable leases = Disposables.disposed();
     private volatile boolean stopping;
 
-    private record Running(Session session, EventHub hub, Disposable.Swap runner) {
+    /**
+     * A session this replica runs: its hub, its runner, whether a stop took over ending it, and a signal when the
+     * runner finished (its agent's last events are in the hub).
+     */
+    private record Running(Session session, EventHub hub, Disposable.Swap runner, AtomicBoolean stopped,
+                           Sinks.Empty<Void> drained) {
+        Running(Session session, EventHub hub) {
+            this(session, hub, Disposables.swap(), new AtomicBoolean(), Sinks.empty());
+        }
     }
+
+    /**
+     * How long a session that ends here (stopped, or out of time) waits for its agent's last events: the calls still
+     * running, shown unfinished, and the agent's end.
+     */
+    static final Duration DRAIN = Duration.ofSeconds(3);
 
     /** How a session's run ended: why, and what happened for people. */
     record Outcome(SessionEnd end, String reason) {
@@ -186,7 +208,7 @@ public class Sessions implements ApplicationRunner {
     /** Runs {@code session} on this replica for at most {@code remaining}. */
     private Mono<Session> start(Session session, Duration remaining, String why) {
         EventHub hub = new EventHub(session.id(), limits.replayEvents(), session.lastSeq());
-        Running run = new Running(session, hub, Disposables.swap());
+        Running run = new Running(session, hub);
         if (running.putIfAbsent(session.id(), run) != null) {
             return store.find(session.id()); // already running here
         }
@@ -194,17 +216,29 @@ public class Sessions implements ApplicationRunner {
                 .then(Mono.fromRunnable(() -> {
                     hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, why));
                     run.runner().update(run(session, hub, remaining)
-                            .flatMap(outcome -> finish(session.id(), outcome, "periscope"))
+                            .flatMap(outcome -> run.stopped().get() ? Mono.<Void>empty()
+                                    : finish(session.id(), outcome, "periscope"))
+                            .doFinally(signal -> run.drained().tryEmitEmpty())
                             .subscribe(null, e -> log.warn("session {} runner failed", session.id(), e)));
                 }))
                 .then(store.find(session.id()));
     }
 
+    /**
+     * Runs {@code s} until it ends on its agent or its time is up; then its agent ends it and its last events still
+     * reach the hub (bounded by {@link #DRAIN}).
+     */
     private Mono<Outcome> run(Session s, EventHub hub, Duration remaining) {
-        Mono<Outcome> timeUp = Mono.delay(remaining)
+        Outcome maxDuration = new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds()
+                + " s reached");
+        AtomicBoolean timeUp = new AtomicBoolean();
+        Mono<Outcome> ran = runner.run(s, hub).map(outcome -> timeUp.get() ? maxDuration : outcome);
+        Mono<Outcome> deadline = Mono.delay(remaining)
+                .doOnNext(t -> timeUp.set(true))
                 .then(runner.close(s))
-                .thenReturn(new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds() + " s reached"));
-        return Mono.firstWithSignal(runner.run(s, hub), timeUp);
+                .then(Mono.delay(DRAIN))
+                .thenReturn(maxDuration);
+        return Mono.firstWithSignal(ran, deadline);
     }
 
     /**
@@ -242,15 +276,23 @@ public class Sessions implements ApplicationRunner {
                         .then(Mono.fromRunnable(() -> {
                             Running run = running.get(id);
                             if (run != null) {
+                                run.stopped().set(true);
                                 run.hub().publish(new SessionEvent.StateChange(SessionState.STOPPING, null,
                                         "stop asked by " + caller.username()));
                             }
                         }))
                         .then(audit.record(caller, s.tenant(), "SESSION_STOPPED", id, "ok", "stopped by " + caller.username()))
+                        .then(runner.close(s))
+                        .then(drained(id))
                         .then(finish(id, new Outcome(SessionEnd.STOPPED, "stopped by " + caller.username()),
                                 caller.username()))
-                        .then(runner.close(s))
                         .then(store.find(id)));
+    }
+
+    /** Completes when this replica's runner of {@code id} consumed its agent's last events, at the latest after DRAIN. */
+    private Mono<Void> drained(String id) {
+        Running run = running.get(id);
+        return run == null ? Mono.empty() : run.drained().asMono().timeout(DRAIN, Mono.empty());
     }
 
     /**
@@ -258,7 +300,12 @@ public class Sessions implements ApplicationRunner {
      * replica's hub when it runs (or ran) the session, else straight from its agent, followed by its final state.
      */
     Flux<SessionEvent> events(Caller caller, String id, long lastEventId) {
-        return stream(caller, id, lastEventId).doOnSubscribe(sub -> streams.incrementAndGet())
+        // Delivered (and encoded) on a scheduler of the streams' own rather than on the Netty event loop that asks for
+        // more: a subscriber behind a busy session always has events waiting, and draining them there kept that event
+        // loop, and every request on its other connections, waiting for tens of seconds (bench/soak.sh). Half the
+        // cores at most: a flood of stream events leaves the rest to requests and to the sessions' runners.
+        return stream(caller, id, lastEventId).publishOn(streamDelivery, STREAM_HAND_OVER)
+                .doOnSubscribe(sub -> streams.incrementAndGet())
                 .doFinally(signal -> streams.decrementAndGet());
     }
 
@@ -391,6 +438,7 @@ public class Sessions implements ApplicationRunner {
         // replica (after a restart) or another takes them over.
         stopping = true;
         leases.dispose();
+        streamDelivery.dispose();
         running.values().forEach(r -> r.runner().dispose());
         running.clear();
     }

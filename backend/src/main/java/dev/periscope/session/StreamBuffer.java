@@ -9,20 +9,33 @@ import reactor.core.publisher.FluxSink;
 /**
  * One subscriber's buffer in front of a session's events: at most {@code capacity} events wait for it. When it falls
  * behind, the oldest syscalls, process lists and process changes are dropped, counted, and a {@code dropped} marker
- * with their number ({@link SessionEvent.DropSite#STREAM}) is delivered as soon as the subscriber takes events again.
- * What the session says about itself (its state changes, notices such as a failing archive, the trace's start, the
- * drop markers of the agent and the engine) is never dropped for it, up to a hard limit of four buffers' worth that
- * only a flood of such events could reach.
+ * with their number ({@link SessionEvent.DropSite#STREAM}) is delivered right before the first event that came after
+ * them, so the markers between two delivered events count exactly what was lost between them. What the session says
+ * about itself (its state changes, notices such as a failing archive, the trace's start, the drop markers of the agent
+ * and the engine) is never dropped for it, up to a hard limit of four buffers' worth that only a flood of such events
+ * could reach.
  */
 final class StreamBuffer {
 
     private static final int HARD_LIMIT = 4;
 
+    /** An event waiting for the subscriber, after {@code lostBefore} events dropped since the one before it. */
+    private static final class Waiting {
+        final SessionEvent event;
+        long lostBefore;
+
+        Waiting(SessionEvent event, long lostBefore) {
+            this.event = event;
+            this.lostBefore = lostBefore;
+        }
+    }
+
     private final FluxSink<SessionEvent> out;
     private final String session;
     private final int capacity;
-    private final ArrayDeque<SessionEvent> queue = new ArrayDeque<>();
-    private long lost;
+    private final ArrayDeque<Waiting> queue = new ArrayDeque<>();
+    /** Events dropped after every waiting one: their marker goes before the next event to come. */
+    private long lostAfterLast;
     private boolean completed;
     private boolean done;
 
@@ -54,24 +67,37 @@ final class StreamBuffer {
         if (done) {
             return;
         }
-        queue.add(e);
+        queue.add(new Waiting(e, lostAfterLast));
+        lostAfterLast = 0;
         if (queue.size() > capacity) {
             dropOldest();
         }
         drain();
     }
 
+    /** Drops the oldest droppable event (past the hard limit, the oldest of all). */
     private void dropOldest() {
-        for (Iterator<SessionEvent> it = queue.iterator(); it.hasNext(); ) {
-            if (droppable(it.next())) {
-                it.remove();
-                lost++;
+        for (Iterator<Waiting> it = queue.iterator(); it.hasNext(); ) {
+            Waiting w = it.next();
+            if (droppable(w.event)) {
+                drop(it, w);
                 return;
             }
         }
         if (queue.size() > HARD_LIMIT * capacity) {
-            queue.poll();
-            lost++;
+            Iterator<Waiting> it = queue.iterator();
+            drop(it, it.next());
+        }
+    }
+
+    /** Removes {@code w}, the iterator's last, and counts it (with the losses before it) before the one after it. */
+    private void drop(Iterator<Waiting> it, Waiting w) {
+        it.remove();
+        long lost = w.lostBefore + 1;
+        if (it.hasNext()) {
+            it.next().lostBefore += lost;
+        } else {
+            lostAfterLast += lost;
         }
     }
 
@@ -80,17 +106,21 @@ final class StreamBuffer {
         drain();
     }
 
-    /** Delivers what the subscriber asked for: first a marker for what it lost, then the oldest waiting events. */
+    /** Delivers what the subscriber asked for, oldest first, each event after the marker of what was lost before it. */
     private synchronized void drain() {
-        while (!done && out.requestedFromDownstream() > 0 && (lost > 0 || !queue.isEmpty())) {
-            if (lost > 0) {
-                out.next(SessionEvent.dropped(session, lost, SessionEvent.DropSite.STREAM));
-                lost = 0;
+        while (!done && out.requestedFromDownstream() > 0 && (!queue.isEmpty() || lostAfterLast > 0)) {
+            Waiting head = queue.peek();
+            if (head == null) {
+                out.next(SessionEvent.dropped(session, lostAfterLast, SessionEvent.DropSite.STREAM));
+                lostAfterLast = 0;
+            } else if (head.lostBefore > 0) {
+                out.next(SessionEvent.dropped(session, head.lostBefore, SessionEvent.DropSite.STREAM));
+                head.lostBefore = 0;
             } else {
-                out.next(queue.poll());
+                out.next(queue.poll().event);
             }
         }
-        if (!done && completed && queue.isEmpty() && lost == 0) {
+        if (!done && completed && queue.isEmpty() && lostAfterLast == 0) {
             done = true;
             out.complete();
         }

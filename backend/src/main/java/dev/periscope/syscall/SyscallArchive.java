@@ -16,10 +16,10 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * Archives syscall records (the event producer, the ring reader, calls {@link #append}) and keeps the archive
- * bounded: a retention job deletes records older than {@code periscope.archive.retention} and the oldest beyond
- * {@code periscope.archive.max-rows}, and on the embedded database it never takes the last
- * {@code periscope.archive.disk-reserve} of its disk ({@link ArchiveDisk}).
+ * Archives syscall records (the session runner calls {@link #append}: raw argument registers, how the call ended,
+ * the decoded strace-like line) and keeps the archive bounded: a retention job deletes records older than
+ * {@code periscope.archive.retention} and the oldest beyond {@code periscope.archive.max-rows}, and on the embedded
+ * database it never takes the last {@code periscope.archive.disk-reserve} of its disk ({@link ArchiveDisk}).
  */
 @Component
 public class SyscallArchive implements SchedulingConfigurer {
@@ -29,8 +29,11 @@ public class SyscallArchive implements SchedulingConfigurer {
     /** In the drivers' own placeholder syntax ($n: both H2's and PostgreSQL's R2DBC drivers take it). */
     private static final String INSERT = """
             INSERT INTO syscall_event (occurred_at, tenant_id, vm_name, session_id, vcpu, pid, cr3, syscall_nr,
-                arg0, arg1, arg2, arg3, arg4, arg5)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""";
+                arg0, arg1, arg2, arg3, arg4, arg5, status, return_value, errno, duration_ns, call_text)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)""";
+
+    /** Longest decoded line kept (the column's size). */
+    static final int MAX_TEXT = 2048;
 
     private final DatabaseClient db;
     private final PeriscopeProperties.Archive limits;
@@ -42,9 +45,18 @@ public class SyscallArchive implements SchedulingConfigurer {
         this.disk = ArchiveDisk.of(url, limits.diskReserve());
     }
 
-    /** One decoded syscall entry of a traced process. */
+    /**
+     * One syscall of a traced process: its raw argument registers, how it ended and the decoded strace-like line.
+     *
+     * @param status      RETURNED, UNFINISHED, NO_RETURN or NOT_TRACED
+     * @param returnValue RETURNED: the return value; null otherwise
+     * @param errno       RETURNED with a failure: the error's name; null otherwise
+     * @param durationNs  RETURNED: from entry to return; null otherwise
+     * @param text        the decoded line (cut at {@link #MAX_TEXT} characters)
+     */
     public record SyscallRecord(Instant at, String tenant, String vm, String session, int vcpu, int pid, long cr3,
-                                int number, long arg0, long arg1, long arg2, long arg3, long arg4, long arg5) {
+                                int number, long arg0, long arg1, long arg2, long arg3, long arg4, long arg5,
+                                String status, Long returnValue, String errno, Long durationNs, String text) {
     }
 
     /**
@@ -74,9 +86,21 @@ public class SyscallArchive implements SchedulingConfigurer {
     }
 
     private static void bind(Statement insert, SyscallRecord r) {
-        insert.bind(0, Sql.utc(r.at())).bind(1, r.tenant()).bind(2, r.vm()).bind(3, r.session()).bind(4, r.vcpu()).bind(5, r.pid()).bind(6, r.cr3())
-                .bind(7, r.number()).bind(8, r.arg0()).bind(9, r.arg1()).bind(10, r.arg2()).bind(11, r.arg3())
-                .bind(12, r.arg4()).bind(13, r.arg5());
+        insert.bind(0, Sql.utc(r.at())).bind(1, r.tenant()).bind(2, r.vm()).bind(3, r.session()).bind(4, r.vcpu())
+                .bind(5, r.pid()).bind(6, r.cr3()).bind(7, r.number()).bind(8, r.arg0()).bind(9, r.arg1())
+                .bind(10, r.arg2()).bind(11, r.arg3()).bind(12, r.arg4()).bind(13, r.arg5()).bind(14, r.status());
+        bindNullable(insert, 15, r.returnValue(), Long.class);
+        bindNullable(insert, 16, r.errno(), String.class);
+        bindNullable(insert, 17, r.durationNs(), Long.class);
+        insert.bind(18, r.text().length() > MAX_TEXT ? r.text().substring(0, MAX_TEXT) : r.text());
+    }
+
+    private static void bindNullable(Statement insert, int index, Object value, Class<?> type) {
+        if (value == null) {
+            insert.bindNull(index, type);
+        } else {
+            insert.bind(index, value);
+        }
     }
 
     /** The newest records of a session, newest first. */
@@ -87,7 +111,10 @@ public class SyscallArchive implements SchedulingConfigurer {
                         row.get("vm_name", String.class), row.get("session_id", String.class), Sql.integer(row, "vcpu"),
                         Sql.integer(row, "pid"), Sql.longValue(row, "cr3"), Sql.integer(row, "syscall_nr"),
                         Sql.longValue(row, "arg0"), Sql.longValue(row, "arg1"), Sql.longValue(row, "arg2"),
-                        Sql.longValue(row, "arg3"), Sql.longValue(row, "arg4"), Sql.longValue(row, "arg5")))
+                        Sql.longValue(row, "arg3"), Sql.longValue(row, "arg4"), Sql.longValue(row, "arg5"),
+                        row.get("status", String.class), row.get("return_value", Long.class),
+                        row.get("errno", String.class), row.get("duration_ns", Long.class),
+                        row.get("call_text", String.class)))
                 .all();
     }
 

@@ -102,13 +102,16 @@ public record PeriscopeProperties(
     }
 
     /**
-     * @param loginFailures       failed logins (form or bearer) per client address before it must wait
-     * @param loginFailureRefill  how often one failed attempt is forgiven
-     * @param tokenBurst          requests one principal may make at once
-     * @param tokenPerSecond      sustained requests per second per principal
+     * @param loginFailures        failed logins (form or bearer) per client address before it must wait
+     * @param loginFailuresPerUser failed form logins per user name, from any address, before that name must wait (a
+     *                             guesser spread over many addresses)
+     * @param loginFailureRefill   how often one failed attempt is forgiven
+     * @param tokenBurst           requests one principal may make at once
+     * @param tokenPerSecond       sustained requests per second per principal
      */
     public record Limits(
             @Min(1) @DefaultValue("10") int loginFailures,
+            @Min(1) @DefaultValue("30") int loginFailuresPerUser,
             @NotNull @DefaultValue("6s") Duration loginFailureRefill,
             @Min(1) @DefaultValue("200") int tokenBurst,
             @Min(1) @DefaultValue("100") int tokenPerSecond) {

@@ -6,8 +6,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.springframework.stereotype.Component;
 
 /**
- * In-memory token buckets: failed logins per client address, requests per principal. Bounded: when the table
- * grows past {@link #MAX_KEYS} the full buckets (idle keys) are forgotten.
+ * In-memory token buckets: failed logins per client address and per user name, requests per principal. Bounded: when
+ * a table grows past {@link #MAX_KEYS} the full buckets (idle keys) are forgotten.
  */
 @Component
 public class RateLimiter {
@@ -16,6 +16,7 @@ public class RateLimiter {
 
     private final PeriscopeProperties.Limits limits;
     private final Map<String, Bucket> failures = new ConcurrentHashMap<>();
+    private final Map<String, Bucket> userFailures = new ConcurrentHashMap<>();
     private final Map<String, Bucket> use = new ConcurrentHashMap<>();
 
     RateLimiter(PeriscopeProperties properties) {
@@ -30,9 +31,24 @@ public class RateLimiter {
 
     /** Counts one failed login (or bad token) from {@code client}. */
     public void loginFailed(String client) {
-        trim(failures);
+        failed(failures, client, limits.loginFailures());
+    }
+
+    /** Seconds until anyone may try to log in as {@code username} again, 0 when they may now. */
+    public long userBlockedFor(String username) {
+        Bucket bucket = userFailures.get(username);
+        return bucket == null ? 0 : bucket.waitSeconds();
+    }
+
+    /** Counts one failed form login as {@code username}, from whatever address. */
+    public void userLoginFailed(String username) {
+        failed(userFailures, username, limits.loginFailuresPerUser());
+    }
+
+    private void failed(Map<String, Bucket> buckets, String key, int capacity) {
+        trim(buckets);
         double perSecond = 1.0 / Math.max(0.001, limits.loginFailureRefill().toMillis() / 1000.0);
-        failures.computeIfAbsent(client, k -> new Bucket(limits.loginFailures(), perSecond)).tryTake();
+        buckets.computeIfAbsent(key, k -> new Bucket(capacity, perSecond)).tryTake();
     }
 
     /** Takes one request from {@code principal}'s bucket; returns the seconds to wait when it is empty, else 0. */

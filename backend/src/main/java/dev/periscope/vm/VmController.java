@@ -69,7 +69,8 @@ class VmController {
         requireOperator(caller);
         return fleet.get(caller, vm)
                 .flatMap(v -> ownership.clear(v.id())
-                        .then(audit.record(caller, null, "VM_OWNER_CLEARED", v.id(), "ok", ""))
+                        .then(audit.record(caller, v.tenant(), "VM_OWNER_CLEARED", v.id(), "ok",
+                                "was " + v.tenant()))
                         .then(fleet.get(caller, v.id())));
     }
 

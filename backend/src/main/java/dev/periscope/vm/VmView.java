@@ -1,6 +1,7 @@
 package dev.periscope.vm;
 
 import dev.periscope.fleet.HostedVm;
+import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.driver.Capability;
 import java.time.Instant;
 import java.util.Set;
@@ -17,6 +18,17 @@ import java.util.Set;
 public record VmView(String id, String name, String host, String tenant, String platform, VmState state,
                      boolean running, long memoryMib, String kernelVersion, String workload, Instant startedAt,
                      Set<Capability> capabilities) {
+
+    /**
+     * The most consistent way its platform offers to read it, for reads that name no mode (the VM page, the
+     * process-list API, the CLI's {@code ps}): a copy-on-write snapshot, else a paused read, else a live one.
+     */
+    public AcquisitionMode mostConsistentMode() {
+        if (capabilities.contains(Capability.COW_SNAPSHOT)) {
+            return AcquisitionMode.SNAPSHOT;
+        }
+        return capabilities.contains(Capability.PAUSE_RESUME) ? AcquisitionMode.PAUSE : AcquisitionMode.LIVE;
+    }
 
     static VmView of(HostedVm vm, String tenant) {
         VmState state = !vm.reachable() ? VmState.UNREACHABLE : vm.info().running() ? VmState.RUNNING : VmState.STOPPED;

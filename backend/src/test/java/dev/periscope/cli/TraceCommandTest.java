@@ -31,10 +31,14 @@ class TraceCommandTest {
             new SessionEvent.TraceStarted(42, "sh", TraceMethod.M5, "as M4", List.of("openat"), "guest"),
             SessionEvent.Syscall.of(new TraceEvent.Syscall(0, 0, 42, "sh", 257, "openat", List.of(
                     new TraceEvent.Arg("dfd", -100, "AT_FDCWD"), new TraceEvent.Arg("filename", 140000, "\"/tmp/x\""),
-                    new TraceEvent.Arg("flags", 577, null))), Instant.parse("2026-01-01T00:00:01.000001Z")),
+                    new TraceEvent.Arg("flags", 577, "O_WRONLY|O_CREAT|O_TRUNC"), new TraceEvent.Arg("mode", 0600, "0600")),
+                    new TraceEvent.Result(TraceEvent.Status.RETURNED, -2, "ENOENT", 21_000,
+                            "-1 ENOENT (No such file or directory)")), Instant.parse("2026-01-01T00:00:01.000001Z")),
             new SessionEvent.Dropped(3, SessionEvent.DropSite.HYPERVISOR_RING),
-            SessionEvent.Syscall.of(new TraceEvent.Syscall(0, 0, 42, "sh", 61, "wait4", List.of()),
-                    Instant.parse("2026-01-01T00:00:02Z")),
+            SessionEvent.Syscall.of(new TraceEvent.Syscall(0, 0, 42, "sh", 61, "wait4", List.of(
+                    new TraceEvent.Arg("upid", -1, "-1"), new TraceEvent.Arg("stat_addr", 0, "NULL"),
+                    new TraceEvent.Arg("options", 0, "0"), new TraceEvent.Arg("ru", 0, "NULL")),
+                    TraceEvent.Result.UNFINISHED), Instant.parse("2026-01-01T00:00:02Z")),
             new SessionEvent.StateChange(SessionState.ENDED, SessionEnd.MAX_DURATION, "max duration of 2 s reached"));
 
     private static String ndjson(SessionEvent.Payload... payloads) {
@@ -105,7 +109,15 @@ class TraceCommandTest {
         assertThat(first.get("name").asString()).isEqualTo("sh");
         assertThat(first.get("syscall").asString()).isEqualTo("openat");
         assertThat(first.get("args").get(1).get("text").asString()).isEqualTo("\"/tmp/x\"");
-        assertThat(json.readTree(lines.get(1)).get("syscall").asString()).isEqualTo("wait4");
+        assertThat(first.get("status").asString()).isEqualTo("RETURNED");
+        assertThat(first.get("returnValue").asLong()).isEqualTo(-2);
+        assertThat(first.get("errno").asString()).isEqualTo("ENOENT");
+        assertThat(first.get("durationNs").asLong()).isEqualTo(21_000);
+        assertThat(first.get("result").asString()).isEqualTo("-1 ENOENT (No such file or directory)");
+        var second = json.readTree(lines.get(1));
+        assertThat(second.get("syscall").asString()).isEqualTo("wait4");
+        assertThat(second.get("status").asString()).isEqualTo("UNFINISHED");
+        assertThat(second.get("returnValue").isNull()).isTrue();
         assertThat(err.toString()).contains("# tracing pid 42 (sh) with M5", "# dropped 3 events (hypervisor ring)",
                 "# session ended: max duration of 2 s reached");
 
@@ -118,11 +130,12 @@ class TraceCommandTest {
     }
 
     @Test
-    void textPrintsTimePidNameAndTheCall() {
+    void textPrintsStraceLikeLines() {
         assertThat(client().execute(List.of("trace", "acme-1", "--pid", "42"))).as(err.toString()).isZero();
-        assertThat(out.toString(StandardCharsets.UTF_8))
-                .containsPattern("(?m)^\\d\\d:\\d\\d:01\\.000001 42 sh openat\\(AT_FDCWD, \"/tmp/x\", 577\\)$")
-                .containsPattern("(?m)^\\d\\d:\\d\\d:02\\.000000 42 sh wait4\\(\\)$");
+        assertThat(out.toString(StandardCharsets.UTF_8).lines().toList()).satisfiesExactly(
+                l -> assertThat(l).matches("\\d\\d:\\d\\d:01\\.000001 42 openat\\(AT_FDCWD, \"/tmp/x\", "
+                        + "O_WRONLY\\|O_CREAT\\|O_TRUNC, 0600\\) = -1 ENOENT \\(No such file or directory\\) <0\\.000021>"),
+                l -> assertThat(l).matches("\\d\\d:\\d\\d:02\\.000000 42 wait4\\(-1, NULL, 0, NULL\\) <unfinished \\.\\.\\.>"));
         assertThat(calls.getFirst()).contains("\"targetPid\":42").doesNotContain("targetProcess");
     }
 

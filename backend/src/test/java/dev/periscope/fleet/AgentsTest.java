@@ -121,8 +121,9 @@ class AgentsTest {
         a.vms(FakeAgent.vm("from-a", "acme", true, 64));
         b.vms(FakeAgent.vm("from-b", "acme", true, 64));
         agents(a.address(), b.address());
-        await("both connected", () -> agents.links().stream().allMatch(l -> l.state() == AgentLink.State.CONNECTED)
-                && agents.links().size() == 2);
+        // connected is not yet listed: wait until each link holds its own agent's VMs, then only a's may show
+        await("both connected with their VMs", () -> agents.links().size() == 2 && agents.links().stream()
+                .allMatch(l -> l.state() == AgentLink.State.CONNECTED && !l.status().vms().isEmpty()));
         assertThat(agents.vms()).extracting(v -> v.id().name()).containsExactly("from-a");
     }
 }

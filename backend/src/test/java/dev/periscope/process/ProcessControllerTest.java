@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.agent.api.AcquisitionMode;
 import dev.periscope.agent.api.Capability;
+import dev.periscope.agent.api.Process;
+import dev.periscope.agent.api.Visibility;
 import dev.periscope.fleet.Agents;
 import dev.periscope.agent.FakeAgent;
 import dev.periscope.system.WebSliceConfiguration;
@@ -61,7 +63,9 @@ class ProcessControllerTest {
     @Test
     void processListCarriesHowItWasTakenAndNamesTheVmByHost() {
         AGENT.answer("acme-1", AcquisitionMode.PAUSE, List.of(FakeAgent.process(1, 0, "init", false, "/sbin/init",
-                "splash"), FakeAgent.process(2, 0, "kthreadd", true)), List.of("argv of pid 9 unreadable"));
+                "splash"), oldAgent(FakeAgent.process(2, 0, "kthreadd", true)), FakeAgent.process(12, 2,
+                "rcu_tasks_kthread", true).toBuilder().setVisibility(Visibility.HIDDEN).build()),
+                List.of("argv of pid 9 unreadable"));
 
         web.get().uri("/api/v1/vms/acme-1/processes?mode=pause").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isOk()
@@ -74,10 +78,32 @@ class ProcessControllerTest {
                 .jsonPath("$.processes[0].cr3").isEqualTo(0x1234000 + 0x2000)
                 .jsonPath("$.processes[1].cmdline").isEqualTo("[kthreadd]")
                 .jsonPath("$.processes[1].kernelThread").isEqualTo(true)
+                .jsonPath("$.processes[1].comm").isEqualTo("kthreadd")
+                .jsonPath("$.processes[1].visibility").isEqualTo("LISTED")
+                .jsonPath("$.processes[2].cmdline").isEqualTo("[rcu_tasks_kthread]")
+                .jsonPath("$.processes[2].name").isEqualTo("rcu_tasks_kthread")
+                .jsonPath("$.processes[2].comm").isEqualTo("rcu_tasks_kthre")
+                .jsonPath("$.processes[2].visibility").isEqualTo("HIDDEN")
                 .jsonPath("$.warnings[0]").isEqualTo("argv of pid 9 unreadable");
         web.get().uri("/api/v1/vms/acme-1@h1/processes?mode=pause").header("Authorization", "Bearer " + token)
                 .exchange().expectStatus().isOk();
         assertThat(AGENT.calls()).extracting(r -> r.getVm()).containsOnly("acme-1");
+    }
+
+    /** A process as an agent from before comm and visibility were sent has it: neither field set. */
+    private static Process oldAgent(Process p) {
+        return p.toBuilder().clearComm().clearVisibility().build();
+    }
+
+    @Test
+    void withoutAModeTheMostConsistentModeThePlatformOffersIsUsed() {
+        // acme-1's platform pauses but takes no copy-on-write snapshots (a Xen PV domU): pause, as the VM page does
+        AGENT.answer("acme-1", AcquisitionMode.PAUSE, List.of(FakeAgent.process(1, 0, "init", false, "/sbin/init")),
+                List.of());
+        web.get().uri("/api/v1/vms/acme-1/processes").header("Authorization", "Bearer " + token).exchange()
+                .expectStatus().isOk()
+                .expectBody().jsonPath("$.mode").isEqualTo("pause").jsonPath("$.consistent").isEqualTo(true);
+        assertThat(AGENT.calls().getLast().getMode()).isEqualTo(AcquisitionMode.PAUSE);
     }
 
     @Test
@@ -103,7 +129,7 @@ class ProcessControllerTest {
     @Test
     void theAgentsFailuresKeepTheirMeaning() {
         AGENT.fail("acme-1", AcquisitionMode.SNAPSHOT, new VmGoneException("acme-1 stopped"));
-        web.get().uri("/api/v1/vms/acme-1/processes").header("Authorization", "Bearer " + token).exchange()
+        web.get().uri("/api/v1/vms/acme-1/processes?mode=snapshot").header("Authorization", "Bearer " + token).exchange()
                 .expectStatus().isEqualTo(409)
                 .expectBody().jsonPath("$.title").isEqualTo("VM not running")
                 .jsonPath("$.detail").isEqualTo("acme-1 stopped");

@@ -2,6 +2,7 @@ package dev.periscope.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.periscope.vmi.trace.TraceEvent;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,7 +16,8 @@ class EventHubTest {
 
     /** A numbered syscall: what a slow subscriber may lose. */
     private static SessionEvent.Syscall note(int i) {
-        return new SessionEvent.Syscall(Instant.EPOCH, 0, 42, "sh", "read", i, List.of(), Integer.toString(i));
+        return new SessionEvent.Syscall(Instant.EPOCH, 0, 42, "sh", "read", i, List.of(), TraceEvent.Status.NOT_TRACED,
+                null, null, null, null, Integer.toString(i));
     }
 
     private static String number(SessionEvent e) {
@@ -81,6 +83,75 @@ class EventHubTest {
         assertThat(delivered).isLessThanOrEqualTo(3 + 2); // buffer + hand-over stages
     }
 
+    /**
+     * Every marker sits right before the first event after the loss it counts: the events between two delivered ones
+     * are exactly what the markers between them say (no marker early, none late).
+     */
+    @Test
+    void markersCountTheGapRightBeforeTheirEvent() {
+        EventHub hub = new EventHub("s6", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 3), 1)
+                .then(() -> {
+                    for (int i = 0; i < 40; i++) {
+                        hub.publish(i + 1, note(i));
+                    }
+                })
+                .thenRequest(2)
+                .then(() -> {
+                    for (int i = 40; i < 80; i++) {
+                        hub.publish(i + 1, note(i));
+                    }
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        long previous = 0;
+        long counted = 0;
+        for (SessionEvent e : events) {
+            if (e.data() instanceof SessionEvent.Dropped d) {
+                counted += d.count();
+            } else {
+                long seq = EventHub.seqOf(e.id());
+                assertThat(seq - previous - 1).as("events lost before %s", seq).isEqualTo(counted);
+                previous = seq;
+                counted = 0;
+            }
+        }
+        assertThat(previous).isEqualTo(80);
+    }
+
+    /** An agent's drop marker pushed out of a slow subscriber's buffer still arrives, as its count under its site. */
+    @Test
+    void anAgentsMarkerDroppedFromTheBufferIsNotLost() {
+        EventHub hub = new EventHub("s7", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 2), 0)
+                .then(() -> {
+                    for (int i = 1; i <= 3; i++) {
+                        hub.publish(i, note(i));
+                    }
+                    hub.publish(0, new SessionEvent.Dropped(500, SessionEvent.DropSite.AGENT_STREAM));
+                    for (int i = 4; i <= 20; i++) {
+                        hub.publish(i + 500, note(i));
+                    }
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        var dropped = new java.util.EnumMap<SessionEvent.DropSite, Long>(SessionEvent.DropSite.class);
+        events.stream().filter(e -> e.data() instanceof SessionEvent.Dropped).map(e -> (SessionEvent.Dropped) e.data())
+                .forEach(d -> dropped.merge(d.where(), d.count(), Long::sum));
+        long delivered = events.stream().filter(e -> e.type() != SessionEvent.Type.DROPPED).count();
+        assertThat(dropped).containsEntry(SessionEvent.DropSite.AGENT_STREAM, 500L);
+        assertThat(dropped.get(SessionEvent.DropSite.STREAM) + delivered).as("every note delivered or counted")
+                .isEqualTo(20);
+    }
+
     @Test
     void aMarkerItsBufferDropsKeepsItsCountAndItsSite() {
         EventHub hub = new EventHub("s6", 1000, 0);
@@ -136,6 +207,21 @@ class EventHubTest {
                 .mapToLong(e -> ((SessionEvent.Dropped) e.data()).count()).sum();
         assertThat(syscalls + lost).isEqualTo(20);
         assertThat(lost).isPositive();
+        // A marker comes after the state and the notice that were waiting before the syscalls it counts.
+        assertThat(events.getFirst().type()).as("nothing was lost before the session's start").isEqualTo(
+                SessionEvent.Type.STATE);
+        long previous = 0;
+        long counted = 0;
+        for (SessionEvent e : events) {
+            if (e.data() instanceof SessionEvent.Dropped d) {
+                counted += d.count();
+            } else if (e.type() == SessionEvent.Type.SYSCALL) {
+                long seq = EventHub.seqOf(e.id());
+                assertThat(seq - previous - 1).as("syscalls lost before %s", seq).isEqualTo(counted);
+                previous = seq;
+                counted = 0;
+            }
+        }
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.process.ProcessListView;
 import dev.periscope.process.ProcessView;
+import dev.periscope.vmi.linux.Visibility;
 import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceMethod;
 import java.time.Instant;
@@ -23,13 +24,15 @@ class SessionEventJsonTest {
         return List.of(
                 new SessionEvent.StateChange(SessionState.LOST, SessionEnd.VM_GONE, "VM acme-1 went away"),
                 new SessionEvent.Processes(new ProcessListView("acme-1", "6.1.0-28-amd64", "snapshot", true, AT, 12, 3,
-                        400, List.of(new ProcessView(1, 0, "init", "/sbin/init", List.of("/sbin/init"), 0, 0, "S",
-                        1_000_000L, 0x1234000L, false, List.of(1))), List.of("1 further warnings suppressed"))),
+                        400, List.of(new ProcessView(1, 0, "init", "init", "/sbin/init", List.of("/sbin/init"), 0, 0,
+                        "S", 1_000_000L, 0x1234000L, false, List.of(1), Visibility.HIDDEN)), List.of("1 further warnings suppressed"))),
                 new SessionEvent.Notice("process list failed, retrying: page not present"),
                 new SessionEvent.TraceStarted(42, "sh", TraceMethod.M4, TraceMethod.M4.description(),
                         List.of("openat"), "guest sys_call_table"),
                 SessionEvent.Syscall.of(new TraceEvent.Syscall(7, 0, 42, "sh", 257, "openat",
-                        List.of(new TraceEvent.Arg("dfd", -100, "AT_FDCWD"), new TraceEvent.Arg("flags", 0x241, null))), AT),
+                        List.of(new TraceEvent.Arg("dfd", -100, "AT_FDCWD"), new TraceEvent.Arg("flags", 0x241, null)),
+                        new TraceEvent.Result(TraceEvent.Status.RETURNED, -2, "ENOENT", 21_000,
+                                "-1 ENOENT (No such file or directory)")), AT),
                 new SessionEvent.ProcessChange(TraceEvent.Change.EXEC, 42, "make", "make -j2"),
                 new SessionEvent.Dropped(17, SessionEvent.DropSite.SESSION_BUFFER));
     }

@@ -51,7 +51,8 @@ class SyscallArchiveTest {
     private static List<SyscallRecord> records(String session, int from, int n) {
         List<SyscallRecord> batch = new ArrayList<>();
         for (int i = from; i < from + n; i++) {
-            batch.add(new SyscallRecord(Instant.now(), "acme", "vm-1@h", session, 0, i, 0, 0, 0, 0, 0, 0, 0, 0));
+            batch.add(new SyscallRecord(Instant.now(), "acme", "vm-1@h", session, 0, i, 0, 0, 0, 0, 0, 0, 0, 0,
+                    "NOT_TRACED", null, null, null, "getpid()"));
         }
         return batch;
     }
@@ -66,13 +67,24 @@ class SyscallArchiveTest {
         Instant t0 = Instant.parse("2026-12-07T00:00:00Z");
         for (int i = 0; i < 1000; i++) {
             batch.add(new SyscallRecord(t0.plusMillis(i), i % 2 == 0 ? "acme" : "globex", "vm-1@h", "s-1", i % 4, 300 + i,
-                    0x1000L * i, i % 450, i, -1, Long.MAX_VALUE, Long.MIN_VALUE, 5, 6));
+                    0x1000L * i, i % 450, i, -1, Long.MAX_VALUE, Long.MIN_VALUE, 5, 6, i % 3 == 0 ? "UNFINISHED" : "RETURNED",
+                    i % 3 == 0 ? null : (long) -i, i % 3 == 1 ? "ENOENT" : null, i % 3 == 0 ? null : 1000L + i,
+                    "read(" + i + ", ...)"));
         }
         archive.append(batch).block();
 
         List<SyscallRecord> back = archive.recent("s-1", 2000).collectList().block();
         assertThat(back).hasSize(1000);
         assertThat(back.reversed()).isEqualTo(batch);
+    }
+
+    @Test
+    void aDecodedLineLongerThanItsColumnIsCut() {
+        SyscallRecord longLine = new SyscallRecord(Instant.parse("2026-12-07T00:00:00Z"), "acme", "vm-1@h", "s-3", 0, 1,
+                0, 1, 1, 0, 0, 0, 0, 0, "RETURNED", 5000L, null, 10L, "write(1, \"" + "x".repeat(5000) + "\", 5000)");
+        archive.append(List.of(longLine)).block();
+        assertThat(archive.recent("s-3", 1).blockFirst().text())
+                .hasSize(SyscallArchive.MAX_TEXT).isEqualTo(longLine.text().substring(0, SyscallArchive.MAX_TEXT));
     }
 
     @Test

@@ -26,9 +26,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -36,10 +34,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import reactor.core.Disposable;
 
@@ -78,10 +74,6 @@ public final class FleetBench {
         System.out.println("wrote " + out);
     }
 
-    private static TlsFiles tls(Path pki, String who) {
-        return new TlsFiles(pki.resolve("ca.pem"), pki.resolve(who + ".pem"), pki.resolve(who + ".key"));
-    }
-
     // ------------------------------------------------------------------ process lists
 
     private static Map<String, Object> processes(Map<String, String> a) throws Exception {
@@ -101,10 +93,10 @@ public final class FleetBench {
              HostAgent agent = new HostAgent("bench", driver, HostAgent.Settings.DEFAULT);
              AgentServer inProcess = AgentServer.inProcess(agent, "fleet-bench");
              AgentServer overTls = AgentServer.overTls(agent, new InetSocketAddress("127.0.0.1", 0),
-                     tls(pki, "agent-bench"))) {
+                     ServerProcess.tls(pki, "agent-bench"))) {
             ManagedChannel local = InProcessChannelBuilder.forName("fleet-bench").build();
             ManagedChannel loopback = Grpc.newChannelBuilder("127.0.0.1:" + overTls.port(),
-                    tls(pki, "control-plane").client()).overrideAuthority(TlsFiles.AGENT_NAME).build();
+                    ServerProcess.tls(pki, "control-plane").client()).overrideAuthority(TlsFiles.AGENT_NAME).build();
             try {
                 var inProcessStub = AgentGrpc.newBlockingStub(local);
                 var tlsStub = AgentGrpc.newBlockingStub(loopback);
@@ -175,86 +167,35 @@ public final class FleetBench {
 
     /** The fake agent over mutual TLS, the real server as a process, an SSE client here. */
     private static Map<String, Object> throughServer(Path pki, Path serverJar, long rate, int seconds) throws Exception {
-        Path var = Files.createTempDirectory("periscope-fleet-bench");
         try (FakeAgent agent = FakeAgent.overTls("bench-host", new InetSocketAddress("127.0.0.1", 0),
-                tls(pki, "agent-bench-host"))) {
+                ServerProcess.tls(pki, "agent-bench-host"))) {
             agent.vms(FakeAgent.vm("vm-1", "bench", true, 512));
             SyntheticTraceRig rig = agent.rig("vm-1");
             int port = Integer.parseInt(System.getProperty("periscope.bench.port", "18095"));
-            Process server = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx512m", "-jar", serverJar.toString(), "--server.port=" + port,
-                    "--periscope.var-dir=" + var, "--periscope.demo-data=false",
-                    "--periscope.fleet.embedded-agent.enabled=false", "--periscope.xen-lab.enabled=false",
-                    "--periscope.fleet.agents=127.0.0.1:" + agent.port(),
-                    "--periscope.fleet.tls.ca=" + pki.resolve("ca.pem"),
-                    "--periscope.fleet.tls.certificate=" + pki.resolve("control-plane.pem"),
-                    "--periscope.fleet.tls.private-key=" + pki.resolve("control-plane.key"),
-                    "--periscope.sessions.default-max-events=100000000", "--periscope.sessions.stream-buffer=4096")
-                    .redirectErrorStream(true).redirectOutput(var.resolve("server.log").toFile()).start();
-            try {
-                String base = "http://127.0.0.1:" + port;
+            try (ServerProcess server = ServerProcess.start(serverJar, pki, "127.0.0.1:" + agent.port(), port, "512m",
+                    List.of("--periscope.sessions.default-max-events=100000000",
+                            "--periscope.sessions.stream-buffer=4096"))) {
                 HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-                String token = awaitServer(http, base, var, server);
-                String session = openTrace(http, base, token);
+                String token = server.awaitVm(http, "vm-1@bench-host");
+                String session = server.openTrace(http, token, "vm-1@bench-host", 300, 3600);
                 AtomicLong received = new AtomicLong();
                 AtomicLong dropped = new AtomicLong();
                 Map<String, Long> droppedWhere = new ConcurrentHashMap<>();
                 AtomicBoolean reading = new AtomicBoolean(true);
-                HttpResponse<InputStream> events = http.send(HttpRequest.newBuilder(URI.create(base
+                HttpResponse<InputStream> events = http.send(HttpRequest.newBuilder(URI.create(server.base()
                                 + "/api/v1/sessions/" + session + "/events")).header("Authorization", "Bearer " + token)
                         .header("Accept", "text/event-stream").GET().build(), HttpResponse.BodyHandlers.ofInputStream());
                 Thread reader = Thread.ofPlatform().name("sse-reader").start(() -> readSse(events.body(), received,
                         dropped, droppedWhere, reading));
                 Map<String, Object> r = run("agent -> control plane -> SSE", rig, rate, seconds, received, dropped,
-                        server.pid());
+                        server);
                 reading.set(false);
                 reader.interrupt();
                 r.put("reportedDroppedWhere", new TreeMap<>(droppedWhere));
                 System.out.println("agent -> control plane -> SSE: dropped where " + new TreeMap<>(droppedWhere));
                 return r;
-            } finally {
-                server.destroy();
-                server.waitFor(20, TimeUnit.SECONDS);
             }
         }
-    }
-
-    private static String awaitServer(HttpClient http, String base, Path var, Process server) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!server.isAlive()) {
-                throw new IllegalStateException("the server exited: " + Files.readString(var.resolve("server.log")));
-            }
-            Path token = var.resolve("operator.token");
-            if (Files.isRegularFile(token)) {
-                String t = Files.readString(token).strip();
-                try {
-                    HttpResponse<String> vms = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/vms"))
-                            .header("Authorization", "Bearer " + t).GET().build(), HttpResponse.BodyHandlers.ofString());
-                    if (vms.statusCode() == 200 && vms.body().contains("\"vm-1@bench-host\"")) {
-                        return t;
-                    }
-                } catch (IOException notYet) {
-                    // not listening yet
-                }
-            }
-            Thread.sleep(500);
-        }
-        throw new IllegalStateException("the server did not list the fake agent's VM within 120 s");
-    }
-
-    private static String openTrace(HttpClient http, String base, String token) throws Exception {
-        HttpResponse<String> opened = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/sessions"))
-                .header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"vm\":\"vm-1@bench-host\",\"kind\":\"TRACE\","
-                        + "\"targetPid\":300,\"method\":\"M5\",\"maxDurationSeconds\":3600}")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        if (opened.statusCode() != 201) {
-            throw new IllegalStateException("opening the trace: " + opened.statusCode() + " " + opened.body());
-        }
-        String body = opened.body();
-        int i = body.indexOf("\"id\":\"") + 6;
-        return body.substring(i, body.indexOf('"', i));
     }
 
     /** Counts SSE syscall events and the losses the drop markers report, by where they were lost. */
@@ -269,12 +210,9 @@ public final class FleetBench {
                     if (event.equals("syscall")) {
                         received.incrementAndGet();
                     } else if (event.equals("dropped")) {
-                        int c = line.indexOf("\"count\":");
-                        long count = Long.parseLong(line.substring(c + 8, line.indexOf(',', c)));
-                        dropped.addAndGet(count);
-                        int w = line.indexOf("\"where\":\"");
-                        String where = w < 0 ? "?" : line.substring(w + 9, line.indexOf('"', w + 9));
-                        droppedWhere.merge(where, count, Long::sum);
+                        DropMarker marker = DropMarker.parse(line.substring(5));
+                        dropped.addAndGet(marker.count());
+                        droppedWhere.merge(marker.where(), marker.count(), Long::sum);
                     }
                 }
             }
@@ -283,34 +221,14 @@ public final class FleetBench {
         }
     }
 
-    /** How long the producer sleeps between bursts: at 100,000 events/s, bursts of about 5. */
-    private static final long PRODUCER_PAUSE_NS = 50_000;
-
     /**
      * Feeds the rig's ring with syscalls of pid 300 at {@code rate} per second for {@code seconds}, sampling what the
-     * consumer received every second (and the resident memory of {@code pid}, when given).
+     * consumer received every second (and the resident memory of {@code server}, when given).
      */
     private static Map<String, Object> run(String label, SyntheticTraceRig rig, long rate, int seconds,
-                                           AtomicLong received, AtomicLong dropped, Long pid) throws InterruptedException {
-        long dtb = rig.dtb(300);
-        long[] args = {1, 0, 0, 0, 0, 0};
-        AtomicLong written = new AtomicLong();
-        AtomicLong ringFull = new AtomicLong();
-        AtomicBoolean producing = new AtomicBoolean(true);
-        Thread producer = Thread.ofPlatform().name("ring-producer").start(() -> {
-            long start = System.nanoTime();
-            while (producing.get()) {
-                long due = (System.nanoTime() - start) * rate / 1_000_000_000L;
-                while (written.get() + ringFull.get() < due) {
-                    if (rig.producer().syscall(dtb, 0, args, false) > 0) {
-                        written.incrementAndGet();
-                    } else {
-                        ringFull.incrementAndGet();
-                    }
-                }
-                LockSupport.parkNanos(PRODUCER_PAUSE_NS); // a guest's vCPUs do not spin a host core either
-            }
-        });
+                                           AtomicLong received, AtomicLong dropped, ServerProcess server)
+            throws InterruptedException {
+        RateProducer producer = new RateProducer(rig, 300, rate);
         List<Double> perSecond = new ArrayList<>();
         List<Double> rssMib = new ArrayList<>();
         long last = received.get();
@@ -319,42 +237,28 @@ public final class FleetBench {
             long now = received.get();
             perSecond.add((double) (now - last));
             last = now;
-            if (pid != null) {
-                rssMib.add(rssMib(pid));
+            if (server != null) {
+                rssMib.add(server.rssMib());
             }
         }
-        producing.set(false);
-        producer.join();
+        producer.close();
         Thread.sleep(2000); // what is still on its way
         List<Double> steady = perSecond.subList(Math.min(3, perSecond.size()), perSecond.size());
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("written", written.get());
-        r.put("ringFull", ringFull.get());
+        r.put("written", producer.written());
+        r.put("ringFull", producer.ringFull());
         r.put("received", received.get());
         r.put("reportedDropped", dropped.get());
         r.put("eventsPerSecond", Stats.summary(steady));
-        if (pid != null) {
+        if (server != null) {
             r.put("serverRssMib", Stats.summary(rssMib));
             r.put("serverRssMibFirst", rssMib.isEmpty() ? 0 : rssMib.getFirst());
             r.put("serverRssMibLast", rssMib.isEmpty() ? 0 : rssMib.getLast());
         }
         System.out.println(Stats.line(label + ": events/s (after 3 s)", Stats.summary(steady)));
-        System.out.printf("%s: written %d, ring full %d, received %d, reported dropped %d%s%n", label, written.get(),
-                ringFull.get(), received.get(), dropped.get(), pid == null ? ""
+        System.out.printf("%s: written %d, ring full %d, received %d, reported dropped %d%s%n", label, producer.written(),
+                producer.ringFull(), received.get(), dropped.get(), server == null ? ""
                         : ", server RSS " + rssMib.getFirst() + " -> " + rssMib.getLast() + " MiB");
         return r;
-    }
-
-    private static double rssMib(long pid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
-                }
-            }
-        } catch (IOException e) {
-            // the server is gone
-        }
-        return -1;
     }
 }

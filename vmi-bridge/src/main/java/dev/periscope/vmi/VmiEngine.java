@@ -9,6 +9,7 @@ import dev.periscope.vmi.linux.KernelProfile;
 import dev.periscope.vmi.linux.KernelProfileCache;
 import dev.periscope.vmi.linux.LinuxModel;
 import dev.periscope.vmi.linux.ProcessList;
+import dev.periscope.vmi.linux.ThreadDetail;
 import dev.periscope.vmi.memory.PhysicalMemory;
 import dev.periscope.vmi.ring.EventChannel;
 import dev.periscope.vmi.ring.RingControl;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -195,15 +197,24 @@ public final class VmiEngine implements AutoCloseable {
      * the guest for the walk, LIVE reads the running guest and labels the result inconsistent.
      */
     public ProcessList processes(String vm, AcquisitionMode mode) {
+        return processes(vm, mode, ThreadDetail.IDS);
+    }
+
+    /**
+     * Lists the processes of a VM as {@link #processes(String, AcquisitionMode)} does, with each thread's name and
+     * state as well when {@code threads} is {@link ThreadDetail#FULL}.
+     */
+    public ProcessList processes(String vm, AcquisitionMode mode, ThreadDetail threads) {
         Objects.requireNonNull(mode);
+        Objects.requireNonNull(threads);
         return withDomain(vm, a -> switch (mode) {
-            case SNAPSHOT -> fromSnapshot(vm, a);
-            case PAUSE -> paused(vm, a);
-            case LIVE -> live(vm, a);
+            case SNAPSHOT -> fromSnapshot(vm, a, threads);
+            case PAUSE -> paused(vm, a, threads);
+            case LIVE -> live(vm, a, threads);
         });
     }
 
-    private ProcessList fromSnapshot(String vm, Attachment a) {
+    private ProcessList fromSnapshot(String vm, Attachment a, ThreadDetail threads) {
         if (!a.domain.capabilities().contains(Capability.COW_SNAPSHOT)) {
             throw new PlatformUnavailableException(vm + ": platform " + a.domain.info().platform()
                     + " cannot take copy-on-write snapshots");
@@ -214,7 +225,7 @@ public final class VmiEngine implements AutoCloseable {
         try (MemorySnapshot snapshot = a.domain.snapshot()) {
             PhysicalMemory memory = snapshot.memory();
             long t0 = System.nanoTime();
-            LinuxModel.Processes p = LinuxModel.processes(memory, profile);
+            LinuxModel.Processes p = LinuxModel.processes(memory, profile, threads);
             Duration read = Duration.ofNanos(System.nanoTime() - t0);
             Duration age = Duration.between(snapshot.takenAt(), Instant.now());
             return new ProcessList(vm, profile.release(), AcquisitionMode.SNAPSHOT, true, snapshot.takenAt(),
@@ -223,7 +234,7 @@ public final class VmiEngine implements AutoCloseable {
         }
     }
 
-    private ProcessList paused(String vm, Attachment a) {
+    private ProcessList paused(String vm, Attachment a, ThreadDetail threads) {
         if (!a.domain.capabilities().contains(Capability.PAUSE_RESUME)) {
             throw new PlatformUnavailableException(vm + ": platform " + a.domain.info().platform() + " cannot pause guests");
         }
@@ -237,7 +248,7 @@ public final class VmiEngine implements AutoCloseable {
         long t0 = System.nanoTime();
         takenAt = Instant.now();
         try {
-            p = LinuxModel.processes(a.domain.memory(), profile);
+            p = LinuxModel.processes(a.domain.memory(), profile, threads);
             read = System.nanoTime() - t0;
         } finally {
             try {
@@ -250,21 +261,36 @@ public final class VmiEngine implements AutoCloseable {
                 Duration.ZERO, Duration.ofNanos(read), p.processes(), p.warnings());
     }
 
-    private ProcessList live(String vm, Attachment a) {
+    private ProcessList live(String vm, Attachment a, ThreadDetail threads) {
         PhysicalMemory memory = a.domain.memory();
         KernelProfile profile = profileOf(a, memory);
         Instant takenAt = Instant.now();
         long t0 = System.nanoTime();
-        LinuxModel.Processes p = LinuxModel.processes(memory, profile);
+        LinuxModel.Processes p = LinuxModel.processes(memory, profile, threads);
         return new ProcessList(vm, profile.release(), AcquisitionMode.LIVE, false, takenAt, Duration.ZERO,
                 Duration.ZERO, Duration.ofNanos(System.nanoTime() - t0), p.processes(), p.warnings());
     }
 
     private KernelProfile profileOf(Attachment a, PhysicalMemory memory) {
         if (a.profile == null) {
-            a.profile = LinuxModel.profile(memory, profiles);
+            a.profile = LinuxModel.profile(memory, profiles, runningCr3(a.domain));
         }
         return a.profile;
+    }
+
+    /**
+     * vCPU 0's CR3 when the platform reads registers: discovery then accepts only the kernel that vCPU runs, never
+     * a copy of a kernel image that software in the guest wrote elsewhere in its memory.
+     */
+    private static OptionalLong runningCr3(Domain domain) {
+        if (!domain.capabilities().contains(Capability.VCPU_REGISTERS)) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(domain.registers(0).cr3());
+        } catch (VmiException e) {
+            return OptionalLong.empty(); // a platform that cannot read them now: discovery from memory alone
+        }
     }
 
     /** Runs {@code action} on the VM's attachment under its lock; re-attaches once when the VM restarted. */

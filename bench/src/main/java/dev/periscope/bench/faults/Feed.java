@@ -1,14 +1,13 @@
 package dev.periscope.bench.faults;
 
+import dev.periscope.bench.RateProducer;
 import dev.periscope.vmi.trace.SyntheticTraceRig;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A synthetic guest making syscalls: syscall records of process 300 written into the fake agent's ring, at a set rate
- * on a thread of its own ({@link #start}) or as a burst, counting what it wrote and what the ring had no room for. The
- * hypervisor extension's side of the fakes' traces.
+ * ({@link #start}, the benchmarks' {@link RateProducer}) or as a burst, counting what it wrote and what the ring had no
+ * room for. The hypervisor extension's side of the fakes' traces.
  */
 final class Feed implements AutoCloseable {
 
@@ -17,10 +16,9 @@ final class Feed implements AutoCloseable {
 
     private final SyntheticTraceRig rig;
     private final long dtb;
-    private final AtomicLong written = new AtomicLong();
-    private final AtomicLong ringFull = new AtomicLong();
-    private final AtomicBoolean running = new AtomicBoolean();
-    private Thread thread;
+    private long written;
+    private long ringFull;
+    private RateProducer producer;
 
     Feed(SyntheticTraceRig rig) {
         this.rig = rig;
@@ -29,17 +27,7 @@ final class Feed implements AutoCloseable {
 
     /** Makes {@code rate} syscalls a second on a thread of its own until {@link #stop()}. */
     Feed start(long rate) {
-        running.set(true);
-        thread = Thread.ofPlatform().daemon().name("feed").start(() -> {
-            long start = System.nanoTime();
-            while (running.get()) {
-                long due = (System.nanoTime() - start) * rate / 1_000_000_000L;
-                while (running.get() && written.get() + ringFull.get() < due) {
-                    one();
-                }
-                Thread.onSpinWait();
-            }
-        });
+        producer = new RateProducer(rig, PID, rate);
         return this;
     }
 
@@ -52,21 +40,26 @@ final class Feed implements AutoCloseable {
 
     private boolean one() {
         if (rig.producer().syscall(dtb, 1, ARGS, false) > 0) {
-            written.incrementAndGet();
+            written++;
             return true;
         }
-        ringFull.incrementAndGet();
+        ringFull++;
         return false;
     }
 
+    /** Stops the rate's thread, if it runs, and counts what it made. */
     void stop() {
-        if (running.getAndSet(false)) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        if (producer == null) {
+            return;
         }
+        try {
+            producer.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        written += producer.written();
+        ringFull += producer.ringFull();
+        producer = null;
     }
 
     /**
@@ -79,13 +72,13 @@ final class Feed implements AutoCloseable {
         }
     }
 
-    /** Syscalls made: written, and lost for want of room. */
+    /** Syscalls made: written, and lost for want of room (the rate's thread's, once stopped). */
     long made() {
-        return written.get() + ringFull.get();
+        return written + ringFull;
     }
 
     long ringFull() {
-        return ringFull.get();
+        return ringFull;
     }
 
     @Override

@@ -176,22 +176,31 @@ final class Btf {
         return compositeByName.getOrDefault(name, -1);
     }
 
-    /** Byte size of a type after resolving qualifiers; -1 when unknown. */
+    /** Byte size of a type after resolving qualifiers; -1 when unknown (or a chain of arrays that does not end). */
     long sizeOf(int id) {
+        long count = 1;
         int t = resolve(id);
+        // Arrays of arrays multiply; a hostile blob may make an array its own element, so the chain is bounded.
+        for (int depth = 0; valid(t) && kind(t) == KIND_ARRAY; depth++) {
+            if (depth >= MAX_CHAIN) {
+                return -1;
+            }
+            count *= u32(data, extra[t] + 8);
+            if (count > MAX_BYTES) {
+                return -1;
+            }
+            t = resolve((int) u32(data, extra[t]));
+        }
         if (!valid(t)) {
             return -1;
         }
-        return switch (kind(t)) {
+        long element = switch (kind(t)) {
             case KIND_INT, KIND_STRUCT, KIND_UNION, KIND_ENUM, KIND_ENUM64, KIND_FLOAT, KIND_DATASEC ->
                     u32(data, extra[t] - 4);
             case KIND_PTR -> 8;
-            case KIND_ARRAY -> {
-                long element = sizeOf((int) u32(data, extra[t]));
-                yield element < 0 ? -1 : element * u32(data, extra[t] + 8);
-            }
             default -> -1;
         };
+        return element < 0 ? -1 : element * count;
     }
 
     /** A resolved struct member: bit offset from the start of the outer struct, bitfield size (0 if none), type. */

@@ -8,6 +8,8 @@ import java.util.List;
 final class GuestStrings {
 
     static final int MAX_ARGS = 256;
+    /** TASK_COMM_LEN: comm is 16 bytes with its NUL. */
+    static final int COMM_LEN = 16;
 
     private GuestStrings() {
     }
@@ -15,7 +17,7 @@ final class GuestStrings {
     /** A task comm: up to the first NUL (max 16 bytes), non-printables replaced by '?'. */
     static String comm(byte[] bytes) {
         int end = 0;
-        while (end < bytes.length && end < 16 && bytes[end] != 0) {
+        while (end < bytes.length && end < COMM_LEN && bytes[end] != 0) {
             end++;
         }
         return sanitize(bytes, 0, end);

@@ -110,6 +110,12 @@ final class Kallsyms {
                 return null;
             }
             int run = markerRun(w, m, tableStart);
+            // The markers end just before the token table (6.12, within its alignment) or before seqs_of_names,
+            // 3 bytes a symbol (6.1): a run that ends further from the table cannot be kallsyms_markers. This keeps
+            // refuting a copied token table (a decoy) cheap.
+            if (tableStart - (m + 4L * run) > 3L * 256 * run + 16) {
+                continue;
+            }
             for (int mc = run; mc >= 1 && mc >= run - 2; mc--) {
                 Decoded d = tryMarkers(w, m, mc, tokens, tableStart, indexPos);
                 if (d != null) {

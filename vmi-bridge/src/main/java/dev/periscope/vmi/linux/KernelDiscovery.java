@@ -3,11 +3,21 @@ package dev.periscope.vmi.linux;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.PageNotPresentException;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import dev.periscope.vmi.paging.Dtb;
+import dev.periscope.vmi.paging.X86AddressSpace;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Derives a {@link KernelProfile} from guest physical memory alone:
@@ -25,29 +35,57 @@ import java.util.List;
 final class KernelDiscovery {
 
     static final byte[] BANNER = "Linux version ".getBytes(StandardCharsets.US_ASCII);
-    private static final int MAX_BANNERS = 64;
+    /** Banner positions examined: a guest (even an unprivileged process in it) can write banner copies anywhere. */
+    private static final int MAX_BANNERS = 4096;
+    /** Banner copies tried as linux_banner inside one decoded kallsyms window. */
+    private static final int MAX_WINDOW_BANNERS = 64;
     private static final long NEAR = 96L << 20;
     private static final long WINDOW_BEFORE = 40L << 20;
     private static final long WINDOW_AFTER = 8L << 20;
     private static final long MAX_BTF = 64L << 20;
     private static final long DEFAULT_PAGE_OFFSET = 0xffff888000000000L;
-    private static final int MAX_DIGIT_HITS = 64;
+    /** Positions of the kallsyms digit tokens examined in all (each costs a 16 KiB read). */
+    private static final int MAX_DIGIT_HITS = 4096;
+    /** kallsyms decodes tried in all, in an 18 MiB window (a decoy table costs milliseconds to refute). */
+    private static final int MAX_DECODES = 64;
+    /** Decodes retried in the 48 MiB window a kernel of more than about 500,000 symbols needs. */
+    private static final int MAX_WIDE_DECODES = 2;
     /** x86-64 CONFIG_PHYSICAL_ALIGN lower bound: physical kernel placement (and the KASLR slide) is 2 MiB aligned. */
     static final long PHYSICAL_ALIGN = 2L << 20;
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KernelDiscovery.class);
+    private static final Logger LOG = LoggerFactory.getLogger(KernelDiscovery.class);
+    /** Rejection reasons kept for the error message. */
+    private static final int MAX_REJECTIONS = 32;
     private final PhysicalMemory memory;
     private final KernelProfileCache cache;
+    /**
+     * A CR3 a vCPU runs with, when the caller has one: only the kernel those page tables map is accepted. If no
+     * image passes that check (a platform whose registers do not describe its page tables as expected), the first
+     * image that passed every other check is returned, and the log says so: the check picks among kernels, it
+     * never loses the only one.
+     */
+    private final OptionalLong runningCr3;
+    /** The first image that passed every check but the running vCPU's. */
+    private KernelProfile unconfirmed;
     private final List<String> rejected = new ArrayList<>();
-    private final java.util.Set<Long> decodedTables = new java.util.HashSet<>();
+    /** Ranges of guest memory already searched for the digit tokens, merged, so no byte is searched twice. */
+    private final TreeMap<Long, Long> scanned = new TreeMap<>();
+    /** Token tables that passed the cheap check and wait for a full decode. */
+    private final TreeSet<Long> tokenTables = new TreeSet<>();
+    private int digitHits;
+    private int decodes;
+    private int wideDecodes;
+    /** Window buffers reused from decode to decode (by length), so refuting decoys allocates nothing more. */
+    private final Map<Integer, byte[]> buffers = new HashMap<>();
 
-    KernelDiscovery(PhysicalMemory memory, KernelProfileCache cache) {
+    KernelDiscovery(PhysicalMemory memory, KernelProfileCache cache, OptionalLong runningCr3) {
         this.memory = memory;
         this.cache = cache;
+        this.runningCr3 = runningCr3;
     }
 
-    static KernelProfile discover(PhysicalMemory memory, KernelProfileCache cache) {
-        return new KernelDiscovery(memory, cache).run();
+    static KernelProfile discover(PhysicalMemory memory, KernelProfileCache cache, OptionalLong runningCr3) {
+        return new KernelDiscovery(memory, cache, runningCr3).run();
     }
 
     private KernelProfile run() {
@@ -93,6 +131,11 @@ final class KernelDiscovery {
             if (p != null) {
                 return p;
             }
+        }
+        if (unconfirmed != null) {
+            LOG.warn("no kernel image matches the running vCPU's page tables ({}); using {} found from memory alone",
+                    rejected, unconfirmed.summary());
+            return unconfirmed;
         }
         throw new GuestDataException(banners.isEmpty()
                 ? "no 'Linux version' banner in guest memory (not Linux, or memory not readable)"
@@ -156,59 +199,70 @@ final class KernelDiscovery {
             SymbolTable symbols = build.linkSymbols().rebased(slide);
             return perBoot(build.banner(), bannerPa, symbols, build.offsets(), build.btfTypes(), started, true);
         } catch (PageNotPresentException | GuestDataException e) {
-            rejected.add("cached build at 0x" + Long.toHexString(bannerPa) + ": " + e.getMessage());
+            reject("cached build at 0x" + Long.toHexString(bannerPa) + ": " + e.getMessage());
             return null;
         }
     }
 
+    /**
+     * Cold path for one banner: the token tables within {@link #NEAR} of it (memory not searched for an earlier
+     * banner is searched now), nearest first, each decoded once ({@link #MAX_DECODES} in all); for a decoded table
+     * the banner and every banner copy in its window are tried as linux_banner.
+     */
     private KernelProfile tryCold(long bannerPa, String banner, long started) {
         long lo = Math.max(0, bannerPa - NEAR);
         long hi = Math.min(memory.size(), bannerPa + NEAR);
-        long from = lo;
-        for (int hits = 0; hits < MAX_DIGIT_HITS; hits++) {
-            long hit = memory.indexOf(Kallsyms.DIGIT_TOKENS, from, hi);
-            if (hit < 0) {
-                break;
+        scanForTokenTables(lo, hi);
+        List<Long> near = new ArrayList<>(tokenTables.subSet(lo, hi));
+        near.sort(Comparator.comparingLong(hit -> Math.abs(hit - bannerPa)));
+        for (long hit : near) {
+            if (decodes >= MAX_DECODES) {
+                reject("kallsyms decode budget (" + MAX_DECODES + " tables) spent");
+                return null;
             }
-            from = hit + 1;
-            // Cheap check on a small window first: the token table and index must be consistent.
-            long smallBase = Math.max(0, hit - 4096) & ~0xfffL;
-            byte[] small = readTolerant(smallBase, (int) Math.min(16384, memory.size() - smallBase));
-            if (!tokenTableAt(small, (int) (hit - smallBase))) {
-                continue;
-            }
-            if (!decodedTables.add(hit)) {
-                continue; // decoded for an earlier banner and rejected there with every banner in its window
-            }
+            tokenTables.remove(hit);
+            decodes++;
             long base = 0;
-            byte[] window = null;
+            long length = 0;
             Kallsyms.Decoded d = null;
             for (long before : new long[] {WINDOW_BEFORE / 4, WINDOW_BEFORE}) {
+                if (before == WINDOW_BEFORE && (hit < WINDOW_BEFORE / 4 || wideDecodes++ >= MAX_WIDE_DECODES)) {
+                    break; // the small window held all memory below the table, or the wide retries are spent
+                }
                 base = Math.max(0, hit - before) & ~0xfffL; // tables are aligned relative to the window
-                int length = (int) Math.min(memory.size() - base, before + WINDOW_AFTER);
-                window = readTolerant(base, length);
-                trace("window read", started);
-                d = Kallsyms.decode(window, (int) (hit - base));
+                length = Math.min(memory.size() - base, before + WINDOW_AFTER);
+                d = Kallsyms.decode(readTolerant(base, (int) length, true), (int) (hit - base));
                 trace("kallsyms decoded", started);
                 if (d != null) {
                     break;
                 }
             }
             if (d == null) {
-                rejected.add("token table at 0x" + Long.toHexString(hit) + " without consistent kallsyms");
+                reject("token table at 0x" + Long.toHexString(hit) + " without consistent kallsyms");
                 continue;
             }
             // linux_banner is in .rodata with kallsyms: try the banner given, then every copy inside the window.
             List<Long> candidates = new ArrayList<>();
             candidates.add(bannerPa);
-            for (int i = Kallsyms.indexOf(window, BANNER, 0); i >= 0 && candidates.size() < MAX_BANNERS;
-                 i = Kallsyms.indexOf(window, BANNER, i + 1)) {
-                if (base + i != bannerPa) {
-                    candidates.add(base + i);
+            for (long i = memory.indexOf(BANNER, base, base + length); i >= 0 && candidates.size() < MAX_WINDOW_BANNERS;
+                 i = memory.indexOf(BANNER, i + 1, base + length)) {
+                if (i != bannerPa) {
+                    candidates.add(i);
                 }
             }
-            Prepared prepared = prepare(d);
+            Prepared prepared;
+            long bannerOffset;
+            try {
+                prepared = prepare(d);
+                bannerOffset = prepared.linkSymbols.require("linux_banner") - KernelProfile.START_KERNEL_MAP;
+            } catch (GuestDataException e) {
+                reject("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + ": " + e.getMessage());
+                continue;
+            }
             for (long candidate : candidates) {
+                if (((candidate - bannerOffset) & (PHYSICAL_ALIGN - 1)) != 0) {
+                    continue; // the kernel would not start on a 2 MiB boundary: not this build's linux_banner
+                }
                 try {
                     String text = candidate == bannerPa ? banner : readBanner(candidate);
                     if (text == null) {
@@ -216,12 +270,59 @@ final class KernelDiscovery {
                     }
                     return fromPrepared(prepared, d, base, candidate, text, started);
                 } catch (PageNotPresentException | GuestDataException e) {
-                    rejected.add("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + " with banner at 0x"
+                    reject("kallsyms at 0x" + Long.toHexString(base + d.tokenTable()) + " with banner at 0x"
                             + Long.toHexString(candidate) + ": " + e.getMessage());
                 }
             }
         }
         return null;
+    }
+
+    /** Searches the parts of {@code [lo, hi)} not searched before for token tables (bounded in all). */
+    private void scanForTokenTables(long lo, long hi) {
+        long from = lo;
+        while (from < hi) {
+            Map.Entry<Long, Long> covering = scanned.floorEntry(from);
+            if (covering != null && covering.getValue() > from) {
+                from = covering.getValue();
+                continue;
+            }
+            Long nextStart = scanned.ceilingKey(from);
+            long to = nextStart == null ? hi : Math.min(hi, nextStart);
+            // hits may straddle range ends: search a little into the next range, the set deduplicates
+            long searchTo = Math.min(memory.size(), to + Kallsyms.DIGIT_TOKENS.length - 1);
+            for (long at = from; digitHits < MAX_DIGIT_HITS; ) {
+                long hit = memory.indexOf(Kallsyms.DIGIT_TOKENS, at, searchTo);
+                if (hit < 0) {
+                    break;
+                }
+                at = hit + 1;
+                digitHits++;
+                // Cheap check on a small window first: the token table and index must be consistent.
+                long smallBase = Math.max(0, hit - 4096) & ~0xfffL;
+                byte[] small = readTolerant(smallBase, (int) Math.min(16384, memory.size() - smallBase), true);
+                if (tokenTableAt(small, (int) (hit - smallBase))) {
+                    tokenTables.add(hit);
+                }
+            }
+            markScanned(from, to);
+            from = to;
+        }
+    }
+
+    private void markScanned(long from, long to) {
+        long start = from, end = to;
+        Map.Entry<Long, Long> before = scanned.floorEntry(start);
+        if (before != null && before.getValue() >= start) {
+            start = before.getKey();
+            end = Math.max(end, before.getValue());
+        }
+        for (Map.Entry<Long, Long> e = scanned.ceilingEntry(start); e != null && e.getKey() <= end;
+             e = scanned.ceilingEntry(start)) {
+            end = Math.max(end, e.getValue());
+            scanned.remove(e.getKey());
+        }
+        scanned.put(start, end);
     }
 
     private static boolean tokenTableAt(byte[] small, int hit) {
@@ -325,12 +426,7 @@ final class KernelDiscovery {
         long physBase = bannerPa - (linuxBanner - KernelProfile.START_KERNEL_MAP);
         checkPhysBase(symbols, physBase);
         long initTask = symbols.require("init_task");
-        byte[] comm = new byte[16];
-        memory.read(pa(initTask, physBase) + offsets.taskComm(), comm, 0, 16);
-        String name = GuestStrings.comm(comm);
-        if (!name.equals("swapper/0") && !name.equals("swapper")) {
-            throw new GuestDataException("init_task.comm is '" + name + "', not swapper/0");
-        }
+        checkInitTask(symbols, offsets, initTask, physBase);
         long pageOffsetBase = symbols.address("page_offset_base").isPresent()
                 ? memory.readLong(pa(symbols.require("page_offset_base"), physBase)) : DEFAULT_PAGE_OFFSET;
         if (pageOffsetBase == 0) {
@@ -339,8 +435,99 @@ final class KernelDiscovery {
         boolean fiveLevel = symbols.address("__pgtable_l5_enabled").isPresent()
                 && memory.readInt(pa(symbols.require("__pgtable_l5_enabled"), physBase)) != 0;
         long dtb = pa(symbols.require("init_top_pgt"), physBase);
-        return new KernelProfile(banner, release(banner), slide, physBase, pageOffsetBase, dtb, fiveLevel, initTask,
-                symbols, offsets, btfTypes, Duration.ofNanos(System.nanoTime() - started), fromCache);
+        fiveLevel = pagingMode(dtb, fiveLevel, initTask, pa(initTask, physBase));
+        KernelProfile profile = new KernelProfile(banner, release(banner), slide, physBase, pageOffsetBase, dtb,
+                fiveLevel, initTask, symbols, offsets, btfTypes, Duration.ofNanos(System.nanoTime() - started),
+                fromCache);
+        if (runningCr3.isPresent()) {
+            try {
+                checkRunning(runningCr3.getAsLong(), fiveLevel, initTask, pa(initTask, physBase));
+            } catch (GuestDataException e) {
+                if (unconfirmed == null) {
+                    unconfirmed = profile;
+                }
+                throw e;
+            }
+        }
+        return profile;
+    }
+
+    /**
+     * init_task must look like init_task through these symbols and offsets, or they are not this kernel's: its comm
+     * is swapper/0 ("swapper" in an image that never booted), its pid and tgid 0, it is its own parent and group
+     * leader, it has no mm and its stack is init_stack. A BTF that moves a member (or a wrong kallsyms) fails here
+     * instead of yielding processes read at wrong offsets.
+     */
+    private void checkInitTask(SymbolTable symbols, KernelOffsets o, long initTask, long physBase) {
+        long at = pa(initTask, physBase);
+        byte[] comm = new byte[16];
+        memory.read(at + o.taskComm(), comm, 0, 16);
+        String name = GuestStrings.comm(comm);
+        if (!name.equals("swapper/0") && !name.equals("swapper")) {
+            throw new GuestDataException("init_task.comm is '" + name + "', not swapper/0");
+        }
+        int pid = memory.readInt(at + o.taskPid());
+        int tgid = memory.readInt(at + o.taskTgid());
+        long parent = memory.readLong(at + o.taskRealParent());
+        long leader = memory.readLong(at + o.taskGroupLeader());
+        long mm = memory.readLong(at + o.taskMm());
+        long stack = memory.readLong(at + o.taskStack());
+        long initStack = symbols.address("init_stack").orElse(stack);
+        if (pid != 0 || tgid != 0 || parent != initTask || leader != initTask || mm != 0 || stack != initStack) {
+            throw new GuestDataException("init_task fails its self-check (pid " + pid + ", tgid " + tgid
+                    + ", real_parent 0x" + Long.toHexString(parent) + ", group_leader 0x" + Long.toHexString(leader)
+                    + ", mm 0x" + Long.toHexString(mm) + ", stack 0x" + Long.toHexString(stack)
+                    + "): symbols or BTF offsets are not this kernel's");
+        }
+    }
+
+    /**
+     * The paging mode the kernel's page tables really have: the one {@code __pgtable_l5_enabled} says when it maps
+     * init_task where the image has it, else the other one when that does (the variable is guest data too). When
+     * neither maps it (an image whose page tables were never set up for where it lies), the variable stands.
+     */
+    private boolean pagingMode(long dtb, boolean claimed, long initTask, long initTaskPa) {
+        for (boolean mode : new boolean[] {claimed, !claimed}) {
+            try {
+                if (new X86AddressSpace(memory, dtb, mode).translate(initTask) == initTaskPa) {
+                    return mode;
+                }
+            } catch (PageNotPresentException e) {
+                // not this mode
+            }
+        }
+        return claimed;
+    }
+
+    /**
+     * The running vCPU's page tables must map init_task to this image's init_task: a copy of a kernel image
+     * elsewhere in memory is consistent in itself but is not what the vCPU runs. With page-table isolation a vCPU
+     * in user mode runs the user half of a pair, whose kernel half is the page below it.
+     */
+    private void checkRunning(long cr3, boolean fiveLevel, long initTask, long initTaskPa) {
+        long mapped = -1;
+        for (long root : new long[] {Dtb.of(cr3), Dtb.kernelPgd(cr3)}) {
+            try {
+                // a Xen PV guest's CR3 names a machine frame, like its page-table entries
+                long table = memory.pageTablesHoldMachineFrames() ? memory.pageTableFrame(root) : root;
+                mapped = new X86AddressSpace(memory, table, fiveLevel).translate(initTask);
+                if (mapped == initTaskPa) {
+                    return;
+                }
+            } catch (PageNotPresentException e) {
+                // the user half of a PTI pair, or not this kernel
+            }
+        }
+        throw new GuestDataException("the running vCPU's page tables (CR3 0x" + Long.toHexString(cr3) + ") map init_task"
+                + (mapped < 0 ? " nowhere" : " to 0x" + Long.toHexString(mapped)) + ", not to this image's 0x"
+                + Long.toHexString(initTaskPa) + ": a copy of a kernel, not the running one");
+    }
+
+    /** Keeps a rejection reason for the error message (the first {@link #MAX_REJECTIONS}, each once). */
+    private void reject(String reason) {
+        if (rejected.size() < MAX_REJECTIONS && !rejected.contains(reason)) {
+            rejected.add(reason);
+        }
     }
 
     private static void trace(String what, long started) {
@@ -355,11 +542,19 @@ final class KernelDiscovery {
 
     /** Reads {@code length} bytes, leaving zeros where pages are absent; clipped to guest RAM. */
     byte[] readTolerant(long at, int length) {
+        return readTolerant(at, length, false);
+    }
+
+    /**
+     * As {@link #readTolerant(long, int)}; with {@code reuse} into a buffer of this length kept from an earlier
+     * read (valid until the next reused read of the same length).
+     */
+    private byte[] readTolerant(long at, int length, boolean reuse) {
         if (at < 0 || at >= memory.size()) {
             return new byte[0];
         }
         int n = (int) Math.min(length, memory.size() - at);
-        byte[] out = new byte[n];
+        byte[] out = reuse ? buffers.computeIfAbsent(n, byte[]::new) : new byte[n];
         try {
             memory.read(at, out, 0, n);
             return out;
@@ -373,7 +568,7 @@ final class KernelDiscovery {
             try {
                 memory.read(address, out, done, chunk);
             } catch (PageNotPresentException e) {
-                // leave zeros
+                Arrays.fill(out, done, done + chunk, (byte) 0);
             }
             done += chunk;
         }

@@ -40,6 +40,12 @@ public interface EventChannel {
     /** Number of lanes (vCPUs the extension can report for). */
     int lanes();
 
+    /**
+     * Whether the extension reports syscall returns (SYSCALL_EXIT breakpoints and records, thread keys on SYSCALL
+     * records): its {@code PERISCOPE_FEATURE_SYSCALL_EXIT}. Without it a trace shows entries only.
+     */
+    boolean syscallExits();
+
     /** Whether the extension is attached now (QEMU running with the plugin). */
     boolean producerAttached();
 

@@ -356,7 +356,7 @@ public final class EventRing implements EventChannel, AutoCloseable {
         long base = laneBase(lane);
         return new RingCounters(opaque(base + L_SEEN), opaque(base + L_FILTERED), opaque(base + L_DELIVERED),
                 opaque(base + L_DROPPED), opaque(base + L_VCPU_WAIT_NS), opaque(base + L_SYNC_TIMEOUTS),
-                opaque(base + L_CR3_SEEN), opaque(base + L_CR3_FILTERED));
+                opaque(base + L_CR3_SEEN), opaque(base + L_CR3_FILTERED), opaque(base + L_EXITS_UNREPORTED));
     }
 
     /** Counters summed over all lanes. */
@@ -388,6 +388,12 @@ public final class EventRing implements EventChannel, AutoCloseable {
     @Override
     public boolean producerDetached() {
         return (int) PRODUCER_STATE.getAcquire(ring, 0L) == PRODUCER_DETACHED;
+    }
+
+    @Override
+    public boolean syscallExits() {
+        checkOpen();
+        return (ring.get(ValueLayout.JAVA_INT, H_PRODUCER_FEATURES) & FEATURE_SYSCALL_EXIT) != 0;
     }
 
     public int producerPid() {

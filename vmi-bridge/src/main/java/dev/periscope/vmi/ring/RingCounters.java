@@ -13,27 +13,29 @@ package dev.periscope.vmi.ring;
  * @param syncTimeouts synchronous records that Java did not answer in time
  * @param cr3Seen      the CR3-write share of {@code seen} (the rest are breakpoint hits)
  * @param cr3Filtered  the CR3-write share of {@code filtered}
+ * @param exitsUnreported syscall returns the extension could not report (its pending set was full, or the thread's
+ *                     registers unreadable): those calls stay unfinished
  */
 public record RingCounters(long seen, long filtered, long delivered, long dropped, long vcpuWaitNs, long syncTimeouts,
-                           long cr3Seen, long cr3Filtered) {
+                           long cr3Seen, long cr3Filtered, long exitsUnreported) {
 
-    public static final RingCounters ZERO = new RingCounters(0, 0, 0, 0, 0, 0, 0, 0);
+    public static final RingCounters ZERO = new RingCounters(0, 0, 0, 0, 0, 0, 0, 0, 0);
 
-    /** Counters without the CR3 split (producers that do not report it). */
+    /** Counters without the CR3 split and syscall returns (producers that do not report them). */
     public RingCounters(long seen, long filtered, long delivered, long dropped, long vcpuWaitNs, long syncTimeouts) {
-        this(seen, filtered, delivered, dropped, vcpuWaitNs, syncTimeouts, 0, 0);
+        this(seen, filtered, delivered, dropped, vcpuWaitNs, syncTimeouts, 0, 0, 0);
     }
 
     public RingCounters plus(RingCounters o) {
         return new RingCounters(seen + o.seen, filtered + o.filtered, delivered + o.delivered, dropped + o.dropped,
                 vcpuWaitNs + o.vcpuWaitNs, syncTimeouts + o.syncTimeouts, cr3Seen + o.cr3Seen,
-                cr3Filtered + o.cr3Filtered);
+                cr3Filtered + o.cr3Filtered, exitsUnreported + o.exitsUnreported);
     }
 
     public RingCounters minus(RingCounters o) {
         return new RingCounters(seen - o.seen, filtered - o.filtered, delivered - o.delivered, dropped - o.dropped,
                 vcpuWaitNs - o.vcpuWaitNs, syncTimeouts - o.syncTimeouts, cr3Seen - o.cr3Seen,
-                cr3Filtered - o.cr3Filtered);
+                cr3Filtered - o.cr3Filtered, exitsUnreported - o.exitsUnreported);
     }
 
     /** CR3 writes delivered into the ring (seen minus filtered; drops are counted with all kinds). */

@@ -13,10 +13,12 @@ import java.util.HexFormat;
  * @param sequence    per-vCPU sequence number; gaps are dropped records
  * @param controlGeneration the configuration the producer applied when it wrote the record: records still in the
  *                    ring from before a {@link EventRing#configure} carry an older one
+ * @param aux         SYSCALL and SYSCALL_EXIT: the thread key pairing an exit with its entry (0: unknown);
+ *                    BREAKPOINT: the breakpoint's address
  */
 public record RingEvent(RingEventKind kind, int vcpu, long timestampNs, long oldCr3, long newCr3, long rip,
                         long syscallNumber, long[] args, long sequence, int flags, byte[] data,
-                        long controlGeneration) {
+                        long controlGeneration, long aux) {
 
     private static final byte[] NO_DATA = new byte[0];
 
@@ -61,6 +63,7 @@ public record RingEvent(RingEventKind kind, int vcpu, long timestampNs, long old
         return o instanceof RingEvent e && kind == e.kind && vcpu == e.vcpu && timestampNs == e.timestampNs
                 && oldCr3 == e.oldCr3 && newCr3 == e.newCr3 && rip == e.rip && syscallNumber == e.syscallNumber
                 && sequence == e.sequence && flags == e.flags && controlGeneration == e.controlGeneration
+                && aux == e.aux
                 && Arrays.equals(args, e.args)
                 && Arrays.equals(data, e.data);
     }
@@ -77,6 +80,8 @@ public record RingEvent(RingEventKind kind, int vcpu, long timestampNs, long old
             case CR3_WRITE -> "CR3_WRITE[vcpu=%d seq=%d %x -> %x at %x]".formatted(vcpu, sequence, oldCr3, newCr3, rip);
             case SYSCALL -> "SYSCALL[vcpu=%d seq=%d nr=%d cr3=%x args=%s%s]".formatted(vcpu, sequence, syscallNumber,
                     newCr3, Arrays.toString(args), data.length == 0 ? "" : " data=" + hex.formatHex(data));
+            case SYSCALL_EXIT -> "SYSCALL_EXIT[vcpu=%d seq=%d nr=%d = %d key=%x]".formatted(vcpu, sequence,
+                    syscallNumber, args[0], aux);
             case DROP_MARKER -> "DROP_MARKER[vcpu=%d dropped=%d upTo=%d]".formatted(vcpu, args[0], sequence);
             default -> "%s[vcpu=%d seq=%d rip=%x]".formatted(kind, vcpu, sequence, rip);
         };

@@ -10,6 +10,11 @@ public enum RingEventKind {
     BREAKPOINT(RingLayout.KIND_BREAKPOINT),
     /** Records were dropped on this vCPU's lane; {@link RingEvent#droppedCount()} says how many. */
     DROP_MARKER(RingLayout.KIND_DROP_MARKER),
+    /**
+     * A syscall whose entry was delivered returns: number, return value ({@code arg(0)}), the thread key
+     * ({@code aux}) that pairs it with its entry, the user return address.
+     */
+    SYSCALL_EXIT(RingLayout.KIND_SYSCALL_EXIT),
     /** A kind this reader does not know (a newer producer). */
     UNKNOWN(0);
 

@@ -32,11 +32,17 @@ final class RingLayout {
     static final int KIND_SYSCALL = PeriscopeRingAbi.PERISCOPE_KIND_SYSCALL();
     static final int KIND_BREAKPOINT = PeriscopeRingAbi.PERISCOPE_KIND_BREAKPOINT();
     static final int KIND_DROP_MARKER = PeriscopeRingAbi.PERISCOPE_KIND_DROP_MARKER();
+    static final int KIND_SYSCALL_EXIT = PeriscopeRingAbi.PERISCOPE_KIND_SYSCALL_EXIT();
     static final int RECORD_SYNC = PeriscopeRingAbi.PERISCOPE_RECORD_SYNC();
     static final int RECORD_DATA_VALID = PeriscopeRingAbi.PERISCOPE_RECORD_DATA_VALID();
     static final int RECORD_FILTER_HIT = PeriscopeRingAbi.PERISCOPE_RECORD_FILTER_HIT();
+    static final int RECORD_DATA_ARG_SHIFT = PeriscopeRingAbi.PERISCOPE_RECORD_DATA_ARG_SHIFT();
+    static final int RECORD_DATA_ARG_MASK = PeriscopeRingAbi.PERISCOPE_RECORD_DATA_ARG_MASK();
     static final int BP_SYSCALL_ENTRY = PeriscopeRingAbi.PERISCOPE_BP_SYSCALL_ENTRY();
     static final int BP_PLAIN = PeriscopeRingAbi.PERISCOPE_BP_PLAIN();
+    static final int BP_SYSCALL_EXIT = PeriscopeRingAbi.PERISCOPE_BP_SYSCALL_EXIT();
+    static final int FEATURE_SYSCALL_EXIT = PeriscopeRingAbi.PERISCOPE_FEATURE_SYSCALL_EXIT();
+    static final long THREAD_KEY_MASK = PeriscopeRingAbi.PERISCOPE_THREAD_KEY_MASK();
     static final int PRODUCER_ATTACHED = PeriscopeRingAbi.PERISCOPE_PRODUCER_ATTACHED();
     static final int PRODUCER_DETACHED = PeriscopeRingAbi.PERISCOPE_PRODUCER_DETACHED();
 
@@ -56,6 +62,7 @@ final class RingLayout {
     static final long H_PRODUCER_STATE = periscope_ring_header.producer_state$offset();
     static final long H_PRODUCER_PID = periscope_ring_header.producer_pid$offset();
     static final long H_VCPU_COUNT = periscope_ring_header.vcpu_count$offset();
+    static final long H_PRODUCER_FEATURES = periscope_ring_header.producer_features$offset();
     static final long H_CONTROL_APPLIED = periscope_ring_header.control_applied_generation$offset();
     static final long H_CONTROL_REJECTED = periscope_ring_header.control_rejected$offset();
     static final long H_FLUSHES = periscope_ring_header.flushes$offset();
@@ -94,6 +101,7 @@ final class RingLayout {
     static final long L_APPLIED_GENERATION = periscope_lane.applied_generation$offset();
     static final long L_CR3_SEEN = periscope_lane.cr3_seen$offset();
     static final long L_CR3_FILTERED = periscope_lane.cr3_filtered$offset();
+    static final long L_EXITS_UNREPORTED = periscope_lane.exits_unreported$offset();
 
     // record (relative to the slot)
     static final long RECORD_SIZE = periscope_record.layout().byteSize();

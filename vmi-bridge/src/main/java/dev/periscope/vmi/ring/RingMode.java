@@ -19,8 +19,10 @@ public enum RingMode {
     /** BREAKPOINT records at PLAIN breakpoints. */
     BREAKPOINT(0x40),
     BREAKPOINT_SYNC(0x80),
-    /** Pre-read guest memory named by well-known syscall arguments (paths, write buffers). */
-    PREREAD(0x100);
+    /** Pre-read guest memory named by well-known syscall arguments (paths, input buffers; outputs at exits). */
+    PREREAD(0x100),
+    /** SYSCALL_EXIT records for the calls whose entries were delivered (producers with syscall-exit support). */
+    SYSCALL_EXIT(0x200);
 
     private final int bit;
 

@@ -72,6 +72,24 @@ public final class RingRecord {
         return u64(RingLayout.R_ARGS + 8L * i);
     }
 
+    /**
+     * SYSCALL and SYSCALL_EXIT: the thread key (the page of the thread's kernel stack top) that pairs an exit with
+     * its entry, 0 when the producer could not tell; BREAKPOINT: the breakpoint's address.
+     */
+    public long aux() {
+        return u64(RingLayout.R_AUX);
+    }
+
+    /** SYSCALL_EXIT: the return value as the guest sees it (-4095..-1 is -errno). */
+    public long returnValue() {
+        return u64(RingLayout.R_ARGS);
+    }
+
+    /** The argument whose guest memory the pre-read data holds (0..5; valid when {@link #dataLength()} > 0). */
+    public int dataArg() {
+        return (flags() & RingLayout.RECORD_DATA_ARG_MASK) >>> RingLayout.RECORD_DATA_ARG_SHIFT;
+    }
+
     /** The control generation the producer had applied when it wrote this record (see {@link EventRing#configure}). */
     public long controlGeneration() {
         return u64(RingLayout.R_CONTROL_GENERATION);
@@ -105,6 +123,6 @@ public final class RingRecord {
         byte[] data = new byte[dataLength()];
         copyData(data);
         return new RingEvent(kind(), vcpu(), timestampNs(), oldCr3(), newCr3(), rip(), syscallNumber(), args,
-                sequence(), flags(), data, controlGeneration());
+                sequence(), flags(), data, controlGeneration(), aux());
     }
 }

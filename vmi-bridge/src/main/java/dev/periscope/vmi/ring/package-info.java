@@ -9,6 +9,10 @@
  * as a reusable flyweight ({@link dev.periscope.vmi.ring.RingRecord}, valid only inside the handler call,
  * allocation-free) or copied into immutable {@link dev.periscope.vmi.ring.RingEvent}s.
  *
+ * <p>Records: CR3 writes, syscall entries, other breakpoint hits, drop markers, and (from extensions that advertise
+ * it, {@link dev.periscope.vmi.ring.EventChannel#syscallExits()}) syscall returns, paired with their entries by a thread
+ * key in {@link dev.periscope.vmi.ring.RingRecord#aux()}.
+ *
  * <p>Who creates the ring: Java ({@link dev.periscope.vmi.ring.EventRing#create}) creates and initialises
  * {@code /dev/shm/NAME.ring} before QEMU starts and passes it with the capability token to the plugin
  * ({@link dev.periscope.vmi.ring.EventRing#pluginArgs()}). The plugin only maps and validates it.

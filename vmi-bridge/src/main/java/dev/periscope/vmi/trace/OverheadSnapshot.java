@@ -16,7 +16,7 @@ import java.time.Instant;
  * @param cr3Seen              CR3 writes observed
  * @param cr3Filtered          CR3 writes filtered in the hypervisor
  * @param cr3Delivered         CR3-write records that reached Java
- * @param syscallsDelivered    syscall records that reached Java (all processes)
+ * @param syscallsDelivered    syscall-entry records that reached Java (all processes)
  * @param ringDropped          records lost because the ring was full
  * @param syscallsMatched      syscall events of this session's processes
  * @param sessionEmitted       events put into this session's buffer
@@ -28,10 +28,17 @@ import java.time.Instant;
  * @param translationFlushes   translation-cache flushes caused by breakpoint table changes
  * @param processRefreshes     process-list walks the ring thread made to attribute events
  * @param processRefreshTime   host time those walks took (on the ring thread, competing with the vCPUs for cores)
+ * @param exitsDelivered       syscall-return records that reached Java (returns of calls whose entries were delivered)
+ * @param exitsPaired          returns paired with their entries (calls emitted with a result)
+ * @param exitsUnmatched       returns in traced address spaces that no entry waited for (a fresh child's first
+ *                             return, a lost entry, a hostile guest): counted, never stored
+ * @param exitsLost            calls given up before their return: its return was lost, a bounded pending table
+ *                             (the engine's, or the extension's) was full; those calls show as unfinished
  */
 public record OverheadSnapshot(Instant at, String vm, TraceMethod method, Duration elapsed, long hypervisorSeen,
                                long hypervisorFiltered, long cr3Seen, long cr3Filtered, long cr3Delivered,
                                long syscallsDelivered, long ringDropped, long syscallsMatched, long sessionEmitted,
                                long sessionDropped, Duration vcpuWait, long syncTimeouts, double estimatedSlowdown,
-                               long translationFlushes, long processRefreshes, Duration processRefreshTime) {
+                               long translationFlushes, long processRefreshes, Duration processRefreshTime,
+                               long exitsDelivered, long exitsPaired, long exitsUnmatched, long exitsLost) {
 }

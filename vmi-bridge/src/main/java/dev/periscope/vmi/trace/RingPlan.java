@@ -17,9 +17,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What one VM's event ring must trap for the sessions that run on it: the union of their methods' needs (modes,
- * the DTB filter set, the syscall-entry and fork breakpoints), and for M3/M4 the arming of syscall delivery while a
- * traced address space runs on some vCPU. Decides only; the ring thread writes what it returns into the ring.
- * Confined to the ring thread.
+ * the DTB filter set, the syscall-entry, syscall-exit and fork breakpoints), and for M3/M4 the arming of syscall
+ * delivery while a traced address space runs on some vCPU. Returns (SYSCALL_EXIT) follow the entries' synchrony and
+ * are not armed: the extension reports the return of every call whose entry it delivered. Decides only; the ring
+ * thread writes what it returns into the ring. Confined to the ring thread.
  */
 final class RingPlan {
 
@@ -38,6 +39,7 @@ final class RingPlan {
 
     private final String vm;
     private final long syscallEntry;
+    private final long syscallExit;
     private final long forkHook;
     private final int vcpus;
     private final long[] vcpuDtb = new long[MAX_VCPUS];
@@ -47,13 +49,15 @@ final class RingPlan {
     private boolean armed;
 
     /**
-     * @param syscallEntry address of the kernel's syscall entry ({@code entry_SYSCALL_64})
+     * @param syscallEntry address of the kernel's syscall entry
+     * @param syscallExit  address of {@code syscall_exit_to_user_mode}, 0 when returns are not traced
      * @param forkHook     address of {@code wake_up_new_task} (runs in the parent before a new child's first
      *                     instruction), 0 when the kernel has none
      */
-    RingPlan(String vm, long syscallEntry, long forkHook, int vcpus) {
+    RingPlan(String vm, long syscallEntry, long syscallExit, long forkHook, int vcpus) {
         this.vm = vm;
         this.syscallEntry = syscallEntry;
+        this.syscallExit = syscallExit;
         this.forkHook = forkHook;
         this.vcpus = Math.clamp(vcpus, 1, MAX_VCPUS);
     }
@@ -145,6 +149,10 @@ final class RingPlan {
         List<Breakpoint> bps = new ArrayList<>();
         if (sys != TraceMethod.Syscalls.NONE) {
             bps.add(Breakpoint.syscallEntry(syscallEntry));
+            if (syscallExit != 0) {
+                bps.add(Breakpoint.syscallExit(syscallExit));
+                modes.add(RingMode.SYSCALL_EXIT);
+            }
         }
         if (follow && forkHook != 0) {
             // a traced process's fork reaches Java before the child runs (synchronously for M4): its address

@@ -10,13 +10,19 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
  * x86-64 syscall numbers to names, taken from the guest kernel itself: {@code sys_call_table} is read from guest
- * memory and every entry resolved through the kernel's own kallsyms to its {@code __x64_sys_NAME} symbol.
+ * memory and every entry resolved through the kernel's own kallsyms to its {@code __x64_sys_NAME} symbol; the few
+ * calls the kernel names differently from user space ({@code newstat}, {@code sendfile64}, ...) get the name strace
+ * shows. {@link #disagreements} compares two tables (the guest's with the built-in one: Debian's 6.1 and 6.12 agree
+ * with it on every number both define).
  * Kernels whose table cannot be read or resolved (a kernel built without {@code sys_call_table}: from 6.9 on,
  * dispatch goes through the {@code x64_sys_call} switch, but Debian's 6.12 still keeps the table for tracing)
  * get the built-in table generated from the UAPI header, and {@link #source()} says so. Immutable.
@@ -33,6 +39,9 @@ public final class SyscallTable {
 
     static final int MAX_SYSCALLS = 1024;
     private static final String PREFIX = "__x64_sys_";
+    /** The kernel's function names that differ from the names user space knows the calls by. */
+    private static final Map<String, String> USER_NAMES = Map.of("newstat", "stat", "newfstat", "fstat",
+            "newlstat", "lstat", "newuname", "uname", "sendfile64", "sendfile", "umount", "umount2");
     private static volatile SyscallTable builtin;
 
     private final String[] names;
@@ -71,7 +80,7 @@ public final class SyscallTable {
                 break; // past the end of the table
             }
             String name = sym.get().substring(PREFIX.length());
-            result[n] = name.equals("ni_syscall") ? null : name;
+            result[n] = name.equals("ni_syscall") ? null : USER_NAMES.getOrDefault(name, name);
         }
         if (n < 300) {
             throw new IllegalStateException("sys_call_table resolved only " + n + " entries");
@@ -126,6 +135,20 @@ public final class SyscallTable {
 
     public int size() {
         return names.length;
+    }
+
+    /**
+     * The numbers both tables name, with different names ("NR: this / other"): empty when they agree. A number only
+     * one of them names (a call the kernel left out, one newer than the other table) is no disagreement.
+     */
+    public List<String> disagreements(SyscallTable other) {
+        List<String> out = new ArrayList<>();
+        for (int nr = 0; nr < Math.min(names.length, other.names.length); nr++) {
+            if (names[nr] != null && other.names[nr] != null && !names[nr].equals(other.names[nr])) {
+                out.add(nr + ": " + names[nr] + " / " + other.names[nr]);
+            }
+        }
+        return out;
     }
 
     public Source source() {

@@ -15,6 +15,7 @@ import dev.periscope.vmi.ring.RingCounters;
 import dev.periscope.vmi.ring.RingRecord;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Optional;
@@ -37,6 +38,12 @@ import org.slf4j.LoggerFactory;
  * session tracing that address space (many sessions, one ring: Xen allows one monitor ring per domain). What the
  * ring traps is the union of the sessions' needs, decided by the {@link RingPlan}. All ring and guest access happens
  * on that thread; callers only enqueue commands.
+ *
+ * <p>Syscall results: when the VM's hypervisor extension reports returns ({@link EventChannel#syscallExits()}) and
+ * the kernel has the hooks (its syscall entry after the hardware frame, where the thread's kernel stack names it, and
+ * {@code syscall_exit_to_user_mode}), an entry waits in the bounded {@link SyscallPairing} for its thread's return
+ * and the completed call is emitted then; calls still out when a session ends or their process exits are emitted
+ * unfinished. Otherwise calls are emitted at entry with their result not traced.
  */
 public final class TraceHub {
 
@@ -48,13 +55,19 @@ public final class TraceHub {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final int NR_EXECVE = 59;
     private static final int NR_EXECVEAT = 322;
+    /** Where the kernel's syscall entry has the thread's kernel stack in rsp (the thread key of its return). */
+    static final String ENTRY_AFTER_HWFRAME = "entry_SYSCALL_64_after_hwframe";
+    static final String ENTRY = "entry_SYSCALL_64";
+    static final String EXIT = "syscall_exit_to_user_mode";
 
     private final String vm;
     private final EventChannel channel;
     private final int vcpus;
     private final SyscallDecoder decoder;
     private final long syscallEntry;
+    private final long syscallExit;
     private final long forkHook;
+    private final SyscallPairing pairing = new SyscallPairing();
     private final ProcessTracker processes;
     private final RingPlan plan;
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
@@ -69,32 +82,61 @@ public final class TraceHub {
     // counters read by other threads (single writer: the ring thread)
     private volatile long cr3Records;
     private volatile long syscallRecords;
+    private volatile long exitRecords;
 
     /** The trace machinery of a VM whose processes are read from {@code memory} with {@code profile}. */
     public TraceHub(String vm, EventChannel channel, PhysicalMemory memory, KernelProfile profile, int vcpus) {
         this(vm, channel, () -> LinuxModel.processes(memory, profile).processes(),
-                new SyscallDecoder(SyscallTable.of(memory, profile), memory),
-                profile.symbols().address("entry_SYSCALL_64").orElse(0L),
-                profile.symbols().address("wake_up_new_task").orElse(0L), vcpus);
+                new SyscallDecoder(SyscallTable.of(memory, profile), memory, profile.fiveLevel()),
+                hooks(channel, profile), profile.symbols().address("wake_up_new_task").orElse(0L), vcpus);
+    }
+
+    /** The kernel's syscall entry and exit hooks: {entry, exit}, exit 0 when returns cannot be traced. */
+    private static long[] hooks(EventChannel channel, KernelProfile profile) {
+        long entry = profile.symbols().address(ENTRY).orElse(0L);
+        long afterFrame = profile.symbols().address(ENTRY_AFTER_HWFRAME).orElse(0L);
+        long exit = profile.symbols().address(EXIT).orElse(0L);
+        if (channel != null && channel.syscallExits() && afterFrame != 0 && exit != 0) {
+            return new long[] {afterFrame, exit};
+        }
+        return new long[] {entry, 0};
+    }
+
+    private TraceHub(String vm, EventChannel channel, Supplier<List<GuestProcess>> walk, SyscallDecoder decoder,
+                     long[] hooks, long forkHook, int vcpus) {
+        this(vm, channel, walk, decoder, hooks[0], hooks[1], forkHook, vcpus);
     }
 
     /**
      * @param channel      the VM's event ring, null when its platform has none (only M1 runs)
      * @param walk         reads the guest's process list
-     * @param syscallEntry the kernel's syscall entry ({@code entry_SYSCALL_64}), 0 when unknown (only M1 runs)
+     * @param syscallEntry the kernel's syscall entry ({@code entry_SYSCALL_64_after_hwframe} when returns are traced,
+     *                     else {@code entry_SYSCALL_64}), 0 when unknown (only M1 runs)
+     * @param syscallExit  {@code syscall_exit_to_user_mode} when the extension reports returns, else 0 (calls are
+     *                     then emitted at entry, their results not traced)
      * @param forkHook     {@code wake_up_new_task}, 0 when unknown (children are then found by CR3 switches only)
      */
     TraceHub(String vm, EventChannel channel, Supplier<List<GuestProcess>> walk, SyscallDecoder decoder,
-             long syscallEntry, long forkHook, int vcpus) {
+             long syscallEntry, long syscallExit, long forkHook, int vcpus) {
         this.vm = vm;
         this.channel = channel;
         this.vcpus = Math.max(1, vcpus);
         this.decoder = decoder;
         this.syscallEntry = syscallEntry;
+        this.syscallExit = syscallExit;
         this.forkHook = forkHook;
         this.processes = new ProcessTracker(walk, System::nanoTime);
-        this.plan = new RingPlan(vm, syscallEntry, forkHook, vcpus);
-        log.info("{}: syscall names: {}", vm, decoder.table());
+        this.plan = new RingPlan(vm, syscallEntry, syscallExit, forkHook, vcpus);
+        SyscallTable builtin = SyscallTable.builtin();
+        List<String> differ = decoder.table() == builtin ? List.of() : decoder.table().disagreements(builtin);
+        log.info("{}: syscall names: {}{}; results {}", vm, decoder.table(),
+                differ.isEmpty() ? "" : ", differing from the built-in table at " + differ,
+                syscallExit != 0 ? "traced" : "not traced (the platform's extension reports entries only)");
+    }
+
+    /** Whether this VM's traces report syscall results. */
+    public boolean tracesResults() {
+        return syscallExit != 0;
     }
 
     public String vm() {
@@ -262,6 +304,7 @@ public final class TraceHub {
 
     private void endAll(TraceEnd why) {
         for (TraceSession s : sessions) {
+            unfinished(pairing.abandon(s), s);
             s.end(why);
         }
         sessions.clear();
@@ -295,14 +338,29 @@ public final class TraceHub {
     private TraceSession.Baseline baseline() {
         return new TraceSession.Baseline(channel == null ? RingCounters.ZERO : channel.counters(),
                 channel == null ? 0 : channel.flushes(), cr3Records, syscallRecords, processes.walks(),
-                processes.walkNanos());
+                processes.walkNanos(), exitRecords, pairing.paired(), pairing.unmatched(), pairing.lost());
     }
 
     private void stop(TraceSession s, TraceEnd why) {
         if (sessions.remove(s)) {
             reconfigure();
         }
+        unfinished(pairing.abandon(s), s);
         s.end(why);
+    }
+
+    /** Tells {@code only} (or, when null, each call's sessions) that these calls will show no return. */
+    private static void unfinished(List<SyscallPairing.Pending> calls, TraceSession only) {
+        for (SyscallPairing.Pending p : calls) {
+            TraceEvent.Syscall e = p.entry().completed(p.entry().args(), TraceEvent.Result.UNFINISHED);
+            if (only != null) {
+                only.deliver(e);
+            } else {
+                for (TraceSession s : p.sessions()) {
+                    s.deliver(e);
+                }
+            }
+        }
     }
 
     private void periodic(long now) {
@@ -318,6 +376,8 @@ public final class TraceHub {
 
     /** Every session takes its processes from the newest list (reporting changes); the ring follows. */
     private void followAll() {
+        // calls of processes that exited will not return: shown before their sessions hear of the exit
+        unfinished(pairing.abandonIf(p -> processes.byPid(p.entry().pid()) == null), null);
         for (TraceSession s : sessions) {
             if (!s.follow(processes, true)) {
                 stop(s, TraceEnd.of(TraceEnd.Reason.TARGET_EXITED));
@@ -346,6 +406,7 @@ public final class TraceHub {
             case CR3_WRITE -> onCr3(r);
             case SYSCALL -> onSyscall(r);
             case BREAKPOINT -> onFork(r);
+            case SYSCALL_EXIT -> onSyscallExit(r);
             case DROP_MARKER -> {
                 TraceEvent e = new TraceEvent.Dropped(r.timestampNs(), r.arg(0), TraceEvent.DropSite.HYPERVISOR_RING);
                 for (TraceSession s : sessions) {
@@ -397,19 +458,51 @@ public final class TraceHub {
             return;
         }
         GuestProcess p = processes.byDtb(dtb);
-        TraceEvent.Syscall e = null;
+        List<TraceSession> tracing = new ArrayList<>(1);
+        boolean strings = false;
         for (TraceSession s : sessions) {
             if (s.traces(dtb)) {
-                if (e == null) {
-                    e = decoder.decode(r, p == null ? 0 : p.pid(), p == null ? "" : p.name(),
-                            s.request().readStrings(), r.synchronous());
-                }
-                s.deliver(e);
+                tracing.add(s);
+                strings |= s.request().readStrings();
+            }
+        }
+        if (!tracing.isEmpty()) {
+            TraceEvent.Syscall e = decoder.entry(r, p == null ? 0 : p.pid(), p == null ? "" : p.name(), strings,
+                    r.synchronous());
+            if (!SyscallDecoder.returns(e.name())) {
+                deliver(tracing, e.completed(e.args(), TraceEvent.Result.NO_RETURN));
+            } else if (syscallExit != 0 && r.aux() != 0) {
+                unfinished(pairing.enter(r.aux(), e, tracing), null); // emitted when the thread returns
+            } else {
+                deliver(tracing, e);
             }
         }
         long nr = r.syscallNumber();
         if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
             refreshSoon = true; // the new address space shows up at the next CR3 switch or periodic walk
+        }
+    }
+
+    /** A traced thread returns: its call completes (the extension reports only returns of entries it delivered). */
+    private void onSyscallExit(RingRecord r) {
+        exitRecords++;
+        long dtb = r.newCr3() & ProcessTracker.DTB_MASK;
+        long mismatched = pairing.mismatched();
+        SyscallPairing.Pending p = pairing.exit(r.aux(), r.syscallNumber(), plan.tracedDtbs().contains(dtb));
+        if (p == null) {
+            return;
+        }
+        if (mismatched == 0 && pairing.mismatched() == 1) {
+            log.warn("{}: a return reports syscall {} for an entry of {} ({}): the extension may read pt_regs with a "
+                    + "layout this kernel does not have", vm, r.syscallNumber(), p.entry().number(), p.entry().name());
+        }
+        boolean strings = p.sessions().stream().anyMatch(s -> s.request().readStrings());
+        deliver(p.sessions(), decoder.exit(p.entry(), r, strings, r.synchronous()));
+    }
+
+    private static void deliver(List<TraceSession> to, TraceEvent.Syscall e) {
+        for (TraceSession s : to) {
+            s.deliver(e);
         }
     }
 
@@ -432,6 +525,8 @@ public final class TraceHub {
         return new OverheadSnapshot(Instant.now(), vm, s.method(), elapsed, c.seen(), c.filtered(), c.cr3Seen(),
                 c.cr3Filtered(), cr3Records - b.cr3Records(), syscallRecords - b.syscallRecords(), c.dropped(),
                 s.matched(), s.emitted(), s.bufferDropped(), Duration.ofNanos(c.vcpuWaitNs()), c.syncTimeouts(),
-                slowdown, flushes, processes.walks() - b.walks(), Duration.ofNanos(processes.walkNanos() - b.walkNs()));
+                slowdown, flushes, processes.walks() - b.walks(), Duration.ofNanos(processes.walkNanos() - b.walkNs()),
+                exitRecords - b.exitRecords(), pairing.paired() - b.paired(), pairing.unmatched() - b.unmatched(),
+                pairing.lost() - b.lost() + c.exitsUnreported());
     }
 }

@@ -6,7 +6,8 @@ import java.util.Objects;
  * What a trace session watches and how.
  *
  * @param pid            the target process (thread-group id), or 0 when {@code processName} selects it
- * @param processName    the target's comm (first match, lowest pid) when {@code pid} is 0
+ * @param processName    the target's name as /proc shows it or its comm (lowest pid matching) when {@code pid}
+ *                       is 0
  * @param method         the monitoring method (M5 is the production default: nothing waits for Java)
  * @param followChildren also trace processes the target forks, transitively, while the session runs
  * @param readStrings    decode path and buffer arguments; synchronous methods read them from guest memory

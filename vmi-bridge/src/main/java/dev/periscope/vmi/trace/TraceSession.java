@@ -22,8 +22,9 @@ public final class TraceSession implements AutoCloseable {
     private static final AtomicLong IDS = new AtomicLong();
 
     /** The VM's counters when the session started: its overhead is what they grew by since. */
-    record Baseline(RingCounters ring, long flushes, long cr3Records, long syscallRecords, long walks, long walkNs) {
-        static final Baseline ZERO = new Baseline(RingCounters.ZERO, 0, 0, 0, 0, 0);
+    record Baseline(RingCounters ring, long flushes, long cr3Records, long syscallRecords, long walks, long walkNs,
+                    long exitRecords, long paired, long unmatched, long lost) {
+        static final Baseline ZERO = new Baseline(RingCounters.ZERO, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     private final long id = IDS.incrementAndGet();
@@ -172,7 +173,7 @@ public final class TraceSession implements AutoCloseable {
         return pids.contains(pid);
     }
 
-    /** A syscall of one of its processes. */
+    /** A syscall of one of its processes (at its return, or at its entry when results are not traced). */
     void deliver(TraceEvent.Syscall e) {
         matched.incrementAndGet();
         emit(e);

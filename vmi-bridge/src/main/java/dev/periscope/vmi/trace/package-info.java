@@ -3,7 +3,8 @@
  *
  * <pre>{@code
  * try (TraceSession s = engine.trace("acme-1", TraceRequest.process("nginx").withChildren(true))) {
- *     s.events().subscribe(e -> ...);            // Flux<TraceEvent>: Syscall, Dropped, ProcessChange, Ended
+ *     s.events().subscribe(e -> ...);            // Flux<TraceEvent>: Syscall (with its result), Dropped,
+ *                                                // ProcessChange (EXEC, CHILD, EXIT), Ended
  *     OverheadSnapshot o = s.overhead();         // or s.overheadSamples(): one snapshot per second
  * }
  * }</pre>
@@ -19,16 +20,20 @@
  *       {@code overhead()}, {@code overheadSamples()}, {@code close()}.</li>
  *   <li>{@link dev.periscope.vmi.trace.TraceEvent}, sealed: a {@code Syscall} (time in host monotonic ns, vCPU,
  *       pid, comm, syscall number and name from the guest kernel's own {@code sys_call_table} ({@link
- *       dev.periscope.vmi.trace.SyscallTable} says when the built-in fallback was used), named arguments with
- *       decoded text: paths, write buffers, AT_FDCWD, flags in hex), a {@code Dropped} marker with its count and
- *       where the events were lost, a {@code ProcessChange} (a followed child, an exec, an exit) or the
- *       {@code Ended} event.</li>
+ *       dev.periscope.vmi.trace.SyscallTable} says when the built-in fallback was used), the arguments strace shows,
+ *       decoded as strace decodes them (table-driven: {@code SyscallSignatures} per call, {@code ArgType} per kind
+ *       of argument, {@code StraceFormat} for strings and structs, {@code SyscallConstants} for flags and names,
+ *       {@code Errno}), and the call's result (value, errno, duration; unfinished, no return, or not traced)), a
+ *       {@code Dropped} marker with its count and where the events were lost, a {@code ProcessChange} (a followed
+ *       child, an exec, an exit) or the {@code Ended} event.</li>
  *   <li>Inside: {@link dev.periscope.vmi.trace.TraceHub} runs the ring thread and dispatches records,
  *       {@link dev.periscope.vmi.trace.ProcessTracker} keeps which address spaces belong to which traced process,
- *       {@link dev.periscope.vmi.trace.RingPlan} turns the sessions' needs into the ring's control.</li>
+ *       {@link dev.periscope.vmi.trace.RingPlan} turns the sessions' needs into the ring's control (entry and exit
+ *       hooks). Where the hypervisor extension reports returns, a call is emitted when it returns: its entry waits
+ *       in {@link dev.periscope.vmi.trace.SyscallPairing} (per guest thread, bounded, every loss counted).</li>
  *   <li>{@link dev.periscope.vmi.trace.OverheadSnapshot}: the VM's hypervisor counters (seen, filtered,
  *       delivered, dropped, CR3 split), the session's share (matched, emitted, dropped in its buffer), vCPU time
- *       spent waiting for Java and the estimated guest slowdown.</li>
+ *       spent waiting for Java, the estimated guest slowdown, and how returns paired (paired, unmatched, lost).</li>
  * </ul>
  *
  * <p>Threads: {@code VmiEngine.trace} blocks for a process-list walk (milliseconds): call it off the Netty

@@ -138,6 +138,18 @@ class BtfTest {
         assertThat(btf.sizeOf(1)).isEqualTo(-1);
     }
 
+    @Test
+    void anArrayOfItselfHasNoSize() {
+        // element type 1 is the array itself, and a chain of arrays of arrays that multiplies past any blob
+        byte[] blob = new Builder().type("loop", Btf.KIND_ARRAY, 0, false, 0, 1, 1, 4)
+                .type("big", Btf.KIND_ARRAY, 0, false, 0, 3, 1, 1 << 30)
+                .type("bigger", Btf.KIND_ARRAY, 0, false, 0, 4, 1, 1 << 30)
+                .type("int", Btf.KIND_INT, 0, false, 4, 32).build();
+        Btf btf = Btf.parse(blob);
+        assertThat(btf.sizeOf(1)).isEqualTo(-1);
+        assertThat(btf.sizeOf(2)).isEqualTo(-1);
+    }
+
     @Property(tries = 300)
     void randomBytesNeverEscapeAsAnotherException(@ForAll @Size(max = 400) byte[] tail) {
         byte[] blob = sample();

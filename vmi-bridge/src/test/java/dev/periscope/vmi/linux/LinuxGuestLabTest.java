@@ -15,9 +15,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The whole path against real lab guests: the engine's process list in all three acquisition modes equals the
- * guest's own /proc view, on the default 6.1 kernel with KASLR, on 6.12, with 4 GiB of RAM (split around the
- * hole below 4 GiB), with nokaslr and through the remote transport. Boots guests named lxmodel-*; skipped with
- * -Dperiscope.lab.skip=true.
+ * guest's own /proc view (pid, ppid, uid and the name /proc/PID/stat shows, kernel thread full names and
+ * workqueue descriptions included), on the default 6.1 kernel with KASLR, on 6.12, with 4 GiB of RAM (split around
+ * the hole below 4 GiB) and with nokaslr. Boots guests named lxmodel-*; skipped with -Dperiscope.lab.skip=true.
  */
 class LinuxGuestLabTest {
 

@@ -151,6 +151,7 @@ class TaskWalkerTest {
     void processesThroughTheModel() {
         SyntheticGuest g = new SyntheticGuest(8 << 20);
         g.link(g.task(1, "init", 0, false, "init\0"));
+        g.publishPidTable();
         LinuxModel.Processes p = LinuxModel.processes(g.memory, g.profile());
         assertThat(p.processes()).extracting(GuestProcess::name).isEqualTo(List.of("init"));
     }

@@ -28,6 +28,7 @@ public final class RingTestProducer implements AutoCloseable {
     private long cachedTail;
     private boolean stalled;
     private long stalledAt;
+    private int extraFlags; // flags the kind-specific fields asked for (pre-read data)
 
     public RingTestProducer(Path file, int lane) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
@@ -54,13 +55,54 @@ public final class RingTestProducer implements AutoCloseable {
 
     /** A SYSCALL record: syscall {@code nr} with {@code args} entered in address space {@code cr3}. */
     public long syscall(long cr3, long nr, long[] args, boolean sync) {
+        return syscall(cr3, nr, args, sync, 0, -1, null);
+    }
+
+    /**
+     * A SYSCALL record of thread {@code key} (its kernel stack page; 0: unknown), with {@code data} pre-read from
+     * argument {@code dataArg} (none when null).
+     */
+    public long syscall(long cr3, long nr, long[] args, boolean sync, long key, int dataArg, byte[] data) {
         return write(KIND_SYSCALL, sync, r -> {
+            ring.set(ValueLayout.JAVA_LONG, r + R_OLD_CR3, cr3);
             ring.set(ValueLayout.JAVA_LONG, r + R_NEW_CR3, cr3);
             ring.set(ValueLayout.JAVA_LONG, r + R_SYSCALL_NR, nr);
+            ring.set(ValueLayout.JAVA_LONG, r + R_AUX, key);
             for (int k = 0; k < 6; k++) {
                 ring.set(ValueLayout.JAVA_LONG, r + R_ARGS + 8L * k, k < args.length ? args[k] : 0);
             }
+            data(r, dataArg, data);
         });
+    }
+
+    /**
+     * A SYSCALL_EXIT record: thread {@code key} returns {@code ret} from syscall {@code nr} in address space
+     * {@code cr3}, with {@code data} pre-read from its output argument {@code dataArg} (none when null).
+     */
+    public long syscallExit(long cr3, long key, long nr, long ret, boolean sync, int dataArg, byte[] data) {
+        return write(KIND_SYSCALL_EXIT, sync, r -> {
+            ring.set(ValueLayout.JAVA_LONG, r + R_OLD_CR3, cr3);
+            ring.set(ValueLayout.JAVA_LONG, r + R_NEW_CR3, cr3);
+            ring.set(ValueLayout.JAVA_LONG, r + R_SYSCALL_NR, nr);
+            ring.set(ValueLayout.JAVA_LONG, r + R_ARGS, ret);
+            ring.set(ValueLayout.JAVA_LONG, r + R_AUX, key);
+            data(r, dataArg, data);
+        });
+    }
+
+    /** Says, as the QEMU plugin does when it attaches, that this producer reports syscall returns. */
+    public void advertiseSyscallExits() {
+        ring.set(ValueLayout.JAVA_INT, H_PRODUCER_FEATURES, FEATURE_SYSCALL_EXIT);
+    }
+
+    private void data(long r, int arg, byte[] data) {
+        if (data == null) {
+            return;
+        }
+        int n = Math.min(data.length, DATA_BYTES);
+        MemorySegment.copy(data, 0, ring, ValueLayout.JAVA_BYTE, r + R_DATA, n);
+        ring.set(ValueLayout.JAVA_INT, r + R_DATA_LEN, n);
+        extraFlags = RECORD_DATA_VALID | (arg << RECORD_DATA_ARG_SHIFT);
     }
 
     /** A CR3_WRITE record: this vCPU switched from {@code oldCr3} to {@code newCr3}. */
@@ -115,8 +157,9 @@ public final class RingTestProducer implements AutoCloseable {
         ring.set(ValueLayout.JAVA_INT, r + R_VCPU, lane);
         ring.set(ValueLayout.JAVA_LONG, r + R_SEQ, seq);
         ring.set(ValueLayout.JAVA_LONG, r + R_TIMESTAMP, System.nanoTime());
+        extraFlags = 0;
         fields.accept(r);
-        ring.set(ValueLayout.JAVA_INT, r + R_FLAGS, sync ? RECORD_SYNC : 0);
+        ring.set(ValueLayout.JAVA_INT, r + R_FLAGS, (sync ? RECORD_SYNC : 0) | extraFlags);
         bump(lane0 + L_DELIVERED, 1);
         LANE_HEAD.setRelease(ring, 0L, (long) lane, head + 1);
         return seq;

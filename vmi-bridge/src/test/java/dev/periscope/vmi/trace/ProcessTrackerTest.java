@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.linux.SyntheticGuest;
+import dev.periscope.vmi.linux.Visibility;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -55,6 +56,19 @@ class ProcessTrackerTest {
                 .isInstanceOf(NoSuchElementException.class).hasMessageContaining("no process named nginx");
     }
 
+    /** A name is matched against what /proc shows and against the raw comm, which differ where /proc says more. */
+    @Test
+    void resolvesANameByWhatProcShowsOrByItsComm() {
+        GuestProcess daemon = new GuestProcess(700, 1, "storage-daemon-main", "storage-daemo", List.of("/sbin/sd"),
+                0, 0, "S", 1, 0x5000, false, List.of(700), 0xffff888000007000L, Visibility.LISTED, List.of());
+        ProcessTracker byName = new ProcessTracker(() -> List.of(daemon), now::get);
+        byName.refresh(true);
+        assertThat(byName.resolve(TraceRequest.process("storage-daemon-main"), "vm").pid()).isEqualTo(700);
+        assertThat(byName.resolve(TraceRequest.process("storage-daemo"), "vm").pid()).isEqualTo(700);
+        assertThatThrownBy(() -> byName.resolve(TraceRequest.process("storage"), "vm"))
+                .isInstanceOf(NoSuchElementException.class);
+    }
+
     @Test
     void anUnknownAddressSpaceCostsOneWalkUntilForgotten() {
         tracker.refresh(true);
@@ -77,6 +91,38 @@ class ProcessTrackerTest {
         assertThat(tracker.refresh(true)).as("a forced walk always runs").isTrue();
         now.addAndGet(1_000_000_001L);
         assertThat(tracker.refreshFor(over)).as("a new second, and it was not cached as unknown").isTrue();
+    }
+
+    /** A live walk may read a running shell without its mm for an instant: its address space stays in the family, once. */
+    @Test
+    void aUserProcessReadWithoutAnAddressSpaceKeepsItsOwnOnce() {
+        AtomicInteger torn = new AtomicInteger();
+        ProcessTracker tracker = new ProcessTracker(() -> guest.processes().stream()
+                .map(p -> p.pid() == 300 && torn.get() > 0 ? withoutAddressSpace(p, p.state()) : p).toList(), now::get);
+        tracker.refresh(true);
+        long shDtb = guest.dtbOf(sh) & ProcessTracker.DTB_MASK;
+        torn.set(1);
+        tracker.refresh(true);
+        assertThat(tracker.family(1, true).dtbs()).contains(shDtb);
+        assertThat(tracker.byDtb(shDtb)).extracting(GuestProcess::pid).isEqualTo(300);
+        tracker.refresh(true); // read so twice running: believed
+        assertThat(tracker.family(1, true).dtbs()).doesNotContain(shDtb);
+    }
+
+    @Test
+    void aZombieLetsItsAddressSpaceGo() {
+        AtomicInteger exited = new AtomicInteger();
+        ProcessTracker tracker = new ProcessTracker(() -> guest.processes().stream()
+                .map(p -> p.pid() == 300 && exited.get() > 0 ? withoutAddressSpace(p, "Z") : p).toList(), now::get);
+        tracker.refresh(true);
+        exited.set(1);
+        tracker.refresh(true);
+        assertThat(tracker.family(1, true).dtbs()).doesNotContain(guest.dtbOf(sh) & ProcessTracker.DTB_MASK);
+    }
+
+    private static GuestProcess withoutAddressSpace(GuestProcess p, String state) {
+        return new GuestProcess(p.pid(), p.ppid(), p.name(), p.comm(), List.of(), p.uid(), p.gid(), state,
+                p.startTimeNs(), 0, true, p.threads(), p.taskAddress(), p.visibility(), p.threadDetails());
     }
 
     @Test

@@ -19,7 +19,7 @@ class RingPlanTest {
     static final long INIT = 0x45_6000L;
     static final long CHILD = 0x78_a000L;
 
-    private final RingPlan plan = new RingPlan("vm", ENTRY, FORK, 2);
+    private final RingPlan plan = new RingPlan("vm", ENTRY, 0, FORK, 2);
 
     private static RingPlan.Need need(TraceMethod m, boolean children, Long... dtbs) {
         return new RingPlan.Need(m, true, children, Set.of(dtbs));
@@ -78,6 +78,28 @@ class RingPlanTest {
         assertThat(plan.allCr3Writes()).isFalse();
         plan.running(0, SH);
         assertThat(plan.rearm()).hasValueSatisfying(armed -> assertThat(armed.modes()).contains(RingMode.SYSCALL));
+    }
+
+    @Test
+    void withAnExitHookReturnsAreTrappedAndStayOnWhileM3AndM4ArmAndDisarmEntries() {
+        long exit = 0xffffffff81a48860L;
+        RingPlan withExits = new RingPlan("vm", ENTRY, exit, FORK, 2);
+        RingControl m5 = withExits.plan(List.of(need(TraceMethod.M5, false, SH))).orElseThrow();
+        assertThat(m5.modes()).contains(RingMode.SYSCALL_EXIT).doesNotContain(RingMode.SYSCALL_SYNC);
+        assertThat(m5.breakpoints()).containsExactly(Breakpoint.syscallEntry(ENTRY), Breakpoint.syscallExit(exit));
+
+        RingControl m4 = withExits.plan(List.of(need(TraceMethod.M4, false, SH))).orElseThrow();
+        assertThat(m4.modes()).contains(RingMode.SYSCALL_EXIT, RingMode.SYSCALL_SYNC).doesNotContain(RingMode.SYSCALL);
+        withExits.running(0, SH);
+        assertThat(withExits.rearm()).hasValueSatisfying(armed ->
+                assertThat(armed.modes()).contains(RingMode.SYSCALL, RingMode.SYSCALL_EXIT));
+        withExits.running(0, INIT);
+        assertThat(withExits.rearm()).hasValueSatisfying(disarmed -> assertThat(disarmed.modes())
+                .as("a call entered while armed still reports its return").contains(RingMode.SYSCALL_EXIT)
+                .doesNotContain(RingMode.SYSCALL));
+
+        assertThat(withExits.plan(List.of(need(TraceMethod.M1, false, SH)))).hasValueSatisfying(off ->
+                assertThat(off).isEqualTo(RingControl.off()));
     }
 
     @Test

@@ -16,13 +16,17 @@ import java.util.Map;
 /**
  * The trace machinery of one VM with no VM under it, for tests here and in other modules: a synthetic guest (init 1,
  * sh 300 and busy 400, read by the real task walker), the real event ring in a temporary file, the test producer
- * standing in for the hypervisor extension on vCPU 0, and a {@link TraceHub} over them. Tests open sessions with
- * {@link #open}, make the "guest" run with {@link #producer()} and change its processes through {@link #guest()}.
+ * standing in for the hypervisor extension on vCPU 0 (it reports syscall returns, as the QEMU plugin does), and a
+ * {@link TraceHub} over them. Tests open sessions with {@link #open}, make the "guest" run with {@link #producer()}
+ * ({@link #call} for a call and its return) and change its processes through {@link #guest()}.
  */
 public final class SyntheticTraceRig implements AutoCloseable {
 
     public static final long SYSCALL_ENTRY = 0xffffffff81e00000L;
     public static final long FORK_HOOK = 0xffffffff810c5a00L;
+    public static final long SYSCALL_EXIT = 0xffffffff81a48860L;
+    /** The kernel stack page of a process's (single) thread: its key in entry and return records. */
+    private static final long STACKS = 0xffffc90000400000L;
 
     private final Path dir;
     private final SyntheticGuest guest = new SyntheticGuest(8 << 20);
@@ -48,11 +52,12 @@ public final class SyntheticTraceRig implements AutoCloseable {
             dir = Files.createTempDirectory("periscope-rig");
             ring = EventRing.create(dir.resolve(vm + ".ring"), 1, laneCapacity, RingToken.random());
             producer = new RingTestProducer(ring.path(), 0);
+            producer.advertiseSyscallExits();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        hub = new TraceHub(vm, ring, this::walk, new SyscallDecoder(SyscallTable.builtin(), guest.memory),
-                SYSCALL_ENTRY, FORK_HOOK, 1);
+        hub = new TraceHub(vm, ring, this::walk, new SyscallDecoder(SyscallTable.builtin(), guest.memory, false),
+                SYSCALL_ENTRY, SYSCALL_EXIT, FORK_HOOK, 1);
     }
 
     /** The ring thread's process-list walk; it blocks while walks are stalled. */
@@ -118,7 +123,7 @@ public final class SyntheticTraceRig implements AutoCloseable {
 
     /** Makes process {@code pid} exit (it leaves the task list). */
     public void exit(int pid) {
-        guest.unlink(tasks.remove(pid));
+        guest.exit(tasks.remove(pid));
     }
 
     public TraceSession open(TraceRequest request) {
@@ -141,9 +146,33 @@ public final class SyntheticTraceRig implements AutoCloseable {
         return guest;
     }
 
-    /** A syscall {@code nr} entered by process {@code pid} (its first argument 1), asynchronously. */
+    /**
+     * A syscall {@code nr} entered by process {@code pid} (its first argument 1), asynchronously, without a thread
+     * key: the trace emits it at once, its result not traced.
+     */
     public void syscall(int pid, int nr) {
         producer.syscall(dtb(pid), nr, new long[] {1, 0, 0, 0, 0, 0}, false);
+    }
+
+    /** Process {@code pid}'s thread enters syscall {@code nr} with {@code args}, asynchronously (M5). */
+    public void enter(int pid, int nr, long... args) {
+        producer.syscall(dtb(pid), nr, args, false, thread(pid), -1, null);
+    }
+
+    /** Process {@code pid}'s thread returns {@code ret} from syscall {@code nr}, asynchronously (M5). */
+    public void returns(int pid, int nr, long ret) {
+        producer.syscallExit(dtb(pid), thread(pid), nr, ret, false, -1, null);
+    }
+
+    /** A whole call of process {@code pid}: entry and return. */
+    public void call(int pid, int nr, long ret, long... args) {
+        enter(pid, nr, args);
+        returns(pid, nr, ret);
+    }
+
+    /** The thread key of process {@code pid}'s thread. */
+    public static long thread(int pid) {
+        return STACKS + ((long) pid << 14);
     }
 
     @Override

@@ -168,7 +168,8 @@ class TraceHubTest {
     void underM4TheForkBreakpointPutsAChildInTheFilterBeforeItRuns() {
         try (TraceSession s = hub.open(TraceRequest.pid(300).withMethod(TraceMethod.M4).withChildren(true))) {
             assertThat(vcpu0.mode() & MODE_BREAKPOINT).isEqualTo(MODE_BREAKPOINT);
-            assertThat(vcpu0.breakpointAddress(1)).isEqualTo(SyntheticTraceRig.FORK_HOOK);
+            assertThat(vcpu0.breakpointAddress(1)).isEqualTo(SyntheticTraceRig.SYSCALL_EXIT);
+            assertThat(vcpu0.breakpointAddress(2)).isEqualTo(SyntheticTraceRig.FORK_HOOK);
             rig.add(311, "cc", 300);
             long seq = vcpu0.breakpoint(SyntheticTraceRig.FORK_HOOK, rig.dtb(300), true);
             assertThat(vcpu0.awaitResponse(seq, 5_000_000_000L)).isTrue();
@@ -249,8 +250,8 @@ class TraceHubTest {
         assertThatThrownBy(() -> hub.open(TraceRequest.pid(999))).isInstanceOf(NoSuchElementException.class);
         assertThatThrownBy(() -> hub.open(TraceRequest.pid(2))).hasMessageContaining("kernel thread");
         TraceHub noEvents = new TraceHub("plain", null, rig.guest()::processes,
-                new SyscallDecoder(SyscallTable.builtin(), rig.guest().memory), SyntheticTraceRig.SYSCALL_ENTRY,
-                SyntheticTraceRig.FORK_HOOK, 1);
+                new SyscallDecoder(SyscallTable.builtin(), rig.guest().memory, false), SyntheticTraceRig.SYSCALL_ENTRY,
+                0, SyntheticTraceRig.FORK_HOOK, 1);
         assertThatThrownBy(() -> noEvents.open(TraceRequest.pid(300)))
                 .isInstanceOf(PlatformUnavailableException.class).hasMessageContaining("only M1");
         try (TraceSession m1 = noEvents.open(TraceRequest.pid(300).withMethod(TraceMethod.M1))) {

@@ -21,7 +21,9 @@ import reactor.core.Disposable;
 /**
  * The whole trace path against a real guest with the QEMU plugin: lab.sh wires the ring, the engine traces the
  * test shell's process tree with each method while a known sequence of syscalls runs in it (next to the busy
- * workload's unrelated processes), and the trace must hold exactly that process's syscalls, with paths decoded.
+ * workload's unrelated processes), and the trace must hold exactly that process's syscalls, with paths decoded. The
+ * guest also carries the tools overlay: syscall results and decoding are checked against a probe and strace in it
+ * ({@link SyscallProbe}).
  */
 class TraceLabTest {
 
@@ -33,7 +35,7 @@ class TraceLabTest {
     @BeforeAll
     static void boot() {
         LabVm.assumeLabEnabled();
-        guest = LabVm.start(VM, "--workload", "busy");
+        guest = LabVm.start(VM, "--workload", "busy", "--tools");
         driver = new LabDriver(LabVm.varDir());
         engine = new VmiEngine(driver);
     }
@@ -72,6 +74,16 @@ class TraceLabTest {
     @Test
     void m5TracesTheProbe() {
         checkProbe(TraceMethod.M5);
+    }
+
+    @Test
+    void m5ResultsAndDecodingMatchTheGuestAndStrace() {
+        SyscallProbe.check(guest, engine, TraceMethod.M5);
+    }
+
+    @Test
+    void m4ResultsAndDecodingMatchTheGuestAndStrace() {
+        SyscallProbe.check(guest, engine, TraceMethod.M4);
     }
 
     @Test

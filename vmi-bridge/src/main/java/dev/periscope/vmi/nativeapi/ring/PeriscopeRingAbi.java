@@ -122,6 +122,24 @@ public class PeriscopeRingAbi extends PeriscopeRingAbi$shared {
     public static int PERISCOPE_KIND_DROP_MARKER() {
         return PERISCOPE_KIND_DROP_MARKER;
     }
+    private static final int PERISCOPE_KIND_SYSCALL_EXIT = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define PERISCOPE_KIND_SYSCALL_EXIT 5
+     * }
+     */
+    public static int PERISCOPE_KIND_SYSCALL_EXIT() {
+        return PERISCOPE_KIND_SYSCALL_EXIT;
+    }
+    private static final int PERISCOPE_RECORD_DATA_ARG_SHIFT = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define PERISCOPE_RECORD_DATA_ARG_SHIFT 8
+     * }
+     */
+    public static int PERISCOPE_RECORD_DATA_ARG_SHIFT() {
+        return PERISCOPE_RECORD_DATA_ARG_SHIFT;
+    }
     private static final int PERISCOPE_BP_SYSCALL_ENTRY = (int)1L;
     /**
      * {@snippet lang=c :
@@ -139,6 +157,15 @@ public class PeriscopeRingAbi extends PeriscopeRingAbi$shared {
      */
     public static int PERISCOPE_BP_PLAIN() {
         return PERISCOPE_BP_PLAIN;
+    }
+    private static final int PERISCOPE_BP_SYSCALL_EXIT = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define PERISCOPE_BP_SYSCALL_EXIT 3
+     * }
+     */
+    public static int PERISCOPE_BP_SYSCALL_EXIT() {
+        return PERISCOPE_BP_SYSCALL_EXIT;
     }
     private static final int PERISCOPE_PRODUCER_NONE = (int)0L;
     /**
@@ -211,6 +238,15 @@ public class PeriscopeRingAbi extends PeriscopeRingAbi$shared {
      */
     public static int PERISCOPE_RECORD_FILTER_HIT() {
         return PERISCOPE_RECORD_FILTER_HIT;
+    }
+    private static final int PERISCOPE_RECORD_DATA_ARG_MASK = (int)1792L;
+    /**
+     * {@snippet lang=c :
+     * #define PERISCOPE_RECORD_DATA_ARG_MASK 1792
+     * }
+     */
+    public static int PERISCOPE_RECORD_DATA_ARG_MASK() {
+        return PERISCOPE_RECORD_DATA_ARG_MASK;
     }
     private static final int PERISCOPE_MODE_CR3 = (int)1L;
     /**
@@ -292,6 +328,33 @@ public class PeriscopeRingAbi extends PeriscopeRingAbi$shared {
      */
     public static int PERISCOPE_MODE_PREREAD() {
         return PERISCOPE_MODE_PREREAD;
+    }
+    private static final int PERISCOPE_MODE_SYSCALL_EXIT = (int)512L;
+    /**
+     * {@snippet lang=c :
+     * #define PERISCOPE_MODE_SYSCALL_EXIT 512
+     * }
+     */
+    public static int PERISCOPE_MODE_SYSCALL_EXIT() {
+        return PERISCOPE_MODE_SYSCALL_EXIT;
+    }
+    private static final int PERISCOPE_FEATURE_SYSCALL_EXIT = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define PERISCOPE_FEATURE_SYSCALL_EXIT 1
+     * }
+     */
+    public static int PERISCOPE_FEATURE_SYSCALL_EXIT() {
+        return PERISCOPE_FEATURE_SYSCALL_EXIT;
+    }
+    private static final long PERISCOPE_THREAD_KEY_MASK = -4096L;
+    /**
+     * {@snippet lang=c :
+     * #define PERISCOPE_THREAD_KEY_MASK -4096
+     * }
+     */
+    public static long PERISCOPE_THREAD_KEY_MASK() {
+        return PERISCOPE_THREAD_KEY_MASK;
     }
 }
 

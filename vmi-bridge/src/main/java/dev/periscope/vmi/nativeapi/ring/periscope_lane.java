@@ -33,7 +33,8 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     uint64_t applied_generation;
  *     uint64_t cr3_seen;
  *     uint64_t cr3_filtered;
- *     uint64_t producer_reserved[2];
+ *     uint64_t exits_unreported;
+ *     uint64_t producer_reserved[1];
  * }
  * }
  */
@@ -62,7 +63,8 @@ public class periscope_lane {
         PeriscopeRingAbi.C_LONG.withName("applied_generation"),
         PeriscopeRingAbi.C_LONG.withName("cr3_seen"),
         PeriscopeRingAbi.C_LONG.withName("cr3_filtered"),
-        MemoryLayout.sequenceLayout(2, PeriscopeRingAbi.C_LONG).withName("producer_reserved")
+        PeriscopeRingAbi.C_LONG.withName("exits_unreported"),
+        MemoryLayout.sequenceLayout(1, PeriscopeRingAbi.C_LONG).withName("producer_reserved")
     ).withName("periscope_lane");
 
     /**
@@ -930,12 +932,56 @@ public class periscope_lane {
         struct.set(cr3_filtered$LAYOUT, cr3_filtered$OFFSET, fieldValue);
     }
 
+    private static final OfLong exits_unreported$LAYOUT = (OfLong)$LAYOUT.select(groupElement("exits_unreported"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint64_t exits_unreported
+     * }
+     */
+    public static final OfLong exits_unreported$layout() {
+        return exits_unreported$LAYOUT;
+    }
+
+    private static final long exits_unreported$OFFSET = $LAYOUT.byteOffset(groupElement("exits_unreported"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint64_t exits_unreported
+     * }
+     */
+    public static final long exits_unreported$offset() {
+        return exits_unreported$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint64_t exits_unreported
+     * }
+     */
+    public static long exits_unreported(MemorySegment struct) {
+        return struct.get(exits_unreported$LAYOUT, exits_unreported$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint64_t exits_unreported
+     * }
+     */
+    public static void exits_unreported(MemorySegment struct, long fieldValue) {
+        struct.set(exits_unreported$LAYOUT, exits_unreported$OFFSET, fieldValue);
+    }
+
     private static final SequenceLayout producer_reserved$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("producer_reserved"));
 
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[2]
+     * uint64_t producer_reserved[1]
      * }
      */
     public static final SequenceLayout producer_reserved$layout() {
@@ -947,7 +993,7 @@ public class periscope_lane {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[2]
+     * uint64_t producer_reserved[1]
      * }
      */
     public static final long producer_reserved$offset() {
@@ -957,7 +1003,7 @@ public class periscope_lane {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[2]
+     * uint64_t producer_reserved[1]
      * }
      */
     public static MemorySegment producer_reserved(MemorySegment struct) {
@@ -967,19 +1013,19 @@ public class periscope_lane {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[2]
+     * uint64_t producer_reserved[1]
      * }
      */
     public static void producer_reserved(MemorySegment struct, MemorySegment fieldValue) {
         MemorySegment.copy(fieldValue, 0L, struct, producer_reserved$OFFSET, producer_reserved$LAYOUT.byteSize());
     }
 
-    private static long[] producer_reserved$DIMS = { 2 };
+    private static long[] producer_reserved$DIMS = { 1 };
 
     /**
      * Dimensions for array field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[2]
+     * uint64_t producer_reserved[1]
      * }
      */
     public static long[] producer_reserved$dimensions() {
@@ -990,7 +1036,7 @@ public class periscope_lane {
     /**
      * Indexed getter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[2]
+     * uint64_t producer_reserved[1]
      * }
      */
     public static long producer_reserved(MemorySegment struct, long index0) {
@@ -1000,7 +1046,7 @@ public class periscope_lane {
     /**
      * Indexed setter for field:
      * {@snippet lang=c :
-     * uint64_t producer_reserved[2]
+     * uint64_t producer_reserved[1]
      * }
      */
     public static void producer_reserved(MemorySegment struct, long index0, long fieldValue) {

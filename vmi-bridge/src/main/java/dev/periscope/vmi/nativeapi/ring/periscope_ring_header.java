@@ -29,7 +29,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     uint32_t producer_state;
  *     uint32_t producer_pid;
  *     uint32_t vcpu_count;
- *     uint32_t producer_reserved0;
+ *     uint32_t producer_features;
  *     uint64_t producer_attach_ns;
  *     uint64_t control_applied_generation;
  *     uint64_t control_rejected;
@@ -63,7 +63,7 @@ public class periscope_ring_header {
         PeriscopeRingAbi.C_INT.withName("producer_state"),
         PeriscopeRingAbi.C_INT.withName("producer_pid"),
         PeriscopeRingAbi.C_INT.withName("vcpu_count"),
-        PeriscopeRingAbi.C_INT.withName("producer_reserved0"),
+        PeriscopeRingAbi.C_INT.withName("producer_features"),
         PeriscopeRingAbi.C_LONG.withName("producer_attach_ns"),
         PeriscopeRingAbi.C_LONG.withName("control_applied_generation"),
         PeriscopeRingAbi.C_LONG.withName("control_rejected"),
@@ -698,48 +698,48 @@ public class periscope_ring_header {
         struct.set(vcpu_count$LAYOUT, vcpu_count$OFFSET, fieldValue);
     }
 
-    private static final OfInt producer_reserved0$LAYOUT = (OfInt)$LAYOUT.select(groupElement("producer_reserved0"));
+    private static final OfInt producer_features$LAYOUT = (OfInt)$LAYOUT.select(groupElement("producer_features"));
 
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * uint32_t producer_reserved0
+     * uint32_t producer_features
      * }
      */
-    public static final OfInt producer_reserved0$layout() {
-        return producer_reserved0$LAYOUT;
+    public static final OfInt producer_features$layout() {
+        return producer_features$LAYOUT;
     }
 
-    private static final long producer_reserved0$OFFSET = $LAYOUT.byteOffset(groupElement("producer_reserved0"));
+    private static final long producer_features$OFFSET = $LAYOUT.byteOffset(groupElement("producer_features"));
 
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * uint32_t producer_reserved0
+     * uint32_t producer_features
      * }
      */
-    public static final long producer_reserved0$offset() {
-        return producer_reserved0$OFFSET;
+    public static final long producer_features$offset() {
+        return producer_features$OFFSET;
     }
 
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * uint32_t producer_reserved0
+     * uint32_t producer_features
      * }
      */
-    public static int producer_reserved0(MemorySegment struct) {
-        return struct.get(producer_reserved0$LAYOUT, producer_reserved0$OFFSET);
+    public static int producer_features(MemorySegment struct) {
+        return struct.get(producer_features$LAYOUT, producer_features$OFFSET);
     }
 
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * uint32_t producer_reserved0
+     * uint32_t producer_features
      * }
      */
-    public static void producer_reserved0(MemorySegment struct, int fieldValue) {
-        struct.set(producer_reserved0$LAYOUT, producer_reserved0$OFFSET, fieldValue);
+    public static void producer_features(MemorySegment struct, int fieldValue) {
+        struct.set(producer_features$LAYOUT, producer_features$OFFSET, fieldValue);
     }
 
     private static final OfLong producer_attach_ns$LAYOUT = (OfLong)$LAYOUT.select(groupElement("producer_attach_ns"));
