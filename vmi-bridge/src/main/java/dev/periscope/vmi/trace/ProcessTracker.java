@@ -39,8 +39,6 @@ final class ProcessTracker {
     private Map<Long, GuestProcess> byDtb = Map.of();
     private Map<Integer, GuestProcess> byPid = Map.of();
     private final Set<Long> unknownDtbs = new HashSet<>();
-    /** Pids whose previous record the last walk kept (see {@link #readWithoutItsAddressSpace}): not twice running. */
-    private Set<Integer> keptLastTime = Set.of();
     private long windowStartNs;
     private int walksInWindow;
     private volatile long walks;
@@ -74,14 +72,7 @@ final class ProcessTracker {
         walksInWindow++;
         Map<Long, GuestProcess> dtbs = new HashMap<>();
         Map<Integer, GuestProcess> pids = new HashMap<>();
-        Set<Integer> kept = new HashSet<>();
-        for (GuestProcess read : walk.get()) {
-            GuestProcess p = read;
-            GuestProcess before = byPid.get(read.pid());
-            if (readWithoutItsAddressSpace(before, read) && !keptLastTime.contains(read.pid())) {
-                p = before;
-                kept.add(p.pid());
-            }
+        for (GuestProcess p : walk.get()) {
             pids.put(p.pid(), p);
             if (!p.kernelThread() && p.cr3() != 0) {
                 dtbs.putIfAbsent(p.cr3() & DTB_MASK, p);
@@ -89,23 +80,9 @@ final class ProcessTracker {
         }
         byDtb = dtbs;
         byPid = pids;
-        keptLastTime = kept;
         walks++;
         walkNs += clock.getAsLong() - now;
         return true;
-    }
-
-    /**
-     * Whether a live walk read a running user process as having no address space: a task read while the guest
-     * changes it can show no mm for an instant (seen while a child of it exited), and dropping its DTB then blinds a
-     * filtered trace until the next walk. A process never turns into a kernel thread, so the same task (pid and
-     * start time) keeps what the walk before read, once; an exiting one (zombie, dead) lets its address space go.
-     */
-    private static boolean readWithoutItsAddressSpace(GuestProcess before, GuestProcess now) {
-        return before != null && !before.kernelThread() && before.cr3() != 0
-                && (now.kernelThread() || now.cr3() == 0)
-                && now.startTimeNs() == before.startTimeNs()
-                && !now.state().equals("Z") && !now.state().equals("X");
     }
 
     /**

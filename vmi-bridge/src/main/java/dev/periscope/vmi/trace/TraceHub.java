@@ -72,12 +72,14 @@ public final class TraceHub {
     private final RingPlan plan;
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private final List<TraceSession> sessions = new CopyOnWriteArrayList<>();
+    private final List<TraceSession> targetExited = new ArrayList<>(); // ring thread only: they end when drained
     private Thread thread; // guarded by this
     private volatile TraceEnd shutdown;
 
     // ring-thread state
     private long lastPeriodicNs;
     private boolean refreshSoon;
+    private boolean listChanged;
     private long lastEventNs;
     // counters read by other threads (single writer: the ring thread)
     private volatile long cr3Records;
@@ -268,6 +270,8 @@ public final class TraceHub {
                 long now = System.nanoTime();
                 if (n > 0) {
                     lastEventNs = now;
+                } else if (listChanged) {
+                    drained();
                 }
                 if (refreshSoon || now - lastPeriodicNs > PERIODIC_REFRESH_NS) {
                     periodic(now);
@@ -374,16 +378,33 @@ public final class TraceHub {
         followAll();
     }
 
-    /** Every session takes its processes from the newest list (reporting changes); the ring follows. */
+    /**
+     * Every session takes its processes from the newest list (reporting changes); the ring follows. The guest runs
+     * ahead of this thread, so what processes that left the list did last may still be queued in the ring: their
+     * calls are given up, and a session whose target exited ends, once the ring has been read empty.
+     */
     private void followAll() {
-        // calls of processes that exited will not return: shown before their sessions hear of the exit
-        unfinished(pairing.abandonIf(p -> processes.byPid(p.entry().pid()) == null), null);
+        listChanged = true;
         for (TraceSession s : sessions) {
-            if (!s.follow(processes, true)) {
-                stop(s, TraceEnd.of(TraceEnd.Reason.TARGET_EXITED));
+            if (!s.follow(processes, true) && !targetExited.contains(s)) {
+                targetExited.add(s);
             }
         }
         reconfigure();
+    }
+
+    /** The ring was read empty after a new process list: every record written before it has been handled. */
+    private void drained() {
+        listChanged = false;
+        // calls of processes that exited will not return: shown before their sessions hear of the exit
+        unfinished(pairing.abandonIf(p -> processes.byPid(p.entry().pid()) == null), null);
+        for (TraceSession s : sessions) {
+            s.ringDrained();
+        }
+        for (TraceSession s : targetExited) {
+            stop(s, TraceEnd.of(TraceEnd.Reason.TARGET_EXITED));
+        }
+        targetExited.clear();
     }
 
     private void reconfigure() {
@@ -454,9 +475,6 @@ public final class TraceHub {
         if (processes.byDtb(dtb) == null && processes.refreshFor(dtb)) {
             followAll();
         }
-        if (!plan.tracedDtbs().contains(dtb)) {
-            return;
-        }
         GuestProcess p = processes.byDtb(dtb);
         List<TraceSession> tracing = new ArrayList<>(1);
         boolean strings = false;
@@ -464,6 +482,8 @@ public final class TraceHub {
             if (s.traces(dtb)) {
                 tracing.add(s);
                 strings |= s.request().readStrings();
+                GuestProcess left = s.leaver(dtb);
+                p = left != null ? left : p;
             }
         }
         if (!tracing.isEmpty()) {
@@ -488,7 +508,8 @@ public final class TraceHub {
         exitRecords++;
         long dtb = r.newCr3() & ProcessTracker.DTB_MASK;
         long mismatched = pairing.mismatched();
-        SyscallPairing.Pending p = pairing.exit(r.aux(), r.syscallNumber(), plan.tracedDtbs().contains(dtb));
+        SyscallPairing.Pending p = pairing.exit(r.aux(), r.syscallNumber(),
+                sessions.stream().anyMatch(s -> s.traces(dtb)));
         if (p == null) {
             return;
         }

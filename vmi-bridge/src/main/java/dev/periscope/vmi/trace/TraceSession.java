@@ -4,6 +4,10 @@ import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.ring.RingCounters;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
@@ -42,6 +46,11 @@ public final class TraceSession implements AutoCloseable {
     // written by the ring thread only; volatile so that other threads read a whole set
     private volatile Set<Integer> pids = Set.of();
     private volatile Set<Long> dtbs = Set.of();
+    // ring thread only: who runs in each traced address space, and the address spaces the last process list
+    // dropped (an exit, an exec) whose records may still wait in the ring: the guest runs ahead of the ring thread
+    private Map<Long, GuestProcess> members = Map.of();
+    private final Map<Long, GuestProcess> leaving = new HashMap<>();
+    private final List<TraceEvent.ProcessChange> exited = new ArrayList<>();
 
     TraceSession(TraceHub hub, TraceRequest request) {
         this.hub = hub;
@@ -137,9 +146,27 @@ public final class TraceSession implements AutoCloseable {
         return new RingPlan.Need(request.method(), request.readStrings(), request.followChildren(), dtbs);
     }
 
-    /** Whether this session traces the address space {@code dtb} (masked). */
+    /**
+     * Whether this session traces the address space {@code dtb} (masked): one of its processes runs there, or ran
+     * there until the newest process list and its records may still be queued in the ring.
+     */
     boolean traces(long dtb) {
-        return dtbs.contains(dtb);
+        return dtbs.contains(dtb) || leaving.containsKey(dtb);
+    }
+
+    /** The process a queued record of {@code dtb} came from, when the newest process list no longer has it there. */
+    GuestProcess leaver(long dtb) {
+        return dtbs.contains(dtb) ? null : leaving.get(dtb);
+    }
+
+    /**
+     * The ring was read empty: whatever the processes that left did before the last process list has arrived, so
+     * their exits are told now.
+     */
+    void ringDrained() {
+        leaving.clear();
+        exited.forEach(this::emit);
+        exited.clear();
     }
 
     /**
@@ -164,10 +191,24 @@ public final class TraceSession implements AutoCloseable {
             }
             for (int p : pids) {
                 if (!next.pids().contains(p)) {
-                    emit(new TraceEvent.ProcessChange(now, TraceEvent.Change.EXIT, p, "", ""));
+                    exited.add(new TraceEvent.ProcessChange(now, TraceEvent.Change.EXIT, p, "", ""));
                 }
             }
         }
+        Map<Long, GuestProcess> nextMembers = new HashMap<>();
+        for (int p : next.pids()) {
+            GuestProcess gp = processes.byPid(p);
+            if (!gp.kernelThread() && gp.cr3() != 0) {
+                nextMembers.putIfAbsent(gp.cr3() & ProcessTracker.DTB_MASK, gp);
+            }
+        }
+        members.forEach((dtb, gp) -> {
+            if (!next.dtbs().contains(dtb)) {
+                leaving.put(dtb, gp);
+            }
+        });
+        leaving.keySet().removeAll(next.dtbs());
+        members = nextMembers;
         pids = next.pids();
         dtbs = next.dtbs();
         return pids.contains(pid);

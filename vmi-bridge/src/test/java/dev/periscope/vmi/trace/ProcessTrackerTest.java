@@ -93,36 +93,33 @@ class ProcessTrackerTest {
         assertThat(tracker.refreshFor(over)).as("a new second, and it was not cached as unknown").isTrue();
     }
 
-    /** A live walk may read a running shell without its mm for an instant: its address space stays in the family, once. */
+    /**
+     * The guest runs ahead of the ring thread: a child can exit (or exec) and leave the process list while its last
+     * records still wait in the ring. The session takes them, as the child's, until the ring has been read empty.
+     */
     @Test
-    void aUserProcessReadWithoutAnAddressSpaceKeepsItsOwnOnce() {
-        AtomicInteger torn = new AtomicInteger();
-        ProcessTracker tracker = new ProcessTracker(() -> guest.processes().stream()
-                .map(p -> p.pid() == 300 && torn.get() > 0 ? withoutAddressSpace(p, p.state()) : p).toList(), now::get);
+    void aSessionTakesQueuedRecordsOfAProcessThatLeftUntilTheRingIsDrained() {
+        long child = guest.task(310, "sleep", 0, false, "sleep\01\0");
+        guest.setParent(child, sh);
+        guest.link(child);
+        long childDtb = guest.dtbOf(child) & ProcessTracker.DTB_MASK;
+        TraceSession session = new TraceSession(null, TraceRequest.pid(300).withChildren(true));
         tracker.refresh(true);
-        long shDtb = guest.dtbOf(sh) & ProcessTracker.DTB_MASK;
-        torn.set(1);
-        tracker.refresh(true);
-        assertThat(tracker.family(1, true).dtbs()).contains(shDtb);
-        assertThat(tracker.byDtb(shDtb)).extracting(GuestProcess::pid).isEqualTo(300);
-        tracker.refresh(true); // read so twice running: believed
-        assertThat(tracker.family(1, true).dtbs()).doesNotContain(shDtb);
-    }
+        session.started(tracker.byPid(300), TraceSession.Baseline.ZERO);
+        assertThat(session.follow(tracker, false)).isTrue();
+        assertThat(session.traces(childDtb)).isTrue();
+        assertThat(session.leaver(childDtb)).isNull();
 
-    @Test
-    void aZombieLetsItsAddressSpaceGo() {
-        AtomicInteger exited = new AtomicInteger();
-        ProcessTracker tracker = new ProcessTracker(() -> guest.processes().stream()
-                .map(p -> p.pid() == 300 && exited.get() > 0 ? withoutAddressSpace(p, "Z") : p).toList(), now::get);
+        guest.exit(child);
         tracker.refresh(true);
-        exited.set(1);
-        tracker.refresh(true);
-        assertThat(tracker.family(1, true).dtbs()).doesNotContain(guest.dtbOf(sh) & ProcessTracker.DTB_MASK);
-    }
+        assertThat(session.follow(tracker, true)).isTrue();
+        assertThat(session.tracedPids()).doesNotContain(310);
+        assertThat(session.traces(childDtb)).as("its queued records").isTrue();
+        assertThat(session.leaver(childDtb)).extracting(GuestProcess::pid).isEqualTo(310);
 
-    private static GuestProcess withoutAddressSpace(GuestProcess p, String state) {
-        return new GuestProcess(p.pid(), p.ppid(), p.name(), p.comm(), List.of(), p.uid(), p.gid(), state,
-                p.startTimeNs(), 0, true, p.threads(), p.taskAddress(), p.visibility(), p.threadDetails());
+        session.ringDrained();
+        assertThat(session.traces(childDtb)).isFalse();
+        assertThat(session.traces(guest.dtbOf(sh) & ProcessTracker.DTB_MASK)).isTrue();
     }
 
     @Test
