@@ -23,6 +23,7 @@ import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -52,8 +53,9 @@ class SessionRunner {
     static final int ARCHIVE_BATCH = 512;
     static final int SAMPLE_BACKLOG = 60;
     /**
-     * How long a progress or overhead write may take: one that hangs on a connection the database dropped (a
-     * restart) would otherwise hold up every later one of the session for good.
+     * How long an archive batch, a progress or an overhead write may take: one that hangs on a connection the
+     * database dropped (a restart) would otherwise hold up every later one of the session for good (a batch given up
+     * is counted as not archived).
      */
     static final Duration WRITE_TIMEOUT = Duration.ofSeconds(5);
 
@@ -172,12 +174,16 @@ class SessionRunner {
                         default -> payload(m.body()).ifPresent(p -> hub.publish(m.seq(), p));
                     }
                     return Mono.empty();
-                });
+                })
+                // what the session delivered, stored as soon as its last message is handled: the archive's last
+                // batches may still wait on a database that is away
+                .concatWith(Mono.defer(() -> store.progress(s.id(), delivered.get(), lastSeq.get()))
+                        .timeout(WRITE_TIMEOUT).onErrorResume(e -> Mono.empty()).then(Mono.empty()));
         Mono<Void> archived = toArchive
                 .onBackpressureBuffer(ARCHIVE_BUFFER, lost -> archiveDropped.incrementAndGet(),
                         BufferOverflowStrategy.DROP_OLDEST)
                 .bufferTimeout(ARCHIVE_BATCH, Duration.ofMillis(250))
-                .concatMap(batch -> archive.append(batch).doOnSuccess(v -> archiveState.written())
+                .concatMap(batch -> archive.append(batch).timeout(WRITE_TIMEOUT).doOnSuccess(v -> archiveState.written())
                         .onErrorResume(e -> {
                             archiveDropped.addAndGet(batch.size());
                             archiveState.failed(batch.size(), e);
@@ -297,6 +303,7 @@ class SessionRunner {
                 String why = switch (e) {
                     case ArchiveFullException full -> full.getMessage();
                     case DataAccessResourceFailureException unavailable -> "the database is unavailable";
+                    case TimeoutException slow -> "a write took longer than " + WRITE_TIMEOUT.toSeconds() + " s";
                     default -> e.toString();
                 };
                 log.warn("session {}: the archive is failing ({}): syscall records are not archived", s.id(), why);
@@ -330,9 +337,13 @@ class SessionRunner {
         private final AtomicLong archiveDropped;
         private final AtomicReference<Map<String, Double>> offered = new AtomicReference<>(Map.of());
         private final AtomicReference<Map<String, Double>> stored = new AtomicReference<>(Map.of());
+        private final AtomicReference<Offered> last = new AtomicReference<>();
         private final long startDelivered;
         private final Sinks.Many<Reading> rows = Sinks.many().unicast()
                 .onBackpressureBuffer(new ArrayBlockingQueue<>(SAMPLE_BACKLOG));
+
+        private record Offered(OverheadSnapshot sample, long delivered) {
+        }
 
         /** A sample's counters since the session started and its gauges. */
         private record Reading(Map<String, Double> counters, Map<String, Double> gauges) {
@@ -361,13 +372,19 @@ class SessionRunner {
         }
 
         void offer(OverheadSnapshot o, long delivered) {
+            last.set(new Offered(o, delivered));
             if (rows.tryEmitNext(reading(o, delivered)).isFailure()) {
                 log.warn("session {}: the database is behind; an overhead sample was left out", s.id());
             }
         }
 
+        /** The last sample again, with what the archive dropped since it (its last batches end after it), if any. */
         @Override
         public void close() {
+            Offered o = last.get();
+            if (o != null && archiveDropped.get() > offered.get().getOrDefault("archive_dropped", 0.0)) {
+                offer(o.sample(), o.delivered());
+            }
             rows.tryEmitComplete();
         }
 
