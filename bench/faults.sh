@@ -15,9 +15,8 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VAR="$(mkdir -p "${PERISCOPE_VAR:-$REPO/var}" && cd "${PERISCOPE_VAR:-$REPO/var}" && pwd)"
-if [[ -z ${JAVA_HOME:-} ]] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q '"25'; then
-  for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do [[ -x $d/bin/java ]] && { JAVA_HOME=$d; break; }; done
-fi
+source "$REPO/bench/lib.sh"
+bench_jdk bench/faults.sh
 JAR="$REPO/bench/target/benchmarks.jar"
 if [[ ! -f $JAR || ! -f $REPO/backend/target/periscope-server.jar || ! -f $REPO/agent/target/periscope-agent.jar \
       || ! -x $REPO/vmi-bridge/target/native/ring_producer ]]; then

@@ -20,9 +20,8 @@ while (($#)); do
     *) echo "bench/fleet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-if [[ -z ${JAVA_HOME:-} ]] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q '"25'; then
-  for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do [[ -x $d/bin/java ]] && { JAVA_HOME=$d; break; }; done
-fi
+source "$REPO/bench/lib.sh"
+bench_jdk bench/fleet.sh
 JAVA="$JAVA_HOME/bin/java"
 JAR="$REPO/bench/target/benchmarks.jar"
 SERVER_JAR="$REPO/backend/target/periscope-server.jar"

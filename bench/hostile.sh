@@ -27,14 +27,8 @@ while (($#)); do
   esac
 done
 
-if [[ -z ${JAVA_HOME:-} || ! -x ${JAVA_HOME:-}/bin/java ]] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q '"25'; then
-  JAVA_HOME=""
-  for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do
-    [[ -x $d/bin/java ]] && { JAVA_HOME=$d; break; }
-  done
-  [[ -n $JAVA_HOME ]] || { echo "bench/hostile.sh: no JDK 25 found (set JAVA_HOME)" >&2; exit 1; }
-fi
-export JAVA_HOME
+source "$REPO/bench/lib.sh"
+bench_jdk bench/hostile.sh
 
 out="$VAR/bench/hostile-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"

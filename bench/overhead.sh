@@ -26,12 +26,8 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
-if [[ -z ${JAVA_HOME:-} || ! -x ${JAVA_HOME:-}/bin/java ]] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q '"25'; then
-  JAVA_HOME=""
-  for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do [[ -x $d/bin/java ]] && { JAVA_HOME=$d; break; }; done
-  [[ -n $JAVA_HOME ]] || { echo "bench/overhead.sh: no JDK 25 found (set JAVA_HOME)" >&2; exit 1; }
-fi
-export JAVA_HOME
+source "$REPO/bench/lib.sh"
+bench_jdk bench/overhead.sh
 die() { echo "bench/overhead.sh: $*" >&2; exit 1; }
 log() { echo "bench/overhead.sh: $*" >&2; }
 

@@ -7,11 +7,8 @@
 # usage: bench/ring.sh [--quick]      (results also in $PERISCOPE_VAR/bench/ring/)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -z ${JAVA_HOME:-} || ! -x ${JAVA_HOME:-}/bin/java ]] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q '"25'; then
-  JAVA_HOME=""
-  for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do [[ -x $d/bin/java ]] && { JAVA_HOME=$d; break; }; done
-  [[ -n $JAVA_HOME ]] || { echo "bench/ring.sh: no JDK 25 found (set JAVA_HOME)" >&2; exit 1; }
-fi
+source "$REPO/bench/lib.sh"
+bench_jdk bench/ring.sh
 JAR="$REPO/bench/target/benchmarks.jar"
 if [[ ! -f $JAR || ! -x $REPO/vmi-bridge/target/native/ring_producer ]]; then
   (cd "$REPO" && ./mvnw -q -B -DskipTests install -pl vmi-bridge && ./mvnw -q -B -f bench/pom.xml package)

@@ -40,14 +40,8 @@ die() { echo "bench/run.sh: $*" >&2; exit 1; }
 log() { printf '\n== %s\n' "$*"; }
 
 # ---------------------------------------------------------------- JDK 25
-if [[ -z ${JAVA_HOME:-} || ! -x ${JAVA_HOME:-}/bin/java ]] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q '"25'; then
-  JAVA_HOME=""
-  for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25*; do
-    [[ -x $d/bin/java ]] && { JAVA_HOME=$d; break; }
-  done
-  [[ -n $JAVA_HOME ]] || die "no JDK 25 found (set JAVA_HOME)"
-fi
-export JAVA_HOME
+source "$REPO/bench/lib.sh"
+bench_jdk bench/run.sh
 JAVA="$JAVA_HOME/bin/java"
 
 # ---------------------------------------------------------------- build if needed
