@@ -64,7 +64,6 @@ public final class FakeAgent implements AutoCloseable {
     private final List<StreamObserver<DomainsUpdate>> watchers = new CopyOnWriteArrayList<>();
     private final Map<String, Object> answers = new ConcurrentHashMap<>();
     private final List<ListProcessesRequest> calls = new CopyOnWriteArrayList<>();
-    private final List<String> disarms = new CopyOnWriteArrayList<>();
     private volatile List<Domain> domains = List.of();
     private volatile boolean silent;
     private final Map<String, SyntheticTraceRig> rigs = new ConcurrentHashMap<>();
@@ -177,11 +176,6 @@ public final class FakeAgent implements AutoCloseable {
         return com.google.protobuf.Duration.newBuilder().setNanos((int) (ms * 1_000_000)).build();
     }
 
-    /** The VMs the control plane asked to disarm, in order. */
-    public List<String> disarms() {
-        return List.copyOf(disarms);
-    }
-
     /** Stops (or resumes) sending anything on its VM watches, as a hung or cut-off agent would. */
     public void silent(boolean silent) {
         this.silent = silent;
@@ -245,10 +239,7 @@ public final class FakeAgent implements AutoCloseable {
 
         @Override
         public void disarm(DisarmRequest request, StreamObserver<DisarmReply> out) {
-            answer(out, () -> {
-                disarms.add(request.getVm());
-                return DisarmReply.getDefaultInstance();
-            });
+            answer(out, () -> DisarmReply.getDefaultInstance());
         }
 
         private <T> void answer(StreamObserver<T> out, Supplier<T> call) {

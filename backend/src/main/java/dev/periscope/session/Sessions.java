@@ -8,7 +8,6 @@ import dev.periscope.fleet.Agents;
 import dev.periscope.fleet.FleetProperties;
 import dev.periscope.fleet.VmId;
 import dev.periscope.system.PeriscopeProperties;
-import dev.periscope.system.Sql;
 import dev.periscope.tenant.Tenant;
 import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
@@ -22,7 +21,6 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -74,11 +72,6 @@ public class Sessions implements ApplicationRunner {
     private final Duration lease;
     private final Instant startedAt = Instant.now();
     private final Map<String, Running> running = new ConcurrentHashMap<>();
-    /**
-     * By host, the VMs whose traces were lost with their agent: an agent killed during a trace leaves the VM's
-     * hypervisor extension trapping, so it is switched off once the agent answers again.
-     */
-    private final Map<String, Set<String>> leftArmed = new ConcurrentHashMap<>();
     private final Map<String, EventHub> finished = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, EventHub> eldest) {
@@ -241,15 +234,10 @@ public class Sessions implements ApplicationRunner {
         return Mono.firstWithSignal(ran, deadline);
     }
 
-    /**
-     * Moves the session to its final state (once), tells its subscribers and completes its stream. A database that is
-     * away delays this until it is back (the session would otherwise stay running here and active there for good).
-     */
+    /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
     private Mono<Void> finish(String id, Outcome outcome, String actor) {
         SessionState state = outcome.end().state();
-        Mono<Boolean> stored = store.finish(id, outcome.end(), outcome.reason(), Instant.now())
-                .retryWhen(Sql.untilAvailable());
-        return stored.flatMap(changed -> {
+        return store.finish(id, outcome.end(), outcome.reason(), Instant.now()).flatMap(changed -> {
             Running run = running.remove(id);
             EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents(), 0);
             if (run != null) {
@@ -402,30 +390,14 @@ public class Sessions implements ApplicationRunner {
         });
     }
 
-    /**
-     * An agent became unreachable or was dropped: the sessions on its host end lost, here, at once; once it answers
-     * again, what its lost traces left armed is switched off (unless a session of the agent runs there).
-     */
+    /** An agent became unreachable or was dropped: the sessions on its host end lost, here, at once. */
     private void agentChanged(AgentLink link) {
+        if (link.state() != AgentLink.State.UNREACHABLE || stopping) {
+            return;
+        }
         String host = link.host().orElse(null);
-        if (stopping || host == null) {
-            return;
-        }
-        if (link.state() == AgentLink.State.CONNECTED) {
-            Set<String> armed = leftArmed.remove(host);
-            if (armed != null) {
-                armed.forEach(vm -> runner.disarm(vm).subscribe());
-            }
-            return;
-        }
-        if (link.state() != AgentLink.State.UNREACHABLE) {
-            return;
-        }
         for (Running run : List.copyOf(running.values())) {
             if (SessionRunner.vm(run.session()).host().equals(host)) {
-                if (run.session().kind() == SessionKind.TRACE) {
-                    leftArmed.computeIfAbsent(host, h -> ConcurrentHashMap.newKeySet()).add(run.session().vm());
-                }
                 finish(run.session().id(), new Outcome(SessionEnd.AGENT_LOST, "the agent of host " + host
                         + " is unreachable: " + link.status().lastError()), "periscope").subscribe();
             }
