@@ -186,19 +186,13 @@ public class Sessions implements ApplicationRunner {
         return store.started(session.id(), Instant.now())
                 .then(Mono.fromRunnable(() -> {
                     hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, why));
-                    run.runner().update(run(session, hub, remaining)
+                    run.runner().update(runner.run(session, hub, remaining)
                             .flatMap(outcome -> finish(session.id(), outcome, "periscope"))
                             .subscribe(null, e -> log.warn("session {} runner failed", session.id(), e)));
                 }))
                 .then(store.find(session.id()));
     }
 
-    private Mono<Outcome> run(Session s, EventHub hub, Duration remaining) {
-        Mono<Outcome> timeUp = Mono.delay(remaining)
-                .then(runner.close(s))
-                .thenReturn(new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds() + " s reached"));
-        return Mono.firstWithSignal(runner.run(s, hub), timeUp);
-    }
 
     /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
     private Mono<Void> finish(String id, Outcome outcome, String actor) {
