@@ -170,19 +170,18 @@ public final class AgentSessions implements AutoCloseable {
     }
 
     /**
-     * Ends a session; its end follows on its stream. A session still starting is ended once it has started
-     * (its open answers that it ended) and this answers with its id alone.
+     * Ends a session; its end follows on its stream. A session whose open is under way (a first start, or a start
+     * again) is ended once it has started (its open answers that it ended) and this answers with its id alone.
      */
     public SessionInfo close(String id) {
-        AgentSession s = sessions.get(id);
-        if (s == null && starting.contains(id)) {
+        if (starting.contains(id)) {
             closedWhileOpening.add(id);
-            if (!sessions.containsKey(id)) { // else the open finished meanwhile and may not have seen the mark
+            if (starting.contains(id)) { // the open looks for the mark after it is no longer under way
                 return SessionInfo.newBuilder().setId(id).build();
             }
-            closedWhileOpening.remove(id);
+            closedWhileOpening.remove(id); // the open ended meanwhile: closed here (at most twice, which is harmless)
         }
-        s = get(id);
+        AgentSession s = get(id);
         s.run().stop(SessionEnded.newBuilder().setReason(EndReason.CLOSED).build());
         return s.info();
     }
