@@ -304,7 +304,7 @@ step "shim exports in dom0" 60 "${LAB[@]}" exec -- sh -c 'nm -D --defined-only /
 # FLASK: the running hypervisor's security server, asked about the policy module built into it (verify.sh renders the
 # tenant template for acme and globex): a tenant's monitoring label gets the introspection permissions on its own
 # tenant's domUs and none on another tenant's
-step "FLASK: getenforce and access decisions" 120 "${LAB[@]}" exec -- sh -c '
+step "FLASK: getenforce and access decisions" 120 "${LAB[@]}" exec --timeout 110 -- sh -c '
     xl getenforce
     gcc -O2 -Wall -Werror -I/periscope/flask -o /tmp/flask-access /periscope/flask/flask-access.c -lxenctrl || exit 1
     for pair in periscope_acme_t:acme_domU_t periscope_acme_t:globex_domU_t periscope_globex_t:acme_domU_t; do
