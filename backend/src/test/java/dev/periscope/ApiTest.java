@@ -218,6 +218,40 @@ class ApiTest {
     }
 
     @Test
+    void aTraceSlowToStartOnItsAgentTracesForItsWholeDuration() throws IOException, InterruptedException {
+        AGENT.traceStart(Duration.ofSeconds(3)); // longer than the session's 2 s: its time counts from the start
+        Thread writer = Thread.ofPlatform().daemon().start(() -> {
+            for (int i = 0; i < 100 && !Thread.currentThread().isInterrupted(); i++) {
+                AGENT.rig("acme-1").syscall(300, 0);
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        try {
+            String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
+                    .contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(Map.of("vm", "acme-1", "kind", "TRACE", "targetPid", 300, "method", "M5",
+                            "maxDurationSeconds", 2))
+                    .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody().get("id");
+            List<Map<String, Object>> events = web.get().uri("/api/v1/sessions/" + id + "/events")
+                    .header("Authorization", "Bearer " + operator()).accept(MediaType.APPLICATION_NDJSON)
+                    .exchange().expectStatus().isOk()
+                    .returnResult(MAP).getResponseBody().collectList().block(Duration.ofSeconds(30));
+            assertThat(events).as(events.toString()).extracting(e -> e.get("type"))
+                    .containsSubsequence("state", "trace", "syscall", "state");
+            assertThat(events.getLast().toString()).contains("ENDED", "max duration of 2 s");
+            assertThat(events.stream().filter(e -> "syscall".equals(e.get("type"))).count()).isGreaterThan(5);
+        } finally {
+            AGENT.traceStart(Duration.ZERO);
+            writer.interrupt();
+            writer.join();
+        }
+    }
+
+    @Test
     void sseCarriesIdsAndResumesAfterLastEventId() throws IOException {
         String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
                 .contentType(MediaType.APPLICATION_JSON)

@@ -35,8 +35,11 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -61,10 +64,24 @@ class AgentSessionsTest {
     private Server server;
     private ManagedChannel channel;
 
+    /** Holds traces' starts while set (an engine whose start is slow: a cold walk in a loaded dom0). */
+    private volatile CountDownLatch traceStart;
+    private final CountDownLatch traceStarting = new CountDownLatch(1);
+
     /** The engine seam: traces on the rig; process lists that fail once, then succeed, until the VM "goes". */
     private final AgentSessions.Engine engine = new SessionEngine() {
         @Override
         public TraceSession trace(String vm, TraceRequest request) {
+            CountDownLatch gate = traceStart;
+            if (gate != null) {
+                traceStarting.countDown();
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(e);
+                }
+            }
             return rig.open(request);
         }
 
@@ -202,6 +219,25 @@ class AgentSessionsTest {
         await("its end", () -> has(got, SessionMessage.BodyCase.ENDED));
         assertThat(got.getLast().getEnded().getReason()).isEqualTo(EndReason.ORPHANED);
         await("nothing armed", () -> rig.producer().mode() == 0);
+    }
+
+    @Test
+    void aSessionClosedWhileItStartsEndsOnceStartedInsteadOfRunningOrphaned() throws Exception {
+        traceStart = new CountDownLatch(1);
+        CompletableFuture<SessionInfo> opened = CompletableFuture.supplyAsync(() -> sessions.open(trace("s4", 300)));
+        assertThat(traceStarting.await(10, TimeUnit.SECONDS)).isTrue();
+
+        // the control plane gave up waiting (its session's time ran out) and closes what it opened
+        assertThat(sessions.close("s4").getId()).isEqualTo("s4");
+        traceStart.countDown();
+        assertThat(opened.get(10, TimeUnit.SECONDS).getPid()).isEqualTo(300);
+
+        await("ended", () -> sessions.active() == 0);
+        List<SessionMessage> got = subscribe("s4", 0);
+        await("its end", () -> has(got, SessionMessage.BodyCase.ENDED));
+        assertThat(got.getLast().getEnded().getReason()).isEqualTo(EndReason.CLOSED);
+        await("nothing armed", () -> rig.producer().mode() == 0);
+        assertThatThrownBy(() -> sessions.close("s5")).isInstanceOf(NoSuchSessionException.class);
     }
 
     @Test

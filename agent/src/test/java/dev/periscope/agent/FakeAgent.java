@@ -38,6 +38,7 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -66,6 +67,7 @@ public final class FakeAgent implements AutoCloseable {
     private final List<ListProcessesRequest> calls = new CopyOnWriteArrayList<>();
     private volatile List<Domain> domains = List.of();
     private volatile boolean silent;
+    private volatile Duration traceStart = Duration.ZERO;
     private final Map<String, SyntheticTraceRig> rigs = new ConcurrentHashMap<>();
     private final Scheduler engineCalls = Schedulers.newBoundedElastic(4, 256, "fake-agent-engine");
     private final Scheduler dispatch = Schedulers.newParallel("fake-agent-dispatch", 2);
@@ -176,6 +178,11 @@ public final class FakeAgent implements AutoCloseable {
         return com.google.protobuf.Duration.newBuilder().setNanos((int) (ms * 1_000_000)).build();
     }
 
+    /** How long a trace takes to start from now on (a real agent's first trace on a slow host: seconds). */
+    public void traceStart(Duration startTime) {
+        traceStart = startTime;
+    }
+
     /** Stops (or resumes) sending anything on its VM watches, as a hung or cut-off agent would. */
     public void silent(boolean silent) {
         this.silent = silent;
@@ -268,6 +275,12 @@ public final class FakeAgent implements AutoCloseable {
     private final class Engine extends SessionEngine {
         @Override
         public TraceSession trace(String vm, TraceRequest request) {
+            try {
+                Thread.sleep(traceStart);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while starting a trace", e);
+            }
             return rig(vm).open(request);
         }
 

@@ -22,6 +22,7 @@ import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -95,20 +96,39 @@ class SessionRunner {
 
     /**
      * Runs {@code s} on its agent until the session there ends (its target exited, its VM went away, it was closed,
-     * its {@code maxEvents} were delivered) or the agent is lost. Cancelling leaves the agent's session running: a
-     * replica that resumes it (this one after a restart, or another) finds it again.
+     * its {@code maxEvents} were delivered), the agent is lost, or {@code remaining} has passed since the agent
+     * started it (then it is closed there). The time counts from the agent's answer, not from the open: a first
+     * trace on a slow host may take seconds to start (a cold walk and the hypervisor monitor set up in a loaded
+     * dom0), and a session whose time ran out before its start would end having traced nothing while the agent's
+     * start went on; the open itself is bounded by the agent call timeout. Cancelling leaves the agent's session
+     * running: a replica that resumes it (this one after a restart, or another) finds it again.
      */
-    Mono<Sessions.Outcome> run(Session s, EventHub hub) {
+    Mono<Sessions.Outcome> run(Session s, EventHub hub, Duration remaining) {
         VmId vm = vm(s);
         return Mono.defer(() -> {
             AgentLink link = agent(vm);
-            return link.open(s.id(), vm.name(), s.lastSeq(), spec(s), actor(s)).flatMap(opened -> {
-                if (s.kind() == SessionKind.TRACE) {
-                    hub.publish(new SessionEvent.TraceStarted(opened.pid(), opened.processName(), s.method(),
-                            s.method().description(), s.syscalls(), opened.syscallNames()));
-                }
-                return consume(s, vm, hub, link, link.stream(s.id(), vm.name(), s.method(), s.lastSeq(), actor(s)));
-            });
+            // an open that failed (its deadline passed) may still start on the agent: closed there, not orphaned
+            return link.open(s.id(), vm.name(), s.lastSeq(), spec(s), actor(s))
+                    .onErrorResume(e -> close(s).then(Mono.error(e)))
+                    .flatMap(opened -> {
+                        if (s.kind() == SessionKind.TRACE) {
+                            hub.publish(new SessionEvent.TraceStarted(opened.pid(), opened.processName(), s.method(),
+                                    s.method().description(), s.syscalls(), opened.syscallNames()));
+                        }
+                        // time up: the agent ends the session and its last events still reach the hub, bounded
+                        Sessions.Outcome maxDuration = new Sessions.Outcome(SessionEnd.MAX_DURATION,
+                                "max duration of " + s.maxDurationSeconds() + " s reached");
+                        AtomicBoolean timeIsUp = new AtomicBoolean();
+                        Mono<Sessions.Outcome> consumed = consume(s, vm, hub, link,
+                                link.stream(s.id(), vm.name(), s.method(), s.lastSeq(), actor(s)))
+                                .map(outcome -> timeIsUp.get() ? maxDuration : outcome);
+                        Mono<Sessions.Outcome> timeUp = Mono.delay(remaining)
+                                .doOnNext(t -> timeIsUp.set(true))
+                                .then(close(s))
+                                .then(Mono.delay(Sessions.DRAIN))
+                                .thenReturn(maxDuration);
+                        return Mono.firstWithSignal(consumed, timeUp);
+                    });
         }).onErrorResume(e -> Mono.just(outcome(s, e)));
     }
 

@@ -208,7 +208,7 @@ public class Sessions implements ApplicationRunner {
         return store.started(session.id(), Instant.now())
                 .then(Mono.fromRunnable(() -> {
                     hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, why));
-                    run.runner().update(run(session, hub, remaining)
+                    run.runner().update(runner.run(session, hub, remaining)
                             .flatMap(outcome -> run.stopped().get() ? Mono.<Void>empty()
                                     : finish(session.id(), outcome, "periscope"))
                             .doFinally(signal -> run.drained().tryEmitEmpty())
@@ -217,22 +217,6 @@ public class Sessions implements ApplicationRunner {
                 .then(store.find(session.id()));
     }
 
-    /**
-     * Runs {@code s} until it ends on its agent or its time is up; then its agent ends it and its last events still
-     * reach the hub (bounded by {@link #DRAIN}).
-     */
-    private Mono<Outcome> run(Session s, EventHub hub, Duration remaining) {
-        Outcome maxDuration = new Outcome(SessionEnd.MAX_DURATION, "max duration of " + s.maxDurationSeconds()
-                + " s reached");
-        AtomicBoolean timeUp = new AtomicBoolean();
-        Mono<Outcome> ran = runner.run(s, hub).map(outcome -> timeUp.get() ? maxDuration : outcome);
-        Mono<Outcome> deadline = Mono.delay(remaining)
-                .doOnNext(t -> timeUp.set(true))
-                .then(runner.close(s))
-                .then(Mono.delay(DRAIN))
-                .thenReturn(maxDuration);
-        return Mono.firstWithSignal(ran, deadline);
-    }
 
     /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
     private Mono<Void> finish(String id, Outcome outcome, String actor) {

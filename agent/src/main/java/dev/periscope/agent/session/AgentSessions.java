@@ -14,6 +14,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -65,6 +66,10 @@ public final class AgentSessions implements AutoCloseable {
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     private final Map<String, Long> endedAt = new ConcurrentHashMap<>();
     private final Map<String, Object> opening = new ConcurrentHashMap<>();
+    /** Ids whose open is under way. */
+    private final Set<String> starting = ConcurrentHashMap.newKeySet();
+    /** Ids closed while their open was under way: the open ends the run it started at once. */
+    private final Set<String> closedWhileOpening = ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("agent-session-sweeper").factory());
 
@@ -77,11 +82,33 @@ public final class AgentSessions implements AutoCloseable {
         sweeper.scheduleWithFixedDelay(this::sweep, period, period, TimeUnit.MILLISECONDS);
     }
 
-    /** Opens (or finds, or restarts) a session. Blocks for a trace's start (a process-list walk). */
+    /**
+     * Opens (or finds, or restarts) a session. Blocks for a trace's start (a process-list walk). A close that
+     * arrives while the run starts (the control plane gave up waiting for this open) ends the run as soon as it
+     * has started: a session nobody will stream never keeps trapping in the guest until the orphan timeout.
+     */
     public SessionInfo open(OpenSessionRequest spec) {
         if (spec.getId().isBlank() || spec.getVm().isBlank() || spec.getKindCase() == OpenSessionRequest.KindCase.KIND_NOT_SET) {
             throw new IllegalArgumentException("a session needs an id, a VM and a kind (trace or process lists)");
         }
+        SessionInfo info;
+        starting.add(spec.getId());
+        try {
+            info = openOrFind(spec);
+        } catch (RuntimeException e) {
+            closedWhileOpening.remove(spec.getId());
+            throw e;
+        } finally {
+            starting.remove(spec.getId());
+        }
+        if (closedWhileOpening.remove(spec.getId())) {
+            log.info("session {} on {} was closed while it started: ending it", spec.getId(), spec.getVm());
+            return close(spec.getId());
+        }
+        return info;
+    }
+
+    private SessionInfo openOrFind(OpenSessionRequest spec) {
         // one open at a time per id (a trace's start blocks for a walk; other ids go on meanwhile)
         synchronized (opening.computeIfAbsent(spec.getId(), k -> new Object())) {
             AgentSession existing = sessions.get(spec.getId());
@@ -142,8 +169,18 @@ public final class AgentSessions implements AutoCloseable {
         get(id).subscribe(afterSeq, out);
     }
 
-    /** Ends a session; its end follows on its stream. */
+    /**
+     * Ends a session; its end follows on its stream. A session whose open is under way (a first start, or a start
+     * again) is ended once it has started (its open answers that it ended) and this answers with its id alone.
+     */
     public SessionInfo close(String id) {
+        if (starting.contains(id)) {
+            closedWhileOpening.add(id);
+            if (starting.contains(id)) { // the open looks for the mark after it is no longer under way
+                return SessionInfo.newBuilder().setId(id).build();
+            }
+            closedWhileOpening.remove(id); // the open ended meanwhile: closed here (at most twice, which is harmless)
+        }
         AgentSession s = get(id);
         s.run().stop(SessionEnded.newBuilder().setReason(EndReason.CLOSED).build());
         return s.info();
