@@ -48,6 +48,8 @@ import org.slf4j.LoggerFactory;
 public final class TraceHub {
 
     private static final Logger log = LoggerFactory.getLogger(TraceHub.class);
+    /** Records handled per poll at most. */
+    private static final int POLL_BATCH = 4096;
     private static final long PERIODIC_REFRESH_NS = 1_000_000_000L;
     /** Spin this long after the last record before parking: while vCPUs wait for us, or not. */
     private static final long SPIN_SYNC_NS = 500_000L;
@@ -79,7 +81,8 @@ public final class TraceHub {
     // ring-thread state
     private long lastPeriodicNs;
     private boolean refreshSoon;
-    private boolean listChanged;
+    private long polls;
+    private long listChangedAtPoll; // 0: no process list since the ring was last read to its end
     private long lastEventNs;
     // counters read by other threads (single writer: the ring thread)
     private volatile long cr3Records;
@@ -266,11 +269,14 @@ public final class TraceHub {
                     }
                     continue;
                 }
-                int n = channel == null ? 0 : channel.poll(this::onRecord, 4096);
+                long poll = ++polls;
+                int n = channel == null ? 0 : channel.poll(this::onRecord, POLL_BATCH);
                 long now = System.nanoTime();
                 if (n > 0) {
                     lastEventNs = now;
-                } else if (listChanged) {
+                }
+                // a poll begun after the list changed that did not fill its batch read all that was written before
+                if (listChangedAtPoll > 0 && poll > listChangedAtPoll && n < POLL_BATCH) {
                     drained();
                 }
                 if (refreshSoon || now - lastPeriodicNs > PERIODIC_REFRESH_NS) {
@@ -381,7 +387,7 @@ public final class TraceHub {
      * calls are given up, and a session whose target exited ends, once the ring has been read empty.
      */
     private void followAll() {
-        listChanged = true;
+        listChangedAtPoll = Math.max(1, polls);
         for (TraceSession s : sessions) {
             if (!s.follow(processes, true) && !targetExited.contains(s)) {
                 targetExited.add(s);
@@ -390,9 +396,9 @@ public final class TraceHub {
         reconfigure();
     }
 
-    /** The ring was read empty after a new process list: every record written before it has been handled. */
+    /** The ring was read to its end after a new process list: every record written before it has been handled. */
     private void drained() {
-        listChanged = false;
+        listChangedAtPoll = 0;
         // calls of processes that exited will not return: shown before their sessions hear of the exit
         unfinished(pairing.abandonIf(p -> processes.byPid(p.entry().pid()) == null), null);
         for (TraceSession s : sessions) {

@@ -160,7 +160,7 @@ public final class TraceSession implements AutoCloseable {
     }
 
     /**
-     * The ring was read empty: whatever the processes that left did before the last process list has arrived, so
+     * The ring was read to its end: whatever the processes that left did before the last process list has arrived, so
      * their exits are told now.
      */
     void ringDrained() {
