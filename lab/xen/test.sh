@@ -265,8 +265,16 @@ compare_to_ps() { # NAME OUTPUT: an engine's process table (XenProcesses) agains
     max_engine=$(cut -f1 "$tsv" | sort -n | tail -n 1)
     only_ps=$(join -t $'\t' -v2 <(sort -k1,1 "$tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
     only_engine=$(join -t $'\t' -v1 <(sort -k1,1 "$tsv") <(sort -k1,1 "$out_dir/ps.tsv") | sort -n)
-    names=$(join -t $'\t' <(sort -k1,1 "$tsv") <(sort -k1,1 "$out_dir/ps.tsv") |
-        awk -F'\t' '{e=$2; sub(/\]$/,"",e); if (index($3, e) != 1) print}')
+    # the engine's name starts what ps shows (argv, or a kernel thread's [name]); ps cuts a kernel thread's name at
+    # 15 characters, and a kernel worker's current workqueue may change between the two readings
+    names=$(join -t $'\t' <(sort -k1,1 "$tsv") <(sort -k1,1 "$out_dir/ps.tsv") | awk -F'\t' '
+        function bare(s) { sub(/\]$/, "", s); return s }
+        function worker(s) { sub(/-.*/, "", s); return s }
+        { e = bare($2); p = bare($3) }
+        index($3, e) == 1 { next }
+        p ~ /^\[/ && index(e, p) == 1 { next }
+        p ~ /^\[kworker\// && worker(e) == worker(p) { next }
+        { print }')
     echo "$name: $n_engine processes, ps $n_ps"
     echo "only in the $name list (exited before ps ran):"; printf '%s\n' "${only_engine:-  none}"
     echo "only in ps:"; printf '%s\n' "${only_ps:-  none}"
