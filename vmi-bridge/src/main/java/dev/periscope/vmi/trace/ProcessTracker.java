@@ -29,9 +29,16 @@ final class ProcessTracker {
     /** Processes one session follows at most (the target and its descendants). */
     static final int MAX_FAMILY = 4096;
 
-    /** The processes a session traces now and their address spaces. */
-    record Family(Set<Integer> pids, Set<Long> dtbs) {
-        static final Family NONE = new Family(Set.of(), Set.of());
+    /**
+     * The processes a session traces now, and by address space (masked DTB) the lowest pid of theirs that runs in it
+     * (a vfork child shares its parent's).
+     */
+    record Family(Set<Integer> pids, Map<Long, GuestProcess> members) {
+        static final Family NONE = new Family(Set.of(), Map.of());
+
+        Set<Long> dtbs() {
+            return members.keySet();
+        }
     }
 
     private final Supplier<List<GuestProcess>> walk;
@@ -163,14 +170,14 @@ final class ProcessTracker {
                 }
             }
         }
-        Set<Long> dtbs = new HashSet<>();
+        Map<Long, GuestProcess> members = new HashMap<>();
         for (int pid : pids) {
             GuestProcess p = byPid.get(pid);
             if (!p.kernelThread() && p.cr3() != 0) {
-                dtbs.add(p.cr3() & DTB_MASK);
+                members.putIfAbsent(p.cr3() & DTB_MASK, p);
             }
         }
-        return new Family(Set.copyOf(pids), Set.copyOf(dtbs));
+        return new Family(Set.copyOf(pids), Map.copyOf(members));
     }
 
     /** Process-list walks so far (any thread). */

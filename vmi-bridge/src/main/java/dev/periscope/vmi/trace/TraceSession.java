@@ -195,20 +195,13 @@ public final class TraceSession implements AutoCloseable {
                 }
             }
         }
-        Map<Long, GuestProcess> nextMembers = new HashMap<>();
-        for (int p : next.pids()) {
-            GuestProcess gp = processes.byPid(p);
-            if (!gp.kernelThread() && gp.cr3() != 0) {
-                nextMembers.putIfAbsent(gp.cr3() & ProcessTracker.DTB_MASK, gp);
-            }
-        }
         members.forEach((dtb, gp) -> {
             if (!next.dtbs().contains(dtb)) {
                 leaving.put(dtb, gp);
             }
         });
         leaving.keySet().removeAll(next.dtbs());
-        members = nextMembers;
+        members = next.members();
         pids = next.pids();
         dtbs = next.dtbs();
         return pids.contains(pid);
