@@ -142,7 +142,8 @@ static void test_sync_timeout_and_answer(void)
     uint64_t t0 = periscope_now_ns();
     CHECK(periscope_wait_response(&p, h->lanes[0].next_seq, 2000000) == 0);
     uint64_t waited = periscope_now_ns() - t0;
-    CHECK(waited >= 2000000 && waited < 200000000);
+    /* at least the timeout, and not unbounded: a loaded host may keep the thread off a core for a while */
+    CHECK(waited >= 2000000 && waited < 10000000000ull);
     CHECK(h->lanes[0].sync_timeouts == 1 && h->lanes[0].vcpu_wait_ns >= 2000000);
     collected c = {0};
     periscope_consume(h, 0, 64, collect, &c); /* answers the stale record */

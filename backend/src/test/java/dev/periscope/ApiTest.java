@@ -244,11 +244,23 @@ class ApiTest {
                     .containsSubsequence("state", "trace", "syscall", "state");
             assertThat(events.getLast().toString()).contains("ENDED", "max duration of 2 s");
             assertThat(events.stream().filter(e -> "syscall".equals(e.get("type"))).count()).isGreaterThan(5);
+            // the end its runner saw is audited like a stop (the record follows the final event)
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!audited("SESSION_ENDED").contains(id)) {
+                assertThat(System.nanoTime()).as("SESSION_ENDED audited for " + id).isLessThan(deadline);
+                Thread.sleep(100);
+            }
         } finally {
             AGENT.traceStart(Duration.ZERO);
             writer.interrupt();
             writer.join();
         }
+    }
+
+    /** The operator's view of the newest audit records of {@code action}, as JSON. */
+    private String audited(String action) throws IOException {
+        return web.get().uri("/api/v1/audit?limit=1000&action=" + action).header("Authorization", "Bearer " + operator())
+                .exchange().expectStatus().isOk().expectBody(String.class).returnResult().getResponseBody();
     }
 
     @Test

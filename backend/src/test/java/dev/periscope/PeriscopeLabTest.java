@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.cli.Client;
 import dev.periscope.syscall.SyscallArchive;
+import dev.periscope.system.HangDiagnostics;
 import dev.periscope.vmi.driver.lab.LabVm;
 import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingToken;
@@ -256,9 +257,10 @@ class PeriscopeLabTest {
 
     @Test
     void traceByProcessNameFiltersSyscallsAndEndsWithItsTarget() throws IOException {
-        // A script's comm is its file name: wt-probe, a shell that opens a file and waits for children each second.
-        LabVm.Result started0 = guest.exec("sh", "-c", "printf '#!/bin/sh\\nfor i in 1 2 3 4 5 6; do cat /proc/version "
-                + "> /tmp/wt-probe.out; sleep 1; done\\n' > /tmp/wt-probe && chmod +x /tmp/wt-probe "
+        // A script's comm is its file name: wt-probe, a shell that opens a file and waits for children each second,
+        // for 12 s: starting a trace on a loaded 2-core host has taken 5 s, and the script must outlive that.
+        LabVm.Result started0 = guest.exec("sh", "-c", "printf '#!/bin/sh\\nfor i in 1 2 3 4 5 6 7 8 9 10 11 12; do "
+                + "cat /proc/version > /tmp/wt-probe.out; sleep 1; done\\n' > /tmp/wt-probe && chmod +x /tmp/wt-probe "
                 + "&& (/tmp/wt-probe >/dev/null 2>&1 &)");
         assertThat(started0.exitCode()).as(started0.output()).isZero();
         sleep(500);
@@ -275,7 +277,8 @@ class PeriscopeLabTest {
         List<Map<String, Object>> syscalls = events.stream().filter(e -> "syscall".equals(e.get("type")))
                 .map(PeriscopeLabTest::data).toList();
         Map<String, Object> started = events.stream().filter(e -> "trace".equals(e.get("type")))
-                .map(PeriscopeLabTest::data).findFirst().orElseThrow();
+                .map(PeriscopeLabTest::data).findFirst()
+                .orElseThrow(() -> new AssertionError("the trace did not start; its events: " + events));
         assertThat(started).containsEntry("name", "wt-probe");
         assertThat(syscalls).isNotEmpty().allSatisfy(e -> {
             assertThat(e).containsEntry("pid", started.get("pid"));
@@ -307,7 +310,7 @@ class PeriscopeLabTest {
 
         // A session's lifetime counts from its start, and arming a first trace on a busy 2-core host (profile,
         // process list, plugin flush) can take seconds: leave room for events after that.
-        assertThat(client.execute(List.of("trace", VM, "--pid", Integer.toString(writer), "--seconds", "15",
+        assertThat(traced(client, err, List.of("trace", VM, "--pid", Integer.toString(writer), "--seconds", "15",
                 "--json"))).as(err.toString()).isZero();
         List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
         assertThat(lines).as(err.toString()).isNotEmpty();
@@ -321,11 +324,20 @@ class PeriscopeLabTest {
         assertThat(err.toString()).contains("# tracing pid " + writer, "# session ended: max duration");
 
         out.reset();
-        assertThat(client.execute(List.of("trace", VM, "--pid", Integer.toString(writer), "--seconds", "8",
+        assertThat(traced(client, err, List.of("trace", VM, "--pid", Integer.toString(writer), "--seconds", "8",
                 "--syscalls", "openat"))).as(err.toString()).isZero();
         // strace-like: the entry's time, the pid, the call with its arguments decoded, its result and duration
         assertThat(out.toString()).containsPattern("(?m)^\\d\\d:\\d\\d:\\d\\d\\.\\d{6} " + writer
                 + " openat\\(AT_FDCWD, \"[^\"]+\", O_[A-Z_|]+(, 0\\d+)?\\) = (\\d+|-1 E[A-Z]+ \\(.*\\)) <\\d+\\.\\d{6}>$");
+    }
+
+    /** The CLI's exit; when the session's stream stalled, what every thread of the server was doing then. */
+    private static int traced(Client client, ByteArrayOutputStream err, List<String> args) {
+        int exit = client.execute(args);
+        if (err.toString().contains("stream stalled") || err.toString().contains("did not end within")) {
+            System.err.println("---- the trace's event stream stalled; the threads:\n" + HangDiagnostics.threadDump());
+        }
+        return exit;
     }
 
     /** Prints what each method delivers and costs on the busy guest (never asserts rates). */

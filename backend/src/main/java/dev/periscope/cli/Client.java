@@ -2,6 +2,7 @@ package dev.periscope.cli;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -12,11 +13,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -142,24 +148,67 @@ public final class Client {
                 .POST(publisher));
     }
 
-    /** The lines of a streamed response (NDJSON), read as they arrive; close the stream to stop reading. */
-    Stream<String> lines(String path) {
+    /**
+     * The lines of a streamed response (NDJSON), read as they arrive, until {@code deadline} has passed: then the
+     * connection is cut and reading fails with {@link StreamDeadlineException}. Close the stream to stop reading.
+     */
+    Stream<String> lines(String path, Duration deadline) {
         HttpRequest request = HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + token())
                 .header("Accept", "application/x-ndjson").GET().build();
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        // HTTP/1.1 from the start: the server streams over it, and an h2c upgrade offer gains a stream nothing
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5)).build();
+        AtomicBoolean overdue = new AtomicBoolean();
+        // a server that goes silent must not keep the client waiting for ever: cutting the connection ends the read
+        Thread cutter = Thread.ofVirtual().name("periscope-stream-deadline").start(() -> {
+            try {
+                Thread.sleep(deadline);
+                overdue.set(true);
+                http.shutdownNow();
+            } catch (InterruptedException closed) {
+                // the stream was closed in time
+            }
+        });
+        Runnable release = () -> {
+            cutter.interrupt();
+            http.close();
+        };
         try {
             HttpResponse<Stream<String>> response = http.send(request, HttpResponse.BodyHandlers.ofLines());
             if (response.statusCode() != 200) {
                 String text = response.body().collect(Collectors.joining("\n"));
-                http.close();
+                release.run();
                 throw new ClientFailure("the server answered " + response.statusCode() + ": " + detail(text));
             }
-            return response.body().onClose(http::close);
+            Stream<String> body = response.body();
+            Iterator<String> lines = body.iterator();
+            Iterator<String> bounded = new Iterator<>() {
+                @Override
+                public boolean hasNext() {
+                    try {
+                        return lines.hasNext();
+                    } catch (UncheckedIOException e) {
+                        throw overdue.get() ? new StreamDeadlineException(deadline) : e;
+                    }
+                }
+
+                @Override
+                public String next() {
+                    hasNext();
+                    return lines.next();
+                }
+            };
+            return StreamSupport.stream(Spliterators.spliteratorUnknownSize(bounded, Spliterator.ORDERED), false)
+                    .onClose(body::close)
+                    .onClose(release);
         } catch (IOException e) {
-            http.close();
+            release.run();
+            if (overdue.get()) {
+                throw new StreamDeadlineException(deadline);
+            }
             throw failure(e);
         } catch (InterruptedException e) {
-            http.close();
+            release.run();
             Thread.currentThread().interrupt();
             throw new ClientFailure("interrupted");
         }
@@ -245,9 +294,16 @@ public final class Client {
         return URLEncoder.encode(value, StandardCharsets.UTF_8);
     }
 
-    static final class ClientFailure extends RuntimeException {
+    static class ClientFailure extends RuntimeException {
         ClientFailure(String message) {
             super(message);
+        }
+    }
+
+    /** A stream the server did not end within its deadline; the connection was cut. */
+    static final class StreamDeadlineException extends ClientFailure {
+        StreamDeadlineException(Duration deadline) {
+            super("the server did not end the stream within " + deadline.toSeconds() + " s");
         }
     }
 }

@@ -1,6 +1,9 @@
 package dev.periscope.cli;
 
+import dev.periscope.session.SessionEnd;
 import dev.periscope.session.SessionEvent;
+import dev.periscope.session.SessionState;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalTime;
 import java.time.ZoneId;
@@ -29,11 +32,20 @@ import tools.jackson.databind.node.ObjectNode;
 final class TraceCommand {
 
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSSSSS");
+    /** How long after its max duration a session's stream may go on before the client gives up on the server. */
+    static final Duration END_GRACE = Duration.ofSeconds(60);
 
     private final Client client;
+    private final Duration endGrace;
 
     TraceCommand(Client client) {
+        this(client, END_GRACE);
+    }
+
+    /** With {@code endGrace} instead of {@link #END_GRACE} (tests that need no minute to see a silent server). */
+    TraceCommand(Client client, Duration endGrace) {
         this.client = client;
+        this.endGrace = endGrace;
     }
 
     int run(List<String> args) {
@@ -98,7 +110,11 @@ final class TraceCommand {
         Thread hook = new Thread(stop, "periscope-trace-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         int exit = 1;
-        try (Stream<String> lines = client.lines("/api/v1/sessions/" + Client.encode(id) + "/events")) {
+        // the server ends the session at its max duration and sends its last events within seconds: a stream still
+        // open long after that has a server behind it that lost the session, and waiting on would never end
+        long maxSeconds = session.path("maxDurationSeconds").asLong();
+        Duration deadline = Duration.ofSeconds(maxSeconds).plus(endGrace);
+        try (Stream<String> lines = client.lines("/api/v1/sessions/" + Client.encode(id) + "/events", deadline)) {
             Printer printer = new Printer(json);
             for (var it = lines.iterator(); it.hasNext(); ) {
                 String line = it.next();
@@ -111,6 +127,8 @@ final class TraceCommand {
                     break;
                 }
             }
+        } catch (Client.StreamDeadlineException e) {
+            exit = afterStalledStream(id, maxSeconds);
         } finally {
             stop.run();
             try {
@@ -120,6 +138,24 @@ final class TraceCommand {
             }
         }
         return exit;
+    }
+
+    /**
+     * The stream did not end in time: the session's state as the server has it says how it ended (its last events
+     * did not arrive), or it is stopped (by the caller's finally) and the trace fails.
+     */
+    private int afterStalledStream(String id, long maxSeconds) {
+        JsonNode now = client.get("/api/v1/sessions/" + Client.encode(id));
+        SessionState state = SessionState.valueOf(now.path("state").asString());
+        if (state.isFinal()) {
+            client.err().println("# session " + state.name().toLowerCase(Locale.ROOT) + ": "
+                    + now.path("endReason").asString() + " (its event stream stalled; the state was read over REST)");
+            String end = now.path("end").asString("");
+            return !end.isEmpty() && SessionEnd.valueOf(end).ok() ? 0 : 1;
+        }
+        client.err().println("# session " + id + " did not end within " + endGrace.toSeconds()
+                + " s of its max duration (" + maxSeconds + " s): stopping it");
+        return 1;
     }
 
     /** Prints one event of the stream; returns the exit code when it was the session's final state. */

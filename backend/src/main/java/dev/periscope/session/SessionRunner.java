@@ -119,9 +119,12 @@ class SessionRunner {
                         Sessions.Outcome maxDuration = new Sessions.Outcome(SessionEnd.MAX_DURATION,
                                 "max duration of " + s.maxDurationSeconds() + " s reached");
                         AtomicBoolean timeIsUp = new AtomicBoolean();
+                        // cancelled when the time is up and the agent's end did not arrive: the cancel reaches the
+                        // agent's stream and the database, either of which may block, and the end must not wait on it
                         Mono<Sessions.Outcome> consumed = consume(s, vm, hub, link,
                                 link.stream(s.id(), vm.name(), s.method(), s.lastSeq(), actor(s)))
-                                .map(outcome -> timeIsUp.get() ? maxDuration : outcome);
+                                .map(outcome -> timeIsUp.get() ? maxDuration : outcome)
+                                .cancelOn(Schedulers.boundedElastic());
                         Mono<Sessions.Outcome> timeUp = Mono.delay(remaining)
                                 .doOnNext(t -> timeIsUp.set(true))
                                 .then(close(s))

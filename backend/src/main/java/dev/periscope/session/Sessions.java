@@ -223,20 +223,24 @@ public class Sessions implements ApplicationRunner {
         SessionState state = outcome.end().state();
         return store.finish(id, outcome.end(), outcome.reason(), Instant.now()).flatMap(changed -> {
             Running run = running.remove(id);
-            EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents(), 0);
-            if (run != null) {
-                run.runner().dispose();
+            Mono<Void> audited = Mono.empty();
+            if (changed) {
+                EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents(), 0);
+                hub.publish(new SessionEvent.StateChange(state, outcome.end(), outcome.reason()));
+                hub.complete();
+                synchronized (finished) {
+                    finished.put(id, hub);
+                }
+                audited = store.find(id).flatMap(s -> audit.record(actor, s.tenant(),
+                        state == SessionState.LOST ? "SESSION_LOST" : "SESSION_ENDED", id, "ok", outcome.reason()));
             }
-            if (!changed) {
-                return Mono.empty();
-            }
-            hub.publish(new SessionEvent.StateChange(state, outcome.end(), outcome.reason()));
-            hub.complete();
-            synchronized (finished) {
-                finished.put(id, hub);
-            }
-            return store.find(id).flatMap(s -> audit.record(actor, s.tenant(),
-                    state == SessionState.LOST ? "SESSION_LOST" : "SESSION_ENDED", id, "ok", outcome.reason()));
+            // the runner stops last: when it is the runner that ends its session, this runs on its own subscription,
+            // and disposing that first cut the audit record off (no session that ended by itself was audited)
+            return audited.doFinally(signal -> {
+                if (run != null) {
+                    run.runner().dispose();
+                }
+            });
         });
     }
 
@@ -291,7 +295,12 @@ public class Sessions implements ApplicationRunner {
             if (s.state().isFinal()) {
                 return Flux.just(finalState(s));
             }
+            // the session's state first, as the runner's hub starts with it: a client learns at once that it is
+            // connected (and gets the response's headers) even while every agent message is filtered out
+            SessionEvent now = SessionEvent.of(-1, id, Instant.now(), new SessionEvent.StateChange(s.state(), null,
+                    "streamed from host " + SessionRunner.vm(s).host() + "'s agent by replica " + replica));
             return runner.follow(s, EventHub.seqOf(lastEventId), caller)
+                    .startWith(now)
                     .onErrorResume(e -> Flux.empty())
                     .concatWith(Mono.defer(() -> store.find(id)).filter(f -> f.state().isFinal())
                             .repeatWhenEmpty(20, tries -> tries.delayElements(Duration.ofMillis(250)))

@@ -13,10 +13,13 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -54,6 +57,11 @@ class TraceCommandTest {
     }
 
     private HttpServer server;
+    /** Whether the events stream goes silent after its first event, as a server that lost the session would. */
+    private volatile boolean silent;
+    /** What GET /api/v1/sessions/s1 answers. */
+    private volatile String sessionNow = "{\"id\":\"s1\",\"state\":\"ACTIVE\"}";
+    private final CountDownLatch released = new CountDownLatch(1);
     private final List<String> calls = new CopyOnWriteArrayList<>();
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
     private final ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -71,9 +79,24 @@ class TraceCommandTest {
             if (path.equals("/api/v1/sessions")) {
                 answer = "{\"id\":\"s1\",\"state\":\"ACTIVE\"}".getBytes(StandardCharsets.UTF_8);
                 status = 201;
+            } else if (path.endsWith("/events") && silent) {
+                exchange.getResponseHeaders().add("Content-Type", "application/x-ndjson");
+                exchange.sendResponseHeaders(200, 0);
+                exchange.getResponseBody().write(EVENTS.lines().findFirst().orElseThrow().concat("\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                exchange.getResponseBody().flush();
+                try {
+                    released.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                exchange.close();
+                return;
             } else if (path.endsWith("/events")) {
                 exchange.getResponseHeaders().add("Content-Type", "application/x-ndjson");
                 answer = EVENTS.getBytes(StandardCharsets.UTF_8);
+            } else if (exchange.getRequestMethod().equals("GET")) {
+                answer = sessionNow.getBytes(StandardCharsets.UTF_8);
             } else {
                 answer = "{\"id\":\"s1\",\"state\":\"ENDED\"}".getBytes(StandardCharsets.UTF_8);
             }
@@ -81,11 +104,13 @@ class TraceCommandTest {
             exchange.getResponseBody().write(answer);
             exchange.close();
         });
+        server.setExecutor(Executors.newCachedThreadPool());
         server.start();
     }
 
     @AfterEach
     void stop() {
+        released.countDown();
         server.stop(0);
     }
 
@@ -137,6 +162,30 @@ class TraceCommandTest {
                         + "O_WRONLY\\|O_CREAT\\|O_TRUNC, 0600\\) = -1 ENOENT \\(No such file or directory\\) <0\\.000021>"),
                 l -> assertThat(l).matches("\\d\\d:\\d\\d:02\\.000000 42 wait4\\(-1, NULL, 0, NULL\\) <unfinished \\.\\.\\.>"));
         assertThat(calls.getFirst()).contains("\"targetPid\":42").doesNotContain("targetProcess");
+    }
+
+    @Test
+    void aStreamTheServerDoesNotEndIsCutAfterTheSessionsTimeAndTheSessionStopped() {
+        silent = true;
+        long start = System.nanoTime();
+        int exit = new TraceCommand(client(), Duration.ofSeconds(1)).run(List.of("trace", "acme-1", "--pid", "42"));
+
+        assertThat(exit).isEqualTo(1);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(30));
+        assertThat(err.toString()).contains("# session s1 did not end within 1 s of its max duration (0 s): stopping it");
+        assertThat(calls).last().asString().startsWith("POST /api/v1/sessions/s1/stop");
+    }
+
+    @Test
+    void aSessionThatEndedWhileItsStreamStalledEndsAsTheServerSays() {
+        silent = true;
+        sessionNow = "{\"id\":\"s1\",\"state\":\"ENDED\",\"end\":\"MAX_DURATION\","
+                + "\"endReason\":\"max duration of 2 s reached\"}";
+        int exit = new TraceCommand(client(), Duration.ofSeconds(1)).run(List.of("trace", "acme-1", "--pid", "42"));
+
+        assertThat(exit).as(err.toString()).isZero();
+        assertThat(err.toString()).contains("# session ended: max duration of 2 s reached (its event stream stalled; "
+                + "the state was read over REST)");
     }
 
     @Test

@@ -23,7 +23,8 @@ public class HangDiagnostics implements TestExecutionExceptionHandler {
         throw failure;
     }
 
-    private static String threadDump() {
+    /** What every thread of this JVM is doing, as {@code jcmd Thread.print} shows it. */
+    public static String threadDump() {
         try {
             Process jcmd = new ProcessBuilder(System.getProperty("java.home") + "/bin/jcmd",
                     Long.toString(ProcessHandle.current().pid()), "Thread.print", "-l").redirectErrorStream(true).start();
