@@ -30,7 +30,9 @@
  *               read tail with ACQUIRE (it may then reuse the slots the consumer released).
  *   - consumer: read head with ACQUIRE, read the records [tail, head), then store tail with RELEASE.
  *   - response: the consumer stores response_seq (>= the answered seq) with RELEASE; the waiting vCPU
- *               loads it with ACQUIRE.
+ *               loads it with ACQUIRE. A vCPU whose wait timed out waits again only once the consumer has
+ *               answered something since: a stalled or vanished consumer costs it one timeout, not one per
+ *               event (the records it did not wait for still count in sync_timeouts).
  *   - counters: written by one producer only (its lane's), relaxed stores (no read-modify-write on the
  *               fast path); readers use ACQUIRE or opaque loads and may see slightly stale values.
  *   - control:  a seqlock. The single writer (Java) stores generation+1 (odd), issues a release fence,

@@ -88,6 +88,8 @@ typedef struct periscope_producer {
     uint32_t marker_pending; /* a DROP_MARKER sits in the reserved slots */
     uint64_t cached_tail;
     uint64_t reserved_head;  /* slot index of the record handed out by periscope_reserve */
+    uint32_t stalled;        /* the last wait timed out and the consumer has answered nothing since */
+    uint64_t stalled_at;     /* response_seq when that wait timed out */
 } periscope_producer;
 
 static inline void periscope_producer_init(periscope_producer *p, periscope_ring_header *h, uint32_t lane)
@@ -98,6 +100,8 @@ static inline void periscope_producer_init(periscope_producer *p, periscope_ring
     p->marker_pending = 0;
     p->cached_tail = PR_LOAD_ACQ(&p->lane->tail);
     p->reserved_head = 0;
+    p->stalled = 0;
+    p->stalled_at = 0;
 }
 
 /* Accounting for every event the producer saw, and for those the configuration did not want. */
@@ -169,12 +173,23 @@ static inline void periscope_publish(periscope_producer *p)
 /*
  * Wait (bounded) until the consumer answered seq in the response lane: spin first, then sleep, until
  * timeout_ns. Adds the time waited to vcpu_wait_ns; counts a timeout in sync_timeouts. 1 if answered.
+ * After a timeout the lane does not wait again until the consumer has answered something since: a consumer
+ * that stalls (or died) costs the vCPU one timeout, not one per event; each record it does not wait for is
+ * still counted as a timeout.
  */
 static inline int periscope_wait_response(periscope_producer *p, uint64_t seq, uint64_t timeout_ns)
 {
     periscope_lane *l = p->lane;
-    if (PR_LOAD_ACQ(&l->response_seq) >= seq)
+    uint64_t answered_up_to = PR_LOAD_ACQ(&l->response_seq);
+    if (answered_up_to >= seq)
         return 1;
+    if (p->stalled) {
+        if (answered_up_to == p->stalled_at) {
+            PR_BUMP(&l->sync_timeouts, 1);
+            return 0;
+        }
+        p->stalled = 0;
+    }
     PR_STORE_RLX(&l->sync_waiting_seq, seq);
     uint64_t start = periscope_now_ns();
     uint64_t now = start;
@@ -202,8 +217,11 @@ static inline int periscope_wait_response(periscope_producer *p, uint64_t seq, u
     }
     now = periscope_now_ns();
     PR_BUMP(&l->vcpu_wait_ns, now - start);
-    if (!answered)
+    if (!answered) {
         PR_BUMP(&l->sync_timeouts, 1);
+        p->stalled = 1;
+        p->stalled_at = PR_LOAD_ACQ(&l->response_seq);
+    }
     PR_STORE_RLX(&l->sync_waiting_seq, 0);
     return answered;
 }

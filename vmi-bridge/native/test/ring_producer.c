@@ -6,7 +6,8 @@
  *
  * Record i carries syscall_nr = i, args[k] = i + k, rip = 0x1000 + i. Async: as fast as possible (or paced
  * with --rate); full lanes count drops as the plugin does. --sync: every record waits for the response
- * lane; the round trip (reserve -> answered) is measured. Prints one line of key=value results.
+ * lane; the round trip (reserve -> answered) is measured, and the lane's total vCPU wait (timeouts included)
+ * reported as wait_ns. Prints one line of key=value results.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
     } else if (rtt) {
         printf(" answered=0 timeouts=%" PRIu64, PR_LOAD_RLX(&l->sync_timeouts));
     }
+    if (rtt)
+        printf(" wait_ns=%" PRIu64, PR_LOAD_RLX(&l->vcpu_wait_ns));
     printf("\n");
     return 0;
 }

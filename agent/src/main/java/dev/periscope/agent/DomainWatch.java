@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The host's VMs for every {@code WatchDomains} stream: the engine's drivers are polled on one thread, and the list is
- * sent to each watcher when it changed and at least every heartbeat. A watcher that is not ready (a slow or stalled
+ * sent to each watcher when it changed and at least every heartbeat. Each poll also has the engine let go of VMs that
+ * stopped since it attached them ({@link VmiEngine#releaseStopped()}). A watcher that is not ready (a slow or stalled
  * control plane) is skipped and gets the newest list once it is ready again: nothing queues up.
  */
 final class DomainWatch implements AutoCloseable {
@@ -79,6 +80,9 @@ final class DomainWatch implements AutoCloseable {
                 domains.add(Codec.domain(info, capabilities));
             }
             next = DomainsUpdate.newBuilder().addAllDomains(domains).setHeartbeat(Codec.duration(heartbeat)).build();
+            for (String vm : engine.releaseStopped()) {
+                log.info("{} stopped or restarted: its traces ended and its memory, sockets and ring were let go", vm);
+            }
         } catch (RuntimeException e) { // a platform that fails to list (VmiException) or a driver bug
             log.warn("listing the host's VMs failed: {}", e.toString());
             return; // keep the last list; the heartbeat still tells the control plane this agent lives

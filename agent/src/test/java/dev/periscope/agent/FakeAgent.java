@@ -65,6 +65,7 @@ public final class FakeAgent implements AutoCloseable {
     private final List<StreamObserver<DomainsUpdate>> watchers = new CopyOnWriteArrayList<>();
     private final Map<String, Object> answers = new ConcurrentHashMap<>();
     private final List<ListProcessesRequest> calls = new CopyOnWriteArrayList<>();
+    private final List<String> disarms = new CopyOnWriteArrayList<>();
     private volatile List<Domain> domains = List.of();
     private volatile boolean silent;
     private volatile Duration traceStart = Duration.ZERO;
@@ -183,6 +184,11 @@ public final class FakeAgent implements AutoCloseable {
         traceStart = startTime;
     }
 
+    /** The VMs the control plane asked to disarm, in order. */
+    public List<String> disarms() {
+        return List.copyOf(disarms);
+    }
+
     /** Stops (or resumes) sending anything on its VM watches, as a hung or cut-off agent would. */
     public void silent(boolean silent) {
         this.silent = silent;
@@ -246,7 +252,10 @@ public final class FakeAgent implements AutoCloseable {
 
         @Override
         public void disarm(DisarmRequest request, StreamObserver<DisarmReply> out) {
-            answer(out, () -> DisarmReply.getDefaultInstance());
+            answer(out, () -> {
+                disarms.add(request.getVm());
+                return DisarmReply.getDefaultInstance();
+            });
         }
 
         private <T> void answer(StreamObserver<T> out, Supplier<T> call) {

@@ -24,6 +24,11 @@ public class Overhead {
 
     /** Records samples; never fails the caller. */
     public Mono<Void> sample(String tenant, String vm, String sessionId, Map<String, Double> metrics) {
+        return record(tenant, vm, sessionId, metrics).onErrorResume(e -> Mono.empty());
+    }
+
+    /** Records samples; fails when the database does not take them (a caller that keeps deltas keeps them then). */
+    public Mono<Void> record(String tenant, String vm, String sessionId, Map<String, Double> metrics) {
         var at = Sql.value(Instant.now(), Instant.class);
         return Flux.fromIterable(metrics.entrySet())
                 .concatMap(m -> db.sql("""
@@ -32,8 +37,7 @@ public class Overhead {
                         .bindValues(Map.of("at", at, "t", tenant, "vm", vm, "s", Sql.value(sessionId, String.class),
                                 "m", m.getKey(), "v", m.getValue()))
                         .then())
-                .then()
-                .onErrorResume(e -> Mono.empty());
+                .then();
     }
 
     public Flux<Summary> forVm(String vm) {

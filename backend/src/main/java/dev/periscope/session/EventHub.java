@@ -1,20 +1,17 @@
 package dev.periscope.session;
 
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.List;
-import java.util.Map;
-import reactor.core.publisher.BufferOverflowStrategy;
+import java.util.ArrayDeque;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
 
 /**
  * The events of one session on the replica that runs it: the last {@code replay} events are kept for subscribers that
  * (re)connect; each subscriber reads through its own buffer of {@code buffer} events, and when it falls behind the
- * oldest are dropped and a {@code dropped} marker with their count is delivered before the next event. A drop marker
- * of the agent's that is itself dropped from the buffer is not lost: its count comes with the next event, under its own
- * site. Memory is bounded by {@code replay + buffer} events per subscriber, whatever the subscriber does.
+ * oldest syscalls are dropped and a {@code dropped} marker with their count is delivered right before the first event
+ * after them ({@link StreamBuffer}: never what the session says of itself, its state, notices and the drop markers of
+ * the agent and the engine); a subscriber resuming from before what the hub holds is told how many agent messages it
+ * misses. Memory is bounded by {@code replay + buffer} events per subscriber, whatever the subscriber does.
  *
  * <p>Ids grow monotonically and mean the same on every replica, so a client resumes anywhere with
  * {@code Last-Event-ID}: an agent message's id is its sequence number times {@value #PER_SEQ}, and the events the
@@ -27,6 +24,11 @@ final class EventHub {
 
     private final String session;
     private final Sinks.Many<SessionEvent> sink;
+    private final int replay;
+    /** The ids of the events the replay holds, oldest first. */
+    private final ArrayDeque<Long> kept = new ArrayDeque<>();
+    /** The newest agent message this hub cannot replay: it came before the hub, or the replay let it go. */
+    private long forgottenSeq;
     private long lastSeq;
     private long ownSinceSeq;
 
@@ -34,7 +36,9 @@ final class EventHub {
     EventHub(String session, int replay, long afterSeq) {
         this.session = session;
         this.sink = Sinks.many().replay().limit(replay);
+        this.replay = replay;
         this.lastSeq = afterSeq;
+        this.forgottenSeq = afterSeq;
     }
 
     /** The agent message {@code seq} after which an event id comes ({@code Last-Event-ID} to a resume point). */
@@ -57,7 +61,19 @@ final class EventHub {
         }
         SessionEvent event = SessionEvent.of(id, session, Instant.now(), data);
         sink.emitNext(event, Sinks.EmitFailureHandler.FAIL_FAST);
+        kept.add(id);
+        if (kept.size() > replay) {
+            long gone = kept.poll();
+            if (gone % PER_SEQ == 0) {
+                forgottenSeq = Math.max(forgottenSeq, seqOf(gone));
+            }
+        }
         return event;
+    }
+
+    /** Agent messages after {@code afterId} this hub can no longer give a subscriber resuming from there. */
+    private synchronized long missedAfter(long afterId) {
+        return afterId > 0 ? Math.max(0, forgottenSeq - seqOf(afterId)) : 0;
     }
 
     /** Publishes an event of the control plane's own. */
@@ -69,32 +85,21 @@ final class EventHub {
         sink.tryEmitComplete();
     }
 
-    /** Events after {@code afterId} (0 for all that are kept), through a bounded buffer with drop markers. */
+    /**
+     * Events after {@code afterId} (0 for all that are kept), through the subscriber's own bounded buffer
+     * ({@link StreamBuffer}: it loses the oldest syscalls when it falls behind, counted in a marker, never what the
+     * session says of itself). A resume from before what the hub holds (the replay let it go, or it came before this
+     * replica ran the session) starts with a {@code REPLAY} marker counting the agent messages it misses.
+     */
     Flux<SessionEvent> subscribe(long afterId, int buffer) {
         return Flux.defer(() -> {
-            Map<SessionEvent.DropSite, Long> lost = new EnumMap<>(SessionEvent.DropSite.class);
-            return sink.asFlux()
-                    .filter(event -> event.id() > afterId)
-                    .onBackpressureBuffer(buffer, event -> {
-                        synchronized (lost) {
-                            if (event.data() instanceof SessionEvent.Dropped marker) {
-                                lost.merge(marker.where(), marker.count(), Long::sum);
-                            } else {
-                                lost.merge(SessionEvent.DropSite.STREAM, 1L, Long::sum);
-                            }
-                        }
-                    }, BufferOverflowStrategy.DROP_OLDEST)
-                    // No prefetch: an event leaves the buffer only once the one before it is delivered, so the markers
-                    // before it count what was lost before it, not after.
-                    .concatMap(event -> {
-                        List<SessionEvent> markers = new ArrayList<>();
-                        synchronized (lost) {
-                            lost.forEach((site, count) -> markers.add(SessionEvent.dropped(session, count, site)));
-                            lost.clear();
-                        }
-                        return markers.isEmpty() ? Flux.just(event) : Flux.concat(Flux.fromIterable(markers),
-                                Flux.just(event));
-                    }, 0);
+            long missed = missedAfter(afterId);
+            Flux<SessionEvent> events = sink.asFlux().filter(event -> event.id() > afterId);
+            if (missed > 0) {
+                events = Flux.concat(Flux.just(SessionEvent.dropped(session, missed, SessionEvent.DropSite.REPLAY)),
+                        events);
+            }
+            return StreamBuffer.over(events, session, buffer);
         });
     }
 }

@@ -164,7 +164,10 @@ public record SessionEvent(long id, String session, Type type, Instant at, Paylo
         SESSION_BUFFER,
         /** The agent's buffer for this server was full: the server read the agent's stream too slowly. */
         AGENT_STREAM,
-        /** A resumed stream began after events the agent no longer keeps. */
+        /**
+         * A resumed stream began after what is no longer kept (by the agent, or by the control plane's replay): the
+         * count is of the agent's messages, its overhead samples among them.
+         */
         REPLAY,
         /** This subscriber read its stream too slowly: the oldest events in its buffer were dropped. */
         STREAM

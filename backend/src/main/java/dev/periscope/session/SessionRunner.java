@@ -11,6 +11,7 @@ import dev.periscope.fleet.VmId;
 import dev.periscope.overhead.Overhead;
 import dev.periscope.process.ProcessListView;
 import dev.periscope.process.ProcessReader;
+import dev.periscope.syscall.ArchiveFullException;
 import dev.periscope.syscall.SyscallArchive;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vmi.VmGoneException;
@@ -22,11 +23,13 @@ import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
@@ -39,8 +42,8 @@ import reactor.core.scheduler.Schedulers;
  * agent starts it anew numbering on), follows its stream and turns each message into the session's events, archives
  * syscalls, records overhead samples and progress, and says how the session ended. A replica that does not run a
  * session still streams it to its clients straight from the agent ({@link #follow}). Nothing here blocks: messages
- * come through gRPC's flow control, the archive has a bounded buffer of its own (a slow database costs archive rows,
- * counted in the {@code archive_dropped} sample, never the live stream).
+ * come through gRPC's flow control, the archive has a bounded buffer of its own (a slow, unavailable or full database
+ * costs archive rows, counted in the {@code archive_dropped} sample and said in the stream, never the live stream).
  */
 @Component
 class SessionRunner {
@@ -50,6 +53,12 @@ class SessionRunner {
     static final int ARCHIVE_BUFFER = 8192;
     static final int ARCHIVE_BATCH = 512;
     static final int SAMPLE_BACKLOG = 60;
+    /**
+     * How long an archive batch, a progress or an overhead write may take: one that hangs on a connection the
+     * database dropped (a restart) would otherwise hold up every later one of the session for good (a batch given up
+     * is counted as not archived).
+     */
+    static final Duration WRITE_TIMEOUT = Duration.ofSeconds(5);
 
     private final Agents agents;
     private final Fleet fleet;
@@ -153,6 +162,7 @@ class SessionRunner {
         AtomicLong archiveDropped = new AtomicLong();
         AtomicReference<AgentMessage.Ended> ended = new AtomicReference<>();
         Sampler sampler = new Sampler(s, archiveDropped);
+        ArchiveState archiveState = new ArchiveState(s, hub);
         Flux<SyscallArchive.SyscallRecord> toArchive = messages
                 .publishOn(Schedulers.parallel(), HAND_OVER)
                 .concatMap(m -> {
@@ -187,20 +197,26 @@ class SessionRunner {
                         default -> payload(m.body()).ifPresent(p -> hub.publish(m.seq(), p));
                     }
                     return Mono.empty();
-                });
+                })
+                // what the session delivered, stored as soon as its last message is handled: the archive's last
+                // batches may still wait on a database that is away
+                .concatWith(Mono.defer(() -> store.progress(s.id(), delivered.get(), lastSeq.get()))
+                        .timeout(WRITE_TIMEOUT).onErrorResume(e -> Mono.empty()).then(Mono.empty()));
         Mono<Void> archived = toArchive
                 .onBackpressureBuffer(ARCHIVE_BUFFER, lost -> archiveDropped.incrementAndGet(),
                         BufferOverflowStrategy.DROP_OLDEST)
                 .bufferTimeout(ARCHIVE_BATCH, Duration.ofMillis(250))
-                .concatMap(batch -> archive.append(batch).onErrorResume(e -> {
-                    archiveDropped.addAndGet(batch.size());
-                    log.warn("session {}: {} syscall records not archived: {}", s.id(), batch.size(), e.toString());
-                    return Mono.empty();
-                }), 1)
+                .concatMap(batch -> archive.append(batch).timeout(WRITE_TIMEOUT).doOnSuccess(v -> archiveState.written())
+                        .onErrorResume(e -> {
+                            archiveDropped.addAndGet(batch.size());
+                            archiveState.failed(batch.size(), e);
+                            return Mono.empty();
+                        }), 1)
                 .then();
         Mono<Void> progress = Flux.interval(Duration.ofSeconds(1))
                 .onBackpressureDrop()
-                .concatMap(t -> store.progress(s.id(), delivered.get(), lastSeq.get()).onErrorResume(e -> Mono.empty()))
+                .concatMap(t -> store.progress(s.id(), delivered.get(), lastSeq.get()).timeout(WRITE_TIMEOUT)
+                        .onErrorResume(e -> Mono.empty()))
                 .then();
         return Mono.firstWithSignal(archived, progress)
                 .doFinally(signal -> sampler.close())
@@ -289,43 +305,113 @@ class SessionRunner {
     }
 
     /**
+     * Whether a session's archive writes fail: said once in the session's stream (a notice) and the log when they
+     * start failing and when they work again, with how many records were not archived meanwhile.
+     */
+    private static final class ArchiveState {
+        private final Session s;
+        private final EventHub hub;
+        private boolean failing;
+        private long notArchived;
+
+        ArchiveState(Session s, EventHub hub) {
+            this.s = s;
+            this.hub = hub;
+        }
+
+        synchronized void failed(int records, Throwable e) {
+            notArchived += records;
+            if (!failing) {
+                failing = true;
+                String why = switch (e) {
+                    case ArchiveFullException full -> full.getMessage();
+                    case DataAccessResourceFailureException unavailable -> "the database is unavailable";
+                    case TimeoutException slow -> "a write took longer than " + WRITE_TIMEOUT.toSeconds() + " s";
+                    default -> e.toString();
+                };
+                log.warn("session {}: the archive is failing ({}): syscall records are not archived", s.id(), why);
+                hub.publish(new SessionEvent.Notice("the archive is failing (" + why + "): syscall records are not "
+                        + "archived until it works again, each counted (archive_dropped)"));
+            }
+        }
+
+        synchronized void written() {
+            if (failing) {
+                failing = false;
+                log.info("session {}: the archive works again; {} syscall records were not archived", s.id(),
+                        notArchived);
+                hub.publish(new SessionEvent.Notice("the archive works again; " + notArchived
+                        + " syscall records were not archived"));
+                notArchived = 0;
+            }
+        }
+    }
+
+    /**
      * The agent's overhead samples (counted since the session started) as rows: counters as deltas since the previous
-     * sample, so that a VM's totals add up over sessions and its maximum is the busiest second, with the slowdown
-     * estimate and the delivery rate as gauges. Rows are written in order beside the live stream, never in its way: a
-     * database slower than one sample a second for a minute costs samples (logged), not events.
+     * sample stored, so that a VM's totals add up over sessions and its maximum is the busiest second, with the
+     * slowdown estimate and the delivery rate as gauges. Rows are written in order beside the live stream, never in
+     * its way: a database slower than one sample a second for a minute costs samples (logged), not events, and what a
+     * sample left out or not taken by the database counted is carried by the next row stored. The fleet's metrics
+     * count every sample as it comes.
      */
     private final class Sampler implements AutoCloseable {
         private final Session s;
         private final AtomicLong archiveDropped;
-        private final AtomicReference<Map<String, Double>> previous = new AtomicReference<>(Map.of());
+        private final AtomicReference<Map<String, Double>> offered = new AtomicReference<>(Map.of());
+        private final AtomicReference<Map<String, Double>> stored = new AtomicReference<>(Map.of());
+        private final AtomicReference<Offered> last = new AtomicReference<>();
         private final long startDelivered;
-        private final Sinks.Many<Map<String, Double>> rows = Sinks.many().unicast()
+        private final Sinks.Many<Reading> rows = Sinks.many().unicast()
                 .onBackpressureBuffer(new ArrayBlockingQueue<>(SAMPLE_BACKLOG));
+
+        private record Offered(OverheadSnapshot sample, long delivered) {
+        }
+
+        /** A sample's counters since the session started and its gauges. */
+        private record Reading(Map<String, Double> counters, Map<String, Double> gauges) {
+            Map<String, Double> since(Map<String, Double> before) {
+                Map<String, Double> row = new LinkedHashMap<>();
+                counters.forEach((k, v) -> row.put(k, v - before.getOrDefault(k, 0.0)));
+                row.putAll(gauges);
+                return row;
+            }
+        }
 
         Sampler(Session s, AtomicLong archiveDropped) {
             this.s = s;
             this.archiveDropped = archiveDropped;
             this.startDelivered = s.eventsDelivered();
             rows.asFlux()
-                    .concatMap(row -> overhead.sample(s.tenant(), s.vm(), s.id(), row).onErrorResume(e -> {
-                        log.warn("session {}: an overhead sample was not recorded: {}", s.id(), e.toString());
-                        return Mono.empty();
-                    }))
+                    .concatMap(reading -> overhead.record(s.tenant(), s.vm(), s.id(), reading.since(stored.get()))
+                            .timeout(WRITE_TIMEOUT)
+                            .doOnSuccess(v -> stored.set(reading.counters()))
+                            .onErrorResume(e -> {
+                                log.warn("session {}: an overhead sample was not recorded (the next one carries its "
+                                        + "counts): {}", s.id(), e.toString());
+                                return Mono.empty();
+                            }))
                     .subscribe();
         }
 
         void offer(OverheadSnapshot o, long delivered) {
-            if (rows.tryEmitNext(sample(o, delivered)).isFailure()) {
+            last.set(new Offered(o, delivered));
+            if (rows.tryEmitNext(reading(o, delivered)).isFailure()) {
                 log.warn("session {}: the database is behind; an overhead sample was left out", s.id());
             }
         }
 
+        /** The last sample again, with what the archive dropped since it (its last batches end after it), if any. */
         @Override
         public void close() {
+            Offered o = last.get();
+            if (o != null && archiveDropped.get() > offered.get().getOrDefault("archive_dropped", 0.0)) {
+                offer(o.sample(), o.delivered());
+            }
             rows.tryEmitComplete();
         }
 
-        private Map<String, Double> sample(OverheadSnapshot o, long delivered) {
+        private Reading reading(OverheadSnapshot o, long delivered) {
             Map<String, Double> counters = new LinkedHashMap<>();
             counters.put("seen", (double) o.hypervisorSeen());
             counters.put("filtered", (double) o.hypervisorFiltered());
@@ -339,19 +425,18 @@ class SessionRunner {
             counters.put("exits_paired", (double) o.exitsPaired());
             counters.put("exits_unmatched", (double) o.exitsUnmatched());
             counters.put("exits_lost", (double) o.exitsLost());
-            Map<String, Double> before = previous.getAndSet(Map.copyOf(counters));
-            Map<String, Double> sample = new LinkedHashMap<>();
-            counters.forEach((k, v) -> sample.put(k, v - before.getOrDefault(k, 0.0)));
             double seconds = Math.max(1e-9, o.elapsed().toNanos() / 1e9);
-            sample.put("estimated_slowdown", o.estimatedSlowdown());
-            sample.put("events_per_s", counters.get("delivered") / seconds);
+            Map<String, Double> gauges = Map.of("estimated_slowdown", o.estimatedSlowdown(),
+                    "events_per_s", counters.get("delivered") / seconds);
+            Reading reading = new Reading(Map.copyOf(counters), gauges);
+            Map<String, Double> sample = reading.since(offered.getAndSet(reading.counters()));
             VmId vm = vm(s);
             metrics.events(vm, FleetMetrics.EventKind.SEEN, sample.get("seen"));
             metrics.events(vm, FleetMetrics.EventKind.FILTERED, sample.get("filtered"));
             metrics.events(vm, FleetMetrics.EventKind.DELIVERED, sample.get("delivered"));
             metrics.events(vm, FleetMetrics.EventKind.DROPPED, sample.get("dropped"));
             metrics.vcpuWait(vm, Duration.ofNanos((long) (sample.get("vcpu_wait_us") * 1000)));
-            return sample;
+            return reading;
         }
     }
 

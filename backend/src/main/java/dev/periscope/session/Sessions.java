@@ -8,6 +8,7 @@ import dev.periscope.fleet.Agents;
 import dev.periscope.fleet.FleetProperties;
 import dev.periscope.fleet.VmId;
 import dev.periscope.system.PeriscopeProperties;
+import dev.periscope.system.Sql;
 import dev.periscope.tenant.Tenant;
 import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
@@ -21,6 +22,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -72,6 +74,11 @@ public class Sessions implements ApplicationRunner {
     private final Duration lease;
     private final Instant startedAt = Instant.now();
     private final Map<String, Running> running = new ConcurrentHashMap<>();
+    /**
+     * By host, the VMs whose traces were lost with their agent: an agent killed during a trace leaves the VM's
+     * hypervisor extension trapping, so it is switched off once the agent answers again.
+     */
+    private final Map<String, Set<String>> leftArmed = new ConcurrentHashMap<>();
     private final Map<String, EventHub> finished = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, EventHub> eldest) {
@@ -218,10 +225,15 @@ public class Sessions implements ApplicationRunner {
     }
 
 
-    /** Moves the session to its final state (once), tells its subscribers and completes its stream. */
+    /**
+     * Moves the session to its final state (once), tells its subscribers and completes its stream. A database that is
+     * away delays this until it is back (the session would otherwise stay running here and active there for good).
+     */
     private Mono<Void> finish(String id, Outcome outcome, String actor) {
         SessionState state = outcome.end().state();
-        return store.finish(id, outcome.end(), outcome.reason(), Instant.now()).flatMap(changed -> {
+        Mono<Boolean> stored = store.finish(id, outcome.end(), outcome.reason(), Instant.now())
+                .retryWhen(Sql.untilAvailable());
+        return stored.flatMap(changed -> {
             Running run = running.remove(id);
             Mono<Void> audited = Mono.empty();
             if (changed) {
@@ -383,14 +395,30 @@ public class Sessions implements ApplicationRunner {
         });
     }
 
-    /** An agent became unreachable or was dropped: the sessions on its host end lost, here, at once. */
+    /**
+     * An agent became unreachable or was dropped: the sessions on its host end lost, here, at once; once it answers
+     * again, what its lost traces left armed is switched off (unless a session of the agent runs there).
+     */
     private void agentChanged(AgentLink link) {
-        if (link.state() != AgentLink.State.UNREACHABLE || stopping) {
+        String host = link.host().orElse(null);
+        if (stopping || host == null) {
             return;
         }
-        String host = link.host().orElse(null);
+        if (link.state() == AgentLink.State.CONNECTED) {
+            Set<String> armed = leftArmed.remove(host);
+            if (armed != null) {
+                armed.forEach(vm -> runner.disarm(vm).subscribe());
+            }
+            return;
+        }
+        if (link.state() != AgentLink.State.UNREACHABLE) {
+            return;
+        }
         for (Running run : List.copyOf(running.values())) {
             if (SessionRunner.vm(run.session()).host().equals(host)) {
+                if (run.session().kind() == SessionKind.TRACE) {
+                    leftArmed.computeIfAbsent(host, h -> ConcurrentHashMap.newKeySet()).add(run.session().vm());
+                }
                 finish(run.session().id(), new Outcome(SessionEnd.AGENT_LOST, "the agent of host " + host
                         + " is unreachable: " + link.status().lastError()), "periscope").subscribe();
             }

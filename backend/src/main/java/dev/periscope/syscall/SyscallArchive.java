@@ -6,6 +6,7 @@ import io.r2dbc.spi.Result;
 import io.r2dbc.spi.Statement;
 import java.time.Instant;
 import java.util.List;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.scheduling.annotation.SchedulingConfigurer;
 import org.springframework.scheduling.config.FixedDelayTask;
@@ -17,10 +18,13 @@ import reactor.core.publisher.Mono;
 /**
  * Archives syscall records (the session runner calls {@link #append}: raw argument registers, how the call ended,
  * the decoded strace-like line) and keeps the archive bounded: a retention job deletes records older than
- * {@code periscope.archive.retention} and the oldest beyond {@code periscope.archive.max-rows}.
+ * {@code periscope.archive.retention} and the oldest beyond {@code periscope.archive.max-rows}, and on the embedded
+ * database it never takes the last {@code periscope.archive.disk-reserve} of its disk ({@link ArchiveDisk}).
  */
 @Component
 public class SyscallArchive implements SchedulingConfigurer {
+
+    static final int DELETE_BATCH = 10_000;
 
     /** In the drivers' own placeholder syntax ($n: both H2's and PostgreSQL's R2DBC drivers take it). */
     private static final String INSERT = """
@@ -33,10 +37,12 @@ public class SyscallArchive implements SchedulingConfigurer {
 
     private final DatabaseClient db;
     private final PeriscopeProperties.Archive limits;
+    private final ArchiveDisk disk;
 
-    SyscallArchive(DatabaseClient db, PeriscopeProperties properties) {
+    SyscallArchive(DatabaseClient db, PeriscopeProperties properties, @Value("${spring.r2dbc.url:}") String url) {
         this.db = db;
         this.limits = properties.archive();
+        this.disk = ArchiveDisk.of(url, limits.diskReserve());
     }
 
     /**
@@ -55,12 +61,18 @@ public class SyscallArchive implements SchedulingConfigurer {
 
     /**
      * Appends records in order, as one batch of one statement (parsed once, one round trip per batch rather than per
-     * row: the archive keeps up with a busy trace).
+     * row: the archive keeps up with a busy trace); fails with {@link ArchiveFullException} (writing nothing) while
+     * the embedded database's disk is down to its reserve.
      */
     public Mono<Void> append(List<SyscallRecord> records) {
         if (records.isEmpty()) {
             return Mono.empty();
         }
+        return Mono.defer(() -> disk.full().<Mono<Void>>map(why -> Mono.error(new ArchiveFullException(why)))
+                .orElseGet(() -> insert(records)));
+    }
+
+    private Mono<Void> insert(List<SyscallRecord> records) {
         return db.inConnection(connection -> {
             Statement insert = connection.createStatement(INSERT);
             for (int i = 0; i < records.size(); i++) {
@@ -108,12 +120,25 @@ public class SyscallArchive implements SchedulingConfigurer {
 
     /** Deletes what is past retention or beyond the row limit; returns how many rows went. */
     public Mono<Long> enforceRetention() {
-        Mono<Long> old = db.sql("DELETE FROM syscall_event WHERE occurred_at < :cut")
-                .bind("cut", Sql.utc(Instant.now().minus(limits.retention()))).fetch().rowsUpdated();
+        Mono<Long> old = deleteInBatches("occurred_at < :cut", Sql.utc(Instant.now().minus(limits.retention())));
         Mono<Long> excess = db.sql("SELECT MAX(id) AS top FROM syscall_event").map(row -> Sql.longValue(row, "top")).one()
-                .flatMap(top -> db.sql("DELETE FROM syscall_event WHERE id <= :cut").bind("cut", top - limits.maxRows())
-                        .fetch().rowsUpdated());
-        return old.zipWith(excess.defaultIfEmpty(0L), Long::sum);
+                .flatMap(top -> deleteInBatches("id <= :cut", top - limits.maxRows()));
+        return old.flatMap(n -> excess.defaultIfEmpty(0L).map(m -> n + m));
+    }
+
+    /**
+     * Deletes the rows {@code condition} (over {@code :cut}) selects, at most {@value #DELETE_BATCH} a statement: one
+     * delete of a million rows grows an embedded database's file by more than its disk may hold before it frees any.
+     * Each batch is a range of the key (up to the id of its last row), which both databases delete without a scan
+     * per row.
+     */
+    private Mono<Long> deleteInBatches(String condition, Object cut) {
+        Mono<Long> batch = Mono.defer(() -> db.sql("SELECT MAX(id) AS last FROM (SELECT id FROM syscall_event WHERE "
+                        + condition + " ORDER BY id LIMIT " + DELETE_BATCH + ") batch")
+                .bind("cut", cut).map(row -> Sql.longValue(row, "last")).one()
+                .flatMap(last -> db.sql("DELETE FROM syscall_event WHERE id <= :last AND " + condition)
+                        .bind("last", last).bind("cut", cut).fetch().rowsUpdated()));
+        return batch.expand(n -> n == DELETE_BATCH ? batch : Mono.empty()).reduce(0L, Long::sum);
     }
 
     /** The retention job, every {@code periscope.archive.sweep}, first one sweep after start. */

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.Optional;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -136,13 +137,16 @@ public record PeriscopeProperties(
     }
 
     /**
-     * @param maxRows   syscall records kept at most (the oldest go first)
-     * @param retention syscall records older than this are deleted
-     * @param sweep     how often the retention job runs
+     * @param maxRows     syscall records kept at most (the oldest go first)
+     * @param retention   syscall records older than this are deleted
+     * @param sweep       how often the retention job runs
+     * @param diskReserve free space the archive leaves on the embedded database's disk: below it syscall records are
+     *                    not archived (and counted), so that the archive never fills the disk H2 needs to stay intact
      */
     public record Archive(
             @Min(1) @DefaultValue("1000000") long maxRows,
             @NotNull @DefaultValue("24h") Duration retention,
-            @NotNull @DefaultValue("1m") Duration sweep) {
+            @NotNull @DefaultValue("1m") Duration sweep,
+            @NotNull @DefaultValue("256MB") DataSize diskReserve) {
     }
 }

@@ -1,12 +1,17 @@
 package dev.periscope.system;
 
+import io.r2dbc.spi.R2dbcNonTransientResourceException;
+import io.r2dbc.spi.R2dbcTransientResourceException;
 import io.r2dbc.spi.Readable;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.Map;
+import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.r2dbc.core.Parameter;
+import reactor.util.retry.Retry;
 
 /**
  * Small helpers for hand-written SQL over {@link DatabaseClient}: timestamps travel as UTC
@@ -45,5 +50,16 @@ public final class Sql {
 
     public static OffsetDateTime utc(Instant instant) {
         return instant.atOffset(ZoneOffset.UTC);
+    }
+
+    /**
+     * Retries, every few seconds and for as long as it takes, a write the database could not take because it is away
+     * (restarting, unreachable): for the writes that must happen, such as a session's end, never where a caller waits
+     * for an answer.
+     */
+    public static Retry untilAvailable() {
+        return Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(500)).maxBackoff(Duration.ofSeconds(5))
+                .filter(e -> e instanceof DataAccessResourceFailureException
+                        || e instanceof R2dbcNonTransientResourceException || e instanceof R2dbcTransientResourceException);
     }
 }

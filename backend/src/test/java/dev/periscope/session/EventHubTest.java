@@ -2,7 +2,10 @@ package dev.periscope.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.periscope.vmi.trace.TraceEvent;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.reactivestreams.Subscription;
 import reactor.core.publisher.BaseSubscriber;
@@ -11,13 +14,14 @@ import reactor.test.StepVerifier;
 /** The stream's memory bounds and resumption, with StepVerifier as the (slow) subscriber. */
 class EventHubTest {
 
-    /** A numbered event (any payload does: the hub does not look inside). */
-    private static SessionEvent.Notice note(int i) {
-        return new SessionEvent.Notice(Integer.toString(i));
+    /** A numbered syscall: what a slow subscriber may lose. */
+    private static SessionEvent.Syscall note(int i) {
+        return new SessionEvent.Syscall(Instant.EPOCH, 0, 42, "sh", "read", i, List.of(), TraceEvent.Status.NOT_TRACED,
+                null, null, null, null, Integer.toString(i));
     }
 
     private static String number(SessionEvent e) {
-        return ((SessionEvent.Notice) e.data()).message();
+        return ((SessionEvent.Syscall) e.data()).text();
     }
 
     @Test
@@ -149,6 +153,78 @@ class EventHubTest {
     }
 
     @Test
+    void aMarkerItsBufferDropsKeepsItsCountAndItsSite() {
+        EventHub hub = new EventHub("s6", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 3), 0)
+                .then(() -> {
+                    hub.publish(0, new SessionEvent.Dropped(700, SessionEvent.DropSite.HYPERVISOR_RING));
+                    for (int i = 0; i < 10; i++) {
+                        hub.publish(i + 1, note(i));
+                    }
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        long ring = events.stream().filter(e -> e.data() instanceof SessionEvent.Dropped d
+                && d.where() == SessionEvent.DropSite.HYPERVISOR_RING).mapToLong(e -> ((SessionEvent.Dropped) e.data())
+                .count()).sum();
+        long stream = events.stream().filter(e -> e.data() instanceof SessionEvent.Dropped d
+                && d.where() == SessionEvent.DropSite.STREAM).mapToLong(e -> ((SessionEvent.Dropped) e.data())
+                .count()).sum();
+        long notes = events.stream().filter(e -> e.type() == SessionEvent.Type.SYSCALL).count();
+        assertThat(ring).as("the ring's marker, dropped here, still counts its 700").isEqualTo(700);
+        assertThat(notes + stream).isEqualTo(10);
+    }
+
+    @Test
+    void aSlowSubscriberLosesSyscallsButNeverWhatTheSessionSaysOfItself() {
+        EventHub hub = new EventHub("s7", 1000, 0);
+        var events = new ArrayList<SessionEvent>();
+        StepVerifier.create(hub.subscribe(0, 3), 0)
+                .then(() -> {
+                    hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, "started"));
+                    for (int i = 0; i < 20; i++) {
+                        hub.publish(i + 1, note(i));
+                        if (i == 5) {
+                            hub.publish(new SessionEvent.Notice("the archive is failing"));
+                        }
+                    }
+                    hub.publish(new SessionEvent.StateChange(SessionState.ENDED, SessionEnd.STOPPED, "stopped"));
+                    hub.complete();
+                })
+                .thenRequest(Long.MAX_VALUE)
+                .recordWith(() -> events)
+                .thenConsumeWhile(e -> true)
+                .verifyComplete();
+        assertThat(events).filteredOn(e -> !StreamBuffer.droppable(e) && e.type() != SessionEvent.Type.DROPPED)
+                .extracting(e -> e.type().wireName()).containsExactly("state", "notice", "state");
+        assertThat(events.getLast().type()).isEqualTo(SessionEvent.Type.STATE);
+        long syscalls = events.stream().filter(e -> e.type() == SessionEvent.Type.SYSCALL).count();
+        long lost = events.stream().filter(e -> e.type() == SessionEvent.Type.DROPPED)
+                .mapToLong(e -> ((SessionEvent.Dropped) e.data()).count()).sum();
+        assertThat(syscalls + lost).isEqualTo(20);
+        assertThat(lost).isPositive();
+        // A marker comes after the state and the notice that were waiting before the syscalls it counts.
+        assertThat(events.getFirst().type()).as("nothing was lost before the session's start").isEqualTo(
+                SessionEvent.Type.STATE);
+        long previous = 0;
+        long counted = 0;
+        for (SessionEvent e : events) {
+            if (e.data() instanceof SessionEvent.Dropped d) {
+                counted += d.count();
+            } else if (e.type() == SessionEvent.Type.SYSCALL) {
+                long seq = EventHub.seqOf(e.id());
+                assertThat(seq - previous - 1).as("syscalls lost before %s", seq).isEqualTo(counted);
+                previous = seq;
+                counted = 0;
+            }
+        }
+    }
+
+    @Test
     void idsFollowTheAgentsNumbersWithTheControlPlanesOwnEventsBetween() {
         EventHub hub = new EventHub("s5", 100, 41);
         SessionEvent active = hub.publish(new SessionEvent.StateChange(SessionState.ACTIVE, null, "resumed"));
@@ -176,6 +252,30 @@ class EventHubTest {
                 .assertNext(e -> assertThat(e.id()).isEqualTo(third.id()))
                 .verifyComplete();
         StepVerifier.create(hub.subscribe(0, 16)).expectNextCount(3).verifyComplete();
+    }
+
+    @Test
+    void aResumeFromBeforeWhatTheHubHoldsIsToldWhatItMisses() {
+        EventHub hub = new EventHub("s8", 5, 0);
+        for (int i = 0; i < 20; i++) {
+            hub.publish(i + 1, note(i));
+        }
+        hub.complete();
+        StepVerifier.create(hub.subscribe(3 * EventHub.PER_SEQ, 16))
+                .assertNext(e -> assertThat(e.data()).isEqualTo(new SessionEvent.Dropped(12,
+                        SessionEvent.DropSite.REPLAY)))
+                .expectNextCount(5)
+                .verifyComplete();
+
+        EventHub resumed = new EventHub("s9", 100, 40); // a replica took the session over after message 40
+        resumed.publish(41, note(41));
+        resumed.complete();
+        StepVerifier.create(resumed.subscribe(30 * EventHub.PER_SEQ, 16))
+                .assertNext(e -> assertThat(e.data()).isEqualTo(new SessionEvent.Dropped(10,
+                        SessionEvent.DropSite.REPLAY)))
+                .assertNext(e -> assertThat(number(e)).isEqualTo("41"))
+                .verifyComplete();
+        StepVerifier.create(resumed.subscribe(40 * EventHub.PER_SEQ, 16)).expectNextCount(1).verifyComplete();
     }
 
     @Test

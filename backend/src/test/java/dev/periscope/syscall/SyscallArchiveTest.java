@@ -1,10 +1,12 @@
 package dev.periscope.syscall;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.syscall.SyscallArchive.SyscallRecord;
 import dev.periscope.system.PeriscopeProperties;
 import io.r2dbc.spi.ConnectionFactories;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,23 +15,50 @@ import java.util.UUID;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
 import org.springframework.r2dbc.core.DatabaseClient;
 
-/** The archive on a real database (H2 in memory, migrated by the server's own Flyway scripts). */
+/**
+ * The archive on a real database (H2 in memory, migrated by the server's own Flyway scripts): batches kept in order,
+ * retention bounded and done in batches, and never past the reserve of an embedded database's disk.
+ */
 class SyscallArchiveTest {
 
+    @TempDir
+    Path dir;
+
+    private DatabaseClient db;
     private SyscallArchive archive;
 
     @BeforeEach
     void database() {
         String name = "archive-" + UUID.randomUUID();
         Flyway.configure().dataSource("jdbc:h2:mem:" + name + ";DB_CLOSE_DELAY=-1", "sa", "").load().migrate();
-        DatabaseClient db = DatabaseClient.create(ConnectionFactories.get("r2dbc:h2:mem://sa@/" + name + ";DB_CLOSE_DELAY=-1"));
-        PeriscopeProperties properties = new Binder(new MapConfigurationPropertySource(
-                Map.of("periscope.archive.max-rows", "1500"))).bindOrCreate("periscope", PeriscopeProperties.class);
-        archive = new SyscallArchive(db, properties);
+        db = DatabaseClient.create(ConnectionFactories.get("r2dbc:h2:mem://sa@/" + name + ";DB_CLOSE_DELAY=-1"));
+        archive = archive(1500, "", "0B");
+    }
+
+    /** An archive over this test's database; {@code url} is where it believes the database lives (its disk). */
+    private SyscallArchive archive(long maxRows, String url, String diskReserve) {
+        PeriscopeProperties properties = new Binder(new MapConfigurationPropertySource(Map.of(
+                "periscope.archive.max-rows", Long.toString(maxRows), "periscope.archive.disk-reserve", diskReserve)))
+                .bindOrCreate("periscope", PeriscopeProperties.class);
+        return new SyscallArchive(db, properties, url);
+    }
+
+    private static List<SyscallRecord> records(String session, int from, int n) {
+        List<SyscallRecord> batch = new ArrayList<>();
+        for (int i = from; i < from + n; i++) {
+            batch.add(new SyscallRecord(Instant.now(), "acme", "vm-1@h", session, 0, i, 0, 0, 0, 0, 0, 0, 0, 0,
+                    "NOT_TRACED", null, null, null, "getpid()"));
+        }
+        return batch;
+    }
+
+    private long rows() {
+        return db.sql("SELECT COUNT(*) AS n FROM syscall_event").map(row -> row.get("n", Long.class)).one().block();
     }
 
     @Test
@@ -60,18 +89,35 @@ class SyscallArchiveTest {
 
     @Test
     void retentionKeepsTheNewestRowsWithinTheLimit() {
-        Instant now = Instant.now();
         for (int b = 0; b < 4; b++) {
-            List<SyscallRecord> batch = new ArrayList<>();
-            for (int i = 0; i < 500; i++) {
-                batch.add(new SyscallRecord(now, "acme", "vm-1@h", "s-2", 0, b * 500 + i, 0, 0, 0, 0, 0, 0, 0, 0,
-                        "NOT_TRACED", null, null, null, "getpid()"));
-            }
-            archive.append(batch).block();
+            archive.append(records("s-2", b * 500, 500)).block();
         }
         assertThat(archive.enforceRetention().block()).isEqualTo(500L);
         List<SyscallRecord> kept = archive.recent("s-2", 5000).collectList().block();
         assertThat(kept).hasSize(1500);
         assertThat(kept.getLast().pid()).isEqualTo(500);
+    }
+
+    @Test
+    void retentionDeletesMoreThanOneBatchInBatches() {
+        SyscallArchive small = archive(1000, "", "0B");
+        int total = 2 * SyscallArchive.DELETE_BATCH + 1500;
+        for (int from = 0; from < total; from += 5000) {
+            small.append(records("s-3", from, Math.min(5000, total - from))).block();
+        }
+        assertThat(small.enforceRetention().block()).isEqualTo(2L * SyscallArchive.DELETE_BATCH + 500);
+        assertThat(rows()).isEqualTo(1000);
+        assertThat(small.recent("s-3", 1).blockFirst().pid()).as("the newest are kept").isEqualTo(total - 1);
+    }
+
+    @Test
+    void aDiskDownToItsReserveTakesNoRows() {
+        String h2File = "r2dbc:h2:file:///" + dir.resolve("periscope") + ";DB_CLOSE_DELAY=-1";
+        SyscallArchive full = archive(1000, h2File, "1000TB");
+        assertThatThrownBy(() -> full.append(records("s-4", 0, 3)).block()).isInstanceOf(ArchiveFullException.class)
+                .hasMessageContaining("MiB free");
+        assertThat(rows()).isZero();
+        archive(1000, h2File, "0B").append(records("s-4", 0, 3)).block();
+        assertThat(rows()).isEqualTo(3);
     }
 }

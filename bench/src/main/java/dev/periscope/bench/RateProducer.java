@@ -11,7 +11,7 @@ import java.util.concurrent.locks.LockSupport;
  * without a core spinning for it (a guest's vCPUs do not spin a host core either). A record that finds the ring full
  * is counted and not retried (the hypervisor drops it too).
  */
-final class RateProducer implements AutoCloseable {
+public final class RateProducer implements AutoCloseable {
 
     private static final long PAUSE_NS = 50_000;
 
@@ -21,7 +21,7 @@ final class RateProducer implements AutoCloseable {
     private final Thread thread;
 
     /** Starts writing syscalls of pid {@code pid} of {@code rig} at {@code perSecond}. */
-    RateProducer(SyntheticTraceRig rig, int pid, long perSecond) {
+    public RateProducer(SyntheticTraceRig rig, int pid, long perSecond) {
         long dtb = rig.dtb(pid);
         long[] args = {1, 0, 0, 0, 0, 0};
         this.thread = Thread.ofPlatform().name("ring-producer").start(() -> {
@@ -40,11 +40,11 @@ final class RateProducer implements AutoCloseable {
         });
     }
 
-    long written() {
+    public long written() {
         return written.get();
     }
 
-    long ringFull() {
+    public long ringFull() {
         return ringFull.get();
     }
 

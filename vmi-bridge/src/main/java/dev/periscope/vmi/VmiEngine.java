@@ -20,6 +20,7 @@ import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -79,6 +80,51 @@ public final class VmiEngine implements AutoCloseable {
     public Optional<DomainInfo> domain(String vm) {
         open();
         return driver.domain(vm);
+    }
+
+    /**
+     * Lets go of VMs that stopped or restarted since they were attached: their traces end with
+     * {@link TraceEnd.Reason#VM_GONE} and their mappings, sockets and event ring are released, which would otherwise
+     * be held until the next call for that VM (and a trace of a VM killed without a goodbye would run on over its
+     * last memory). A VM is stopped when its domain says so ({@link Domain#alive()}) or its driver lists it stopped or
+     * booted again; one whose platform does not answer is kept, and one busy with a call is looked at the next time.
+     * Whoever watches the host calls this with every listing (an agent: every second).
+     *
+     * @return the VMs let go of
+     */
+    public List<String> releaseStopped() {
+        open();
+        List<String> released = new ArrayList<>();
+        for (Map.Entry<String, Attachment> e : attached.entrySet()) {
+            String vm = e.getKey();
+            if (!stopped(vm, e.getValue())) {
+                continue;
+            }
+            ReentrantLock lock = locks.computeIfAbsent(vm, k -> new ReentrantLock());
+            if (lock.tryLock()) {
+                try {
+                    if (attached.get(vm) == e.getValue()) {
+                        detach(vm);
+                        released.add(vm);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+        return released;
+    }
+
+    private boolean stopped(String vm, Attachment a) {
+        if (!a.domain.alive()) {
+            return true;
+        }
+        try {
+            return driver.domain(vm).map(info -> !info.running() || !Objects.equals(info.startedAt(), a.startedAt))
+                    .orElse(false);
+        } catch (PlatformUnavailableException e) {
+            return false; // the platform does not answer now: ask again next time
+        }
     }
 
     /** What the VM's platform can do for it; does not attach. */

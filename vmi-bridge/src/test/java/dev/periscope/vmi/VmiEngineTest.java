@@ -50,6 +50,7 @@ class VmiEngineTest {
     static final class FakeDomain implements Domain {
         final DomainInfo info;
         boolean closed;
+        boolean alive = true;
 
         FakeDomain(DomainInfo info) { this.info = info; }
         @Override public DomainInfo info() { return info; }
@@ -60,6 +61,7 @@ class VmiEngineTest {
         @Override public void pause() { throw new PlatformUnavailableException("no"); }
         @Override public void resume() { throw new PlatformUnavailableException("no"); }
         @Override public MemorySnapshot snapshot() { throw new PlatformUnavailableException("no"); }
+        @Override public boolean alive() { return alive; }
         @Override public void close() { closed = true; }
     }
 
@@ -108,6 +110,30 @@ class VmiEngineTest {
             driver.running = false;
             assertThatThrownBy(() -> engine.processes("vm1", AcquisitionMode.LIVE)).isInstanceOf(VmGoneException.class);
             assertThatThrownBy(() -> engine.processes("nope", AcquisitionMode.LIVE)).isInstanceOf(VmGoneException.class);
+        }
+    }
+
+    @Test
+    void releasesVmsThatStoppedWithoutWaitingForACallForThem() {
+        FakeDriver driver = new FakeDriver();
+        try (VmiEngine engine = new VmiEngine(driver)) {
+            readProcesses(engine);
+            assertThat(engine.releaseStopped()).as("a running VM is kept").isEmpty();
+            driver.running = false;
+            assertThat(engine.releaseStopped()).containsExactly("vm1");
+            assertThat(driver.opened.getFirst().closed).isTrue();
+            assertThat(engine.releaseStopped()).isEmpty();
+
+            driver.running = true;
+            readProcesses(engine);
+            driver.opened.getLast().alive = false; // its QEMU died: the driver may not know yet, the domain does
+            assertThat(engine.releaseStopped()).containsExactly("vm1");
+            assertThat(driver.opened.getLast().closed).isTrue();
+
+            readProcesses(engine);
+            driver.startedAt = driver.startedAt.plusSeconds(60); // booted again under the same name
+            assertThat(engine.releaseStopped()).containsExactly("vm1");
+            assertThat(driver.opened.getLast().closed).isTrue();
         }
     }
 

@@ -5,19 +5,24 @@ import dev.periscope.agent.api.Dropped;
 import dev.periscope.agent.api.SessionMessage;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayDeque;
+import java.util.EnumMap;
+import java.util.Map;
 
 /**
  * One subscriber of a session's stream: a bounded queue in front of its gRPC stream, drained while the stream is
  * ready (gRPC's flow control: a subscriber that reads slowly stops being ready). When the queue is full the newest
  * messages are lost, counted, and a {@link DropSite#AGENT_STREAM} marker takes their place before the next message
- * that fits: memory stays bounded and the session's producer never waits for a reader.
+ * that fits: memory stays bounded and the session's producer never waits for a reader. A drop marker that finds the
+ * queue full keeps its count for the next marker of its site, so no loss is ever reported as smaller than it was; an
+ * overhead sample that finds it full is left out without a count (samples are cumulative: the next one says it all).
  */
 final class StreamSubscriber {
 
     private final ServerCallStreamObserver<SessionMessage> out;
     private final int capacity;
     private final ArrayDeque<SessionMessage> queue = new ArrayDeque<>();
-    private long pendingDrops;
+    /** Losses not yet reported, by where they happened. */
+    private final Map<DropSite, Long> pending = new EnumMap<>(DropSite.class);
     private long dropped;
     private boolean finishing;
     private boolean done;
@@ -29,23 +34,33 @@ final class StreamSubscriber {
 
     /**
      * Queues a message (or counts it lost when the queue is full) and sends what the stream can take. The session's
-     * end is never lost: it may exceed the queue by itself and the marker before it.
+     * end is never lost: it may exceed the queue by itself and the markers before it (one per site at most).
      */
     synchronized void offer(SessionMessage m) {
         if (done || finishing) {
             return;
         }
         if (queue.size() >= capacity && !m.hasEnded()) {
-            pendingDrops++;
-            dropped++;
+            if (m.hasOverhead()) {
+                return; // samples are cumulative: the next one carries what this one said, nothing is lost
+            }
+            if (m.hasDropped()) {
+                pending.merge(m.getDropped().getSite(), m.getDropped().getCount(), Long::sum);
+            } else {
+                pending.merge(DropSite.AGENT_STREAM, 1L, Long::sum);
+                dropped++;
+            }
             return;
         }
-        if (pendingDrops > 0) {
-            queue.add(marker(pendingDrops, DropSite.AGENT_STREAM));
-            pendingDrops = 0;
-        }
+        queuePending();
         queue.add(m);
         drain();
+    }
+
+    /** Queues a marker for each site with unreported losses. */
+    private void queuePending() {
+        pending.forEach((site, count) -> queue.add(marker(count, site)));
+        pending.clear();
     }
 
     /** Queues a marker for messages this subscriber will never see (a resume older than the replay buffer). */
@@ -59,9 +74,18 @@ final class StreamSubscriber {
         drain();
     }
 
-    /** Sends while the stream is ready; gRPC calls this again when it becomes ready. */
+    /**
+     * Sends while the stream is ready; gRPC calls this again when it becomes ready. Losses are reported as soon as the
+     * queue has room again, not only before the next message (the end of a burst would otherwise wait for one).
+     */
     synchronized void drain() {
-        while (!done && !queue.isEmpty() && out.isReady()) {
+        while (!done && out.isReady()) {
+            if (!pending.isEmpty() && queue.size() < capacity) {
+                queuePending();
+            }
+            if (queue.isEmpty()) {
+                break;
+            }
             out.onNext(queue.poll());
         }
         if (!done && finishing && queue.isEmpty()) {

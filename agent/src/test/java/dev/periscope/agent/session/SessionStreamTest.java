@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.agent.api.AgentGrpc;
 import dev.periscope.agent.api.DropSite;
+import dev.periscope.agent.api.Dropped;
 import dev.periscope.agent.api.Notice;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionMessage;
@@ -150,6 +151,31 @@ class SessionStreamTest {
                 .mapToLong(m -> m.getDropped().getCount()).sum();
         assertThat(delivered).as("bounded by its queue (50) and what gRPC holds").isLessThanOrEqualTo(60);
         assertThat(delivered + lost).as("every message delivered or counted").isEqualTo(10_001);
+        assertThat(slow.got.getLast().hasEnded()).isTrue();
+    }
+
+    @Test
+    void aDropMarkerThatFindsTheQueueFullKeepsItsCountForTheNextMarkerOfItsSite() throws Exception {
+        SlowReader slow = new SlowReader();
+        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), slow);
+        for (int i = 0; i < 100; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(SessionMessage.newBuilder().setDropped(Dropped.newBuilder()
+                .setCount(1000).setSite(DropSite.HYPERVISOR_RING)));
+        for (int i = 0; i < 5; i++) {
+            stream.append(notice(100 + i));
+        }
+        stream.append(end());
+        slow.call.request(Integer.MAX_VALUE);
+        assertThat(slow.completed.await(5, TimeUnit.SECONDS)).isTrue();
+        long ring = slow.got.stream().filter(m -> m.hasDropped() && m.getDropped().getSite() == DropSite.HYPERVISOR_RING)
+                .mapToLong(m -> m.getDropped().getCount()).sum();
+        long lostHere = slow.got.stream().filter(m -> m.hasDropped() && m.getDropped().getSite() == DropSite.AGENT_STREAM)
+                .mapToLong(m -> m.getDropped().getCount()).sum();
+        long notices = slow.got.stream().filter(SessionMessage::hasNotice).count();
+        assertThat(ring).as("the ring's loss, whole").isEqualTo(1000);
+        assertThat(notices + lostHere).as("every notice delivered or counted").isEqualTo(105);
         assertThat(slow.got.getLast().hasEnded()).isTrue();
     }
 

@@ -58,6 +58,15 @@ public interface Domain extends AutoCloseable {
         return "its platform has no hypervisor event channel for it";
     }
 
+    /**
+     * Whether the guest is still there as far as this handle can tell without asking the platform (the lab: its
+     * QEMU's monitor socket is still open); true when it cannot tell. The engine lets go of a domain that is not
+     * ({@code VmiEngine.releaseStopped}).
+     */
+    default boolean alive() {
+        return true;
+    }
+
     @Override
     void close();
 }

@@ -283,6 +283,9 @@ public final class TraceHub {
                     periodic(now);
                 }
                 if (n == 0) {
+                    for (TraceSession s : sessions) {
+                        s.reportLosses();
+                    }
                     idleWait(now);
                 }
             }

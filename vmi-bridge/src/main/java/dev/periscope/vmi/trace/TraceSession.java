@@ -222,6 +222,11 @@ public final class TraceSession implements AutoCloseable {
         return buffer.emit(e);
     }
 
+    /** Reports the events its buffer lost as soon as there is room for the markers. */
+    void reportLosses() {
+        buffer.reportLosses();
+    }
+
     long emitted() {
         return buffer.emitted();
     }

@@ -26,6 +26,8 @@ public final class RingTestProducer implements AutoCloseable {
     private final long lane0;
     private final long records;
     private long cachedTail;
+    private boolean stalled;
+    private long stalledAt;
     private int extraFlags; // flags the kind-specific fields asked for (pre-read data)
 
     public RingTestProducer(Path file, int lane) throws IOException {
@@ -163,8 +165,22 @@ public final class RingTestProducer implements AutoCloseable {
         return seq;
     }
 
-    /** Bounded wait for the response lane, as periscope_wait_response does; true if answered. */
+    /**
+     * Bounded wait for the response lane, as periscope_wait_response does (after a timeout, no wait until the
+     * consumer answered something since); true if answered.
+     */
     public boolean awaitResponse(long seq, long timeoutNs) {
+        long answeredUpTo = (long) LANE_RESPONSE_SEQ.getAcquire(ring, 0L, (long) lane);
+        if (answeredUpTo >= seq) {
+            return true;
+        }
+        if (stalled) {
+            if (answeredUpTo == stalledAt) {
+                bump(lane0 + L_SYNC_TIMEOUTS, 1);
+                return false;
+            }
+            stalled = false;
+        }
         long start = System.nanoTime();
         boolean answered;
         while (!(answered = (long) LANE_RESPONSE_SEQ.getAcquire(ring, 0L, (long) lane) >= seq)) {
@@ -176,6 +192,8 @@ public final class RingTestProducer implements AutoCloseable {
         bump(lane0 + L_VCPU_WAIT_NS, System.nanoTime() - start);
         if (!answered) {
             bump(lane0 + L_SYNC_TIMEOUTS, 1);
+            stalled = true;
+            stalledAt = (long) LANE_RESPONSE_SEQ.getAcquire(ring, 0L, (long) lane);
         }
         return answered;
     }

@@ -55,14 +55,38 @@ class SessionBufferTest {
     }
 
     @Test
-    void eventsBeforeSubscriptionAreKeptUpToTheBufferSize() {
+    void eventsBeforeSubscriptionAreKeptUpToTheBufferSizeAndTheRestIsReportedAtTheEnd() {
         SessionBuffer b = new SessionBuffer(16);
         for (int i = 0; i < 20; i++) {
             b.emit(syscall(i));
         }
         b.complete(null);
-        StepVerifier.create(b.flux()).expectNextCount(16).expectComplete().verify(Duration.ofSeconds(5));
+        StepVerifier.create(b.flux()).expectNextCount(16)
+                .assertNext(e -> assertThat(e).isEqualTo(new TraceEvent.Dropped(0, 4, TraceEvent.DropSite.SESSION_BUFFER)))
+                .expectComplete().verify(Duration.ofSeconds(5));
         assertThat(b.dropped()).isEqualTo(4);
+    }
+
+    @Test
+    void aRingMarkerThatFindsNoRoomKeepsItsCountAndTheEndAlwaysArrives() {
+        SessionBuffer b = new SessionBuffer(16);
+        for (int i = 0; i < 16; i++) {
+            b.emit(syscall(i));
+        }
+        // full: the ring's marker for 500 records it had no room for, then three syscalls, find no room either
+        b.emit(new TraceEvent.Dropped(16, 500, TraceEvent.DropSite.HYPERVISOR_RING));
+        for (int i = 17; i < 20; i++) {
+            b.emit(syscall(i));
+        }
+        b.complete(new TraceEvent.Ended(20, TraceEnd.of(TraceEnd.Reason.VM_GONE)));
+        StepVerifier.create(b.flux()).expectNextCount(16)
+                .assertNext(e -> assertThat(e).isEqualTo(new TraceEvent.Dropped(20, 500,
+                        TraceEvent.DropSite.HYPERVISOR_RING)))
+                .assertNext(e -> assertThat(e).isEqualTo(new TraceEvent.Dropped(20, 3,
+                        TraceEvent.DropSite.SESSION_BUFFER)))
+                .assertNext(e -> assertThat(e).isInstanceOf(TraceEvent.Ended.class))
+                .expectComplete().verify(Duration.ofSeconds(5));
+        assertThat(b.dropped()).as("the buffer's own losses; the ring's are the ring's").isEqualTo(3);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.periscope.vmi.trace;
 
+import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.linux.SyntheticGuest;
 import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingTestProducer;
@@ -9,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -32,6 +34,9 @@ public final class SyntheticTraceRig implements AutoCloseable {
     private final EventRing ring;
     private final RingTestProducer producer;
     private final TraceHub hub;
+    private final Object stallLock = new Object();
+    private boolean walksStalled; // guarded by stallLock
+    private boolean walkBlocked; // guarded by stallLock
 
     public SyntheticTraceRig(String vm) {
         this(vm, 1024);
@@ -51,9 +56,43 @@ public final class SyntheticTraceRig implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        hub = new TraceHub(vm, ring, guest::processes,
-                new SyscallDecoder(SyscallTable.builtin(), guest.memory, false), SYSCALL_ENTRY, SYSCALL_EXIT,
-                FORK_HOOK, 1);
+        hub = new TraceHub(vm, ring, this::walk, new SyscallDecoder(SyscallTable.builtin(), guest.memory, false),
+                SYSCALL_ENTRY, SYSCALL_EXIT, FORK_HOOK, 1);
+    }
+
+    /** The ring thread's process-list walk; it blocks while walks are stalled. */
+    private List<GuestProcess> walk() {
+        synchronized (stallLock) {
+            while (walksStalled) {
+                walkBlocked = true;
+                try {
+                    stallLock.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            walkBlocked = false;
+        }
+        return guest.processes();
+    }
+
+    /**
+     * Makes the guest's process walks block (true) or go on (false): the ring thread stalls in its next walk, as it
+     * would on a guest read that hangs, and answers no synchronous record meanwhile.
+     */
+    public void stallWalks(boolean stalled) {
+        synchronized (stallLock) {
+            walksStalled = stalled;
+            stallLock.notifyAll();
+        }
+    }
+
+    /** Whether a walk is blocked by {@link #stallWalks} now. */
+    public boolean walkStalled() {
+        synchronized (stallLock) {
+            return walkBlocked;
+        }
     }
 
     /** Adds a user process {@code pid} (comm {@code name}) as a child of {@code parent} (0: of init itself). */
@@ -138,6 +177,7 @@ public final class SyntheticTraceRig implements AutoCloseable {
 
     @Override
     public void close() {
+        stallWalks(false);
         hub.shutdown(TraceEnd.of(TraceEnd.Reason.ENGINE_CLOSED));
         producer.close();
         ring.close();

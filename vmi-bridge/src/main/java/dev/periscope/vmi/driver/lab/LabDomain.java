@@ -182,6 +182,12 @@ final class LabDomain implements Domain {
         }
     }
 
+    /** QEMU closes its monitor socket when it exits, however it exits (a SIGKILL included). */
+    @Override
+    public boolean alive() {
+        return !closed && qmp.isOpen();
+    }
+
     /** From sending "stop" to the reply to "cont": an upper bound of what the guest saw. */
     @Override
     public Duration lastPauseDuration() {

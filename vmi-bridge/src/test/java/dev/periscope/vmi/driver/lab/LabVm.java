@@ -81,6 +81,45 @@ public final class LabVm implements AutoCloseable {
         return name;
     }
 
+    /** This VM's run directory ({@code <var>/lab/NAME}). */
+    public Path runDir() {
+        return varDir.resolve("lab").resolve(name);
+    }
+
+    /** The pid of this VM's QEMU, as lab.sh recorded it in meta.json. */
+    public long qemuPid() {
+        try {
+            return LabMeta.read(runDir()).qemuPid();
+        } catch (IOException e) {
+            throw new IllegalStateException("no meta.json for " + name + " in " + runDir(), e);
+        }
+    }
+
+    /** Whether this VM's QEMU runs. */
+    public boolean running() {
+        try {
+            return LabMeta.read(runDir()).running();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Kills this VM's QEMU at once (SIGKILL: no monitor goodbye, no plugin exit); {@link #stop()} then removes what it
+     * left behind. Returns once the process is gone.
+     */
+    public void killQemu() {
+        long pid = qemuPid();
+        ProcessHandle.of(pid).ifPresent(qemu -> {
+            qemu.destroyForcibly();
+            try {
+                qemu.onExit().get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException("QEMU " + pid + " of " + name + " did not die", e);
+            }
+        });
+    }
+
     /** Runs a command in the guest's test shell; never throws for a non-zero exit. */
     public Result exec(String... guestCommand) {
         List<String> command = new ArrayList<>(List.of(labScript().toString(), "exec", name, "--"));

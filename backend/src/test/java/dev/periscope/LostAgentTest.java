@@ -1,0 +1,97 @@
+package dev.periscope;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.periscope.agent.FakeAgent;
+import dev.periscope.fleet.Agents;
+import dev.periscope.vm.FleetSliceConfiguration;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
+import org.springframework.http.MediaType;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/**
+ * A trace whose agent becomes unreachable ends {@code LOST} ({@code AGENT_LOST}) at once, and what it left armed in
+ * the VM's hypervisor extension is switched off once the agent answers again: the control plane asks that agent to
+ * disarm the VM, and only then.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = {"periscope.fleet.unreachable-after=2s"})
+@AutoConfigureWebTestClient(timeout = "PT30S")
+class LostAgentTest {
+
+    static final Path VAR = ApiTest.newVarDir();
+    static final FakeAgent AGENT = new FakeAgent("h1");
+
+    @Autowired
+    WebTestClient web;
+
+    @Autowired
+    Agents agents;
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        registry.add("periscope.var-dir", VAR::toString);
+        FleetSliceConfiguration.register(registry, AGENT);
+    }
+
+    @AfterAll
+    static void stopAgent() {
+        AGENT.close();
+    }
+
+    @Test
+    void aTraceLostWithItsAgentIsDisarmedOnceTheAgentAnswersAgain() throws Exception {
+        AGENT.vms(FakeAgent.vm("acme-1", "acme", true, 512));
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
+        // process 300 ("sh") of the fake agent's synthetic guest
+        String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("vm", "acme-1", "kind", "TRACE", "targetPid", 300, "method", "M5",
+                        "maxDurationSeconds", 3600))
+                .exchange().expectStatus().isCreated().expectBody(ApiTest.MAP).returnResult().getResponseBody()
+                .get("id");
+        await("the trace is active", () -> "ACTIVE".equals(session(id).get("state")));
+
+        AGENT.silent(true);
+        await("the trace is lost with its agent", () -> "LOST".equals(session(id).get("state")));
+        assertThat(session(id).get("end")).isEqualTo("AGENT_LOST");
+        assertThat(AGENT.disarms()).as("nothing is asked of an agent that does not answer").isEmpty();
+
+        AGENT.silent(false);
+        await("the VM is disarmed once its agent answers", () -> AGENT.disarms().contains("acme-1"));
+        assertThat(AGENT.disarms()).containsExactly("acme-1");
+    }
+
+    private Map<String, Object> session(String id) {
+        return web.get().uri("/api/v1/sessions/" + id).header("Authorization", "Bearer " + operator()).exchange()
+                .expectStatus().isOk().expectBody(ApiTest.MAP).returnResult().getResponseBody();
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as(what + " within 30 s").isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+
+    private static String operator() {
+        try {
+            return Files.readString(VAR.resolve("operator.token")).strip();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
