@@ -235,6 +235,10 @@ public class Sessions implements ApplicationRunner {
                 .retryWhen(Sql.untilAvailable());
         return stored.flatMap(changed -> {
             Running run = running.remove(id);
+            if (changed && run != null && outcome.end() == SessionEnd.AGENT_LOST
+                    && run.session().kind() == SessionKind.TRACE) {
+                lostArmed(run.session());
+            }
             Mono<Void> audited = Mono.empty();
             if (changed) {
                 EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents(), 0);
@@ -405,10 +409,7 @@ public class Sessions implements ApplicationRunner {
             return;
         }
         if (link.state() == AgentLink.State.CONNECTED) {
-            Set<String> armed = leftArmed.remove(host);
-            if (armed != null) {
-                armed.forEach(vm -> runner.disarm(vm).subscribe());
-            }
+            disarmLeftArmed(host);
             return;
         }
         if (link.state() != AgentLink.State.UNREACHABLE) {
@@ -416,12 +417,24 @@ public class Sessions implements ApplicationRunner {
         }
         for (Running run : List.copyOf(running.values())) {
             if (SessionRunner.vm(run.session()).host().equals(host)) {
-                if (run.session().kind() == SessionKind.TRACE) {
-                    leftArmed.computeIfAbsent(host, h -> ConcurrentHashMap.newKeySet()).add(run.session().vm());
-                }
                 finish(run.session().id(), new Outcome(SessionEnd.AGENT_LOST, "the agent of host " + host
                         + " is unreachable: " + link.status().lastError()), "periscope").subscribe();
             }
+        }
+    }
+
+    /**
+     * A trace that ended with its agent lost, whoever noticed first (its runner's stream or the agent's link): what it
+     * armed is switched off when the agent answers again.
+     */
+    private void lostArmed(Session s) {
+        leftArmed.computeIfAbsent(SessionRunner.vm(s).host(), h -> ConcurrentHashMap.newKeySet()).add(s.vm());
+    }
+
+    private void disarmLeftArmed(String host) {
+        Set<String> armed = leftArmed.remove(host);
+        if (armed != null) {
+            armed.forEach(vm -> runner.disarm(vm).subscribe());
         }
     }
 
