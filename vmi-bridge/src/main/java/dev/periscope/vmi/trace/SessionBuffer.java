@@ -1,5 +1,6 @@
 package dev.periscope.vmi.trace;
 
+import java.util.Queue;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Sinks;
 import reactor.util.concurrent.Queues;
@@ -8,10 +9,13 @@ import reactor.util.concurrent.Queues;
  * One session's bounded event buffer between the VM's ring thread and the session's subscriber: a unicast sink
  * over a fixed-size queue. When the subscriber is slower than the guest, events are dropped and counted, never
  * buffered without bound; the next event that fits is preceded by a {@link TraceEvent.Dropped} marker
- * carrying the loss. Emission is serialised (the ring thread, or a closing caller) by this object's monitor.
+ * carrying the loss. The session's end always arrives, after the events the buffer holds. Emission is serialised (the
+ * ring thread, or a closing caller) by this object's monitor.
  */
 final class SessionBuffer {
 
+    private final int capacity;
+    private final Queue<TraceEvent> queue;
     private final Sinks.Many<TraceEvent> sink;
     private long pendingDrops;
     private volatile long emitted;
@@ -19,7 +23,11 @@ final class SessionBuffer {
     private boolean completed;
 
     SessionBuffer(int capacity) {
-        this.sink = Sinks.many().unicast().onBackpressureBuffer(Queues.<TraceEvent>get(capacity).get());
+        this.capacity = capacity;
+        // two places beyond the capacity, for the end only: a buffer full when its session ends still ends with the
+        // session's end and the marker before it (without them the subscriber never learns that, or why, it ended)
+        this.queue = Queues.<TraceEvent>get(capacity + 2).get();
+        this.sink = Sinks.many().unicast().onBackpressureBuffer(queue);
     }
 
     Flux<TraceEvent> flux() {
@@ -28,24 +36,42 @@ final class SessionBuffer {
 
     /** Offers one event; false when it was dropped (buffer full). */
     synchronized boolean emit(TraceEvent e) {
+        return !completed && offer(e, capacity);
+    }
+
+    /** Emits {@code last} (into the places kept for it, however full the buffer is) and completes. */
+    synchronized void complete(TraceEvent last) {
         if (completed) {
-            return false;
+            return;
         }
+        if (last != null) {
+            offer(last, capacity + 2);
+        }
+        completed = true;
+        sink.tryEmitComplete();
+    }
+
+    /** Emits {@code e}, after the marker of what was lost before it, while the queue holds fewer than {@code room}. */
+    private boolean offer(TraceEvent e, int room) {
         if (pendingDrops > 0) {
-            Sinks.EmitResult r = sink.tryEmitNext(new TraceEvent.Dropped(e.timestampNs(), pendingDrops,
-                    TraceEvent.DropSite.SESSION_BUFFER));
+            Sinks.EmitResult r = put(new TraceEvent.Dropped(e.timestampNs(), pendingDrops,
+                    TraceEvent.DropSite.SESSION_BUFFER), room);
             if (!r.isSuccess()) {
                 return drop(r);
             }
             pendingDrops = 0;
             emitted++;
         }
-        Sinks.EmitResult r = sink.tryEmitNext(e);
+        Sinks.EmitResult r = put(e, room);
         if (r.isSuccess()) {
             emitted++;
             return true;
         }
         return drop(r);
+    }
+
+    private Sinks.EmitResult put(TraceEvent e, int room) {
+        return queue.size() >= room ? Sinks.EmitResult.FAIL_OVERFLOW : sink.tryEmitNext(e);
     }
 
     private boolean drop(Sinks.EmitResult r) {
@@ -55,18 +81,6 @@ final class SessionBuffer {
         pendingDrops++;
         dropped++;
         return false;
-    }
-
-    /** Emits {@code last} if it fits (a full buffer keeps its events and loses the marker) and completes. */
-    synchronized void complete(TraceEvent last) {
-        if (completed) {
-            return;
-        }
-        if (last != null) {
-            emit(last);
-        }
-        completed = true;
-        sink.tryEmitComplete();
     }
 
     long emitted() {
