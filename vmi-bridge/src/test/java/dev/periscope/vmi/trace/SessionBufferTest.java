@@ -90,6 +90,22 @@ class SessionBufferTest {
     }
 
     @Test
+    void aFullBufferStillEndsWithTheMarkerAndTheSessionsEnd() {
+        SessionBuffer b = new SessionBuffer(16);
+        TraceEvent.Ended end = new TraceEvent.Ended(30, TraceEnd.of(TraceEnd.Reason.CLOSED));
+        for (int i = 0; i < 20; i++) {
+            b.emit(syscall(i));
+        }
+        b.complete(end);
+        StepVerifier.create(b.flux())
+                .expectNextCount(16)
+                .expectNext(new TraceEvent.Dropped(30, 4, TraceEvent.DropSite.SESSION_BUFFER), end)
+                .expectComplete().verify(Duration.ofSeconds(5));
+        assertThat(b.dropped()).isEqualTo(4);
+        assertThat(b.emit(syscall(21))).as("nothing after the end").isFalse();
+    }
+
+    @Test
     void aCancelledSubscriberIsNotCountedAsLoss() {
         SessionBuffer b = new SessionBuffer(16);
         b.flux().subscribe().dispose();
