@@ -17,7 +17,8 @@ import java.util.stream.Collectors;
 /**
  * Runs the faults ({@link #faults()}) against the real parts and writes what happened: {@code faults.json} and the
  * table rows of docs/RELIABILITY.md ({@code faults.md}) in the output directory. Each fault runs its repetitions; the
- * processes that live through it are measured after its first repetition and again, settled, after its last.
+ * processes that live through it are measured after its first repetition (a warm-up of its own when there is only
+ * one) and again, settled, after its last.
  *
  * <p>Usage: {@code FaultSuite [--repetitions N] [--only NAME,...] [--out DIR] [--seed S]}; the system property
  * {@code periscope.lab.skip=true} leaves out the faults that boot lab guests. Exit code 1 when an expectation broke.
@@ -108,8 +109,12 @@ public final class FaultSuite {
             f.prepare(stage);
             List<Fault.Watched> watched = List.of();
             Map<String, Resources> before = new LinkedHashMap<>();
-            for (int i = 1; i <= repetitions; i++) {
-                if (i == Math.min(2, repetitions)) { // after a first repetition warmed everything up
+            // Resources are compared from after a first repetition, which warms everything up (a VM's memory and
+            // ring mapped by the agent, pools started), to after the last; a single repetition gets a first one of
+            // its own for that, not counted.
+            int first = repetitions < 2 ? 0 : 1;
+            for (int i = first; i <= repetitions; i++) {
+                if (i == first + 1) {
                     watched = f.watched(stage);
                     for (Fault.Watched w : watched) {
                         before.put(w.label(), Resources.of(w.pid(), stage.shmPrefix()));
@@ -117,10 +122,14 @@ public final class FaultSuite {
                 }
                 Observation o;
                 try {
-                    o = f.once(stage, i);
+                    o = f.once(stage, Math.max(1, i));
                 } catch (Exception | AssertionError e) {
                     e.printStackTrace(System.out);
                     o = new Observation().sees("the repetition failed").expect(false, e.toString());
+                }
+                if (i == 0) {
+                    System.out.printf("faults: %s warm-up: %s%n", f.name(), o.userSees());
+                    continue;
                 }
                 r.add(i, o);
                 System.out.printf("faults: %s %d/%d: %s%s%n", f.name(), i, repetitions, o.userSees(),
