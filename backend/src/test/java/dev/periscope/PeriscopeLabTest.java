@@ -333,8 +333,10 @@ class PeriscopeLabTest {
 
     /** The CLI's exit; when the session's stream stalled, what every thread of the server was doing then. */
     private static int traced(Client client, ByteArrayOutputStream err, List<String> args) {
+        int before = err.size();
         int exit = client.execute(args);
-        if (err.toString().contains("stream stalled") || err.toString().contains("did not end within")) {
+        String said = err.toString().substring(before);
+        if (said.contains("stream stalled") || said.contains("did not end within")) {
             System.err.println("---- the trace's event stream stalled; the threads:\n" + HangDiagnostics.threadDump());
         }
         return exit;

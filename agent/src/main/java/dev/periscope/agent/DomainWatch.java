@@ -31,6 +31,8 @@ final class DomainWatch implements AutoCloseable {
     private static final class Watcher {
         final ServerCallStreamObserver<DomainsUpdate> out;
         boolean done;
+        /** The newest list it was not ready for: sent when it is (and only then). */
+        DomainsUpdate unsent;
 
         Watcher(ServerCallStreamObserver<DomainsUpdate> out) {
             this.out = out;
@@ -61,7 +63,9 @@ final class DomainWatch implements AutoCloseable {
             }
             watchers.remove(w);
         });
-        out.setOnReadyHandler(() -> send(w, latest));
+        // only what the watcher missed while not ready: resending on every readiness made a ping-pong with a client
+        // that asks for each next message (in process: two threads busy for good, sending the same list)
+        out.setOnReadyHandler(() -> sendUnsent(w));
         watchers.add(w);
         send(w, latest);
     }
@@ -98,11 +102,25 @@ final class DomainWatch implements AutoCloseable {
         }
     }
 
-    /** Sends {@code update} unless the watcher is not ready (its onReady handler sends the newest later). */
+    /** Sends {@code update}, or keeps it for when the watcher is ready (its onReady handler sends it then). */
     private static void send(Watcher w, DomainsUpdate update) {
         synchronized (w) {
-            if (!w.done && w.out.isReady()) {
+            if (w.done) {
+                return;
+            }
+            if (w.out.isReady()) {
+                w.unsent = null;
                 w.out.onNext(update);
+            } else {
+                w.unsent = update;
+            }
+        }
+    }
+
+    private static void sendUnsent(Watcher w) {
+        synchronized (w) {
+            if (w.unsent != null) {
+                send(w, w.unsent);
             }
         }
     }

@@ -3,6 +3,9 @@ package dev.periscope.system;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
@@ -23,22 +26,42 @@ public class HangDiagnostics implements TestExecutionExceptionHandler {
         throw failure;
     }
 
-    /** What every thread of this JVM is doing, as {@code jcmd Thread.print} shows it. */
+    /**
+     * What every thread of this JVM is doing, as {@code jcmd Thread.print} shows it. jcmd writes to a file, not to a
+     * pipe this JVM reads: the dump is written while every thread of this JVM, the reader too, is held at a safepoint,
+     * and a dump larger than the pipe's buffer then waited for ever.
+     */
     public static String threadDump() {
         try {
-            Process jcmd = new ProcessBuilder(System.getProperty("java.home") + "/bin/jcmd",
-                    Long.toString(ProcessHandle.current().pid()), "Thread.print", "-l").redirectErrorStream(true).start();
-            return new String(jcmd.getInputStream().readAllBytes());
-        } catch (IOException e) {
-            StringBuilder dump = new StringBuilder("(jcmd: " + e + ")\n");
-            for (ThreadInfo thread : ManagementFactory.getThreadMXBean().dumpAllThreads(true, true)) {
-                dump.append('"').append(thread.getThreadName()).append("\" ").append(thread.getThreadState()).append('\n');
-                for (StackTraceElement frame : thread.getStackTrace()) {
-                    dump.append("\tat ").append(frame).append('\n');
+            Path out = Files.createTempFile("periscope-threads-", ".txt");
+            try {
+                Process jcmd = new ProcessBuilder(System.getProperty("java.home") + "/bin/jcmd",
+                        Long.toString(ProcessHandle.current().pid()), "Thread.print", "-l")
+                        .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+                if (!jcmd.waitFor(60, TimeUnit.SECONDS)) {
+                    jcmd.destroyForcibly();
                 }
+                return Files.readString(out);
+            } finally {
+                Files.deleteIfExists(out);
             }
-            return dump.toString();
+        } catch (IOException e) {
+            return "(jcmd: " + e + ")\n" + ownDump();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "(interrupted)\n" + ownDump();
         }
+    }
+
+    private static String ownDump() {
+        StringBuilder dump = new StringBuilder();
+        for (ThreadInfo thread : ManagementFactory.getThreadMXBean().dumpAllThreads(true, true)) {
+            dump.append('"').append(thread.getThreadName()).append("\" ").append(thread.getThreadState()).append('\n');
+            for (StackTraceElement frame : thread.getStackTrace()) {
+                dump.append("\tat ").append(frame).append('\n');
+            }
+        }
+        return dump.toString();
     }
 
     private static boolean timedOut(Throwable failure) {
