@@ -181,7 +181,7 @@ public final class SoakBench {
             clients.forEach(SseClient::close);
             long clientHeapAfter = ownLiveHeap();
             r.put("trace", load);
-            r.put("clients", clientsSummary(clients, (long) load.get("written"), (long) r.get("sessionOverheadSamples")));
+            r.put("clients", clientsSummary(clients, (long) load.get("written")));
             r.put("clientJvmLiveHeapMib", Map.of("before", clientHeapBefore / 1048576.0, "after",
                     clientHeapAfter / 1048576.0));
 
@@ -266,9 +266,8 @@ public final class SoakBench {
                         } else if (!event.isEmpty()) {
                             otherEvents++;
                         }
-                        // An agent message's id is its sequence number x 1000; a gap in sequence numbers is a loss
-                        // (or a message clients never see: the session's overhead samples), which drop markers must
-                        // account for.
+                        // An agent message's id is its sequence number x 1000 (overhead samples, which clients never
+                        // see, are not numbered); a gap in sequence numbers is a loss, which drop markers must count.
                         if (id > 0 && id % 1000 == 0) {
                             long seq = id / 1000;
                             if (lastSeq > 0 && seq > lastSeq + 1) {
@@ -321,12 +320,9 @@ public final class SoakBench {
             }
         }
 
-        /**
-         * {@code invisible}: the session's overhead samples, agent messages that take a sequence number but are not
-         * events of the stream.
-         */
-        private Map<String, Object> clientsSummary(List<SseClient> clients, long written, long invisible) {
-            clients.forEach(c -> c.unexplainedGap = Math.max(0, c.seqGaps - c.reported - invisible));
+        /** Per client what arrived; a gap in the agent's numbers that no drop marker counts is a loss unexplained. */
+        private Map<String, Object> clientsSummary(List<SseClient> clients, long written) {
+            clients.forEach(c -> c.unexplainedGap = Math.max(0, c.seqGaps - c.reported));
             Map<String, Object> m = new LinkedHashMap<>();
             for (boolean slow : List.of(false, true)) {
                 List<SseClient> group = clients.stream().filter(c -> c.slow == slow).toList();

@@ -9,7 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The messages of one agent session: numbered from 1, the newest {@code replay} kept for subscribers that resume
+ * The messages of one agent session: numbered from 1 (overhead samples aside), the newest {@code replay} kept for
+ * subscribers that resume
  * (any control-plane replica may subscribe, and subscribe again after a reconnect), each message fanned out to every
  * subscriber through its own bounded {@link StreamSubscriber}. Memory is bounded by the replay buffer plus each
  * subscriber's queue. Thread-safe; the lock order is stream, then subscriber.
@@ -36,7 +37,7 @@ final class SessionStream {
      * is the last: subscribers complete once they have sent it. Messages after the end (a run's last result racing its
      * stop) are discarded.
      *
-     * @return its sequence number, or -1 when the stream had ended
+     * @return its sequence number (0 for an overhead sample), or -1 when the stream had ended
      */
     synchronized long append(SessionMessage.Builder m) {
         if (ended) {
@@ -46,10 +47,15 @@ final class SessionStream {
             Instant now = Instant.now();
             m.setAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()));
         }
-        SessionMessage message = m.setSeq(++lastSeq).build();
-        recent.add(message);
-        if (recent.size() > replay) {
-            recent.poll();
+        // an overhead sample is not numbered nor kept: it is cumulative (the next one says all it said), and a
+        // subscriber's full queue leaves it out, which a number would show as a loss nobody counted
+        boolean sample = m.hasOverhead();
+        SessionMessage message = sample ? m.build() : m.setSeq(++lastSeq).build();
+        if (!sample) {
+            recent.add(message);
+            if (recent.size() > replay) {
+                recent.poll();
+            }
         }
         ended = message.hasEnded();
         subscribers.removeIf(StreamSubscriber::done);
@@ -59,7 +65,7 @@ final class SessionStream {
                 s.finish();
             }
         }
-        return lastSeq;
+        return sample ? 0 : lastSeq;
     }
 
     /**

@@ -6,6 +6,7 @@ import dev.periscope.agent.api.AgentGrpc;
 import dev.periscope.agent.api.DropSite;
 import dev.periscope.agent.api.Dropped;
 import dev.periscope.agent.api.Notice;
+import dev.periscope.agent.api.OverheadSample;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionMessage;
 import dev.periscope.agent.api.StreamSessionRequest;
@@ -83,6 +84,16 @@ class SessionStreamTest {
         assertThat(got).extracting(SessionMessage::getSeq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L);
         assertThat(got.getLast().hasEnded()).isTrue();
         assertThat(got.getFirst().hasAt()).isTrue();
+    }
+
+    @Test
+    void overheadSamplesTakeNoNumberAndAreNotReplayed() {
+        stream.append(notice(0));
+        assertThat(stream.append(SessionMessage.newBuilder().setOverhead(OverheadSample.getDefaultInstance())))
+                .as("a sample a full queue may leave out must not leave a gap in the numbers").isZero();
+        stream.append(notice(1));
+        stream.append(end());
+        assertThat(readAll(0)).extracting(SessionMessage::getSeq).containsExactly(1L, 2L, 3L);
     }
 
     @Test
