@@ -13,6 +13,7 @@ import dev.periscope.process.ProcessListView;
 import dev.periscope.process.ProcessReader;
 import dev.periscope.syscall.ArchiveFullException;
 import dev.periscope.syscall.SyscallArchive;
+import dev.periscope.system.Sql;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.trace.OverheadSnapshot;
@@ -31,7 +32,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessResourceFailureException;
 import org.springframework.stereotype.Component;
-import reactor.core.publisher.BufferOverflowStrategy;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
@@ -59,6 +59,8 @@ class SessionRunner {
      * is counted as not archived).
      */
     static final Duration WRITE_TIMEOUT = Duration.ofSeconds(5);
+    /** How long a session's last progress write waits for a database that is away before its end goes on without. */
+    static final Duration FINAL_PROGRESS_WAIT = Duration.ofSeconds(60);
 
     private final Agents agents;
     private final Fleet fleet;
@@ -162,8 +164,8 @@ class SessionRunner {
         AtomicLong archiveDropped = new AtomicLong();
         AtomicReference<AgentMessage.Ended> ended = new AtomicReference<>();
         Sampler sampler = new Sampler(s, archiveDropped);
-        ArchiveState archiveState = new ArchiveState(s, hub);
-        Flux<SyscallArchive.SyscallRecord> toArchive = messages
+        ArchiveWriter writer = new ArchiveWriter(s, hub, archiveDropped, sampler);
+        Mono<Void> handled = messages
                 .publishOn(Schedulers.parallel(), HAND_OVER)
                 .concatMap(m -> {
                     if (m.seq() > 0) {
@@ -179,7 +181,7 @@ class SessionRunner {
                             if (delivered.incrementAndGet() == s.maxEvents()) {
                                 link.close(s.id(), actor(s)).subscribe(null, e -> { });
                             }
-                            return Mono.just(record(s, c, view));
+                            writer.offer(record(s, c, view));
                         }
                         case AgentMessage.Processes p -> {
                             return fleet.find(s.vm())
@@ -190,37 +192,32 @@ class SessionRunner {
                                             link.close(s.id(), actor(s)).subscribe(null, e -> { });
                                         }
                                     })
-                                    .then(Mono.empty());
+                                    .then();
                         }
                         case AgentMessage.Overhead o -> sampler.offer(o.sample(), delivered.get());
                         case AgentMessage.Ended e -> ended.set(e);
                         default -> payload(m.body()).ifPresent(p -> hub.publish(m.seq(), p));
                     }
-                    return Mono.empty();
+                    return Mono.<Void>empty();
                 })
-                // what the session delivered, stored as soon as its last message is handled: the archive's last
-                // batches may still wait on a database that is away
-                .concatWith(Mono.defer(() -> store.progress(s.id(), delivered.get(), lastSeq.get()))
-                        .timeout(WRITE_TIMEOUT).onErrorResume(e -> Mono.empty()).then(Mono.empty()));
-        Mono<Void> archived = toArchive
-                .onBackpressureBuffer(ARCHIVE_BUFFER, lost -> archiveDropped.incrementAndGet(),
-                        BufferOverflowStrategy.DROP_OLDEST)
-                .bufferTimeout(ARCHIVE_BATCH, Duration.ofMillis(250))
-                .concatMap(batch -> archive.append(batch).timeout(WRITE_TIMEOUT).doOnSuccess(v -> archiveState.written())
-                        .onErrorResume(e -> {
-                            archiveDropped.addAndGet(batch.size());
-                            archiveState.failed(batch.size(), e);
-                            return Mono.empty();
-                        }), 1)
                 .then();
         Mono<Void> progress = Flux.interval(Duration.ofSeconds(1))
                 .onBackpressureDrop()
                 .concatMap(t -> store.progress(s.id(), delivered.get(), lastSeq.get()).timeout(WRITE_TIMEOUT)
                         .onErrorResume(e -> Mono.empty()))
                 .then();
-        return Mono.firstWithSignal(archived, progress)
-                .doFinally(signal -> sampler.close())
-                .then(Mono.defer(() -> store.progress(s.id(), delivered.get(), lastSeq.get())))
+        // what the session delivered is stored as soon as its last message is handled, waiting out a database that is
+        // away for as long as a session's end may wait for it; the archive's last batches are written after that, on
+        // their own (a stop or a cancelled runner does not wait for them or cut them off)
+        return Mono.firstWithSignal(handled, progress)
+                .doFinally(signal -> writer.close())
+                .then(Mono.defer(() -> store.progress(s.id(), delivered.get(), lastSeq.get()))
+                        .retryWhen(Sql.untilAvailable()).timeout(FINAL_PROGRESS_WAIT)
+                        .onErrorResume(e -> {
+                            log.warn("session {}: its delivered count ({}) was not stored: {}", s.id(), delivered.get(),
+                                    e.toString());
+                            return Mono.empty();
+                        }))
                 .then(Mono.fromSupplier(() -> outcome(s, vm, ended.get(), delivered.get())));
     }
 
@@ -305,21 +302,53 @@ class SessionRunner {
     }
 
     /**
-     * Whether a session's archive writes fail: said once in the session's stream (a notice) and the log when they
-     * start failing and when they work again, with how many records were not archived meanwhile.
+     * A session's syscall records on their way to the archive: a bounded queue written in batches, in order, beside
+     * the live stream and outliving its runner, so that a stop or a cancelled runner neither waits for a slow or
+     * absent database nor cuts the last batches off. A record the queue has no room for, or a batch the database did
+     * not take within {@link #WRITE_TIMEOUT}, is counted ({@code archive_dropped}); when the last batch is done the
+     * session's overhead sampler closes with that count. That the archive fails and that it works again is said once
+     * each in the session's stream (a notice) and the log, with how many records were not archived meanwhile.
      */
-    private static final class ArchiveState {
+    private final class ArchiveWriter {
         private final Session s;
         private final EventHub hub;
+        private final AtomicLong dropped;
+        private final Sinks.Many<SyscallArchive.SyscallRecord> queue = Sinks.many().unicast()
+                .onBackpressureBuffer(new ArrayBlockingQueue<>(ARCHIVE_BUFFER));
         private boolean failing;
         private long notArchived;
 
-        ArchiveState(Session s, EventHub hub) {
+        ArchiveWriter(Session s, EventHub hub, AtomicLong dropped, Sampler sampler) {
             this.s = s;
             this.hub = hub;
+            this.dropped = dropped;
+            queue.asFlux()
+                    // fair: a batch is made only when the previous one is written (an unfair one fails the whole
+                    // archive with an overflow as soon as one write takes longer than the batch's time)
+                    .bufferTimeout(ARCHIVE_BATCH, Duration.ofMillis(250), true)
+                    .concatMap(batch -> archive.append(batch).timeout(WRITE_TIMEOUT)
+                            .doOnSuccess(v -> written())
+                            .onErrorResume(e -> {
+                                failed(batch.size(), e);
+                                return Mono.empty();
+                            }), 1)
+                    .doFinally(signal -> sampler.close())
+                    .subscribe(null, e -> log.warn("session {}: the archive's writer failed", s.id(), e));
         }
 
-        synchronized void failed(int records, Throwable e) {
+        /** Called by the session's pipeline only (one thread at a time). */
+        void offer(SyscallArchive.SyscallRecord record) {
+            if (queue.tryEmitNext(record).isFailure()) {
+                dropped.incrementAndGet();
+            }
+        }
+
+        void close() {
+            queue.tryEmitComplete();
+        }
+
+        private synchronized void failed(int records, Throwable e) {
+            dropped.addAndGet(records);
             notArchived += records;
             if (!failing) {
                 failing = true;
@@ -335,7 +364,7 @@ class SessionRunner {
             }
         }
 
-        synchronized void written() {
+        private synchronized void written() {
             if (failing) {
                 failing = false;
                 log.info("session {}: the archive works again; {} syscall records were not archived", s.id(),

@@ -26,11 +26,10 @@ public class SyscallArchive implements SchedulingConfigurer {
 
     static final int DELETE_BATCH = 10_000;
 
-    /** In the drivers' own placeholder syntax ($n: both H2's and PostgreSQL's R2DBC drivers take it). */
-    private static final String INSERT = """
-            INSERT INTO syscall_event (occurred_at, tenant_id, vm_name, session_id, vcpu, pid, cr3, syscall_nr,
-                arg0, arg1, arg2, arg3, arg4, arg5, status, return_value, errno, duration_ns, call_text)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)""";
+    /** Columns of a record, in the order {@link #bind} binds them. */
+    private static final String COLUMNS = "occurred_at, tenant_id, vm_name, session_id, vcpu, pid, cr3, syscall_nr, "
+            + "arg0, arg1, arg2, arg3, arg4, arg5, status, return_value, errno, duration_ns, call_text";
+    private static final int COLUMN_COUNT = 19;
 
     /** Longest decoded line kept (the column's size). */
     static final int MAX_TEXT = 2048;
@@ -72,27 +71,43 @@ public class SyscallArchive implements SchedulingConfigurer {
                 .orElseGet(() -> insert(records)));
     }
 
+    /**
+     * One statement for the whole batch, so that it is written whole or not at all: a batch given up (its write timed
+     * out, the database went away) is counted as not archived, and rows of it written one by one would be counted too.
+     */
     private Mono<Void> insert(List<SyscallRecord> records) {
         return db.inConnection(connection -> {
-            Statement insert = connection.createStatement(INSERT);
+            Statement insert = connection.createStatement(insertOf(records.size()));
             for (int i = 0; i < records.size(); i++) {
-                if (i > 0) {
-                    insert.add();
-                }
-                bind(insert, records.get(i));
+                bind(insert, i * COLUMN_COUNT, records.get(i));
             }
             return Flux.from(insert.execute()).flatMap(Result::getRowsUpdated).then();
         });
     }
 
-    private static void bind(Statement insert, SyscallRecord r) {
-        insert.bind(0, Sql.utc(r.at())).bind(1, r.tenant()).bind(2, r.vm()).bind(3, r.session()).bind(4, r.vcpu())
-                .bind(5, r.pid()).bind(6, r.cr3()).bind(7, r.number()).bind(8, r.arg0()).bind(9, r.arg1())
-                .bind(10, r.arg2()).bind(11, r.arg3()).bind(12, r.arg4()).bind(13, r.arg5()).bind(14, r.status());
-        bindNullable(insert, 15, r.returnValue(), Long.class);
-        bindNullable(insert, 16, r.errno(), String.class);
-        bindNullable(insert, 17, r.durationNs(), Long.class);
-        insert.bind(18, r.text().length() > MAX_TEXT ? r.text().substring(0, MAX_TEXT) : r.text());
+    /** An INSERT of {@code rows} rows, placeholders in the drivers' own syntax ($n: H2's and PostgreSQL's take it). */
+    private static String insertOf(int rows) {
+        StringBuilder sql = new StringBuilder("INSERT INTO syscall_event (" + COLUMNS + ") VALUES ");
+        for (int row = 0; row < rows; row++) {
+            sql.append(row == 0 ? "(" : ", (");
+            for (int column = 1; column <= COLUMN_COUNT; column++) {
+                sql.append(column == 1 ? "$" : ", $").append(row * COLUMN_COUNT + column);
+            }
+            sql.append(')');
+        }
+        return sql.toString();
+    }
+
+    /** Binds {@code r} to the placeholders from index {@code at} (0-based) on. */
+    private static void bind(Statement insert, int at, SyscallRecord r) {
+        insert.bind(at, Sql.utc(r.at())).bind(at + 1, r.tenant()).bind(at + 2, r.vm()).bind(at + 3, r.session())
+                .bind(at + 4, r.vcpu()).bind(at + 5, r.pid()).bind(at + 6, r.cr3()).bind(at + 7, r.number())
+                .bind(at + 8, r.arg0()).bind(at + 9, r.arg1()).bind(at + 10, r.arg2()).bind(at + 11, r.arg3())
+                .bind(at + 12, r.arg4()).bind(at + 13, r.arg5()).bind(at + 14, r.status());
+        bindNullable(insert, at + 15, r.returnValue(), Long.class);
+        bindNullable(insert, at + 16, r.errno(), String.class);
+        bindNullable(insert, at + 17, r.durationNs(), Long.class);
+        insert.bind(at + 18, r.text().length() > MAX_TEXT ? r.text().substring(0, MAX_TEXT) : r.text());
     }
 
     private static void bindNullable(Statement insert, int index, Object value, Class<?> type) {

@@ -62,6 +62,19 @@ class SyscallArchiveTest {
     }
 
     @Test
+    void aBatchIsWrittenWholeOrNotAtAll() {
+        // a batch given up is counted as not archived: none of it may be in the archive
+        List<SyscallRecord> batch = records("s-1", 0, 99);
+        batch.add(records("s-1-and-longer-than-the-column-takes-it", 99, 1).getFirst());
+
+        assertThatThrownBy(() -> archive.append(batch).block()).isNotNull();
+
+        assertThat(rows()).isZero();
+        archive.append(batch.subList(0, 99)).block();
+        assertThat(rows()).isEqualTo(99);
+    }
+
+    @Test
     void aBatchIsAppendedInOrderWithEveryField() {
         List<SyscallRecord> batch = new ArrayList<>();
         Instant t0 = Instant.parse("2026-12-07T00:00:00Z");

@@ -115,9 +115,18 @@ record OverheadReport(OverheadExperiment.Profile profile, String platform, Strin
         Optional<Summary> m5 = row(rows, TraceMethod.M5);
         boolean xen = platform.equals("xen");
         if (m3.isPresent() && m4.isPresent()) {
-            double r = m3.get().overheadPct() / m4.get().overheadPct();
-            out.add(new Target("M3 overhead / M4 overhead", xen ? ">= 18" : "reported", r,
-                    m4.get().overheadPct() > 0 ? r >= 18 : m3.get().overheadPct() > 0));
+            double m4Overhead = m4.get().overheadPct();
+            if (m4Overhead > 0) {
+                double r = m3.get().overheadPct() / m4Overhead;
+                out.add(new Target("M3 overhead / M4 overhead", xen ? ">= 18" : "reported", r, r >= 18));
+            } else {
+                // M4 no slower than M1 in these rounds: the ratio has no bound, and M3's own overhead is the figure
+                out.add(new Target("M3 overhead / M4 overhead (M4 no slower than M1, so unbounded; value: M3's "
+                        + "overhead %)", xen ? ">= 18" : "reported", m3.get().overheadPct(),
+                        m3.get().overheadPct() > 0));
+            }
+            double time = m3.get().meanMs() / m4.get().meanMs();
+            out.add(new Target("M3 time / M4 time (the paper: 18)", "reported", time, time >= 18));
             double share = 100 * m4.get().cr3ToMonitor() / Math.max(1, m3.get().cr3ToMonitor());
             out.add(new Target("M4's CR3 events to the monitor, % of M3's", xen ? "< 1 %" : "reported", share,
                     share < 1));

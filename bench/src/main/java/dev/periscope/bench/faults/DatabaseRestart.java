@@ -2,7 +2,6 @@ package dev.periscope.bench.faults;
 
 import dev.periscope.vmi.trace.SyntheticTraceRig;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,6 +22,8 @@ final class DatabaseRestart implements Fault {
     static final String IMAGE = "periscope/postgres:15";
     private static final String VM = "flt-db";
     private static final long RATE = 2000;
+    /** The archive's longest tail: its whole queue (8,192 records) in batches of 512 that each time out after 5 s. */
+    private static final Duration SETTLE = Duration.ofSeconds(90);
 
     private String container;
     private ServerProcess server;
@@ -141,25 +142,40 @@ final class DatabaseRestart implements Fault {
         return o;
     }
 
-    /** Rows the archive lacks against the events the session delivered, and how many of them were counted. */
+    /**
+     * Rows the archive lacks against the events the session delivered, and how many of them were counted, once the
+     * archive's last batches are done: they are written after the session's end, each within the server's write
+     * timeout, so the figures may take a few seconds to settle (how long is a figure of its own).
+     */
     private void archiveLosses(Api api, String id, Observation o) {
-        JsonNode session = api.session(id);
-        long delivered = session.path("eventsDelivered").asLong(-1);
+        long t0 = System.nanoTime();
+        long[] figures = archiveFigures(api, id);
+        while (figures[0] - figures[1] != figures[2] && System.nanoTime() - t0 < SETTLE.toNanos()) {
+            Commands.sleep(Duration.ofMillis(500));
+            figures = archiveFigures(api, id);
+        }
+        long delivered = figures[0], archived = figures[1], counted = figures[2];
+        o.figure("archive settled after the session's stop (ms)", (System.nanoTime() - t0) / 1e6);
+        o.lost(delivered - archived, counted);
+        o.figure("archive rows lost", delivered - archived);
+        o.expect(delivered - archived == counted, "the session delivered " + delivered + " syscalls, the archive holds "
+                + archived + ", and " + counted + " were counted as not archived (" + SETTLE.toSeconds()
+                + " s after the stop)");
+    }
+
+    /** The session's delivered syscalls, the archive's rows of it and the count of those not archived. */
+    private long[] archiveFigures(Api api, String id) {
+        long delivered = api.session(id).path("eventsDelivered").asLong(-1);
         long archived = Long.parseLong(Commands.check(Duration.ofSeconds(30), "docker", "exec", "-e",
                 "PGPASSWORD=periscope", container, "/usr/lib/postgresql/15/bin/psql", "-h", "127.0.0.1", "-U",
                 "periscope", "-d", "periscope", "-tAc", "SELECT count(*) FROM syscall_event WHERE session_id = '"
                         + id + "'").strip());
         long counted = 0;
-        List<String> metrics = new ArrayList<>();
         for (JsonNode m : api.get("/api/v1/sessions/" + id + "/overhead").body()) {
-            metrics.add(m.path("metric").asString(""));
             if ("archive_dropped".equals(m.path("metric").asString(""))) {
                 counted = Math.round(m.path("total").asDouble(0));
             }
         }
-        o.lost(delivered - archived, counted);
-        o.figure("archive rows lost", delivered - archived);
-        o.expect(delivered - archived == counted, "the session delivered " + delivered + " syscalls, the archive holds "
-                + archived + ", and " + counted + " were counted as not archived");
+        return new long[] {delivered, archived, counted};
     }
 }

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -21,14 +20,6 @@ import org.junit.jupiter.api.TestFactory;
  * times and writes the table of docs/RELIABILITY.md.
  */
 class FaultsTest {
-
-    /**
-     * Faults whose defect is known and open (docs/RELIABILITY.md): skipped here with the reason, so that the build
-     * says so, and run by {@code ./periscope bench faults}, which reports them failing until they are fixed.
-     */
-    private static final Map<String, String> KNOWN_OPEN = Map.of("database-restart",
-            "open defect: while PostgreSQL restarts the session's pipeline stalls and loses uncounted syscalls "
-                    + "(docs/RELIABILITY.md, Faults)");
 
     private static Stage stage;
     private static final List<FaultResult> RESULTS = new ArrayList<>();
@@ -50,8 +41,6 @@ class FaultsTest {
     @TestFactory
     Stream<DynamicTest> everyFaultOnce() {
         return FaultSuite.faults().stream().map(fault -> DynamicTest.dynamicTest(fault.name(), () -> {
-            Assumptions.assumeFalse(KNOWN_OPEN.containsKey(fault.name()),
-                    () -> fault.name() + ": " + KNOWN_OPEN.get(fault.name()));
             var unavailable = fault.unavailable(stage);
             Assumptions.assumeTrue(unavailable.isEmpty(), () -> fault.name() + ": " + unavailable.orElse(""));
             FaultResult result = FaultSuite.run(stage, fault, 1);
