@@ -234,7 +234,7 @@ public class Sessions implements ApplicationRunner {
         Mono<Boolean> stored = store.finish(id, outcome.end(), outcome.reason(), Instant.now())
                 .retryWhen(Sql.untilAvailable());
         return stored.flatMap(changed -> {
-            Running run = running.remove(id);
+            Running run = running.get(id);
             if (changed && run != null && outcome.end() == SessionEnd.AGENT_LOST
                     && run.session().kind() == SessionKind.TRACE) {
                 lostArmed(run.session());
@@ -244,12 +244,15 @@ public class Sessions implements ApplicationRunner {
                 EventHub hub = run != null ? run.hub() : new EventHub(id, limits.replayEvents(), 0);
                 hub.publish(new SessionEvent.StateChange(state, outcome.end(), outcome.reason()));
                 hub.complete();
+                // among the finished before it leaves the running: a client that opens its stream meanwhile finds
+                // the hub in one of the two (else it followed the agent's stream of a session that had ended there)
                 synchronized (finished) {
                     finished.put(id, hub);
                 }
                 audited = store.find(id).flatMap(s -> audit.record(actor, s.tenant(),
                         state == SessionState.LOST ? "SESSION_LOST" : "SESSION_ENDED", id, "ok", outcome.reason()));
             }
+            running.remove(id);
             // the runner stops last: when it is the runner that ends its session, this runs on its own subscription,
             // and disposing that first cut the audit record off (no session that ended by itself was audited)
             return audited.doFinally(signal -> {
