@@ -5,7 +5,6 @@ import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingCounters;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -14,7 +13,7 @@ import tools.jackson.databind.JsonNode;
  * guest's hypervisor extension is switched off, and a new trace works. Lost: what the dead agent had taken from the
  * ring and not yet sent, and what the ring held (not counted anywhere: the agent died with it).
  */
-final class AgentRestart implements Fault {
+final class AgentRestart extends SharedLabVmFault {
 
     @Override
     public String name() {
@@ -24,21 +23,6 @@ final class AgentRestart implements Fault {
     @Override
     public String description() {
         return "The agent killed (SIGKILL) during a trace (M5, SSE client) and started again";
-    }
-
-    @Override
-    public String lostUnit() {
-        return "syscall events";
-    }
-
-    @Override
-    public Optional<String> unavailable(Stage stage) {
-        return stage.lab ? Optional.empty() : Optional.of("lab guests are off (periscope.lab.skip)");
-    }
-
-    @Override
-    public void prepare(Stage stage) {
-        stage.sharedVm();
     }
 
     @Override

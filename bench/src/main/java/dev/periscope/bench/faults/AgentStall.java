@@ -5,7 +5,6 @@ import dev.periscope.vmi.ring.EventRing;
 import dev.periscope.vmi.ring.RingCounters;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * A synchronous event whose answer never comes, on a real guest: during an M2 trace (every syscall of the guest waits
@@ -13,7 +12,7 @@ import java.util.Optional;
  * then thawed. The guest must go on within its budget: its vCPU waits once for the 20 ms the engine allows, not once
  * per syscall, and the trace carries on afterwards with what the ring had no room for counted.
  */
-final class AgentStall implements Fault {
+final class AgentStall extends SharedLabVmFault {
 
     static final Duration STALL = Duration.ofSeconds(2);
     /** The engine's synchronous budget (RingPlan.SYNC_TIMEOUT). */
@@ -27,21 +26,6 @@ final class AgentStall implements Fault {
     @Override
     public String description() {
         return "A synchronous event whose answer never comes: the agent frozen 2 s (SIGSTOP) during an M2 trace";
-    }
-
-    @Override
-    public String lostUnit() {
-        return "syscall events";
-    }
-
-    @Override
-    public Optional<String> unavailable(Stage stage) {
-        return stage.lab ? Optional.empty() : Optional.of("lab guests are off (periscope.lab.skip)");
-    }
-
-    @Override
-    public void prepare(Stage stage) {
-        stage.sharedVm();
     }
 
     @Override

@@ -2,9 +2,7 @@ package dev.periscope.bench.faults;
 
 import dev.periscope.vmi.trace.SyntheticTraceRig;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The hypervisor's ring overflowing: the VM's ring thread held up (its process walk blocks, as on a slow guest read)
@@ -13,7 +11,7 @@ import java.util.Optional;
  * Every syscall must be accounted for end to end: received by the client, or counted in a drop marker it received (the
  * ring's HYPERVISOR_RING markers exactly as many as the ring had no room for; the buffers after it with their own).
  */
-final class RingOverflow implements Fault {
+final class RingOverflow extends FakeAgentFault {
 
     private static final String VM = "flt-ring";
     /** Syscalls of the burst: three lanes' worth (16,384 records each). */
@@ -32,21 +30,6 @@ final class RingOverflow implements Fault {
     @Override
     public String lostUnit() {
         return "syscall events";
-    }
-
-    @Override
-    public Optional<String> unavailable(Stage stage) {
-        return Optional.empty();
-    }
-
-    @Override
-    public void prepare(Stage stage) {
-        stage.server();
-    }
-
-    @Override
-    public List<Watched> watched(Stage stage) {
-        return List.of(new Watched("server", stage.server().pid()));
     }
 
     @Override

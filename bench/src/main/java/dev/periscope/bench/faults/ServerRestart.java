@@ -3,7 +3,6 @@ package dev.periscope.bench.faults;
 import dev.periscope.vmi.driver.lab.LabVm;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -12,7 +11,7 @@ import tools.jackson.databind.JsonNode;
  * (resumed on the agent after the last event the server stored); what the agent no longer kept is a counted REPLAY
  * marker, never a silent gap.
  */
-final class ServerRestart implements Fault {
+final class ServerRestart extends SharedLabVmFault {
 
     @Override
     public String name() {
@@ -22,21 +21,6 @@ final class ServerRestart implements Fault {
     @Override
     public String description() {
         return "The control plane killed (SIGKILL) during a trace (M5, SSE client) and started again";
-    }
-
-    @Override
-    public String lostUnit() {
-        return "syscall events";
-    }
-
-    @Override
-    public Optional<String> unavailable(Stage stage) {
-        return stage.lab ? Optional.empty() : Optional.of("lab guests are off (periscope.lab.skip)");
-    }
-
-    @Override
-    public void prepare(Stage stage) {
-        stage.sharedVm();
     }
 
     @Override

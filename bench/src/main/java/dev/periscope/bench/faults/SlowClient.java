@@ -3,8 +3,6 @@ package dev.periscope.bench.faults;
 import dev.periscope.vmi.trace.SyntheticTraceRig;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.List;
-import java.util.Optional;
 
 /**
  * A slow SSE client: while a trace streams 5,000 syscalls a second (the fake agent's synthetic guest), one client reads
@@ -14,7 +12,7 @@ import java.util.Optional;
  * dropped, not kept; its resident size is reported too, though a JVM's heap may grow into its limit without
  * keeping anything), and each client, once it has read everything, got every syscall or a marker counting it.
  */
-final class SlowClient implements Fault {
+final class SlowClient extends FakeAgentFault {
 
     private static final String VM = "flt-slow";
     private static final long RATE = 5000;
@@ -36,21 +34,6 @@ final class SlowClient implements Fault {
     @Override
     public String lostUnit() {
         return "syscall events (slow client)";
-    }
-
-    @Override
-    public Optional<String> unavailable(Stage stage) {
-        return Optional.empty();
-    }
-
-    @Override
-    public void prepare(Stage stage) {
-        stage.server();
-    }
-
-    @Override
-    public List<Watched> watched(Stage stage) {
-        return List.of(new Watched("server", stage.server().pid()));
     }
 
     @Override
