@@ -7,7 +7,7 @@
 # descriptors, mappings, /dev/shm files and threads of the processes that lived through it, before and after.
 # usage: bench/faults.sh [--repetitions N] [--only NAME,...] [--seed S]
 #   faults: qemu-kill-process-list qemu-kill-snapshot qemu-kill-trace agent-stall agent-restart server-restart
-#           ring-overflow slow-sse-client database-restart disk-full
+#           ring-overflow slow-sse-client session-end database-restart disk-full
 # needs: root (the tmpfs), QEMU and the lab's packages (lab/setup.sh), Docker for database-restart (its image is
 # built from a local Debian base by deploy/images/build.sh postgres); a fault that cannot run says why.
 # Takes hours at 100 repetitions (each QEMU fault boots a guest per repetition).

@@ -112,9 +112,14 @@ final class Api {
 
     /** A trace of {@code target} (a pid, or a process name) on {@code vm} with {@code method}, long enough. */
     String trace(String vm, Object target, String method) {
+        return trace(vm, target, method, 3600);
+    }
+
+    /** A trace as {@link #trace(String, Object, String)} that ends after {@code maxDurationSeconds}. */
+    String trace(String vm, Object target, String method, int maxDurationSeconds) {
         String who = target instanceof Integer pid ? "\"targetPid\":" + pid : "\"targetProcess\":\"" + target + "\"";
         return open("{\"vm\":\"" + vm + "\",\"kind\":\"TRACE\"," + who + ",\"method\":\"" + method
-                + "\",\"maxDurationSeconds\":3600,\"maxEvents\":100000000}");
+                + "\",\"maxDurationSeconds\":" + maxDurationSeconds + ",\"maxEvents\":100000000}");
     }
 
     JsonNode session(String id) {

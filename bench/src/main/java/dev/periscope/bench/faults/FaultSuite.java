@@ -64,7 +64,7 @@ public final class FaultSuite {
     static List<Fault> faults() {
         return List.of(new QemuKill(QemuKill.During.PROCESS_LIST), new QemuKill(QemuKill.During.SNAPSHOT),
                 new QemuKill(QemuKill.During.TRACE), new AgentStall(), new AgentRestart(), new ServerRestart(),
-                new RingOverflow(), new SlowClient(), new DatabaseRestart(), new DiskFull());
+                new RingOverflow(), new SlowClient(), new SessionEnds(), new DatabaseRestart(), new DiskFull());
     }
 
     static List<FaultResult> run(Options options) {

@@ -21,12 +21,13 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.MissingNode;
 
 /**
- * A client following a session's events over SSE as a browser does (resuming with {@code Last-Event-ID}): it counts the
- * syscalls that arrive, adds up the drop markers by where the events were lost, keeps the notices and the last state
- * change, and notes when the server ended the stream.
+ * A client following a session's events over SSE as a browser does (resuming with {@code Last-Event-ID}), or as NDJSON
+ * as the command-line client does: it counts the syscalls that arrive, adds up the drop markers by where the events
+ * were lost, keeps the notices and the last state change, and notes when the server ended the stream.
  */
 final class SseClient implements AutoCloseable {
 
+    private final boolean ndjson;
     private final AtomicLong syscalls = new AtomicLong();
     private final Map<String, Long> dropped = new TreeMap<>(); // guarded by itself
     private final List<String> notices = new CopyOnWriteArrayList<>();
@@ -40,15 +41,26 @@ final class SseClient implements AutoCloseable {
     private volatile InputStream body;
     private volatile boolean closing;
 
-    private SseClient(long lastId) {
+    private SseClient(long lastId, boolean ndjson) {
         this.lastId = lastId;
+        this.ndjson = ndjson;
     }
 
     /** Follows session {@code id} from after event {@code lastEventId} (0: from the start). */
     static SseClient follow(Api api, String id, long lastEventId) {
-        SseClient client = new SseClient(lastEventId);
+        return follow(api, id, lastEventId, false);
+    }
+
+    /** Follows session {@code id} from the start as NDJSON, one event a line, as the command-line client reads it. */
+    static SseClient followNdjson(Api api, String id) {
+        return follow(api, id, 0, true);
+    }
+
+    private static SseClient follow(Api api, String id, long lastEventId, boolean ndjson) {
+        SseClient client = new SseClient(lastEventId, ndjson);
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(api.base() + "/api/v1/sessions/" + id
-                + "/events")).header("Authorization", "Bearer " + api.token()).header("Accept", "text/event-stream");
+                + "/events")).header("Authorization", "Bearer " + api.token())
+                .header("Accept", ndjson ? "application/x-ndjson" : "text/event-stream");
         if (lastEventId > 0) {
             request.header("Last-Event-ID", Long.toString(lastEventId));
         }
@@ -67,7 +79,13 @@ final class SseClient implements AutoCloseable {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8), 1 << 16)) {
                 String type = "";
                 for (String line; (line = in.readLine()) != null; ) {
-                    if (line.startsWith("event:")) {
+                    if (ndjson) {
+                        if (!line.isBlank()) {
+                            JsonNode e = Api.JSON.readTree(line);
+                            lastId = Math.max(lastId, e.path("id").asLong(0));
+                            event(e.path("type").asString(""), line);
+                        }
+                    } else if (line.startsWith("event:")) {
                         type = line.substring(6).strip();
                     } else if (line.startsWith("id:")) {
                         lastId = Long.parseLong(line.substring(3).strip());

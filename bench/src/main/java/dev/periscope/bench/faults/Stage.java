@@ -30,7 +30,7 @@ final class Stage implements AutoCloseable {
     static final String HOST = "flt-host";
     static final String FAKE_HOST = "flt-fake";
     /** The fake agent's VMs, one per fault that uses it. */
-    static final List<String> FAKE_VMS = List.of("flt-ring", "flt-slow", "flt-db", "flt-disk");
+    static final List<String> FAKE_VMS = List.of("flt-ring", "flt-slow", "flt-db", "flt-disk", "flt-end");
     static final int DISK_MIB = 256;
     static final int RESERVE_MIB = 32;
 
