@@ -343,8 +343,9 @@ class SessionRunner {
             }
         }
 
+        /** Ends the queue; a cancelled runner may close it while its last record is being offered on another thread. */
         void close() {
-            queue.tryEmitComplete();
+            queue.emitComplete(Sinks.EmitFailureHandler.busyLooping(Duration.ofSeconds(1)));
         }
 
         private synchronized void failed(int records, Throwable e) {
