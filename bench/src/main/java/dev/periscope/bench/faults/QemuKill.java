@@ -63,7 +63,7 @@ final class QemuKill implements Fault {
 
     @Override
     public Optional<String> unavailable(Stage stage) {
-        return stage.lab ? Optional.empty() : Optional.of("lab guests are off (periscope.lab.skip)");
+        return stage.labUnavailable();
     }
 
     @Override

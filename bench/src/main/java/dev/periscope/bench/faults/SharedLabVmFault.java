@@ -12,7 +12,7 @@ abstract class SharedLabVmFault implements Fault {
 
     @Override
     public Optional<String> unavailable(Stage stage) {
-        return stage.lab ? Optional.empty() : Optional.of("lab guests are off (periscope.lab.skip)");
+        return stage.labUnavailable();
     }
 
     @Override

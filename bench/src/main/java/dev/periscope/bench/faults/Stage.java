@@ -113,6 +113,11 @@ final class Stage implements AutoCloseable {
         return agent;
     }
 
+    /** Why a fault on lab guests cannot run here, when the lab is off; empty when it can. */
+    Optional<String> labUnavailable() {
+        return lab ? Optional.empty() : Optional.of("lab guests are off (periscope.lab.skip)");
+    }
+
     /** The fake agent (in this JVM, mutual TLS on loopback), started on first use. */
     synchronized FakeAgent fake() {
         if (fake == null) {
