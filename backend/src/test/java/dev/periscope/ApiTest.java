@@ -6,6 +6,7 @@ import dev.periscope.agent.FakeAgent;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.fleet.Agents;
 import dev.periscope.vm.FleetSliceConfiguration;
+import io.r2dbc.spi.ConnectionFactory;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -25,6 +26,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +34,7 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
+import org.springframework.context.ApplicationContext;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
@@ -68,6 +71,9 @@ class ApiTest {
 
     @Autowired
     Agents agents;
+
+    @Autowired
+    ApplicationContext context;
 
     static final FakeAgent AGENT = new FakeAgent("h1");
 
@@ -122,6 +128,14 @@ class ApiTest {
     /** Every list: acme's callers must see none of globex's rows. */
     static final List<String> LISTS = List.of("/api/v1/vms", "/api/v1/sessions", "/api/v1/requests", "/api/v1/audit",
             "/api/v1/tokens", "/api/v1/users", "/api/v1/tenants");
+
+    @Test
+    void theServerTalksR2dbcOnlyAndH2OnThreadsOfItsOwn() {
+        // Flyway migrates over JDBC at start-up; no JDBC DataSource may stand beside the application's R2DBC
+        assertThat(context.getBeanNamesForType(DataSource.class)).isEmpty();
+        assertThat(context.getBean(ConnectionFactory.class).getClass().getSimpleName())
+                .isEqualTo("OffloadedConnectionFactory");
+    }
 
     @Test
     void tenantACannotSeeOrTouchTenantBsObjects() throws IOException {
