@@ -20,7 +20,7 @@ class DatabaseUrls implements EnvironmentPostProcessor {
      * second late, and a killed server lost its last ones (a session created, or stopped, just before a SIGKILL was
      * gone after the restart: the fault suite's server-restart).
      */
-    static final String SETTINGS = ";DB_CLOSE_DELAY=-1;WRITE_DELAY=0";
+    private static final String SETTINGS = ";DB_CLOSE_DELAY=-1;WRITE_DELAY=0";
 
     private static final Set<String> NAMES = Set.of("spring.r2dbc.url", "spring.flyway.url", "spring.flyway.user",
             "spring.flyway.password", "spring.r2dbc.username", "spring.r2dbc.password");

@@ -12,7 +12,7 @@ import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 
-/** H2's statements run on the database's own threads, not on the thread that asked (a Netty event loop in the server). */
+/** H2's statements run on the database's own threads, not on the thread that asked. */
 class OffloadedConnectionFactoryTest {
 
     private final Scheduler caller = Schedulers.newSingle("fake-event-loop");

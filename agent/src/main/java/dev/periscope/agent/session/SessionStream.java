@@ -10,10 +10,9 @@ import java.util.List;
 
 /**
  * The messages of one agent session: numbered from 1 (overhead samples aside), the newest {@code replay} kept for
- * subscribers that resume
- * (any control-plane replica may subscribe, and subscribe again after a reconnect), each message fanned out to every
- * subscriber through its own bounded {@link StreamSubscriber}. Memory is bounded by the replay buffer plus each
- * subscriber's queue. Thread-safe; the lock order is stream, then subscriber.
+ * subscribers that resume (any control-plane replica may subscribe, and subscribe again after a reconnect), each
+ * message fanned out to every subscriber through its own bounded {@link StreamSubscriber}. Memory is bounded by the
+ * replay buffer plus each subscriber's queue. Thread-safe; the lock order is stream, then subscriber.
  */
 final class SessionStream {
 

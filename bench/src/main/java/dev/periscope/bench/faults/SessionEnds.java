@@ -26,8 +26,8 @@ final class SessionEnds extends FakeAgentFault {
 
     @Override
     public String description() {
-        return "A session ends (its process exits, or its time is up) while 4 clients follow it (SSE and NDJSON, opened "
-                + "before, during and at the end)";
+        return "A session ends (its process exits, or its time is up) while 4 clients follow it (SSE and NDJSON, "
+                + "opened before, during and at the end)";
     }
 
     @Override
@@ -46,7 +46,8 @@ final class SessionEnds extends FakeAgentFault {
             rig.add(pid, "ender", 1);
         }
         String id = api.trace(VM + "@" + Stage.FAKE_HOST, pid, "M5", exits ? 3600 : MAX_SECONDS);
-        List<SseClient> clients = new ArrayList<>(List.of(SseClient.follow(api, id, 0), SseClient.followNdjson(api, id)));
+        List<SseClient> clients = new ArrayList<>(List.of(SseClient.follow(api, id, 0),
+                SseClient.followNdjson(api, id)));
         try {
             Commands.sleep(Duration.ofMillis(500));
             clients.add(SseClient.followNdjson(api, id));
