@@ -15,8 +15,11 @@ import java.util.TreeMap;
  * ({@code init_pid_ns.idr}, an xarray rebuilt from the registered pids by {@link #publishPidTable()}), and on
  * request the kthread and workqueue worker structures behind the names /proc shows. Objects are bump-allocated
  * from the bottom of RAM, page tables from the top. Public for other packages' tests (the trace machinery reads
- * its processes through the real task walker): build tasks with {@link #task}, {@link #link} them, read them with
- * {@link #processes()}.
+ * its processes through the real task walker): build tasks with {@link #task}, {@link #link} them (or
+ * {@link #spawn} a process in one step), read them with {@link #processes()}.
+ *
+ * <p>Its public methods are synchronized: a trace's ring thread walks the guest while the test thread changes it, and a
+ * walk writes too (it publishes the PID table from the bump allocator). The package's own builders are for one thread.
  */
 public final class SyntheticGuest {
 
@@ -104,7 +107,7 @@ public final class SyntheticGuest {
     }
 
     /** A task_struct with cred, signal (its own thread list) and, unless a kernel thread, an mm with argv. */
-    public long task(int pid, String comm, int uid, boolean kthread, String argv) {
+    public synchronized long task(int pid, String comm, int uid, boolean kthread, String argv) {
         long t = alloc((int) OFFSETS.taskStructSize());
         memory.writeInt(pa(t + OFFSETS.taskPid()), pid);
         memory.writeInt(pa(t + OFFSETS.taskTgid()), pid);
@@ -149,8 +152,21 @@ public final class SyntheticGuest {
         return t;
     }
 
+    /**
+     * A user process as fork makes it: its task built, its parent set ({@code 0}: init_task) and linked at the tail of
+     * the task list, in one step that no concurrent {@link #processes()} sees half done.
+     */
+    public synchronized long spawn(int pid, String comm, long parent, String argv) {
+        long task = task(pid, comm, 0, false, argv);
+        if (parent != 0) {
+            setParent(task, parent);
+        }
+        link(task);
+        return task;
+    }
+
     /** Appends a task at the tail of init_task.tasks. */
-    public void link(long task) {
+    public synchronized void link(long task) {
         long head = initTask + OFFSETS.taskTasks();
         long node = task + OFFSETS.taskTasks();
         long tail = memory.readLong(pa(head + 8));
@@ -180,7 +196,7 @@ public final class SyntheticGuest {
         return t;
     }
 
-    public void setParent(long task, long parent) {
+    public synchronized void setParent(long task, long parent) {
         memory.writeLong(pa(task + OFFSETS.taskRealParent()), parent);
     }
 
@@ -189,7 +205,7 @@ public final class SyntheticGuest {
     }
 
     /** Unlinks a task from the task list as list_del_init does (a DKOM rootkit's move): it then points at itself. */
-    public void unlink(long task) {
+    public synchronized void unlink(long task) {
         long node = task + OFFSETS.taskTasks();
         long next = memory.readLong(pa(node)), prev = memory.readLong(pa(node + 8));
         memory.writeLong(pa(prev), next);
@@ -199,7 +215,7 @@ public final class SyntheticGuest {
     }
 
     /** A task exits: it leaves the task list and the PID table. */
-    public void exit(long task) {
+    public synchronized void exit(long task) {
         unlink(task);
         pids.remove(memory.readInt(pa(task + OFFSETS.taskPid())));
     }
@@ -333,7 +349,7 @@ public final class SyntheticGuest {
     }
 
     /** Gives a user task a fresh address space, as execve does; returns its new DTB. */
-    public long exec(long task) {
+    public synchronized long exec(long task) {
         long mm = memory.readLong(pa(task + OFFSETS.taskMm()));
         long oldPgd = pa(memory.readLong(pa(mm + OFFSETS.mmPgd())));
         long pgd = table();
@@ -345,13 +361,13 @@ public final class SyntheticGuest {
     }
 
     /** The DTB (physical address of mm->pgd) a user task runs with. */
-    public long dtbOf(long task) {
+    public synchronized long dtbOf(long task) {
         long mm = memory.readLong(pa(task + OFFSETS.taskMm()));
         return pa(memory.readLong(pa(mm + OFFSETS.mmPgd())));
     }
 
     /** The processes the real task walker reads from this guest now. */
-    public List<GuestProcess> processes() {
+    public synchronized List<GuestProcess> processes() {
         publishPidTable();
         return LinuxModel.processes(memory, profile()).processes();
     }

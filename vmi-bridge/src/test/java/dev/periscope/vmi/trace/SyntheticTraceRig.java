@@ -9,16 +9,17 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The trace machinery of one VM with no VM under it, for tests here and in other modules: a synthetic guest (init 1,
  * sh 300 and busy 400, read by the real task walker), the real event ring in a temporary file, the test producer
  * standing in for the hypervisor extension on vCPU 0 (it reports syscall returns, as the QEMU plugin does), and a
  * {@link TraceHub} over them. Tests open sessions with {@link #open}, make the "guest" run with {@link #producer()}
- * ({@link #call} for a call and its return) and change its processes through {@link #guest()}.
+ * ({@link #call} for a call and its return) and change its processes through {@link #guest()}. Its methods may be
+ * called from any thread: the guest serializes its changes with the ring thread's walks.
  */
 public final class SyntheticTraceRig implements AutoCloseable {
 
@@ -30,7 +31,7 @@ public final class SyntheticTraceRig implements AutoCloseable {
 
     private final Path dir;
     private final SyntheticGuest guest = new SyntheticGuest(8 << 20);
-    private final Map<Integer, Long> tasks = new HashMap<>();
+    private final Map<Integer, Long> tasks = new ConcurrentHashMap<>();
     private final EventRing ring;
     private final RingTestProducer producer;
     private final TraceHub hub;
@@ -102,11 +103,7 @@ public final class SyntheticTraceRig implements AutoCloseable {
 
     /** As {@link #add(int, String, int)}, with the command line {@code argv} (NUL-separated). */
     public long add(int pid, String name, int parent, String argv) {
-        long task = guest.task(pid, name, 0, false, argv);
-        if (parent != 0) {
-            guest.setParent(task, tasks.get(parent));
-        }
-        guest.link(task);
+        long task = guest.spawn(pid, name, parent == 0 ? 0 : tasks.get(parent), argv);
         tasks.put(pid, task);
         return task;
     }
