@@ -1,5 +1,6 @@
 package dev.periscope.vmi.driver.image;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -11,13 +12,23 @@ import dev.periscope.vmi.driver.Domain;
 import dev.periscope.vmi.driver.DomainInfo;
 import dev.periscope.vmi.driver.lab.LabVm;
 import dev.periscope.vmi.linux.GuestProcView;
+import dev.periscope.vmi.linux.GuestProcess;
 import dev.periscope.vmi.linux.ProcessList;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Memory images of a real lab guest: while it is stopped, QEMU's monitor writes an ELF core
@@ -48,12 +59,14 @@ class ImageLabTest {
             }
             Map<Integer, GuestProcView.Seen> after = guestView(guest);
 
+            Map<String, ProcessList> lists = new HashMap<>();
             try (MemoryImageDriver driver = MemoryImageDriver.over(new ImageDirectory(dir, RawLayout.FLAT));
                  VmiEngine engine = new VmiEngine(driver)) {
                 assertThat(driver.domains()).extracting(DomainInfo::name).containsExactly("core", "ram", "snapshot");
                 assertThat(driver.domains()).allSatisfy(d -> assertThat(d.platform()).isEqualTo("image"));
                 for (String vm : new String[] {"core", "ram", "snapshot"}) {
                     ProcessList list = engine.processes(vm, AcquisitionMode.SNAPSHOT);
+                    lists.put(vm, list);
                     int compared = GuestProcView.compare(vm, AcquisitionMode.SNAPSHOT, before, after, list);
                     System.out.printf("[imgdump] %s: %d processes (%d compared with /proc), read %.2f ms%n", vm,
                             list.processes().size(), compared, list.readTime().toNanos() / 1e6);
@@ -80,7 +93,37 @@ class ImageLabTest {
                 assertThat(image.format()).isEqualTo(ImageFormat.QEMU_MAPPED_RAM);
                 assertThat(image.layout().ramBytes()).isEqualTo(MEMORY_MIB << 20);
             }
+            theCommandListsWhatTheEngineListed(dir.resolve("core.elf"), lists.get("core"), dir.resolve("profiles"));
         }
+    }
+
+    /**
+     * {@code ps --image}: a never-seen kernel is decoded and stored, a second process lists from the stored profile;
+     * both print the processes the engine listed.
+     */
+    private static void theCommandListsWhatTheEngineListed(Path image, ProcessList expected, Path profiles)
+            throws IOException {
+        List<Integer> pids = expected.processes().stream().map(GuestProcess::pid).toList();
+        ByteArrayOutputStream table = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        ImageCommand cold = new ImageCommand(new PrintStream(table, true, UTF_8), new PrintStream(err, true, UTF_8));
+        assertThat(cold.run(List.of("--image", image.toString()), profiles)).as(err.toString(UTF_8)).isZero();
+        assertThat(table.toString(UTF_8)).startsWith("# " + image + "  kernel " + expected.kernelVersion());
+        assertThat(table.toString(UTF_8).lines().filter(l -> l.matches(" *\\d+ +\\d+ .*"))
+                .map(l -> Integer.parseInt(l.trim().split(" +")[0]))).containsExactlyElementsOf(pids);
+        try (Stream<Path> stored = Files.list(profiles)) {
+            assertThat(stored).as("the decoded kernel, stored").singleElement()
+                    .satisfies(f -> assertThat(f.getFileName().toString()).endsWith(".kprofile"));
+        }
+
+        ByteArrayOutputStream json = new ByteArrayOutputStream();
+        ImageCommand seen = new ImageCommand(new PrintStream(json, true, UTF_8), new PrintStream(err, true, UTF_8));
+        assertThat(seen.run(List.of("--image", image.toString(), "--json"), profiles)).as(err.toString(UTF_8))
+                .isZero();
+        JsonNode listed = JsonMapper.builder().build().readTree(json.toString(UTF_8));
+        assertThat(listed.valueStream().map(p -> p.get("pid").asInt())).containsExactlyElementsOf(pids);
+        assertThat(listed.valueStream().map(p -> p.get("name").asString()))
+                .containsExactlyElementsOf(expected.processes().stream().map(GuestProcess::name).toList());
     }
 
     private static void awaitMigration(LabVm guest) throws InterruptedException {
