@@ -8,11 +8,11 @@
 #     example (vmi-process-list) on the same images, given the profile a person makes by hand: the kernel's
 #     System.map (from Debian's -dbg package), five struct offsets, and either the guest's page table root and KASLR
 #     offset read from the paused VM or neither (LibVMI then searches all of memory for them).
-# Each run: wall time, peak RSS and the bytes the process read from storage (GNU time), peak anonymous and
-# file-backed RSS (sampled every 2 ms from /proc/PID/status), the processes listed. File-backed RSS counts whole
-# page-cache folios (up to 2 MiB each on a file system with large folios), so a probe of a few bytes can count
-# megabytes; the bytes read from storage, in the runs after the page cache was dropped (root only), are what a
-# command really touched. The table holds medians; every run is in runs.tsv.
+# Each run: wall time and peak RSS (GNU time), peak anonymous and file-backed RSS (sampled every 2 ms from
+# /proc/PID/status), the processes listed; in the runs that start with the page cache dropped (root only), how much
+# of the image the run brought into the page cache (fincore): what it read of the image, read-ahead included.
+# File-backed RSS counts whole page-cache folios (up to 2 MiB each on a file system with large folios), so a probe
+# of a few bytes can count megabytes. The table holds medians; every run is in runs.tsv.
 #
 # usage: ./periscope bench image [--runs N] [--libvmi PREFIX]
 #    or: bench/image.sh [the same options]
@@ -89,7 +89,7 @@ ps_image=(--enable-native-access=ALL-UNNAMED -cp "$cp_engine" dev.periscope.vmi.
 exec {tick}<> <(:)
 measure() {
   local label=$1 image=$2; shift 2
-  /usr/bin/time -f '%e %M %I' -o "$out/time.tmp" "$@" > "$out/stdout.tmp" 2> "$out/stderr.tmp" &
+  /usr/bin/time -f '%e %M' -o "$out/time.tmp" "$@" > "$out/stdout.tmp" 2> "$out/stderr.tmp" &
   local pid=$! anon=0 file=0 child line key value
   while kill -0 "$pid" 2>/dev/null; do
     child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null) || child=""
@@ -105,18 +105,23 @@ measure() {
     read -t 0.002 -u "$tick" line || true
   done
   local status=0; wait "$pid" || status=$?
-  read -r seconds peak blocks < <(tail -1 "$out/time.tmp")
+  read -r seconds peak < <(tail -1 "$out/time.tmp")
+  local image_read=-1
+  [[ $label == *"page cache dropped"* ]] && image_read=$(($(fincore --bytes --noheadings --output RES "$image") >> 20))
   local listed; listed=$(grep -cE '^ *[0-9]+ +[0-9]+ |^\[ *[0-9]+\] ' "$out/stdout.tmp" || true)
   printf '%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n' "$label" "$(basename "$image")" "$status" \
     "$(awk -v s="$seconds" 'BEGIN{printf "%d", s*1000}')" "$((peak / 1024))" "$((anon / 1024))" "$((file / 1024))" \
-    "$((blocks / 2048))" "$listed" >> "$out/runs.tsv"
+    "$image_read" "$listed" >> "$out/runs.tsv"
   if ((status != 0)); then
     echo "bench/image.sh: $label on $(basename "$image") exited $status:" >&2
     tail -3 "$out/stderr.tmp" >&2
   fi
 }
 
-printf 'what\timage\texit\twall_ms\tpeak_rss_mib\tpeak_anon_mib\tpeak_file_mib\tread_mib\tprocesses\n' > "$out/runs.tsv"
+can_drop=0; [[ -w /proc/sys/vm/drop_caches ]] && can_drop=1
+drop_page_cache() { sync; echo 1 > /proc/sys/vm/drop_caches; }
+
+printf 'what\timage\texit\twall_ms\tpeak_rss_mib\tpeak_anon_mib\tpeak_file_mib\timage_read_mib\tprocesses\n' > "$out/runs.tsv"
 for image in "${images[@]}"; do
   echo "== $(basename "$image")"
   store="$out/profiles"
@@ -131,18 +136,17 @@ for image in "${images[@]}"; do
     measure "periscope, seen kernel, no AOT cache" "$image" env PERISCOPE_PROFILE_CACHE="$store" \
       "$JAVA_HOME/bin/java" "${ps_image[@]}" "$image"
   done
-  if [[ -w /proc/sys/vm/drop_caches ]]; then
-    for ((i = 0; i < runs; i++)); do
-      sync; echo 1 > /proc/sys/vm/drop_caches
-      measure "periscope, seen kernel, page cache dropped" "$image" env PERISCOPE_PROFILE_CACHE="$store" \
-        "$JAVA_HOME/bin/java" -XX:AOTCache="$aot" "${ps_image[@]}" "$image"
-    done
-    for ((i = 0; i < runs; i++)); do
-      rm -rf "$store"; sync; echo 1 > /proc/sys/vm/drop_caches
-      measure "periscope, never-seen kernel, page cache dropped" "$image" env PERISCOPE_PROFILE_CACHE="$store" \
-        "$JAVA_HOME/bin/java" -XX:AOTCache="$aot" "${ps_image[@]}" "$image"
-    done
-  fi
+  for ((i = 0; i < runs && can_drop; i++)); do
+    drop_page_cache
+    measure "periscope, seen kernel, page cache dropped" "$image" env PERISCOPE_PROFILE_CACHE="$store" \
+      "$JAVA_HOME/bin/java" -XX:AOTCache="$aot" "${ps_image[@]}" "$image"
+  done
+  for ((i = 0; i < runs && can_drop; i++)); do
+    rm -rf "$store"
+    drop_page_cache
+    measure "periscope, never-seen kernel, page cache dropped" "$image" env PERISCOPE_PROFILE_CACHE="$store" \
+      "$JAVA_HOME/bin/java" -XX:AOTCache="$aot" "${ps_image[@]}" "$image"
+  done
   rm -rf "$store"
   if [[ -n $libvmi ]]; then
     release=$(basename "$image"); release=${release%-kaslr-*}; release=${release//_/+}
@@ -151,6 +155,11 @@ for image in "${images[@]}"; do
       bash "$REPO/bench/libvmi.sh" conf "$image" "$release" "$given" "$dir"
       for ((i = 0; i < runs; i++)); do
         measure "LibVMI file driver, $given kpgd and KASLR offset" "$image" \
+          bash "$REPO/bench/libvmi.sh" run "$libvmi" "$dir"
+      done
+      for ((i = 0; i < runs && can_drop; i++)); do
+        drop_page_cache
+        measure "LibVMI file driver, $given kpgd and KASLR offset, page cache dropped" "$image" \
           bash "$REPO/bench/libvmi.sh" run "$libvmi" "$dir"
       done
     done
@@ -164,7 +173,7 @@ rm -f "$out/time.tmp" "$out/stdout.tmp" "$out/stderr.tmp"
   echo "$runs runs of each, one process per list; medians (min..max wall time). Machine: $(nproc) x" \
     "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); load before: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| what | image | wall time | peak RSS | peak anonymous RSS | peak file RSS | read from storage | processes | failed runs |"
+  echo "| what | image | wall time | peak RSS | peak anonymous RSS | peak file RSS | image read | processes | failed runs |"
   echo "|---|---|---|---|---|---|---|---|---|"
   awk -F'\t' 'NR > 1 {
       key = $1 "\t" $2; if (!(key in n)) order[++keys] = key
@@ -183,9 +192,10 @@ rm -f "$out/time.tmp" "$out/stdout.tmp" "$out/stderr.tmp"
     END {
       for (k = 1; k <= keys; k++) {
         key = order[k]; c = n[key]; split(key, part, "\t")
-        printf "| %s | %s | %d ms (%d..%d) | %d MiB | %d MiB | %d MiB | %d MiB | %d | %d of %d |\n", part[1],
+        read = median(io, key, c) < 0 ? "-" : median(io, key, c) " MiB"
+        printf "| %s | %s | %d ms (%d..%d) | %d MiB | %d MiB | %d MiB | %s | %d | %d of %d |\n", part[1],
           part[2], median(wall, key, c), extreme(wall, key, c, -1), extreme(wall, key, c, 1), median(rss, key, c),
-          median(anon, key, c), median(file, key, c), median(io, key, c), procs[key], fail[key], c
+          median(anon, key, c), median(file, key, c), read, procs[key], fail[key], c
       }
     }' "$out/runs.tsv"
 } > "$out/image.md"

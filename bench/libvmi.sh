@@ -35,7 +35,7 @@ case ${1:-} in
   conf)
     image=$(realpath "${2:?conf needs IMAGE}"); release=${3:?conf needs RELEASE}; given=${4:?conf needs with|without}
     dir=${5:?conf needs DIR}
-    map="$VAR/cache/libvmi/System.map-$release"
+    map="$VAR/cache/libvmi/System.map-${release//+/_}" # the conf allows no + in a path
     if [[ ! -s $map ]]; then
       # Debian's kernel package holds a placeholder System.map; the real one is in the -dbg package (about 1 GB,
       # of which only this member is unpacked).

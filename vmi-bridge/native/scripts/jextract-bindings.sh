@@ -8,6 +8,8 @@
 #                               (the bindings name no library: the Xen driver System.loads libperiscope-xen.so,
 #                               or the test double named by -Dperiscope.xen.library, before the first call;
 #                               only dev.periscope.vmi.driver.xen may import the package)
+#   jextract-bindings.sh mman   mman/periscope_mman.h (libc's madvise) -> dev.periscope.vmi.nativeapi.mman
+#                               (only dev.periscope.vmi.memory may import the package)
 #   jextract-bindings.sh libvirt libvirt/periscope_libvirt.h (libvirt's API from libvirt-dev's headers, plus free,
 #                               creat and close) -> dev.periscope.vmi.nativeapi.libvirt
 #                               (the bindings load libvirt.so.0 and libvirt-qemu.so.0 by name; the libvirt driver
@@ -81,8 +83,14 @@ case "${1:-}" in
              VIR_ERR_ARGUMENT_UNSUPPORTED; do
         symbols+=(--include-constant "$c")
     done ;;
+  mman)
+    pkg=dev.periscope.vmi.nativeapi.mman header_dir="$native/mman" header=periscope_mman.h class=Mman
+    symbols+=(--include-function madvise)
+    for c in MADV_NORMAL MADV_RANDOM MADV_WILLNEED; do
+        symbols+=(--include-constant "$c")
+    done ;;
   *)
-    echo "usage: jextract-bindings.sh ring|xen|libvirt" >&2
+    echo "usage: jextract-bindings.sh ring|xen|mman|libvirt" >&2
     exit 2 ;;
 esac
 pkg_dir="$out_root/${pkg//.//}"

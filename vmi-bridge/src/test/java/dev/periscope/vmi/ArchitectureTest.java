@@ -31,6 +31,9 @@ class ArchitectureTest {
     static final ArchRule xenBindingsOnlyBehindTheXenDriver = bindingsOnlyBehind("xen", "dev.periscope.vmi.driver.xen");
 
     @ArchTest
+    static final ArchRule mmanBindingsOnlyBehindGuestMemory = bindingsOnlyBehind("mman", "dev.periscope.vmi.memory");
+
+    @ArchTest
     static final ArchRule libvirtBindingsOnlyBehindTheLibvirtDriver =
             bindingsOnlyBehind("libvirt", "dev.periscope.vmi.driver.libvirt");
 

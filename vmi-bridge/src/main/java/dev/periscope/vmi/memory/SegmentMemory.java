@@ -20,6 +20,9 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
 
     static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Reads at least this long, and searches in steps of {@link #SCAN_STEP}, are announced ({@link #willRead}). */
+    static final int LARGE_READ = 64 << 10;
+    static final long SCAN_STEP = 4L << 20;
     private static final long ONES = 0x0101_0101_0101_0101L;
     private static final long HIGHS = 0x8080_8080_8080_8080L;
 
@@ -46,6 +49,14 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
 
     /** What to report when the backing storage is gone; subclasses name their file or VM. */
     abstract String describe();
+
+    /** The range about to be read whole (a large copy, a step of a search); a mapping may read it ahead. */
+    void willRead(long offset, long length) {
+    }
+
+    final MemorySegment segment() {
+        return segment;
+    }
 
     @Override
     public final byte readByte(long physicalAddress) {
@@ -90,6 +101,9 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
     public final void read(long physicalAddress, byte[] target, int offset, int length) {
         Objects.checkFromIndexSize(offset, length, target.length);
         check(physicalAddress, length);
+        if (length >= LARGE_READ) {
+            willRead(physicalAddress, length);
+        }
         try {
             if (present == null) {
                 MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, physicalAddress, target, offset, length);
@@ -133,8 +147,17 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
         }
     }
 
+    /** {@link #search(MemorySegment, byte[], long, long)} in steps, each announced before it is scanned. */
     private long search(byte[] needle, long start, long end) {
-        return search(segment, needle, start, end);
+        for (long step = start; step <= end - needle.length; step += SCAN_STEP) {
+            long stepEnd = Math.min(end, step + SCAN_STEP + needle.length - 1); // a match may start anywhere in the step
+            willRead(step, stepEnd - step);
+            long found = search(segment, needle, step, stepEnd);
+            if (found >= 0) {
+                return found;
+            }
+        }
+        return -1;
     }
 
     /**

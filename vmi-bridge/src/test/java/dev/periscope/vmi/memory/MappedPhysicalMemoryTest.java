@@ -39,6 +39,44 @@ class MappedPhysicalMemoryTest {
     }
 
     @Test
+    void anImageReadAtRandomIsAdvisedSoAndFindsWhatStraddlesASearchStep() throws IOException {
+        Path file = dir.resolve("image");
+        byte[] bytes = new byte[(int) (2 * SegmentMemory.SCAN_STEP + 8192)];
+        byte[] needle = "Linux version ".getBytes(StandardCharsets.US_ASCII);
+        int straddling = (int) SegmentMemory.SCAN_STEP - 5; // starts in the first step, ends in the second
+        System.arraycopy(needle, 0, bytes, straddling, needle.length);
+        System.arraycopy(needle, 0, bytes, bytes.length - needle.length, needle.length);
+        bytes[bytes.length - needle.length - 1] = 0x7f;
+        Files.write(file, bytes);
+        try (var memory = MappedPhysicalMemory.map(file, 4096, bytes.length - 4096, null, 4096).readAtRandom()) {
+            assertThat(vmFlags(memory)).as("the kernel's flags of the mapping").contains("rr");
+            assertThat(memory.indexOf(needle, 0, memory.size())).isEqualTo(straddling - 4096);
+            assertThat(memory.indexOf(needle, straddling - 4096 + 1, memory.size()))
+                    .isEqualTo(memory.size() - needle.length);
+            byte[] large = new byte[SegmentMemory.LARGE_READ * 2];
+            memory.read(memory.size() - large.length, large, 0, large.length);
+            assertThat(large[large.length - needle.length - 1]).isEqualTo((byte) 0x7f);
+        }
+        try (var memory = MappedPhysicalMemory.map(file)) {
+            assertThat(vmFlags(memory)).as("live RAM is not advised").doesNotContain("rr");
+        }
+    }
+
+    /** The VmFlags line of the mapping in /proc/self/smaps ("rr": read at random). */
+    private static String vmFlags(MappedPhysicalMemory memory) throws IOException {
+        String start = Long.toHexString(memory.segment().address() & -4096L) + "-";
+        boolean inMapping = false;
+        for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            if (Character.isDigit(line.charAt(0)) || (line.charAt(0) >= 'a' && line.charAt(0) <= 'f')) {
+                inMapping = line.startsWith(start);
+            } else if (inMapping && line.startsWith("VmFlags:")) {
+                return line;
+            }
+        }
+        throw new AssertionError("no mapping at " + start + " in /proc/self/smaps");
+    }
+
+    @Test
     void readsAfterCloseMeanTheVmIsGone() throws IOException {
         Path file = dir.resolve("ram");
         Files.write(file, new byte[8192]);

@@ -106,7 +106,7 @@ public final class MemoryImage implements AutoCloseable {
                     + " number of 4 KiB pages: not guest RAM (nor an ELF core or a QEMU snapshot)");
         }
         RamLayout layout = rawLayout.layout("ram", size);
-        MappedPhysicalMemory ram = MappedPhysicalMemory.map(file, 0, size, null, RamLayout.PAGE);
+        MappedPhysicalMemory ram = MappedPhysicalMemory.map(file, 0, size, null, RamLayout.PAGE).readAtRandom();
         mappings.add(ram);
         return new MemoryImage(file, ImageFormat.RAW, layout, List.copyOf(mappings),
                 layout.assemble(Map.of("ram", ram)), List.of(), rawLayout.name().toLowerCase(), modified);
@@ -132,7 +132,8 @@ public final class MemoryImage implements AutoCloseable {
                     + e.getMessage(), e);
         }
         for (ElfCore.Segment s : segments) {
-            MappedPhysicalMemory m = MappedPhysicalMemory.map(file, s.offset(), s.length(), null, RamLayout.PAGE);
+            MappedPhysicalMemory m = MappedPhysicalMemory.map(file, s.offset(), s.length(), null, RamLayout.PAGE)
+                    .readAtRandom();
             mappings.add(m);
             memories.put("load@" + Long.toHexString(s.physical()), m);
         }
@@ -150,7 +151,7 @@ public final class MemoryImage implements AutoCloseable {
                         + listing.machineType() + "', whose RAM layout Periscope does not know (q35 and i440fx only)"));
         RamLayout layout = machine.layout(ram.blockId(), ram.length());
         MappedPhysicalMemory m = MappedPhysicalMemory.map(file, ram.pagesOffset(), ram.length(), ram.present(),
-                ram.pageSize());
+                ram.pageSize()).readAtRandom();
         mappings.add(m);
         return new MemoryImage(file, ImageFormat.QEMU_MAPPED_RAM, layout, List.copyOf(mappings),
                 layout.assemble(Map.of(ram.blockId(), m)), List.of(), listing.machineType(), modified);
