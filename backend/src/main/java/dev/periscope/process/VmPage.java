@@ -2,10 +2,12 @@ package dev.periscope.process;
 
 import dev.periscope.caller.Caller;
 import dev.periscope.system.DashboardPage;
+import dev.periscope.tenant.Tenants;
 import dev.periscope.vm.Fleet;
 import dev.periscope.vm.VmState;
 import dev.periscope.vm.VmView;
 import dev.periscope.vmi.AcquisitionMode;
+import java.util.List;
 import java.util.Locale;
 import org.springframework.ui.Model;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -15,7 +17,7 @@ import org.springframework.web.server.ResponseStatusException;
 import reactor.core.publisher.Mono;
 
 /**
- * {@code /vms/{vm}}: the dashboard's VM page, and {@code /vms/{vm}/process-table}, the process table alone, which
+ * {@code /vms/{vm}}: the dashboard's VM page (with, for operators, the form that assigns its owner), and {@code /vms/{vm}/process-table}, the process table alone, which
  * the page fetches again on the interval the user picks. A list that cannot be read is shown as an error in the
  * page (with the reason), not as an error page.
  */
@@ -24,10 +26,12 @@ class VmPage {
 
     private final Fleet fleet;
     private final ProcessReader reader;
+    private final Tenants tenants;
 
-    VmPage(Fleet fleet, ProcessReader reader) {
+    VmPage(Fleet fleet, ProcessReader reader, Tenants tenants) {
         this.fleet = fleet;
         this.reader = reader;
+        this.tenants = tenants;
     }
 
     /** A process list, or why there is none. */
@@ -42,6 +46,8 @@ class VmPage {
         model.addAttribute("vm", view);
         model.addAttribute("mode", chosen);
         model.addAttribute("loaded", view.zipWith(chosen).flatMap(t -> load(caller, t.getT1(), t.getT2())));
+        // Operators assign the VM's owner on the page (the register step of a memory image, too).
+        model.addAttribute("tenants", caller.isOperator() ? tenants.all().collectList() : Mono.just(List.of()));
         return "vm";
     }
 

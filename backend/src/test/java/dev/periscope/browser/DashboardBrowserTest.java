@@ -217,6 +217,37 @@ class DashboardBrowserTest {
             assertThat(browser.pageText()).doesNotContain("browserco");
             browser.screenshot("tenant-audit");
             browser.assertNoConsoleErrors();
+
+            // The register step: an operator gives the VM (as it would a memory image) to acme on its page...
+            try (Browser operator = Browser.open(base())) {
+                logInAsOperator(operator);
+                operator.go("/vms/" + VM_ID);
+                new Select(operator.waitFor(By.cssSelector("#assign-owner select[name=tenant]"))).selectByValue("acme");
+                operator.find(By.cssSelector("#assign-owner button[type=submit]")).click();
+                operator.waitUntil("the page shows the new owner", 30,
+                        () -> operator.find(By.cssSelector("p.meta")).getText().contains("tenant acme"));
+                operator.screenshot("operator-vm-owner");
+                operator.assertNoConsoleErrors();
+
+                // ...whose user now sees it and its processes as its own,...
+                browser.go("/");
+                browser.waitFor(By.linkText(VM)).click();
+                browser.waitFor(By.cssSelector("table.processes"));
+                assertThat(cells(browser)).contains("busy-writer");
+                assertThat(browser.findAll(By.id("assign-owner"))).as("tenant users assign no owners").isEmpty();
+                browser.screenshot("tenant-vm-assigned");
+
+                // ...until the operator clears it: the VM is the lab's tenant's again.
+                operator.go("/vms/" + VM_ID);
+                operator.script("window.confirm = () => true");
+                operator.waitFor(By.cssSelector("#clear-owner button[type=submit]")).click();
+                operator.waitUntil("the page shows the lab's owner again", 30,
+                        () -> operator.find(By.cssSelector("p.meta")).getText().contains("tenant browserco"));
+                browser.go("/");
+                browser.waitFor(By.tagName("h1"));
+                assertThat(browser.pageText()).doesNotContain(VM);
+                browser.assertNoConsoleErrors();
+            }
         }
     }
 
