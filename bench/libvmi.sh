@@ -56,7 +56,7 @@ case ${1:-} in
       "$image" "$map" "$given" > "$dir/libvmi.conf"
     ;;
   run)
-    prefix=${2:?run needs PREFIX}; dir=${3:?run needs DIR}
+    prefix=$(cd "${2:?run needs PREFIX}" && pwd); dir=$(cd "${3:?run needs DIR}" && pwd)
     image=$(sed -nE '1s/^([^ {]+) *\{.*/\1/p' "$dir/libvmi.conf")
     cd "$dir"
     LD_LIBRARY_PATH="$prefix/lib" exec "$prefix/bin/vmi-process-list" -n "$dir/$image"

@@ -147,11 +147,14 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
         }
     }
 
-    /** {@link #search(MemorySegment, byte[], long, long)} in steps, each announced before it is scanned. */
+    /**
+     * {@link #search(MemorySegment, byte[], long, long)} in steps, each announced with the one after it before it is
+     * scanned, so that reading the next step overlaps scanning this one.
+     */
     private long search(byte[] needle, long start, long end) {
         for (long step = start; step <= end - needle.length; step += SCAN_STEP) {
             long stepEnd = Math.min(end, step + SCAN_STEP + needle.length - 1); // a match may start anywhere in the step
-            willRead(step, stepEnd - step);
+            willRead(step, Math.min(end, step + 2 * SCAN_STEP) - step);
             long found = search(segment, needle, step, stepEnd);
             if (found >= 0) {
                 return found;
