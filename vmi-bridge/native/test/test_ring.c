@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,7 @@ static void test_stalled_consumer_costs_one_timeout(void)
 
 typedef struct sync_consumer {
     periscope_ring_header *h;
+    volatile int started;
     volatile int stop;
     uint64_t answered;
 } sync_consumer;
@@ -191,6 +193,7 @@ static void *sync_consumer_main(void *arg)
 {
     sync_consumer *s = arg;
     collected c = {0};
+    s->started = 1;
     while (!s->stop)
         s->answered += periscope_consume(s->h, 0, 64, collect, &c);
     return NULL;
@@ -210,6 +213,8 @@ static void test_sync_round_trip(void)
     sync_consumer s = {.h = h};
     pthread_t t;
     pthread_create(&t, NULL, sync_consumer_main, &s);
+    while (!s.started)
+        sched_yield();
     enum { N = 20000 };
     static uint64_t rtt[N];
     int timeouts = 0, full = 0, answered = 0;
@@ -217,8 +222,10 @@ static void test_sync_round_trip(void)
         uint64_t t0 = periscope_now_ns();
         /* after a timeout (a loaded machine) the producer does not wait until the consumer answers again, so
          * it may find the lane full: those events are dropped and counted, as a vCPU's would be */
-        if (!produce(&p, (uint64_t)i, PERISCOPE_RECORD_SYNC))
+        if (!produce(&p, (uint64_t)i, PERISCOPE_RECORD_SYNC)) {
             full++;
+            sched_yield(); /* on a loaded machine, let the consumer run: without it the loop ends unanswered */
+        }
         else if (periscope_wait_response(&p, h->lanes[0].next_seq, 1000000))
             rtt[answered++] = periscope_now_ns() - t0;
         else
