@@ -45,11 +45,11 @@ import java.util.regex.Pattern;
  *   <li>the dashboard's fleet page refreshing every 5 s for {@code --dashboard-seconds} (what its script asks for:
  *       the active sessions and each VM's overhead, and the VM list);</li>
  *   <li>the server's heap (jstat) and resident memory sampled throughout, and its live heap (after a full collection)
- *       once warm, at the end of the stream load and at the end.</li>
+ *       once warm, halfway through the stream load, at its end and at the end.</li>
  * </ul>
  * With {@code --check true} it exits 1 when the server died, a client or a call failed, a loss went unreported or the
- * live heap grew (more than 25 % + 16 MiB over the warm one: after the load, and under it in runs of 5 minutes or
- * more). Usage: {@code SoakBench --server-jar JAR --pki DIR
+ * live heap grew (more than 25 % + 16 MiB: after the load over the warm one, and, in runs of 5 minutes of streams
+ * or more, at the end of the load over halfway through it). Usage: {@code SoakBench --server-jar JAR --pki DIR
  * [--clients 50] [--slow 5] [--rate 10000] [--sse-seconds 600] [--dashboard-seconds 1800] [--vms 20]
  * [--baseline-seconds 30] [--sample-seconds 5] [--out FILE] [--check true]}.
  */
@@ -163,7 +163,12 @@ public final class SoakBench {
                         underLoad.set(restProbe(settings.sseSeconds() - 5, "under load")));
                 Thread.sleep(warm * 1000L);
                 live.put("warm", Map.of("atSecond", elapsed(), "mib", server.liveHeapMib()));
-                Thread.sleep((settings.sseSeconds() - warm) * 1000L);
+                int half = settings.sseSeconds() / 2;
+                if (half > warm) {
+                    Thread.sleep((half - warm) * 1000L);
+                    live.put("halfOfStreamLoad", Map.of("atSecond", elapsed(), "mib", server.liveHeapMib()));
+                }
+                Thread.sleep((settings.sseSeconds() - Math.max(half, warm)) * 1000L);
                 restUnderLoad.join();
                 r.put("restUnderLoad", underLoad.get());
                 live.put("endOfStreamLoad", Map.of("atSecond", elapsed(), "mib", server.liveHeapMib()));
@@ -509,23 +514,32 @@ public final class SoakBench {
         }
 
         /**
-         * The live heap after the load (nothing retained) and, in a run long enough to tell steady state from warm-up
-         * (5 minutes of streams or more), at the end of the stream load (no growth under load): each at most 25 % +
-         * 16 MiB over the warm one.
+         * Each at most 25 % + 16 MiB over its reference: the live heap after the load over the warm one (nothing
+         * retained), and, in a run long enough to tell steady state from warm-up (5 minutes of streams or more), the
+         * one at the end of the stream load over the one halfway through it (no growth under load). Under load the
+         * reference is the halfway one, not the warm one: the clients' bounded buffers and the session's replay of
+         * its last events fill during the first minutes and then hold (the full run of 2026-12-07 read 74 MiB warm
+         * and 170 MiB at the end of the load, then 46 MiB after it); a leak keeps growing through the second half.
          */
         @SuppressWarnings("unchecked")
         private void checkFlat(Map<String, Object> live) {
-            double warm = (double) ((Map<String, Object>) live.get("warm")).get("mib");
-            for (String when : settings.sseSeconds() >= 300 ? List.of("endOfStreamLoad", "end") : List.of("end")) {
-                double later = (double) ((Map<String, Object>) live.get(when)).get("mib");
-                if (later > warm * 1.25 + 16) {
-                    failures.add(String.format(Locale.ROOT, "live heap grew from %.1f MiB (warm) to %.1f MiB (%s)",
-                            warm, later, when));
-                }
+            Map<String, String> referenceOf = new LinkedHashMap<>();
+            referenceOf.put("end", "warm");
+            if (settings.sseSeconds() >= 300 && live.containsKey("halfOfStreamLoad")) {
+                referenceOf.put("endOfStreamLoad", "halfOfStreamLoad");
             }
-            System.out.printf(Locale.ROOT, "server live heap: warm %.1f MiB, end of stream load %.1f MiB, end %.1f MiB%n",
-                    warm, (double) ((Map<String, Object>) live.get("endOfStreamLoad")).get("mib"),
-                    (double) ((Map<String, Object>) live.get("end")).get("mib"));
+            referenceOf.forEach((when, reference) -> {
+                double before = (double) ((Map<String, Object>) live.get(reference)).get("mib");
+                double later = (double) ((Map<String, Object>) live.get(when)).get("mib");
+                if (later > before * 1.25 + 16) {
+                    failures.add(String.format(Locale.ROOT, "live heap grew from %.1f MiB (%s) to %.1f MiB (%s)",
+                            before, reference, later, when));
+                }
+            });
+            StringBuilder line = new StringBuilder("server live heap:");
+            live.forEach((when, sample) -> line.append(String.format(Locale.ROOT, " %s %.1f MiB", when,
+                    (double) ((Map<String, Object>) sample).get("mib"))));
+            System.out.println(line);
         }
 
         private static long ownLiveHeap() {
