@@ -93,7 +93,7 @@ public final class MappedPhysicalMemory extends SegmentMemory implements AutoClo
     /** A range read whole is read as a file is read: with read-ahead, started now (a scan faults page after page). */
     @Override
     void willRead(long offset, long length) {
-        if (readAtRandom) {
+        if (readAtRandom && arena.scope().isAlive()) { // once unmapped, the addresses may be another mapping's
             advise(offset, length, Mman.MADV_NORMAL());
             advise(offset, length, Mman.MADV_WILLNEED());
         }

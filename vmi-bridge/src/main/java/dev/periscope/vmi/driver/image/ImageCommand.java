@@ -15,7 +15,8 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code ps} prints a VM's, with no server, no agent and no Spring: the whole command is this class over the engine,
  * so that a cold process lists a kernel it has seen before in a fraction of a second. Kernel profiles are kept in
  * {@link ProfileStore#defaultDirectory()} ({@code PERISCOPE_PROFILE_CACHE} overrides it), shared with the agents of
- * this user. Exit codes: 0 listed, 1 the image could not be read, 2 bad usage.
+ * this user. What could not be read is listed after the table as warnings (on standard error with {@code --json}).
+ * Exit codes: 0 listed (completely or with warnings), 1 the image could not be read, 2 bad usage.
  */
 public final class ImageCommand {
 
@@ -77,6 +78,7 @@ public final class ImageCommand {
         if (json) {
             out.println(JsonMapper.builder().build().writerWithDefaultPrettyPrinter()
                     .writeValueAsString(list.processes()));
+            list.warnings().forEach(w -> err.println("# warning: " + w)); // what was skipped, beside the JSON
         } else {
             printTable(file, list);
         }

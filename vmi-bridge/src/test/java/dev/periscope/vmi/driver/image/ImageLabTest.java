@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -34,12 +35,14 @@ import tools.jackson.databind.json.JsonMapper;
  * Memory images of a real lab guest: while it is stopped, QEMU's monitor writes an ELF core
  * ({@code dump-guest-memory}), a flat RAM dump ({@code pmemsave}) and a mapped-ram migration file; each, served from
  * an image directory, lists the processes the guest's /proc showed around the dump. Boots a guest named imgdump;
- * skipped with -Dperiscope.lab.skip=true.
+ * skipped with -Dperiscope.lab.skip=true. The ELF core is kept in target/image-lab for `./periscope test`.
  */
 class ImageLabTest {
 
     private static final Duration MONITOR = Duration.ofMinutes(2);
     private static final long MEMORY_MIB = 384;
+    /** The ELF core, kept where `./periscope test` finds it (the module's target directory). */
+    static final Path KEPT_CORE = Path.of("target", "image-lab", "core.elf").toAbsolutePath();
 
     @Test
     void dumpsOfALabGuestListTheGuestsProcesses(@TempDir Path dir) throws Exception {
@@ -94,6 +97,9 @@ class ImageLabTest {
                 assertThat(image.layout().ramBytes()).isEqualTo(MEMORY_MIB << 20);
             }
             theCommandListsWhatTheEngineListed(dir.resolve("core.elf"), lists.get("core"), dir.resolve("profiles"));
+            // Kept for ./periscope test, which lists it through the launcher's `ps --image` after the build.
+            Files.createDirectories(KEPT_CORE.getParent());
+            Files.copy(dir.resolve("core.elf"), KEPT_CORE, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 
