@@ -48,6 +48,7 @@ qmp() { # qmp SOCKET COMMAND-JSON...: the replies
 make_image() { # make_image PACKAGE KASLR(on|off) FILE
   local name="imgb-$$" socket
   local flags=(--kernel-package "$1"); [[ $2 == off ]] && flags+=(--nokaslr)
+  trap "bash '$REPO/lab/lab.sh' stop '$name' >/dev/null 2>&1" EXIT # also when a step fails (bash -e)
   bash "$REPO/lab/lab.sh" start "$name" "${flags[@]}" >/dev/null
   sleep 20 # let boot-time work settle, as on a guest an operator dumps
   socket="$VAR/lab/$name/qmp.sock"
@@ -55,7 +56,6 @@ make_image() { # make_image PACKAGE KASLR(on|off) FILE
   qmp "$socket" '{"execute":"human-monitor-command","arguments":{"command-line":"info registers"}}' \
     | grep -o 'CR3=[0-9a-f]*' | head -1 | cut -d= -f2 | sed 's/^0*//' > "$3.cr3"
   cp "$(grep -o '"ramPath": *"[^"]*"' "$VAR/lab/$name/meta.json" | cut -d'"' -f4)" "$3.part"
-  bash "$REPO/lab/lab.sh" stop "$name" >/dev/null
   mv "$3.part" "$3"
 }
 images=()
@@ -65,7 +65,7 @@ for pkg in "${KERNELS[@]}"; do
     f="$IMAGES/${release//+/_}-kaslr-$kaslr.ram" # LibVMI names a file's entry after it, and allows no +
     if [[ ! -s $f ]]; then
       echo "== making $f"
-      flock /tmp/periscope-heavy.lock bash -c "$(declare -f qmp make_image); REPO='$REPO' VAR='$VAR' make_image '$pkg' $kaslr '$f'"
+      flock /tmp/periscope-heavy.lock bash -ec "$(declare -f qmp make_image); REPO='$REPO' VAR='$VAR' make_image '$pkg' $kaslr '$f'"
     fi
     images+=("$f")
   done
@@ -92,8 +92,8 @@ measure() {
   /usr/bin/time -f '%e %M' -o "$out/time.tmp" "$@" > "$out/stdout.tmp" 2> "$out/stderr.tmp" &
   local pid=$! anon=0 file=0 child line key value
   while kill -0 "$pid" 2>/dev/null; do
-    child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null) || child=""
-    child=${child%% *}
+    child="" # what time runs, read without a fork so that the sampling costs the measured run little
+    read -r child _ 2>/dev/null < "/proc/$pid/task/$pid/children" || true
     if [[ -n $child && -r /proc/$child/status ]]; then
       while read -r key value _; do
         case $key in
