@@ -42,7 +42,7 @@ class ImageLabTest {
     private static final Duration MONITOR = Duration.ofMinutes(2);
     private static final long MEMORY_MIB = 384;
     /** The ELF core, kept where `./periscope test` finds it (the module's target directory). */
-    static final Path KEPT_CORE = Path.of("target", "image-lab", "core.elf").toAbsolutePath();
+    private static final Path KEPT_CORE = Path.of("target", "image-lab", "core.elf").toAbsolutePath();
 
     @Test
     void dumpsOfALabGuestListTheGuestsProcesses(@TempDir Path dir) throws Exception {
