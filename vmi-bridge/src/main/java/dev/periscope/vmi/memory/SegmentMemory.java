@@ -152,9 +152,14 @@ abstract sealed class SegmentMemory implements PhysicalMemory permits MappedPhys
      * scanned, so that reading the next step overlaps scanning this one.
      */
     private long search(byte[] needle, long start, long end) {
+        long announced = start; // where what willRead was told of ends: each range is announced once
         for (long step = start; step <= end - needle.length; step += SCAN_STEP) {
             long stepEnd = Math.min(end, step + SCAN_STEP + needle.length - 1); // a match may start anywhere in the step
-            willRead(step, Math.min(end, step + 2 * SCAN_STEP) - step);
+            long ahead = Math.min(end, step + 2 * SCAN_STEP);
+            if (ahead > announced) {
+                willRead(announced, ahead - announced);
+                announced = ahead;
+            }
             long found = search(segment, needle, step, stepEnd);
             if (found >= 0) {
                 return found;
