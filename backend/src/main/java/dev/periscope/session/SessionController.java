@@ -2,14 +2,17 @@ package dev.periscope.session;
 
 import dev.periscope.caller.Caller;
 import dev.periscope.overhead.Overhead;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Size;
 import java.util.Locale;
+import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
-import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.validation.annotation.Validated;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -34,11 +37,13 @@ class SessionController {
     private final Sessions sessions;
     private final SessionStore store;
     private final Overhead overhead;
+    private final EventFrames frames;
 
-    SessionController(Sessions sessions, SessionStore store, Overhead overhead) {
+    SessionController(Sessions sessions, SessionStore store, Overhead overhead, EventFrames frames) {
         this.sessions = sessions;
         this.store = store;
         this.overhead = overhead;
+        this.frames = frames;
     }
 
     @PostMapping("/api/v1/sessions")
@@ -68,18 +73,23 @@ class SessionController {
     }
 
     @GetMapping(path = "/api/v1/sessions/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
-    Flux<ServerSentEvent<Object>> sse(Caller caller, @PathVariable String id,
-                                      @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId) {
-        return sessions.events(caller, id, parseId(lastEventId)).map(event -> {
-            var sse = ServerSentEvent.builder((Object) event).event(event.type().wireName());
-            return (event.id() >= 0 ? sse.id(Long.toString(event.id())) : sse).build();
-        });
+    @ApiResponse(responseCode = "200", description = "the session's events, each an SSE frame: its id, its type as "
+            + "the event name, the event as data", content = @Content(mediaType = MediaType.TEXT_EVENT_STREAM_VALUE,
+            schema = @Schema(implementation = SessionEvent.class)))
+    Flux<DataBuffer> sse(Caller caller, @PathVariable String id,
+                         @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId,
+                         ServerHttpResponse response) {
+        return frames.sse(sessions.events(caller, id, parseId(lastEventId)), response.bufferFactory());
     }
 
     @GetMapping(path = "/api/v1/sessions/{id}/events", produces = MediaType.APPLICATION_NDJSON_VALUE)
-    Flux<SessionEvent> ndjson(Caller caller, @PathVariable String id,
-                              @RequestParam(name = "after", required = false) String after) {
-        return sessions.events(caller, id, parseId(after));
+    @ApiResponse(responseCode = "200", description = "the session's events, one JSON object a line",
+            content = @Content(mediaType = MediaType.APPLICATION_NDJSON_VALUE,
+                    schema = @Schema(implementation = SessionEvent.class)))
+    Flux<DataBuffer> ndjson(Caller caller, @PathVariable String id,
+                            @RequestParam(name = "after", required = false) String after,
+                            ServerHttpResponse response) {
+        return frames.ndjson(sessions.events(caller, id, parseId(after)), response.bufferFactory());
     }
 
     @GetMapping("/api/v1/sessions/{id}/overhead")

@@ -1,7 +1,6 @@
 package dev.periscope.vmi.trace;
 
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -76,12 +75,31 @@ public sealed interface TraceEvent permits TraceEvent.Syscall, TraceEvent.Droppe
         public String toString() {
             StringBuilder b = new StringBuilder().append(pid).append(' ').append(call());
             return switch (result.status()) {
-                case RETURNED -> b.append(" = ").append(result.text()).append(" <")
-                        .append(String.format(Locale.ROOT, "%.6f", result.durationNs() / 1e9)).append('>').toString();
+                case RETURNED -> appendSeconds(b.append(" = ").append(result.text()).append(" <"), result.durationNs())
+                        .append('>').toString();
                 case NO_RETURN -> b.append(" = ?").toString();
                 case UNFINISHED -> b.append(" <unfinished ...>").toString();
                 case NOT_TRACED -> b.toString();
             };
+        }
+
+        /**
+         * {@code ns} as seconds with six decimals, rounded to the microsecond, as strace prints a duration
+         * ({@code 0.000021}): by hand, since every syscall of a trace gets this line and a formatter costs more than the
+         * rest of it.
+         */
+        static StringBuilder appendSeconds(StringBuilder b, long ns) {
+            long micros = Math.floorDiv(ns, 1000) + (Math.floorMod(ns, 1000) >= 500 ? 1 : 0);
+            if (micros < 0) {
+                b.append('-');
+                micros = -micros;
+            }
+            String fraction = Long.toString(micros % 1_000_000);
+            b.append(micros / 1_000_000).append('.');
+            for (int i = fraction.length(); i < 6; i++) {
+                b.append('0');
+            }
+            return b.append(fraction);
         }
     }
 
