@@ -12,7 +12,7 @@ import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.Platform;
 import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.SessionInfo;
-import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.api.WatchDomainsRequest;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -58,10 +58,10 @@ final class AgentService extends AgentGrpc.AgentImplBase {
     }
 
     @Override
-    public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessage> out) {
+    public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
         try {
             agent.sessions().stream(request.getId(), request.getAfterSeq(),
-                    (ServerCallStreamObserver<SessionMessage>) out);
+                    (ServerCallStreamObserver<SessionMessages>) out);
         } catch (RuntimeException e) {
             out.onError(AgentErrors.status(e));
         }

@@ -11,6 +11,7 @@ import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.ProcessListSpec;
 import dev.periscope.agent.api.SessionInfo;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.api.TraceMethod;
 import dev.periscope.agent.api.TraceSpec;
@@ -109,8 +110,8 @@ class AgentSessionsTest {
         String name = "sessions-" + System.nanoTime();
         server = InProcessServerBuilder.forName(name).addService(new AgentGrpc.AgentImplBase() {
             @Override
-            public void streamSession(StreamSessionRequest r, StreamObserver<SessionMessage> out) {
-                sessions.stream(r.getId(), r.getAfterSeq(), (ServerCallStreamObserver<SessionMessage>) out);
+            public void streamSession(StreamSessionRequest r, StreamObserver<SessionMessages> out) {
+                sessions.stream(r.getId(), r.getAfterSeq(), (ServerCallStreamObserver<SessionMessages>) out);
             }
         }).build().start();
         channel = InProcessChannelBuilder.forName(name).build();
@@ -138,11 +139,11 @@ class AgentSessionsTest {
     /** Reads a session's stream on a thread of its own into {@code got}. */
     private List<SessionMessage> subscribe(String id, long afterSeq) {
         List<SessionMessage> got = Collections.synchronizedList(new ArrayList<>());
-        Iterator<SessionMessage> it = AgentGrpc.newBlockingStub(channel)
+        Iterator<SessionMessages> it = AgentGrpc.newBlockingStub(channel)
                 .streamSession(StreamSessionRequest.newBuilder().setId(id).setAfterSeq(afterSeq).build());
         Thread.ofPlatform().daemon().start(() -> {
             try {
-                it.forEachRemaining(got::add);
+                it.forEachRemaining(batch -> got.addAll(batch.getMessagesList()));
             } catch (StatusRuntimeException closedByTheTest) {
                 // the channel shut down after the test
             }

@@ -6,6 +6,7 @@ import dev.periscope.agent.api.DisarmRequest;
 import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.SessionInfo;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.session.AgentSessions;
 import dev.periscope.vmi.VmGoneException;
@@ -237,9 +238,9 @@ public final class FakeAgent implements AutoCloseable {
         }
 
         @Override
-        public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessage> out) {
+        public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
             try {
-                sessions.stream(request.getId(), request.getAfterSeq(), (ServerCallStreamObserver<SessionMessage>) out);
+                sessions.stream(request.getId(), request.getAfterSeq(), (ServerCallStreamObserver<SessionMessages>) out);
             } catch (RuntimeException e) {
                 out.onError(AgentErrors.status(e));
             }

@@ -8,6 +8,7 @@ import dev.periscope.agent.api.DomainsUpdate;
 import dev.periscope.agent.api.GetInfoRequest;
 import dev.periscope.agent.api.HostInfo;
 import dev.periscope.agent.api.ListProcessesRequest;
+import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.api.WatchDomainsRequest;
 import dev.periscope.vmi.AcquisitionMode;
@@ -47,6 +48,8 @@ public final class AgentLink implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AgentLink.class);
     /** How soon a lost agent is tried again (and again, every time, until it answers or is forgotten). */
     private static final Duration RECONNECT = Duration.ofSeconds(1);
+    /** How many of a session stream's batches are asked for ahead of its subscriber. */
+    private static final int BATCHES_AHEAD = 4;
 
     /** Whether the agent answers. */
     public enum State { CONNECTING, CONNECTED, UNREACHABLE }
@@ -260,10 +263,16 @@ public final class AgentLink implements AutoCloseable {
                 .map(info -> new AgentSessionSpec.Opened(info.getPid(), info.getProcessName(), info.getSyscallNames()));
     }
 
-    /** A session's messages after {@code afterSeq}, read as fast as the subscriber asks (flow control end to end). */
+    /**
+     * A session's messages after {@code afterSeq}, read as fast as the subscriber asks (flow control end to end; the
+     * agent sends them in batches).
+     */
     public Flux<AgentMessage> stream(String id, String vm, TraceMethod method, long afterSeq, Actor actor) {
         StreamSessionRequest request = StreamSessionRequest.newBuilder().setId(id).setAfterSeq(afterSeq).build();
-        return serverStream(stub(actor)::streamSession, request).map(m -> Wire.message(vm, m, method));
+        // demand counts batches of the agent's, a few at a time: what waits here is bounded by a few batches' messages
+        return serverStream(stub(actor)::streamSession, request)
+                .flatMapIterable(SessionMessages::getMessagesList, BATCHES_AHEAD)
+                .map(m -> Wire.message(vm, m, method));
     }
 
     /** Ends session {@code id} on the agent; its end follows on its stream. */

@@ -15,6 +15,7 @@ import dev.periscope.agent.api.ListProcessesRequest;
 import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.api.TraceMethod;
 import dev.periscope.agent.api.TraceSpec;
@@ -212,13 +213,15 @@ class ComposeStackTest {
             agent.openSession(OpenSessionRequest.newBuilder().setId(id).setVm(VM.get(host))
                     .setTrace(TraceSpec.newBuilder().setProcessName("busy-writer").setMethod(TraceMethod.M4)).build());
             try {
-                Iterator<SessionMessage> stream = agent.streamSession(StreamSessionRequest.newBuilder().setId(id).build());
+                Iterator<SessionMessages> stream = agent.streamSession(StreamSessionRequest.newBuilder().setId(id).build());
                 SessionMessage first = null;
                 while (first == null && stream.hasNext()) {
-                    SessionMessage m = stream.next();
-                    assertThat(m.hasEnded()).as("%s: the trace ended before a syscall: %s", host, m).isFalse();
-                    if (m.hasSyscall()) {
-                        first = m;
+                    for (SessionMessage m : stream.next().getMessagesList()) {
+                        assertThat(m.hasEnded()).as("%s: the trace ended before a syscall: %s", host, m).isFalse();
+                        if (m.hasSyscall()) {
+                            first = m;
+                            break;
+                        }
                     }
                 }
                 assertThat(first).as(host).isNotNull();

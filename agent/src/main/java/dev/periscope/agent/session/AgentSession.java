@@ -3,7 +3,7 @@ package dev.periscope.agent.session;
 import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionInfo;
-import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import io.grpc.stub.ServerCallStreamObserver;
 
 /**
@@ -49,7 +49,7 @@ final class AgentSession {
         run = nextRun;
     }
 
-    void subscribe(long afterSeq, ServerCallStreamObserver<SessionMessage> out) {
+    void subscribe(long afterSeq, ServerCallStreamObserver<SessionMessages> out) {
         stream().subscribe(afterSeq, out);
     }
 

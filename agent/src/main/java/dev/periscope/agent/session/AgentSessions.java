@@ -6,6 +6,7 @@ import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionInfo;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceRequest;
@@ -165,7 +166,7 @@ public final class AgentSessions implements AutoCloseable {
     }
 
     /** Streams a session's messages after {@code afterSeq} to {@code out}. */
-    public void stream(String id, long afterSeq, ServerCallStreamObserver<SessionMessage> out) {
+    public void stream(String id, long afterSeq, ServerCallStreamObserver<SessionMessages> out) {
         get(id).subscribe(afterSeq, out);
     }
 

@@ -2,6 +2,7 @@ package dev.periscope.agent.session;
 
 import com.google.protobuf.Timestamp;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -71,7 +72,7 @@ final class SessionStream {
      * Subscribes {@code out} to the messages after {@code afterSeq}: those still kept, then live ones. A resume older
      * than what is kept starts with a marker counting what it missed.
      */
-    void subscribe(long afterSeq, ServerCallStreamObserver<SessionMessage> out) {
+    void subscribe(long afterSeq, ServerCallStreamObserver<SessionMessages> out) {
         StreamSubscriber s = new StreamSubscriber(out, subscriberCapacity);
         out.setOnCancelHandler(() -> {
             s.cancelled();

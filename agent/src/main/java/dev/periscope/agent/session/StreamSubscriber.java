@@ -3,14 +3,15 @@ package dev.periscope.agent.session;
 import dev.periscope.agent.api.DropSite;
 import dev.periscope.agent.api.Dropped;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayDeque;
 import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * One subscriber of a session's stream: a bounded queue in front of its gRPC stream, drained while the stream is
- * ready (gRPC's flow control: a subscriber that reads slowly stops being ready). When the queue is full the newest
+ * One subscriber of a session's stream: a bounded queue in front of its gRPC stream, drained in batches while the
+ * stream is ready (gRPC's flow control: a subscriber that reads slowly stops being ready). When the queue is full the newest
  * messages are lost, counted, and a {@link DropSite#AGENT_STREAM} marker takes their place before the next message
  * that fits: memory stays bounded and the session's producer never waits for a reader. A drop marker that finds the
  * queue full keeps its count for the next marker of its site, so no loss is ever reported as smaller than it was; an
@@ -18,7 +19,11 @@ import java.util.Map;
  */
 final class StreamSubscriber {
 
-    private final ServerCallStreamObserver<SessionMessage> out;
+    /** The most messages a batch holds, and the bytes it fills before it holds no more (unless one is larger). */
+    static final int BATCH_MESSAGES = 512;
+    static final int BATCH_BYTES = 256 * 1024;
+
+    private final ServerCallStreamObserver<SessionMessages> out;
     private final int capacity;
     private final ArrayDeque<SessionMessage> queue = new ArrayDeque<>();
     /** Losses not yet reported, by where they happened. */
@@ -27,7 +32,7 @@ final class StreamSubscriber {
     private boolean finishing;
     private boolean done;
 
-    StreamSubscriber(ServerCallStreamObserver<SessionMessage> out, int capacity) {
+    StreamSubscriber(ServerCallStreamObserver<SessionMessages> out, int capacity) {
         this.out = out;
         this.capacity = capacity;
     }
@@ -75,8 +80,9 @@ final class StreamSubscriber {
     }
 
     /**
-     * Sends while the stream is ready; gRPC calls this again when it becomes ready. Losses are reported as soon as the
-     * queue has room again, not only before the next message (the end of a burst would otherwise wait for one).
+     * Sends while the stream is ready, what waits in batches; gRPC calls this again when it becomes ready. Losses are
+     * reported as soon as the queue has room again, not only before the next message (the end of a burst would
+     * otherwise wait for one).
      */
     synchronized void drain() {
         while (!done && out.isReady()) {
@@ -86,12 +92,25 @@ final class StreamSubscriber {
             if (queue.isEmpty()) {
                 break;
             }
-            out.onNext(queue.poll());
+            out.onNext(batch());
         }
         if (!done && finishing && queue.isEmpty()) {
             done = true;
             out.onCompleted();
         }
+    }
+
+    /** The oldest waiting messages, at least one, up to a batch's limits. */
+    private SessionMessages batch() {
+        SessionMessages.Builder batch = SessionMessages.newBuilder();
+        long bytes = 0;
+        do {
+            SessionMessage m = queue.poll();
+            bytes += m.getSerializedSize();
+            batch.addMessages(m);
+        } while (!queue.isEmpty() && batch.getMessagesCount() < BATCH_MESSAGES
+                && bytes + queue.peek().getSerializedSize() <= BATCH_BYTES);
+        return batch.build();
     }
 
     /** The subscriber went away (cancelled): nothing more is sent. */

@@ -9,6 +9,7 @@ import dev.periscope.agent.api.Notice;
 import dev.periscope.agent.api.OverheadSample;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionMessage;
+import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -44,8 +45,8 @@ class SessionStreamTest {
         String name = "stream-" + System.nanoTime();
         server = InProcessServerBuilder.forName(name).directExecutor().addService(new AgentGrpc.AgentImplBase() {
             @Override
-            public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessage> out) {
-                stream.subscribe(request.getAfterSeq(), (ServerCallStreamObserver<SessionMessage>) out);
+            public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
+                stream.subscribe(request.getAfterSeq(), (ServerCallStreamObserver<SessionMessages>) out);
             }
         }).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -67,9 +68,9 @@ class SessionStreamTest {
 
     private List<SessionMessage> readAll(long afterSeq) {
         List<SessionMessage> got = new ArrayList<>();
-        Iterator<SessionMessage> it = AgentGrpc.newBlockingStub(channel)
+        Iterator<SessionMessages> it = AgentGrpc.newBlockingStub(channel)
                 .streamSession(StreamSessionRequest.newBuilder().setAfterSeq(afterSeq).build());
-        it.forEachRemaining(got::add);
+        it.forEachRemaining(batch -> got.addAll(batch.getMessagesList()));
         return got;
     }
 
@@ -110,9 +111,10 @@ class SessionStreamTest {
         assertThat(old.get(1).getSeq()).isEqualTo(52);
     }
 
-    /** A subscriber that asks for {@code initial} messages and then for one more each time {@code more} counts down. */
-    private static final class SlowReader implements ClientResponseObserver<StreamSessionRequest, SessionMessage> {
+    /** A subscriber that asks for one batch of messages, and for more only when the test says so. */
+    private static final class SlowReader implements ClientResponseObserver<StreamSessionRequest, SessionMessages> {
         final List<SessionMessage> got = new ArrayList<>();
+        final List<SessionMessages> batches = new ArrayList<>();
         final CountDownLatch completed = new CountDownLatch(1);
         ClientCallStreamObserver<StreamSessionRequest> call;
 
@@ -123,8 +125,9 @@ class SessionStreamTest {
         }
 
         @Override
-        public synchronized void onNext(SessionMessage m) {
-            got.add(m);
+        public synchronized void onNext(SessionMessages batch) {
+            batches.add(batch);
+            got.addAll(batch.getMessagesList());
         }
 
         @Override
@@ -163,6 +166,29 @@ class SessionStreamTest {
         assertThat(delivered).as("bounded by its queue (50) and what gRPC holds").isLessThanOrEqualTo(60);
         assertThat(delivered + lost).as("every message delivered or counted").isEqualTo(10_001);
         assertThat(slow.got.getLast().hasEnded()).isTrue();
+        assertThat(slow.batches.size()).as("what waited for the reader went in a few batches, not one gRPC message each")
+                .isLessThan((int) delivered / 10);
+    }
+
+    @Test
+    void aBatchHoldsAtMostItsBytesUnlessOneMessageIsLargerByItself() throws Exception {
+        SlowReader slow = new SlowReader();
+        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), slow);
+        String large = "x".repeat(100 * 1024);
+        for (int i = 0; i < 10; i++) {
+            stream.append(SessionMessage.newBuilder().setNotice(Notice.newBuilder().setMessage(large + i)));
+        }
+        stream.append(SessionMessage.newBuilder().setNotice(Notice.newBuilder().setMessage("y".repeat(300 * 1024))));
+        stream.append(end());
+        slow.call.request(Integer.MAX_VALUE);
+        assertThat(slow.completed.await(5, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(slow.got).extracting(SessionMessage::getSeq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L,
+                11L, 12L);
+        assertThat(slow.batches).as("two or one of the 100 KiB notices a batch, the 300 KiB one alone")
+                .allSatisfy(batch -> assertThat(batch.getMessagesCount() == 1 || batch.getMessagesList().stream()
+                        .mapToInt(SessionMessage::getSerializedSize).sum() <= StreamSubscriber.BATCH_BYTES).isTrue())
+                .anySatisfy(batch -> assertThat(batch.getMessagesCount()).isEqualTo(2));
     }
 
     @Test
