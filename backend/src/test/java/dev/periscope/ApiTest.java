@@ -284,10 +284,12 @@ class ApiTest {
                 .bodyValue(Map.of("vm", "acme-1", "kind", "PROCESS_LIST", "mode", "live", "intervalSeconds", 1,
                         "maxEvents", 2))
                 .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody().get("id");
-        List<ServerSentEvent<String>> all = web.get().uri("/api/v1/sessions/" + id + "/events")
+        var stream = web.get().uri("/api/v1/sessions/" + id + "/events")
                 .header("Authorization", "Bearer " + operator()).accept(MediaType.TEXT_EVENT_STREAM).exchange()
                 .returnResult(new ParameterizedTypeReference<ServerSentEvent<String>>() {
-                }).getResponseBody().collectList().block(Duration.ofSeconds(20));
+                });
+        assertThat(stream.getResponseHeaders().getContentType()).hasToString("text/event-stream;charset=UTF-8");
+        List<ServerSentEvent<String>> all = stream.getResponseBody().collectList().block(Duration.ofSeconds(20));
         assertThat(all).extracting(ServerSentEvent::event).containsExactly("state", "processes", "processes", "state");
         List<Long> ids = all.stream().map(e -> Long.parseLong(e.id())).toList();
         assertThat(ids).isSorted().doesNotHaveDuplicates();

@@ -12,13 +12,16 @@ import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.Platform;
 import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.SessionInfo;
+import dev.periscope.agent.api.SessionMessage;
 import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.api.WatchDomainsRequest;
+import dev.periscope.agent.session.SubscriberStream;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.Callable;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
 
 /**
  * The agent API over this host's engine (the agent's side of the API): every call that reads guest memory or waits
@@ -58,10 +61,18 @@ final class AgentService extends AgentGrpc.AgentImplBase {
     }
 
     @Override
-    public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
+    public void streamSessionBatches(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
+        stream(request, out, () -> SubscriberStream.batches((ServerCallStreamObserver<SessionMessages>) out));
+    }
+
+    @Override
+    public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessage> out) {
+        stream(request, out, () -> SubscriberStream.oneByOne((ServerCallStreamObserver<SessionMessage>) out));
+    }
+
+    private void stream(StreamSessionRequest request, StreamObserver<?> out, Supplier<SubscriberStream> stream) {
         try {
-            agent.sessions().stream(request.getId(), request.getAfterSeq(),
-                    (ServerCallStreamObserver<SessionMessages>) out);
+            agent.sessions().stream(request.getId(), request.getAfterSeq(), stream.get());
         } catch (RuntimeException e) {
             out.onError(AgentErrors.status(e));
         }

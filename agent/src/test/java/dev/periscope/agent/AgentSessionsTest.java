@@ -17,6 +17,7 @@ import dev.periscope.agent.api.TraceMethod;
 import dev.periscope.agent.api.TraceSpec;
 import dev.periscope.agent.session.AgentSessions;
 import dev.periscope.agent.session.NoSuchSessionException;
+import dev.periscope.agent.session.SubscriberStream;
 import dev.periscope.vmi.GuestDataException;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.trace.SyntheticTraceRig;
@@ -110,8 +111,9 @@ class AgentSessionsTest {
         String name = "sessions-" + System.nanoTime();
         server = InProcessServerBuilder.forName(name).addService(new AgentGrpc.AgentImplBase() {
             @Override
-            public void streamSession(StreamSessionRequest r, StreamObserver<SessionMessages> out) {
-                sessions.stream(r.getId(), r.getAfterSeq(), (ServerCallStreamObserver<SessionMessages>) out);
+            public void streamSessionBatches(StreamSessionRequest r, StreamObserver<SessionMessages> out) {
+                sessions.stream(r.getId(), r.getAfterSeq(),
+                        SubscriberStream.batches((ServerCallStreamObserver<SessionMessages>) out));
             }
         }).build().start();
         channel = InProcessChannelBuilder.forName(name).build();
@@ -140,7 +142,7 @@ class AgentSessionsTest {
     private List<SessionMessage> subscribe(String id, long afterSeq) {
         List<SessionMessage> got = Collections.synchronizedList(new ArrayList<>());
         Iterator<SessionMessages> it = AgentGrpc.newBlockingStub(channel)
-                .streamSession(StreamSessionRequest.newBuilder().setId(id).setAfterSeq(afterSeq).build());
+                .streamSessionBatches(StreamSessionRequest.newBuilder().setId(id).setAfterSeq(afterSeq).build());
         Thread.ofPlatform().daemon().start(() -> {
             try {
                 it.forEachRemaining(batch -> got.addAll(batch.getMessagesList()));

@@ -9,6 +9,7 @@ import dev.periscope.agent.api.SessionMessage;
 import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.session.AgentSessions;
+import dev.periscope.agent.session.SubscriberStream;
 import dev.periscope.vmi.VmGoneException;
 import dev.periscope.vmi.trace.SyntheticTraceRig;
 import dev.periscope.vmi.trace.TraceRequest;
@@ -238,9 +239,18 @@ public final class FakeAgent implements AutoCloseable {
         }
 
         @Override
-        public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
+        public void streamSessionBatches(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
+            stream(request, out, () -> SubscriberStream.batches((ServerCallStreamObserver<SessionMessages>) out));
+        }
+
+        @Override
+        public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessage> out) {
+            stream(request, out, () -> SubscriberStream.oneByOne((ServerCallStreamObserver<SessionMessage>) out));
+        }
+
+        private void stream(StreamSessionRequest request, StreamObserver<?> out, Supplier<SubscriberStream> stream) {
             try {
-                sessions.stream(request.getId(), request.getAfterSeq(), (ServerCallStreamObserver<SessionMessages>) out);
+                sessions.stream(request.getId(), request.getAfterSeq(), stream.get());
             } catch (RuntimeException e) {
                 out.onError(AgentErrors.status(e));
             }

@@ -34,7 +34,7 @@ class EventFrames {
 
     /**
      * Each event as an SSE frame: its id (none for a stream's own drop markers), its type as the event name; in
-     * buffers of {@code buffers} (the response's own, so that they reach the socket without a copy).
+     * buffers of {@code buffers} (the response's own: Netty's, which it writes without a conversion).
      */
     Flux<DataBuffer> sse(Flux<SessionEvent> events, DataBufferFactory buffers) {
         return events.map(event -> {

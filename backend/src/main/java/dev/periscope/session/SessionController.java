@@ -7,6 +7,7 @@ import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Size;
+import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpStatus;
@@ -33,6 +34,10 @@ import reactor.core.publisher.Mono;
 @RestController
 @Validated
 class SessionController {
+
+    /** What Spring's SSE writer declared: the frames are UTF-8, as EventSource reads them anyway. */
+    private static final MediaType EVENT_STREAM_UTF8 = new MediaType(MediaType.TEXT_EVENT_STREAM,
+            StandardCharsets.UTF_8);
 
     private final Sessions sessions;
     private final SessionStore store;
@@ -79,6 +84,7 @@ class SessionController {
     Flux<DataBuffer> sse(Caller caller, @PathVariable String id,
                          @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId,
                          ServerHttpResponse response) {
+        response.getHeaders().setContentType(EVENT_STREAM_UTF8);
         return frames.sse(sessions.events(caller, id, parseId(lastEventId)), response.bufferFactory());
     }
 

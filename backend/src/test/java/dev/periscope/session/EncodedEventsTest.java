@@ -33,10 +33,13 @@ class EncodedEventsTest {
     }
 
     @Test
-    void anEqualEventThatIsAnotherObjectIsEncodedAnew() {
+    void anotherObjectWithTheSameIdIsEncodedAnewEvenWhenEqual() {
         encoded.json(notice(1000, "hello"));
         assertThat(new String(encoded.json(notice(1000, "other")), StandardCharsets.UTF_8)).contains("other");
-        assertThat(encodings).hasValue(2);
+        SessionEvent again = notice(1000, "other");
+        encoded.json(again);
+        assertThat(encodings).as("kept by identity: an id alone or equals would have answered from the table")
+                .hasValue(3);
     }
 
     @Test

@@ -213,7 +213,8 @@ class ComposeStackTest {
             agent.openSession(OpenSessionRequest.newBuilder().setId(id).setVm(VM.get(host))
                     .setTrace(TraceSpec.newBuilder().setProcessName("busy-writer").setMethod(TraceMethod.M4)).build());
             try {
-                Iterator<SessionMessages> stream = agent.streamSession(StreamSessionRequest.newBuilder().setId(id).build());
+                Iterator<SessionMessages> stream = agent.streamSessionBatches(
+                        StreamSessionRequest.newBuilder().setId(id).build());
                 SessionMessage first = null;
                 while (first == null && stream.hasNext()) {
                     for (SessionMessage m : stream.next().getMessagesList()) {

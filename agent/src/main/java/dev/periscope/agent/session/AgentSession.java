@@ -3,8 +3,6 @@ package dev.periscope.agent.session;
 import dev.periscope.agent.api.OpenSessionRequest;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionInfo;
-import dev.periscope.agent.api.SessionMessages;
-import io.grpc.stub.ServerCallStreamObserver;
 
 /**
  * A session running on this agent under the control plane's id: what it was opened with, its current {@link Run}
@@ -49,7 +47,7 @@ final class AgentSession {
         run = nextRun;
     }
 
-    void subscribe(long afterSeq, ServerCallStreamObserver<SessionMessages> out) {
+    void subscribe(long afterSeq, SubscriberStream out) {
         stream().subscribe(afterSeq, out);
     }
 

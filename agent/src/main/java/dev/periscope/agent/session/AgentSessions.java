@@ -6,12 +6,10 @@ import dev.periscope.agent.api.ProcessList;
 import dev.periscope.agent.api.SessionEnded;
 import dev.periscope.agent.api.SessionInfo;
 import dev.periscope.agent.api.SessionMessage;
-import dev.periscope.agent.api.SessionMessages;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.trace.TraceEvent;
 import dev.periscope.vmi.trace.TraceRequest;
 import dev.periscope.vmi.trace.TraceSession;
-import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -166,7 +164,7 @@ public final class AgentSessions implements AutoCloseable {
     }
 
     /** Streams a session's messages after {@code afterSeq} to {@code out}. */
-    public void stream(String id, long afterSeq, ServerCallStreamObserver<SessionMessages> out) {
+    public void stream(String id, long afterSeq, SubscriberStream out) {
         get(id).subscribe(afterSeq, out);
     }
 

@@ -2,8 +2,6 @@ package dev.periscope.agent.session;
 
 import com.google.protobuf.Timestamp;
 import dev.periscope.agent.api.SessionMessage;
-import dev.periscope.agent.api.SessionMessages;
-import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -72,13 +70,13 @@ final class SessionStream {
      * Subscribes {@code out} to the messages after {@code afterSeq}: those still kept, then live ones. A resume older
      * than what is kept starts with a marker counting what it missed.
      */
-    void subscribe(long afterSeq, ServerCallStreamObserver<SessionMessages> out) {
+    void subscribe(long afterSeq, SubscriberStream out) {
         StreamSubscriber s = new StreamSubscriber(out, subscriberCapacity);
-        out.setOnCancelHandler(() -> {
+        out.call.setOnCancelHandler(() -> {
             s.cancelled();
             detach(s);
         });
-        out.setOnReadyHandler(s::drain);
+        out.call.setOnReadyHandler(s::drain);
         synchronized (this) {
             long oldest = recent.isEmpty() ? lastSeq + 1 : recent.peek().getSeq();
             if (afterSeq + 1 < oldest && afterSeq < lastSeq) {

@@ -3,10 +3,10 @@ package dev.periscope.agent.session;
 import dev.periscope.agent.api.DropSite;
 import dev.periscope.agent.api.Dropped;
 import dev.periscope.agent.api.SessionMessage;
-import dev.periscope.agent.api.SessionMessages;
-import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -19,11 +19,7 @@ import java.util.Map;
  */
 final class StreamSubscriber {
 
-    /** The most messages a batch holds, and the bytes it fills before it holds no more (unless one is larger). */
-    static final int BATCH_MESSAGES = 512;
-    static final int BATCH_BYTES = 256 * 1024;
-
-    private final ServerCallStreamObserver<SessionMessages> out;
+    private final SubscriberStream out;
     private final int capacity;
     private final ArrayDeque<SessionMessage> queue = new ArrayDeque<>();
     /** Losses not yet reported, by where they happened. */
@@ -32,7 +28,7 @@ final class StreamSubscriber {
     private boolean finishing;
     private boolean done;
 
-    StreamSubscriber(ServerCallStreamObserver<SessionMessages> out, int capacity) {
+    StreamSubscriber(SubscriberStream out, int capacity) {
         this.out = out;
         this.capacity = capacity;
     }
@@ -85,32 +81,32 @@ final class StreamSubscriber {
      * otherwise wait for one).
      */
     synchronized void drain() {
-        while (!done && out.isReady()) {
+        while (!done && out.call.isReady()) {
             if (!pending.isEmpty() && queue.size() < capacity) {
                 queuePending();
             }
             if (queue.isEmpty()) {
                 break;
             }
-            out.onNext(batch());
+            out.send(batch());
         }
         if (!done && finishing && queue.isEmpty()) {
             done = true;
-            out.onCompleted();
+            out.call.onCompleted();
         }
     }
 
-    /** The oldest waiting messages, at least one, up to a batch's limits. */
-    private SessionMessages batch() {
-        SessionMessages.Builder batch = SessionMessages.newBuilder();
+    /** The oldest waiting messages, at least one, up to what one gRPC message of the stream carries. */
+    private List<SessionMessage> batch() {
+        List<SessionMessage> batch = new ArrayList<>(Math.min(queue.size(), out.messagesPerSend));
         long bytes = 0;
         do {
             SessionMessage m = queue.poll();
             bytes += m.getSerializedSize();
-            batch.addMessages(m);
-        } while (!queue.isEmpty() && batch.getMessagesCount() < BATCH_MESSAGES
-                && bytes + queue.peek().getSerializedSize() <= BATCH_BYTES);
-        return batch.build();
+            batch.add(m);
+        } while (!queue.isEmpty() && batch.size() < out.messagesPerSend
+                && bytes + queue.peek().getSerializedSize() <= SubscriberStream.BATCH_BYTES);
+        return batch;
     }
 
     /** The subscriber went away (cancelled): nothing more is sent. */

@@ -45,8 +45,15 @@ class SessionStreamTest {
         String name = "stream-" + System.nanoTime();
         server = InProcessServerBuilder.forName(name).directExecutor().addService(new AgentGrpc.AgentImplBase() {
             @Override
-            public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
-                stream.subscribe(request.getAfterSeq(), (ServerCallStreamObserver<SessionMessages>) out);
+            public void streamSessionBatches(StreamSessionRequest request, StreamObserver<SessionMessages> out) {
+                stream.subscribe(request.getAfterSeq(),
+                        SubscriberStream.batches((ServerCallStreamObserver<SessionMessages>) out));
+            }
+
+            @Override
+            public void streamSession(StreamSessionRequest request, StreamObserver<SessionMessage> out) {
+                stream.subscribe(request.getAfterSeq(),
+                        SubscriberStream.oneByOne((ServerCallStreamObserver<SessionMessage>) out));
             }
         }).build().start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -69,7 +76,7 @@ class SessionStreamTest {
     private List<SessionMessage> readAll(long afterSeq) {
         List<SessionMessage> got = new ArrayList<>();
         Iterator<SessionMessages> it = AgentGrpc.newBlockingStub(channel)
-                .streamSession(StreamSessionRequest.newBuilder().setAfterSeq(afterSeq).build());
+                .streamSessionBatches(StreamSessionRequest.newBuilder().setAfterSeq(afterSeq).build());
         it.forEachRemaining(batch -> got.addAll(batch.getMessagesList()));
         return got;
     }
@@ -85,6 +92,19 @@ class SessionStreamTest {
         assertThat(got).extracting(SessionMessage::getSeq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L);
         assertThat(got.getLast().hasEnded()).isTrue();
         assertThat(got.getFirst().hasAt()).isTrue();
+    }
+
+    @Test
+    void aControlPlaneOfAnEarlierReleaseGetsTheSameMessagesOneByOne() {
+        for (int i = 0; i < 10; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(end());
+        List<SessionMessage> got = new ArrayList<>();
+        AgentGrpc.newBlockingStub(channel).streamSession(StreamSessionRequest.getDefaultInstance())
+                .forEachRemaining(got::add);
+        assertThat(got).extracting(SessionMessage::getSeq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L);
+        assertThat(got.getLast().hasEnded()).isTrue();
     }
 
     @Test
@@ -144,7 +164,7 @@ class SessionStreamTest {
     @Test
     void aSlowSubscriberLosesCountedMessagesAndNeverHoldsUpTheProducerOrOtherSubscribers() throws Exception {
         SlowReader slow = new SlowReader();
-        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), slow);
+        AgentGrpc.newStub(channel).streamSessionBatches(StreamSessionRequest.getDefaultInstance(), slow);
         long t0 = System.nanoTime();
         for (int i = 0; i < 10_000; i++) {
             stream.append(notice(i)); // the slow reader has asked for one message only
@@ -171,9 +191,26 @@ class SessionStreamTest {
     }
 
     @Test
+    void aBatchHoldsAtMost512Messages() throws Exception {
+        stream = new SessionStream(100, 2000, 1);
+        SlowReader slow = new SlowReader();
+        AgentGrpc.newStub(channel).streamSessionBatches(StreamSessionRequest.getDefaultInstance(), slow);
+        for (int i = 0; i < 1500; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(end());
+        slow.call.request(Integer.MAX_VALUE);
+        assertThat(slow.completed.await(5, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(slow.got).hasSize(1501);
+        assertThat(slow.batches).extracting(SessionMessages::getMessagesCount)
+                .allMatch(n -> n <= SubscriberStream.BATCH_MESSAGES).contains(SubscriberStream.BATCH_MESSAGES);
+    }
+
+    @Test
     void aBatchHoldsAtMostItsBytesUnlessOneMessageIsLargerByItself() throws Exception {
         SlowReader slow = new SlowReader();
-        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), slow);
+        AgentGrpc.newStub(channel).streamSessionBatches(StreamSessionRequest.getDefaultInstance(), slow);
         String large = "x".repeat(100 * 1024);
         for (int i = 0; i < 10; i++) {
             stream.append(SessionMessage.newBuilder().setNotice(Notice.newBuilder().setMessage(large + i)));
@@ -187,14 +224,14 @@ class SessionStreamTest {
                 11L, 12L);
         assertThat(slow.batches).as("two or one of the 100 KiB notices a batch, the 300 KiB one alone")
                 .allSatisfy(batch -> assertThat(batch.getMessagesCount() == 1 || batch.getMessagesList().stream()
-                        .mapToInt(SessionMessage::getSerializedSize).sum() <= StreamSubscriber.BATCH_BYTES).isTrue())
+                        .mapToInt(SessionMessage::getSerializedSize).sum() <= SubscriberStream.BATCH_BYTES).isTrue())
                 .anySatisfy(batch -> assertThat(batch.getMessagesCount()).isEqualTo(2));
     }
 
     @Test
     void aDropMarkerThatFindsTheQueueFullKeepsItsCountForTheNextMarkerOfItsSite() throws Exception {
         SlowReader slow = new SlowReader();
-        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), slow);
+        AgentGrpc.newStub(channel).streamSessionBatches(StreamSessionRequest.getDefaultInstance(), slow);
         for (int i = 0; i < 100; i++) {
             stream.append(notice(i));
         }
@@ -219,7 +256,7 @@ class SessionStreamTest {
     @Test
     void aSubscriberThatLeavesIsForgottenAndTheSessionKnowsNobodyWatches() throws Exception {
         SlowReader reader = new SlowReader();
-        AgentGrpc.newStub(channel).streamSession(StreamSessionRequest.getDefaultInstance(), reader);
+        AgentGrpc.newStub(channel).streamSessionBatches(StreamSessionRequest.getDefaultInstance(), reader);
         stream.append(notice(1));
         assertThat(stream.subscribers()).isEqualTo(1);
         assertThat(stream.unwatchedNanos()).isZero();
