@@ -166,7 +166,7 @@ public record SessionEvent(long id, String session, Type type, Instant at, Paylo
         AGENT_STREAM,
         /**
          * A resumed stream began after what is no longer kept (by the agent, or by the control plane's replay): the
-         * count is of the agent's messages, its overhead samples among them.
+         * count is of the agent's messages; the drop markers among them come as their own markers, with their counts.
          */
         REPLAY,
         /** This subscriber read its stream too slowly: the oldest events in its buffer were dropped. */

@@ -21,8 +21,10 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -129,6 +131,67 @@ class SessionStreamTest {
         assertThat(old.getFirst().getDropped().getSite()).isEqualTo(DropSite.REPLAY);
         assertThat(old.getFirst().getDropped().getCount()).as("52..61 were dropped from the replay").isEqualTo(41);
         assertThat(old.get(1).getSeq()).isEqualTo(52);
+    }
+
+    private static SessionMessage.Builder lost(long count, DropSite site) {
+        return SessionMessage.newBuilder().setDropped(Dropped.newBuilder().setCount(count).setSite(site));
+    }
+
+    /** What a subscriber's markers say was lost, by site. */
+    private static Map<DropSite, Long> losses(List<SessionMessage> got) {
+        Map<DropSite, Long> by = new EnumMap<>(DropSite.class);
+        got.stream().filter(SessionMessage::hasDropped)
+                .forEach(m -> by.merge(m.getDropped().getSite(), m.getDropped().getCount(), Long::sum));
+        return by;
+    }
+
+    @Test
+    void aResumeFromBeforeTheReplayStillGetsTheLossesItsDropMarkersCounted() {
+        stream = new SessionStream(100, 1000, 1);
+        for (int i = 0; i < 20; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(lost(500, DropSite.SESSION_BUFFER)); // seq 21: 500 events lost in the engine
+        for (int i = 20; i < 40; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(lost(7, DropSite.HYPERVISOR_RING)); // seq 42
+        for (int i = 40; i < 200; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(end()); // seq 203; the replay keeps 104..203
+
+        List<SessionMessage> fromStart = readAll(0);
+        long notices = fromStart.stream().filter(SessionMessage::hasNotice).count();
+        assertThat(losses(fromStart)).as("101 other messages missed, and the two markers as they were")
+                .containsExactlyInAnyOrderEntriesOf(Map.of(DropSite.REPLAY, 101L, DropSite.SESSION_BUFFER, 500L,
+                        DropSite.HYPERVISOR_RING, 7L));
+        assertThat(notices + 101).as("every notice received or counted").isEqualTo(200);
+
+        assertThat(losses(readAll(30))).as("resuming after the first marker: only the second")
+                .containsExactlyInAnyOrderEntriesOf(Map.of(DropSite.REPLAY, 72L, DropSite.HYPERVISOR_RING, 7L));
+    }
+
+    @Test
+    void dropMarkersLetGoBeyondTheirLimitAreAddedUpNeverLost() {
+        stream = new SessionStream(10, 2000, 1);
+        long total = 0;
+        for (int i = 0; i < SessionStream.MARKERS_KEPT + 50; i++) {
+            stream.append(lost(i + 1, i % 2 == 0 ? DropSite.SESSION_BUFFER : DropSite.HYPERVISOR_RING));
+            total += i + 1;
+        }
+        for (int i = 0; i < 20; i++) {
+            stream.append(notice(i));
+        }
+        stream.append(end());
+
+        List<SessionMessage> got = readAll(0);
+        assertThat(got.stream().filter(SessionMessage::hasDropped).count()).as("bounded")
+                .isLessThanOrEqualTo(SessionStream.MARKERS_KEPT + 1);
+        assertThat(losses(got).get(DropSite.SESSION_BUFFER) + losses(got).get(DropSite.HYPERVISOR_RING))
+                .isEqualTo(total);
+        assertThat(losses(got).get(DropSite.REPLAY)).as("the 11 notices the replay let go, not the markers")
+                .isEqualTo(11);
     }
 
     /** A subscriber that asks for one batch of messages, and for more only when the test says so. */
