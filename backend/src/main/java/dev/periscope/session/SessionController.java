@@ -81,21 +81,32 @@ class SessionController {
     @ApiResponse(responseCode = "200", description = "the session's events, each an SSE frame: its id, its type as "
             + "the event name, the event as data", content = @Content(mediaType = MediaType.TEXT_EVENT_STREAM_VALUE,
             schema = @Schema(implementation = SessionEvent.class)))
-    Flux<DataBuffer> sse(Caller caller, @PathVariable String id,
-                         @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId,
-                         ServerHttpResponse response) {
+    Mono<Void> sse(Caller caller, @PathVariable String id,
+                   @RequestHeader(name = "Last-Event-ID", required = false) String lastEventId,
+                   ServerHttpResponse response) {
         response.getHeaders().setContentType(EVENT_STREAM_UTF8);
-        return frames.sse(sessions.events(caller, id, parseId(lastEventId)), response.bufferFactory());
+        return writeAndFlushEach(response, frames.sse(sessions.events(caller, id, parseId(lastEventId)),
+                response.bufferFactory()));
     }
 
     @GetMapping(path = "/api/v1/sessions/{id}/events", produces = MediaType.APPLICATION_NDJSON_VALUE)
     @ApiResponse(responseCode = "200", description = "the session's events, one JSON object a line",
             content = @Content(mediaType = MediaType.APPLICATION_NDJSON_VALUE,
                     schema = @Schema(implementation = SessionEvent.class)))
-    Flux<DataBuffer> ndjson(Caller caller, @PathVariable String id,
-                            @RequestParam(name = "after", required = false) String after,
-                            ServerHttpResponse response) {
-        return frames.ndjson(sessions.events(caller, id, parseId(after)), response.bufferFactory());
+    Mono<Void> ndjson(Caller caller, @PathVariable String id,
+                      @RequestParam(name = "after", required = false) String after,
+                      ServerHttpResponse response) {
+        response.getHeaders().setContentType(MediaType.APPLICATION_NDJSON);
+        return writeAndFlushEach(response, frames.ndjson(sessions.events(caller, id, parseId(after)),
+                response.bufferFactory()));
+    }
+
+    /**
+     * Writes each group of frames and flushes it. A failure before the first (no such session, another tenant's) is
+     * still an error response: nothing is committed until the first group.
+     */
+    private static Mono<Void> writeAndFlushEach(ServerHttpResponse response, Flux<DataBuffer> groups) {
+        return response.writeAndFlushWith(groups.map(Mono::just));
     }
 
     @GetMapping("/api/v1/sessions/{id}/overhead")

@@ -67,6 +67,19 @@ class EventFramesTest {
     }
 
     @Test
+    void aBusyStreamIsWrittenInGroupsOfAtMost256Events() {
+        List<SessionEvent> many = new ArrayList<>();
+        for (int i = 1; i <= 600; i++) {
+            many.add(SessionEvent.of(1000L * i, "s-1", AT, new SessionEvent.Notice("n" + i)));
+        }
+        List<DataBuffer> groups = frames.ndjson(Flux.fromIterable(many), DefaultDataBufferFactory.sharedInstance)
+                .collectList().block();
+        assertThat(groups).hasSize(3);
+        assertThat(groups).extracting(b -> b.toString(StandardCharsets.UTF_8).lines().count())
+                .containsExactly(256L, 256L, 88L);
+    }
+
+    @Test
     void ndjsonLinesAreWhatSpringsEncoderWrote() {
         MockServerHttpResponse response = new MockServerHttpResponse();
         new EncoderHttpMessageWriter<>(new JacksonJsonEncoder(json))
