@@ -4,7 +4,7 @@
  * persisted. A session runs on the agent of the VM's host; one control-plane replica at a time relays it (a renewed
  * runner lease, taken over when it goes quiet, resuming the agent's stream after its last sequence number) and
  * streams it (SSE with resumable ids, NDJSON) through bounded per-subscriber buffers with drop markers, written as
- * bytes that are flushed once nothing more waits, each event's JSON encoded once for all its subscribers. A session
+ * bytes in groups that are flushed one by one, each event's JSON encoded once for all its subscribers. A session
  * that ends here (stopped, out of time) lets its agent's last events through first (bounded): a trace's calls still
  * running are shown unfinished.
  */

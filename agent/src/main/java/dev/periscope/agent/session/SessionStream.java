@@ -128,7 +128,7 @@ final class SessionStream {
         }
     }
 
-    /** Adds the oldest marker that has a later one of its site into that one (with more markers than sites, one has). */
+    /** Adds the oldest marker with a later one of its site into that one (with more markers than sites, one has). */
     private void mergeOldest() {
         for (int i = 0; i < markersLetGo.size(); i++) {
             LetGo older = markersLetGo.get(i);

@@ -11,11 +11,12 @@ import java.util.Map;
 
 /**
  * One subscriber of a session's stream: a bounded queue in front of its gRPC stream, drained in batches while the
- * stream is ready (gRPC's flow control: a subscriber that reads slowly stops being ready). When the queue is full the newest
- * messages are lost, counted, and a {@link DropSite#AGENT_STREAM} marker takes their place before the next message
- * that fits: memory stays bounded and the session's producer never waits for a reader. A drop marker that finds the
- * queue full keeps its count for the next marker of its site, so no loss is ever reported as smaller than it was; an
- * overhead sample that finds it full is left out without a count (samples are cumulative: the next one says it all).
+ * stream is ready (gRPC's flow control: a subscriber that reads slowly stops being ready). When the queue is full the
+ * newest messages are lost, counted, and a {@link DropSite#AGENT_STREAM} marker takes their place before the next
+ * message that fits: memory stays bounded and the session's producer never waits for a reader. A drop marker that
+ * finds the queue full keeps its count for the next marker of its site, so no loss is ever reported as smaller than it
+ * was; an overhead sample that finds it full is left out without a count (samples are cumulative: the next one says
+ * it all).
  */
 final class StreamSubscriber {
 

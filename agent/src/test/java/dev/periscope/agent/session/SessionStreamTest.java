@@ -249,7 +249,7 @@ class SessionStreamTest {
         assertThat(delivered).as("bounded by its queue (50) and what gRPC holds").isLessThanOrEqualTo(60);
         assertThat(delivered + lost).as("every message delivered or counted").isEqualTo(10_001);
         assertThat(slow.got.getLast().hasEnded()).isTrue();
-        assertThat(slow.batches.size()).as("what waited for the reader went in a few batches, not one gRPC message each")
+        assertThat(slow.batches.size()).as("what waited went in a few batches, not one gRPC message each")
                 .isLessThan((int) delivered / 10);
     }
 

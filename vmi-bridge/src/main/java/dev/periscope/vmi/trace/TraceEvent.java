@@ -85,8 +85,8 @@ public sealed interface TraceEvent permits TraceEvent.Syscall, TraceEvent.Droppe
 
         /**
          * {@code ns} as seconds with six decimals, rounded to the microsecond, as strace prints a duration
-         * ({@code 0.000021}): by hand, since every syscall of a trace gets this line and a formatter costs more than the
-         * rest of it.
+         * ({@code 0.000021}): by hand, since every syscall of a trace gets this line and a formatter costs more than
+         * the rest of it.
          */
         static StringBuilder appendSeconds(StringBuilder b, long ns) {
             long micros = Math.floorDiv(ns, 1000) + (Math.floorMod(ns, 1000) >= 500 ? 1 : 0);
