@@ -9,6 +9,7 @@ import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferFactory;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Flux;
+import reactor.core.scheduler.Scheduler;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -44,8 +45,8 @@ class EventFrames {
      * Groups of SSE frames, each event with its id (none for a stream's own drop markers) and its type as the event
      * name, in buffers of {@code buffers} (the response's own).
      */
-    Flux<DataBuffer> sse(Flux<SessionEvent> events, DataBufferFactory buffers) {
-        return grouped(events, buffers, event -> {
+    Flux<DataBuffer> sse(Flux<SessionEvent> events, DataBufferFactory buffers, Scheduler delivery) {
+        return grouped(events, buffers, delivery, event -> {
             String fields = (event.id() >= 0 ? "id:" + event.id() + "\n" : "") + "event:" + event.type().wireName()
                     + "\ndata:";
             return List.of(fields.getBytes(StandardCharsets.US_ASCII), encoded.json(event), FRAME_END);
@@ -53,15 +54,18 @@ class EventFrames {
     }
 
     /** Groups of NDJSON lines, one event a line. */
-    Flux<DataBuffer> ndjson(Flux<SessionEvent> events, DataBufferFactory buffers) {
-        return grouped(events, buffers, event -> List.of(encoded.json(event), LINE_END));
+    Flux<DataBuffer> ndjson(Flux<SessionEvent> events, DataBufferFactory buffers, Scheduler delivery) {
+        return grouped(events, buffers, delivery, event -> List.of(encoded.json(event), LINE_END));
     }
 
-    /** The events' frames (each made of {@code parts}), grouped, each group in one buffer. */
-    private static Flux<DataBuffer> grouped(Flux<SessionEvent> events, DataBufferFactory buffers,
+    /**
+     * The events' frames (each made of {@code parts}), grouped, each group in one buffer; a group that waited its time
+     * is closed on {@code delivery}, the streams' own scheduler, not on the one the sessions' runners share.
+     */
+    private static Flux<DataBuffer> grouped(Flux<SessionEvent> events, DataBufferFactory buffers, Scheduler delivery,
                                             Function<SessionEvent, List<byte[]>> parts) {
         return events.map(parts)
-                .bufferTimeout(GROUP_EVENTS, GROUP_WAIT, true)
+                .bufferTimeout(GROUP_EVENTS, GROUP_WAIT, delivery, true)
                 .map(group -> {
                     ByteArrayOutputStream bytes = new ByteArrayOutputStream(group.size() * 512);
                     group.forEach(frame -> frame.forEach(bytes::writeBytes));

@@ -86,7 +86,7 @@ class SessionController {
                    ServerHttpResponse response) {
         response.getHeaders().setContentType(EVENT_STREAM_UTF8);
         return writeAndFlushEach(response, frames.sse(sessions.events(caller, id, parseId(lastEventId)),
-                response.bufferFactory()));
+                response.bufferFactory(), sessions.streamDelivery()));
     }
 
     @GetMapping(path = "/api/v1/sessions/{id}/events", produces = MediaType.APPLICATION_NDJSON_VALUE)
@@ -98,7 +98,7 @@ class SessionController {
                       ServerHttpResponse response) {
         response.getHeaders().setContentType(MediaType.APPLICATION_NDJSON);
         return writeAndFlushEach(response, frames.ndjson(sessions.events(caller, id, parseId(after)),
-                response.bufferFactory()));
+                response.bufferFactory(), sessions.streamDelivery()));
     }
 
     /**

@@ -19,6 +19,7 @@ import org.springframework.http.codec.ServerSentEventHttpMessageWriter;
 import org.springframework.http.codec.json.JacksonJsonEncoder;
 import org.springframework.mock.http.server.reactive.MockServerHttpResponse;
 import reactor.core.publisher.Flux;
+import reactor.core.scheduler.Schedulers;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -59,7 +60,7 @@ class EventFramesTest {
                         Map.of())
                 .block();
 
-        String ours = text(frames.sse(Flux.fromIterable(events()), DefaultDataBufferFactory.sharedInstance));
+        String ours = text(frames.sse(Flux.fromIterable(events()), DefaultDataBufferFactory.sharedInstance, Schedulers.single()));
 
         assertThat(ours).isEqualTo(response.getBodyAsString().block());
         assertThat(ours).startsWith("id:1000\nevent:state\ndata:{\"id\":1000,").contains(
@@ -72,7 +73,8 @@ class EventFramesTest {
         for (int i = 1; i <= 600; i++) {
             many.add(SessionEvent.of(1000L * i, "s-1", AT, new SessionEvent.Notice("n" + i)));
         }
-        List<DataBuffer> groups = frames.ndjson(Flux.fromIterable(many), DefaultDataBufferFactory.sharedInstance)
+        List<DataBuffer> groups = frames.ndjson(Flux.fromIterable(many), DefaultDataBufferFactory.sharedInstance,
+                        Schedulers.single())
                 .collectList().block();
         assertThat(groups).hasSize(3);
         assertThat(groups).extracting(b -> b.toString(StandardCharsets.UTF_8).lines().count())
@@ -87,7 +89,7 @@ class EventFramesTest {
                         MediaType.APPLICATION_NDJSON, response, Map.of())
                 .block();
 
-        String ours = text(frames.ndjson(Flux.fromIterable(events()), DefaultDataBufferFactory.sharedInstance));
+        String ours = text(frames.ndjson(Flux.fromIterable(events()), DefaultDataBufferFactory.sharedInstance, Schedulers.single()));
 
         assertThat(ours).isEqualTo(response.getBodyAsString().block());
         assertThat(ours.lines()).hasSize(events().size()).allMatch(line -> line.startsWith("{\"id\":"));
