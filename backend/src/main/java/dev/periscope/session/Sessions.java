@@ -304,15 +304,15 @@ public class Sessions implements ApplicationRunner {
         return run == null ? Mono.empty() : run.drained().asMono().timeout(DRAIN, Mono.empty());
     }
 
-    /**
-     * The session's events after {@code lastEventId}, through a bounded buffer; ends when the session ends. From this
-     * replica's hub when it runs (or ran) the session, else straight from its agent, followed by its final state.
-     */
     /** The scheduler the streams' events are delivered, encoded and grouped on. */
     Scheduler streamDelivery() {
         return streamDelivery;
     }
 
+    /**
+     * The session's events after {@code lastEventId}, through a bounded buffer; ends when the session ends. From this
+     * replica's hub when it runs (or ran) the session, else straight from its agent, followed by its final state.
+     */
     Flux<SessionEvent> events(Caller caller, String id, long lastEventId) {
         // Delivered (and encoded) on a scheduler of the streams' own rather than on the Netty event loop that asks for
         // more: a subscriber behind a busy session always has events waiting, and draining them there kept that event

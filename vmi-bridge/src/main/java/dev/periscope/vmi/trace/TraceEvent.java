@@ -89,7 +89,7 @@ public sealed interface TraceEvent permits TraceEvent.Syscall, TraceEvent.Droppe
          * the rest of it.
          */
         static StringBuilder appendSeconds(StringBuilder b, long ns) {
-            long micros = Math.floorDiv(ns, 1000) + (Math.floorMod(ns, 1000) >= 500 ? 1 : 0);
+            long micros = Math.floorDiv(ns + 500, 1000);
             if (micros < 0) {
                 b.append('-');
                 micros = -micros;
