@@ -355,8 +355,8 @@ class ApiTest {
     void demoUsersFileIsOwnerOnlyAndTokensAreShownOnceAndRevocable() throws IOException {
         assertThat(Files.getPosixFilePermissions(VAR.resolve("demo-users.txt")))
                 .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
-        String session = login("acme-admin", demoPassword("acme-admin"));
-        Map<String, Object> issued = newToken(session, "ci");
+        String session = login(web, "acme-admin", demoPassword(VAR, "acme-admin"));
+        Map<String, Object> issued = newToken(web, session, "ci");
         String secret = (String) issued.get("token");
         web.get().uri("/api/v1/vms").header("Authorization", "Bearer " + secret).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$.length()").isEqualTo(1).jsonPath("$[0].name").isEqualTo("acme-1");
@@ -451,7 +451,10 @@ class ApiTest {
     void openApiDocumentDescribesTheApi() {
         web.get().uri("/v3/api-docs").exchange().expectStatus().isOk().expectBody()
                 .jsonPath("$.paths['/api/v1/sessions']").exists()
-                .jsonPath("$.paths['/api/v1/requests/{id}/approve']").exists();
+                .jsonPath("$.paths['/api/v1/requests/{id}/approve']").exists()
+                .jsonPath("$.components.schemas.HostView.properties.tenant.type").isEqualTo("string")
+                .jsonPath("$.components.schemas.HostView.properties.state.enum").value(states ->
+                        assertThat(states.toString()).contains("REFUSED"));
     }
 
     // ---------------------------------------------------------------- helpers
@@ -467,22 +470,27 @@ class ApiTest {
 
     private String tokenOf(String user) throws IOException {
         if (!TOKENS.containsKey(user)) {
-            TOKENS.put(user, (String) newToken(login(user, demoPassword(user)), "test").get("token"));
+            TOKENS.put(user, userToken(web, VAR, user));
         }
         return TOKENS.get(user);
     }
 
-    private Map<String, Object> newToken(String sessionCookie, String name) {
+    /** A new API token of demo user {@code user} of the server whose var directory is {@code var}, made at login. */
+    static String userToken(WebTestClient web, Path var, String user) throws IOException {
+        return (String) newToken(web, login(web, user, demoPassword(var, user)), "test").get("token");
+    }
+
+    private static Map<String, Object> newToken(WebTestClient web, String sessionCookie, String name) {
         String page = web.get().uri("/").cookie("SESSION", sessionCookie).exchange().expectStatus().isOk()
                 .expectBody(String.class).returnResult().getResponseBody();
         Matcher csrf = Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"").matcher(page);
-        String token = csrf.find() ? csrf.group(1) : csrfFromLogin(sessionCookie);
+        String token = csrf.find() ? csrf.group(1) : csrfFromLogin(web, sessionCookie);
         return web.post().uri("/api/v1/tokens").cookie("SESSION", sessionCookie).header("X-CSRF-TOKEN", token)
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("name", name, "ttlDays", 1))
                 .exchange().expectStatus().isCreated().expectBody(MAP).returnResult().getResponseBody();
     }
 
-    private String csrfFromLogin(String sessionCookie) {
+    private static String csrfFromLogin(WebTestClient web, String sessionCookie) {
         String page = web.get().uri("/login").cookie("SESSION", sessionCookie).exchange()
                 .expectBody(String.class).returnResult().getResponseBody();
         Matcher csrf = Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"").matcher(page);
@@ -490,7 +498,7 @@ class ApiTest {
         return csrf.group(1);
     }
 
-    private String login(String user, String password) {
+    private static String login(WebTestClient web, String user, String password) {
         var login = web.get().uri("/login").exchange().expectStatus().isOk().expectBody(String.class).returnResult();
         Matcher csrf = Pattern.compile("name=\"_csrf\" value=\"([^\"]+)\"").matcher(login.getResponseBody());
         assertThat(csrf.find()).isTrue();
@@ -507,8 +515,8 @@ class ApiTest {
         return renewed != null ? renewed.getValue() : session.getValue();
     }
 
-    static String demoPassword(String user) throws IOException {
-        return Files.readAllLines(VAR.resolve("demo-users.txt")).stream().filter(l -> l.startsWith(user + " "))
+    static String demoPassword(Path var, String user) throws IOException {
+        return Files.readAllLines(var.resolve("demo-users.txt")).stream().filter(l -> l.startsWith(user + " "))
                 .map(l -> l.split(" ")[1]).findFirst().orElseThrow();
     }
 

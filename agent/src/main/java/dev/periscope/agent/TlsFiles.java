@@ -13,7 +13,8 @@ import java.util.Objects;
 /**
  * The PEM files of one side of the agent API's mutual TLS: the CA both sides trust, this side's certificate and its
  * private key (PKCS#8). An agent refuses a caller whose certificate the CA did not sign, and the control plane refuses
- * an agent likewise (and checks that the agent's certificate names {@link #AGENT_NAME}). The project's own script
+ * an agent likewise (and checks that the agent's certificate names {@link #AGENT_NAME}; a tenant's agent's also names
+ * its tenant, {@code urn:periscope:tenant:TENANT}, which binds it to that tenant). The project's own script
  * ({@code agent/certs.sh}) makes them for the lab, compose and the tests.
  */
 public record TlsFiles(Path ca, Path certificate, Path privateKey) {

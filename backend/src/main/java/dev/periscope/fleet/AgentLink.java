@@ -13,6 +13,8 @@ import dev.periscope.agent.api.StreamSessionRequest;
 import dev.periscope.agent.api.WatchDomainsRequest;
 import dev.periscope.vmi.AcquisitionMode;
 import dev.periscope.vmi.trace.TraceMethod;
+import io.grpc.CallOptions;
+import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -42,6 +44,12 @@ import reactor.core.publisher.Mono;
  * a broken one, makes it unreachable; it reconnects on its own), and makes the calls as Reactor types with the
  * agent's failures read back into the engine's exceptions ({@link Wire#failure}). Calls never block: gRPC's
  * asynchronous stubs, with flow control passed through to streams.
+ *
+ * <p>Each connection attempt binds the link to what the agent's certificate says ({@link AgentBinding}): a tenant's
+ * monitor, or an agent of every tenant; a certificate that binds it to no tenant it can name leaves the link
+ * {@link State#REFUSED}, with nothing of the agent used. Every other call delivers its answer only when it came from an
+ * agent bound as the link is ({@link AgentCertificateCheck}), so a request meant for one tenant's monitor is never
+ * answered by another's, even when another agent took over the address.
  */
 public final class AgentLink implements AutoCloseable {
 
@@ -54,18 +62,24 @@ public final class AgentLink implements AutoCloseable {
      */
     private static final int BATCHES_AHEAD = 4;
 
-    /** Whether the agent answers. */
-    public enum State { CONNECTING, CONNECTED, UNREACHABLE }
+    /**
+     * Whether the agent answers; REFUSED: it answered, but its certificate binds it to no tenant the control plane can
+     * name (two tenants, a malformed tenant URN), so nothing of it is used.
+     */
+    public enum State { CONNECTING, CONNECTED, UNREACHABLE, REFUSED }
 
     /** Who a call is made for (the agent logs it). */
     public record Actor(String name, String tenant) {
         public static final Actor CONTROL_PLANE = new Actor("periscope", "");
     }
 
-    /** The agent as last seen. */
+    /** The agent as last seen; {@code binding} is what its certificate said at the last connection. */
     public record Status(String address, State state, Optional<HostInfo> info, Instant lastSeen, String lastError,
-                         List<HostedVm> vms) {
+                         AgentBinding binding, List<HostedVm> vms) {
     }
+
+    /** The option that marks a connection attempt's calls (its generation): they bind the link. */
+    private static final CallOptions.Key<Long> ATTEMPT = CallOptions.Key.create("periscope-connection-attempt");
 
     private final String address;
     private final ManagedChannel channel;
@@ -84,12 +98,14 @@ public final class AgentLink implements AutoCloseable {
               ScheduledExecutorService timers, Consumer<AgentLink> onChange) {
         this.address = address;
         this.channel = channel;
-        this.stub = AgentGrpc.newStub(channel);
+        this.stub = AgentGrpc.newStub(ClientInterceptors.intercept(channel,
+                new AgentCertificateCheck(new Admission())));
         this.unreachableAfter = unreachableAfter;
         this.callTimeout = callTimeout;
         this.timers = timers;
         this.onChange = onChange;
-        this.status = new Status(address, State.CONNECTING, Optional.empty(), null, "", List.of());
+        this.status = new Status(address, State.CONNECTING, Optional.empty(), null, "", AgentBinding.UNBOUND,
+                List.of());
         this.silenceCheck = timers.scheduleWithFixedDelay(this::checkSilence, 1, 1, TimeUnit.SECONDS);
         connect();
     }
@@ -104,6 +120,11 @@ public final class AgentLink implements AutoCloseable {
 
     public State state() {
         return status.state();
+    }
+
+    /** What the agent's certificate bound it to at its last connection. */
+    public AgentBinding binding() {
+        return status.binding();
     }
 
     /** The host name the agent reported; empty until it answered once. */
@@ -129,20 +150,20 @@ public final class AgentLink implements AutoCloseable {
             }
             g = ++generation;
         }
-        stub.withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        stub.withOption(ATTEMPT, g).withDeadlineAfter(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
                 .getInfo(GetInfoRequest.getDefaultInstance(), new StreamObserver<>() {
                     @Override
                     public void onNext(HostInfo info) {
                         if (current(g)) {
                             update(s -> new Status(address, s.state(), Optional.of(info), s.lastSeen(),
-                                    s.lastError(), s.vms()));
+                                    s.lastError(), s.binding(), s.vms()));
                             watch(g, info.getHost());
                         }
                     }
 
                     @Override
                     public void onError(Throwable t) {
-                        lost(g, Wire.failure(hostOrAddress(), t).getMessage());
+                        lost(g, State.UNREACHABLE, Wire.failure(hostOrAddress(), t).getMessage());
                     }
 
                     @Override
@@ -152,8 +173,8 @@ public final class AgentLink implements AutoCloseable {
     }
 
     private void watch(long g, String host) {
-        stub.watchDomains(WatchDomainsRequest.getDefaultInstance(), new ClientResponseObserver<WatchDomainsRequest,
-                DomainsUpdate>() {
+        stub.withOption(ATTEMPT, g).watchDomains(WatchDomainsRequest.getDefaultInstance(),
+                new ClientResponseObserver<WatchDomainsRequest, DomainsUpdate>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<WatchDomainsRequest> call) {
                 synchronized (AgentLink.this) {
@@ -164,19 +185,22 @@ public final class AgentLink implements AutoCloseable {
             @Override
             public void onNext(DomainsUpdate update) {
                 if (current(g)) {
-                    List<HostedVm> vms = update.getDomainsList().stream().map(d -> Wire.vm(host, d, true)).toList();
-                    update(s -> new Status(address, State.CONNECTED, s.info(), Instant.now(), "", vms));
+                    // the watch's binding: set from this call's own certificate before its first update came
+                    AgentBinding binding = status.binding();
+                    List<HostedVm> vms = update.getDomainsList().stream().map(d -> Wire.vm(host, d, true, binding))
+                            .toList();
+                    update(s -> new Status(address, State.CONNECTED, s.info(), Instant.now(), "", binding, vms));
                 }
             }
 
             @Override
             public void onError(Throwable t) {
-                lost(g, Wire.failure(host, t).getMessage());
+                lost(g, State.UNREACHABLE, Wire.failure(host, t).getMessage());
             }
 
             @Override
             public void onCompleted() {
-                lost(g, "the agent ended its VM watch (shutting down)");
+                lost(g, State.UNREACHABLE, "the agent ended its VM watch (shutting down)");
             }
         });
     }
@@ -194,12 +218,15 @@ public final class AgentLink implements AutoCloseable {
         }
         if (s.state() == State.CONNECTED && s.lastSeen() != null
                 && Duration.between(s.lastSeen(), Instant.now()).compareTo(unreachableAfter) > 0) {
-            lost(g, "silent for " + unreachableAfter.toSeconds() + " s");
+            lost(g, State.UNREACHABLE, "silent for " + unreachableAfter.toSeconds() + " s");
         }
     }
 
-    /** Attempt {@code g} failed: the agent is unreachable; its watch is cancelled and a new attempt follows. */
-    private void lost(long g, String why) {
+    /**
+     * Attempt {@code g} failed: the agent is unreachable (its VMs shown as last seen) or refused (none of its VMs
+     * shown); its watch is cancelled and a new attempt follows.
+     */
+    private void lost(long g, State state, String why) {
         ClientCallStreamObserver<WatchDomainsRequest> call;
         synchronized (this) {
             if (g != generation || closed) {
@@ -212,11 +239,15 @@ public final class AgentLink implements AutoCloseable {
         if (call != null) {
             call.cancel("agent lost: " + why, null);
         }
-        if (status.state() != State.UNREACHABLE) {
-            log.warn("agent {} ({}) unreachable: {}", hostOrAddress(), address, why);
+        if (status.state() != state) {
+            if (state == State.REFUSED) {
+                log.error("agent {} ({}) refused: {}", hostOrAddress(), address, why);
+            } else {
+                log.warn("agent {} ({}) unreachable: {}", hostOrAddress(), address, why);
+            }
         }
-        update(s -> new Status(address, State.UNREACHABLE, s.info(), s.lastSeen(), why,
-                s.vms().stream().map(v -> new HostedVm(v.id(), v.info(), v.capabilities(), false)).toList()));
+        update(s -> new Status(address, state, s.info(), s.lastSeen(), why, s.binding(), state == State.REFUSED
+                ? List.of() : s.vms().stream().map(HostedVm::unreachable).toList()));
         timers.schedule(this::connect, RECONNECT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -233,6 +264,42 @@ public final class AgentLink implements AutoCloseable {
                 log.info("agent {} ({}) connected: {} VMs", hostOrAddress(), address, after.vms().size());
             }
             onChange.accept(this);
+        }
+    }
+
+    /**
+     * What the agent's certificate means for a call: a connection attempt's calls bind the link to it (a new binding
+     * forgets the VMs the other one reported) or refuse the agent; any other call is answered only by an agent bound
+     * as the link is.
+     */
+    private final class Admission implements AgentCertificateCheck.Admission {
+        @Override
+        public Optional<String> admit(CallOptions call, AgentBinding binding) {
+            Long attempt = call.getOption(ATTEMPT);
+            if (attempt != null) {
+                if (current(attempt)) {
+                    update(s -> s.binding().equals(binding) ? s : new Status(address, s.state(), s.info(), s.lastSeen(),
+                            s.lastError(), binding, List.of()));
+                }
+                return Optional.empty();
+            }
+            AgentBinding linked = status.binding();
+            return linked.equals(binding) ? Optional.empty() : Optional.of("the agent at " + address + " now presents "
+                    + describe(binding) + ", not " + describe(linked) + " as when it connected; its answer is dropped");
+        }
+
+        @Override
+        public Optional<String> refuse(CallOptions call, AgentRefusedException why) {
+            Long attempt = call.getOption(ATTEMPT);
+            if (attempt != null) {
+                lost(attempt, State.REFUSED, why.getMessage());
+            }
+            return Optional.of("the agent at " + address + " is refused: " + why.getMessage());
+        }
+
+        private static String describe(AgentBinding binding) {
+            return binding.tenant().map(t -> "a certificate of tenant " + t + "'s agent")
+                    .orElse("a certificate of an agent of every tenant");
         }
     }
 
@@ -361,7 +428,7 @@ public final class AgentLink implements AutoCloseable {
         }
         silenceCheck.cancel(false);
         update(s -> new Status(address, State.UNREACHABLE, s.info(), s.lastSeen(), "no longer discovered",
-                s.vms().stream().map(v -> new HostedVm(v.id(), v.info(), v.capabilities(), false)).toList()));
+                s.binding(), s.vms().stream().map(HostedVm::unreachable).toList()));
         if (call != null) {
             call.cancel("link closed", null);
         }

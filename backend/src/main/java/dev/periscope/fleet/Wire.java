@@ -53,7 +53,7 @@ final class Wire {
         return Duration.ofSeconds(d.getSeconds(), d.getNanos());
     }
 
-    static HostedVm vm(String host, Domain d, boolean reachable) {
+    static HostedVm vm(String host, Domain d, boolean reachable, AgentBinding binding) {
         Set<Capability> capabilities = EnumSet.noneOf(Capability.class);
         for (dev.periscope.agent.api.Capability c : d.getCapabilitiesList()) {
             if (c != dev.periscope.agent.api.Capability.UNRECOGNIZED
@@ -64,7 +64,7 @@ final class Wire {
         DomainInfo info = new DomainInfo(d.getName(), d.getTenant(), d.getPlatform(), d.getRunning(),
                 d.getMemoryBytes(), d.getKernelVersion(), d.getWorkload(),
                 d.hasStartedAt() ? instant(d.getStartedAt()) : null);
-        return new HostedVm(new VmId(d.getName(), host), info, Set.copyOf(capabilities), reachable);
+        return new HostedVm(new VmId(d.getName(), host), info, Set.copyOf(capabilities), reachable, binding);
     }
 
     static dev.periscope.agent.api.AcquisitionMode mode(AcquisitionMode mode) {
@@ -202,8 +202,9 @@ final class Wire {
             };
         }
         return switch (status.getCode()) {
-            case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN -> new AgentUnreachableException(host,
-                    status.getDescription(), t);
+            // PERMISSION_DENIED: the answer came from an agent the link does not accept (AgentCertificateCheck)
+            case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN, PERMISSION_DENIED -> new AgentUnreachableException(
+                    host, status.getDescription(), t);
             case RESOURCE_EXHAUSTED -> new PlatformUnavailableException("the agent of host " + host
                     + " is too busy: " + status.getDescription());
             default -> new IllegalStateException("the agent of host " + host + " failed: " + status, t);

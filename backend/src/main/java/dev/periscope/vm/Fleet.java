@@ -1,6 +1,7 @@
 package dev.periscope.vm;
 
 import dev.periscope.caller.Caller;
+import dev.periscope.fleet.AgentBinding;
 import dev.periscope.fleet.Agents;
 import dev.periscope.fleet.HostedVm;
 import dev.periscope.fleet.VmId;
@@ -13,7 +14,8 @@ import reactor.core.publisher.Mono;
 
 /**
  * The VMs of every host the agents report (their latest watch updates: listing the fleet calls no agent), each owned
- * by the tenant an operator assigned or else the one its platform labels it with. A VM is named {@code name@host};
+ * by the tenant its agent's certificate binds the agent to (a tenant's monitor), else the tenant an operator assigned,
+ * else the one its platform labels it with. A VM is named {@code name@host};
  * a bare name is accepted where exactly one visible VM has it. Scoped: a tenant's caller sees only its tenant's VMs,
  * and any other name is a 404, exactly as for a VM that does not exist.
  */
@@ -66,7 +68,17 @@ public class Fleet {
         return Mono.error(new ResponseStatusException(HttpStatus.NOT_FOUND, "no VM named '" + name + "'"));
     }
 
+    /** A tenant's monitor fixes its VMs' tenant; otherwise an operator's assignment, else the platform's label. */
     private static VmView view(HostedVm vm, Map<String, String> owners) {
-        return VmView.of(vm, owners.getOrDefault(vm.id().toString(), vm.info().tenant()));
+        String tenant = switch (vm.binding()) {
+            case AgentBinding.Tenant bound -> bound.id();
+            case AgentBinding.Unbound unbound -> owners.getOrDefault(vm.id().toString(), vm.info().tenant());
+        };
+        return VmView.of(vm, tenant);
+    }
+
+    /** What the agent reporting {@code vm} is bound to (unbound when its host has gone meanwhile). */
+    AgentBinding binding(VmView vm) {
+        return agents.vm(new VmId(vm.name(), vm.host())).map(HostedVm::binding).orElse(AgentBinding.UNBOUND);
     }
 }

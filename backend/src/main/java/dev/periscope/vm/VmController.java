@@ -2,6 +2,7 @@ package dev.periscope.vm;
 
 import dev.periscope.caller.Caller;
 import dev.periscope.audit.Audit;
+import dev.periscope.fleet.AgentBinding;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.Pattern;
@@ -19,7 +20,8 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * The fleet as JSON under {@code /api/v1/vms} (the dashboard's page is {@link FleetPage}); operators assign owners.
+ * The fleet as JSON under {@code /api/v1/vms} (the dashboard's page is {@link FleetPage}); operators assign owners,
+ * except of a tenant's monitor's VMs, which are its tenant's (409).
  * {@code {vm}} is {@code name@host}, or a bare name that exactly one VM has.
  */
 @Controller
@@ -56,11 +58,25 @@ class VmController {
     Mono<VmView> assign(Caller caller, @PathVariable String vm, @Valid @RequestBody Owner owner) {
         requireOperator(caller);
         return fleet.get(caller, vm)
-                .flatMap(v -> ownership.assign(v.id(), owner.tenant(), caller.username())
-                        .onErrorMap(DataIntegrityViolationException.class, e -> new ResponseStatusException(
-                                HttpStatus.UNPROCESSABLE_CONTENT, "no tenant '" + owner.tenant() + "'"))
-                        .then(audit.record(caller, owner.tenant(), "VM_OWNER_ASSIGNED", v.id(), "ok", owner.tenant()))
-                        .then(fleet.get(caller, v.id())));
+                .flatMap(v -> fleet.binding(v) instanceof AgentBinding.Tenant bound
+                        && !bound.id().equals(owner.tenant())
+                        ? refuseAssignment(caller, v, bound, owner) : assign(caller, v, owner));
+    }
+
+    private Mono<VmView> assign(Caller caller, VmView vm, Owner owner) {
+        return ownership.assign(vm.id(), owner.tenant(), caller.username())
+                .onErrorMap(DataIntegrityViolationException.class, e -> new ResponseStatusException(
+                        HttpStatus.UNPROCESSABLE_CONTENT, "no tenant '" + owner.tenant() + "'"))
+                .then(audit.record(caller, owner.tenant(), "VM_OWNER_ASSIGNED", vm.id(), "ok", owner.tenant()))
+                .then(fleet.get(caller, vm.id()));
+    }
+
+    /** A tenant's monitor reports {@code vm}: its tenant is its agent's, whatever an operator asks (audited). */
+    private Mono<VmView> refuseAssignment(Caller caller, VmView vm, AgentBinding.Tenant bound, Owner owner) {
+        String why = "VM " + vm.id() + " is reported by tenant " + bound.id() + "'s own agent, whose certificate binds "
+                + "it to " + bound.id() + ": it cannot be assigned to " + owner.tenant();
+        return audit.record(caller, bound.id(), "VM_OWNER_ASSIGNED", vm.id(), "denied", why)
+                .then(Mono.error(new ResponseStatusException(HttpStatus.CONFLICT, why)));
     }
 
     @DeleteMapping("/api/v1/vms/{vm}/owner")

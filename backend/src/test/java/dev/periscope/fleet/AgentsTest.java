@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.periscope.agent.FakeAgent;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.system.PeriscopeProperties;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -21,7 +22,8 @@ import org.springframework.boot.context.properties.source.MapConfigurationProper
 /**
  * The control plane's view of its agents over the real client side of the API (fake agents in-process): hosts named
  * by their agents, VMs by host, an agent that goes silent or away is unreachable within the configured time and comes
- * back when it answers again, two agents claiming one host.
+ * back when it answers again, two agents claiming one host; over mutual TLS, another tenant's agent taking over an
+ * address.
  */
 class AgentsTest {
 
@@ -113,6 +115,33 @@ class AgentsTest {
         FakeAgent back = fake("host-a", "agents-test-restart");
         back.vms(FakeAgent.vm("web-1", "acme", true, 512), FakeAgent.vm("web-2", "acme", true, 512));
         await("back with its VMs", () -> agents.vms().size() == 2 && agents.vms().stream().allMatch(HostedVm::reachable));
+    }
+
+    @Test
+    void anotherTenantsAgentAtTheSameAddressRebindsTheHostAndNoneOfTheFirstAgentsVmsRemain() {
+        Path pki = var.resolve("pki");
+        TestPki.certs(pki, "--tenant-agent", "mon:acme", "--tenant-agent", "other:globex");
+        FakeAgent acme = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", 0), TestPki.agentFiles(pki, "mon"));
+        fakes.add(acme);
+        acme.vms(FakeAgent.vm("acme-2", "acme", true, 512));
+        int port = acme.port();
+        agents("127.0.0.1:" + port);
+        await("acme's monitor", () -> agents.vms().size() == 1);
+        assertThat(agents.host("mon").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("acme"));
+        assertThat(agents.vms()).singleElement().satisfies(v -> assertThat(v.binding().tenant()).contains("acme"));
+
+        acme.close();
+        await("unreachable", () -> agents.host("mon").orElseThrow().state() == AgentLink.State.UNREACHABLE);
+        FakeAgent globex = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", port),
+                TestPki.agentFiles(pki, "other"));
+        fakes.add(globex);
+        globex.vms(FakeAgent.vm("globex-2", "globex", true, 512));
+        await("globex's monitor in its place", () -> agents.vms().stream().anyMatch(v -> v.id().name().equals("globex-2")));
+        assertThat(agents.host("mon").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("globex"));
+        assertThat(agents.vms()).singleElement().satisfies(v -> {
+            assertThat(v.id().toString()).isEqualTo("globex-2@mon");
+            assertThat(v.binding().tenant()).contains("globex");
+        });
     }
 
     @Test

@@ -56,6 +56,7 @@ class HostControllerTest {
                 .jsonPath("$.length()").isEqualTo(1)
                 .jsonPath("$[0].host").isEqualTo("h1")
                 .jsonPath("$[0].address").isEqualTo(AGENT.address())
+                .jsonPath("$[0].tenant").isEmpty() // an in-process agent serves every tenant
                 .jsonPath("$[0].state").isEqualTo("CONNECTED")
                 .jsonPath("$[0].agentVersion").isEqualTo("fake")
                 .jsonPath("$[0].platforms[0]").isEqualTo("qemu-lab")
