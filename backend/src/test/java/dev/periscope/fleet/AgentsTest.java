@@ -1,10 +1,12 @@
 package dev.periscope.fleet;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.periscope.agent.FakeAgent;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.system.PeriscopeProperties;
+import dev.periscope.vmi.AcquisitionMode;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -142,6 +144,39 @@ class AgentsTest {
             assertThat(v.id().toString()).isEqualTo("globex-2@mon");
             assertThat(v.binding().tenant()).contains("globex");
         });
+    }
+
+    @Test
+    void anAgentWithATwoTenantCertificateAtATenantsAddressIsRefusedAndItsAnswersDropped() {
+        Path pki = var.resolve("pki");
+        TestPki.certs(pki, "--tenant-agent", "mon:acme");
+        TestPki.agent(pki, "two", "URI:urn:periscope:tenant:acme", "URI:urn:periscope:tenant:globex");
+        FakeAgent acme = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", 0), TestPki.agentFiles(pki, "mon"));
+        fakes.add(acme);
+        acme.vms(FakeAgent.vm("acme-2", "acme", true, 512));
+        int port = acme.port();
+        agents("127.0.0.1:" + port);
+        await("acme's monitor", () -> agents.vms().size() == 1);
+        AgentLink link = agents.host("mon").orElseThrow();
+
+        acme.close();
+        await("unreachable", () -> link.state() == AgentLink.State.UNREACHABLE);
+        FakeAgent two = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", port), TestPki.agentFiles(pki, "two"));
+        fakes.add(two);
+        two.vms(FakeAgent.vm("acme-2", "acme", true, 512));
+        two.answerAll("acme-2", List.of(FakeAgent.process(42, 1, "acme-2-daemon", false)));
+        await("refused", () -> link.state() == AgentLink.State.REFUSED);
+        assertThat(link.status().lastError()).startsWith("its certificate names 2 tenants");
+        assertThat(agents.vms()).as("nothing of a refused agent is shown").isEmpty();
+        assertThat(changes).contains("mon REFUSED");
+
+        // a call made all the same reaches the agent (it was sent before the agent's certificate could be read), but
+        // its answer is dropped
+        assertThatThrownBy(() -> link.processes("acme-2", AcquisitionMode.LIVE, AgentLink.Actor.CONTROL_PLANE)
+                .block(Duration.ofSeconds(10)))
+                .isInstanceOf(AgentUnreachableException.class)
+                .hasMessageContaining("is refused: its certificate names 2 tenants");
+        assertThat(two.calls()).hasSize(1);
     }
 
     @Test
