@@ -3,10 +3,13 @@ package dev.periscope.fleet;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.periscope.agent.AgentServer;
 import dev.periscope.agent.FakeAgent;
+import dev.periscope.agent.HostAgent;
 import dev.periscope.agent.api.Capability;
 import dev.periscope.system.PeriscopeProperties;
 import dev.periscope.vmi.AcquisitionMode;
+import dev.periscope.vmi.driver.lab.LabDriver;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,8 +27,8 @@ import org.springframework.boot.context.properties.source.MapConfigurationProper
 /**
  * The control plane's view of its agents over the real client side of the API (fake agents in-process): hosts named
  * by their agents, VMs by host, an agent that goes silent or away is unreachable within the configured time and comes
- * back when it answers again, two agents claiming one host; over mutual TLS, another tenant's agent taking over an
- * address.
+ * back when it answers again, two agents claiming one host; over mutual TLS, the real agent with a tenant's
+ * certificate, and another tenant's agent or a refused one taking over a tenant agent's address.
  */
 class AgentsTest {
 
@@ -117,6 +120,25 @@ class AgentsTest {
         FakeAgent back = fake("host-a", "agents-test-restart");
         back.vms(FakeAgent.vm("web-1", "acme", true, 512), FakeAgent.vm("web-2", "acme", true, 512));
         await("back with its VMs", () -> agents.vms().size() == 2 && agents.vms().stream().allMatch(HostedVm::reachable));
+    }
+
+    @Test
+    void theRealAgentWithATenantCertificateIsThatTenantsMonitor() {
+        Path pki = var.resolve("pki");
+        TestPki.certs(pki, "--tenant-agent", "mon-real:acme");
+        try (LabDriver lab = new LabDriver(var.resolve("lab"));
+             HostAgent agent = new HostAgent("mon-real", lab, HostAgent.Settings.DEFAULT);
+             AgentServer server = AgentServer.overTls(agent, new InetSocketAddress("127.0.0.1", 0),
+                     TestPki.agentFiles(pki, "mon-real"))) {
+            agents("127.0.0.1:" + server.port());
+            await("connected", () -> agents.host("mon-real").map(l -> l.state() == AgentLink.State.CONNECTED)
+                    .orElse(false));
+            assertThat(agents.host("mon-real").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("acme"));
+            assertThat(agents.hosts()).singleElement().satisfies(h -> {
+                assertThat(h.tenant()).isEqualTo("acme");
+                assertThat(h.platforms()).containsExactly(LabDriver.PLATFORM);
+            });
+        }
     }
 
     @Test
