@@ -5,8 +5,11 @@ import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
@@ -38,18 +41,34 @@ public sealed interface AgentBinding {
         }
     }
 
-    /** A tenant's monitor: every VM it reports is {@code id}'s. */
-    record Tenant(String id) implements AgentBinding {
+    /**
+     * A tenant's monitor: every VM it reports is {@code id}'s, and it may report them only as host {@code host}, the
+     * name its certificate is issued to (its subject's CN), so that it can never stand in for another host's agent.
+     */
+    record Tenant(String id, String host) implements AgentBinding {
         public Tenant {
             if (!TENANT_ID.matcher(id).matches()) {
                 throw new IllegalArgumentException("'" + id + "' is not a tenant id (" + TENANT_ID + ")");
             }
+            Objects.requireNonNull(host, "host");
         }
 
         @Override
         public Optional<String> tenant() {
             return Optional.of(id);
         }
+
+        @Override
+        public Optional<String> refusesHost(String reported) {
+            return host.equals(reported) ? Optional.empty() : Optional.of("tenant " + id + "'s agent reports host '"
+                    + reported + "', but its certificate is issued to '" + host + "': it cannot stand in for another "
+                    + "host's agent");
+        }
+    }
+
+    /** Why this agent may not report VMs under {@code host}, empty when it may. */
+    default Optional<String> refusesHost(String host) {
+        return Optional.empty();
     }
 
     /**
@@ -87,23 +106,36 @@ public sealed interface AgentBinding {
             throw new AgentRefusedException("its certificate's tenant URN '" + uri + "' does not name a tenant ("
                     + TENANT_URN + "TENANT, TENANT matching " + TENANT_ID + ")");
         }
-        return new Tenant(uri.substring(TENANT_URN.length()));
+        return new Tenant(uri.substring(TENANT_URN.length()), commonName(certificate));
     }
 
-    /** The certificate's URI names in the tenant namespace (anything starting {@code urn:periscope:tenant}). */
-    private static List<String> tenantUris(X509Certificate certificate) throws AgentRefusedException {
-        Collection<List<?>> names;
+    /** The CN of the certificate's subject: the name {@code agent/certs.sh} issued it to. */
+    private static String commonName(X509Certificate certificate) throws AgentRefusedException {
         try {
-            names = certificate.getSubjectAlternativeNames();
+            return new LdapName(certificate.getSubjectX500Principal().getName()).getRdns().stream()
+                    .filter(rdn -> rdn.getType().equalsIgnoreCase("CN"))
+                    .map(rdn -> String.valueOf(rdn.getValue()))
+                    .reduce((first, second) -> second)
+                    .orElseThrow(() -> new AgentRefusedException("its certificate names a tenant but no host (no CN)"));
+        } catch (InvalidNameException e) {
+            throw new AgentRefusedException("its certificate's subject cannot be read: " + e.getMessage());
+        }
+    }
+
+    private static Collection<List<?>> names(X509Certificate certificate) throws AgentRefusedException {
+        try {
+            Collection<List<?>> names = certificate.getSubjectAlternativeNames();
+            return names == null ? List.of() : names;
         } catch (CertificateParsingException e) {
             throw new AgentRefusedException("its certificate's subject alternative names cannot be read: "
                     + e.getMessage());
         }
-        if (names == null) {
-            return List.of();
-        }
+    }
+
+    /** The certificate's URI names in the tenant namespace (anything starting {@code urn:periscope:tenant}). */
+    private static List<String> tenantUris(X509Certificate certificate) throws AgentRefusedException {
         String namespace = TENANT_URN.substring(0, TENANT_URN.length() - 1);
-        return names.stream()
+        return names(certificate).stream()
                 .filter(n -> n.size() == 2 && n.get(0) instanceof Integer type && type == URI_NAME
                         && n.get(1) instanceof String)
                 .map(n -> (String) n.get(1))

@@ -154,11 +154,18 @@ public final class AgentLink implements AutoCloseable {
                 .getInfo(GetInfoRequest.getDefaultInstance(), new StreamObserver<>() {
                     @Override
                     public void onNext(HostInfo info) {
-                        if (current(g)) {
-                            update(s -> new Status(address, s.state(), Optional.of(info), s.lastSeen(),
-                                    s.lastError(), s.binding(), s.vms()));
-                            watch(g, info.getHost());
+                        if (!current(g)) {
+                            return;
                         }
+                        // the binding: set from this call's own certificate before its answer came
+                        Optional<String> refused = status.binding().refusesHost(info.getHost());
+                        if (refused.isPresent()) {
+                            lost(g, State.REFUSED, refused.get());
+                            return;
+                        }
+                        update(s -> new Status(address, s.state(), Optional.of(info), s.lastSeen(),
+                                s.lastError(), s.binding(), s.vms()));
+                        watch(g, info.getHost());
                     }
 
                     @Override

@@ -42,10 +42,10 @@ class AgentBindingTest {
     @Test
     void aPlainAgentServesEveryTenantAndATenantAgentItsTenant() throws Exception {
         assertThat(AgentBinding.of(certificate("dom0"))).isEqualTo(AgentBinding.UNBOUND);
-        assertThat(AgentBinding.of(certificate("mon-acme"))).isEqualTo(new AgentBinding.Tenant("acme"));
+        assertThat(AgentBinding.of(certificate("mon-acme"))).isEqualTo(new AgentBinding.Tenant("acme", "mon-acme"));
         assertThat(AgentBinding.of(certificate("mon-acme")).tenant()).contains("acme");
         assertThat(AgentBinding.of(certificate("shouting"))).as("URN scheme and namespace ignore case")
-                .isEqualTo(new AgentBinding.Tenant("acme"));
+                .isEqualTo(new AgentBinding.Tenant("acme", "shouting"));
         assertThat(AgentBinding.of(certificate("other-urn"))).as("other URIs bind nothing")
                 .isEqualTo(AgentBinding.UNBOUND);
     }
@@ -59,6 +59,15 @@ class AgentBindingTest {
                 .hasMessageContaining("tenant URN 'urn:periscope:tenant:a' does not name a tenant");
         assertThatThrownBy(() -> AgentBinding.of(certificate("bare"))).isInstanceOf(AgentRefusedException.class)
                 .hasMessageContaining("tenant URN 'urn:periscope:tenant' does not name a tenant");
-        assertThatThrownBy(() -> new AgentBinding.Tenant("ACME")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new AgentBinding.Tenant("ACME", "mon-acme")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aTenantAgentMayReportOnlyTheHostItsCertificateIsIssuedTo() throws Exception {
+        AgentBinding monitor = AgentBinding.of(certificate("mon-acme"));
+        assertThat(monitor.refusesHost("mon-acme")).isEmpty();
+        assertThat(monitor.refusesHost("dom0")).hasValue("tenant acme's agent reports host 'dom0', but its certificate"
+                + " is issued to 'mon-acme': it cannot stand in for another host's agent");
+        assertThat(AgentBinding.of(certificate("dom0")).refusesHost("any-host")).as("an agent of every tenant").isEmpty();
     }
 }

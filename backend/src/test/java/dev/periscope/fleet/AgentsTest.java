@@ -28,7 +28,8 @@ import org.springframework.boot.context.properties.source.MapConfigurationProper
  * The control plane's view of its agents over the real client side of the API (fake agents in-process): hosts named
  * by their agents, VMs by host, an agent that goes silent or away is unreachable within the configured time and comes
  * back when it answers again, two agents claiming one host; over mutual TLS, the real agent with a tenant's
- * certificate, and another tenant's agent or a refused one taking over a tenant agent's address.
+ * certificate, another tenant's agent or a refused one taking over a tenant agent's address, and a tenant's agent
+ * claiming another host's name.
  */
 class AgentsTest {
 
@@ -133,7 +134,7 @@ class AgentsTest {
             agents("127.0.0.1:" + server.port());
             await("connected", () -> agents.host("mon-real").map(l -> l.state() == AgentLink.State.CONNECTED)
                     .orElse(false));
-            assertThat(agents.host("mon-real").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("acme"));
+            assertThat(agents.host("mon-real").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("acme", "mon-real"));
             assertThat(agents.hosts()).singleElement().satisfies(h -> {
                 assertThat(h.tenant()).isEqualTo("acme");
                 assertThat(h.platforms()).containsExactly(LabDriver.PLATFORM);
@@ -142,7 +143,7 @@ class AgentsTest {
     }
 
     @Test
-    void anotherTenantsAgentAtTheSameAddressRebindsTheHostAndNoneOfTheFirstAgentsVmsRemain() {
+    void anotherTenantsAgentAtTheSameAddressRebindsTheLinkAndNoneOfTheFirstAgentsVmsRemain() {
         Path pki = var.resolve("pki");
         TestPki.certs(pki, "--tenant-agent", "mon:acme", "--tenant-agent", "other:globex");
         FakeAgent acme = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", 0), TestPki.agentFiles(pki, "mon"));
@@ -151,20 +152,44 @@ class AgentsTest {
         int port = acme.port();
         agents("127.0.0.1:" + port);
         await("acme's monitor", () -> agents.vms().size() == 1);
-        assertThat(agents.host("mon").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("acme"));
+        assertThat(agents.host("mon").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("acme", "mon"));
         assertThat(agents.vms()).singleElement().satisfies(v -> assertThat(v.binding().tenant()).contains("acme"));
 
         acme.close();
         await("unreachable", () -> agents.host("mon").orElseThrow().state() == AgentLink.State.UNREACHABLE);
-        FakeAgent globex = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", port),
+        FakeAgent globex = FakeAgent.overTls("other", new InetSocketAddress("127.0.0.1", port),
                 TestPki.agentFiles(pki, "other"));
         fakes.add(globex);
         globex.vms(FakeAgent.vm("globex-2", "globex", true, 512));
         await("globex's monitor in its place", () -> agents.vms().stream().anyMatch(v -> v.id().name().equals("globex-2")));
-        assertThat(agents.host("mon").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("globex"));
+        assertThat(agents.host("other").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("globex", "other"));
         assertThat(agents.vms()).singleElement().satisfies(v -> {
-            assertThat(v.id().toString()).isEqualTo("globex-2@mon");
+            assertThat(v.id().toString()).isEqualTo("globex-2@other");
             assertThat(v.binding().tenant()).contains("globex");
+        });
+    }
+
+    @Test
+    void aTenantsAgentReportingAnotherHostsNameIsRefusedAndThatHostsAgentKeepsIt() {
+        Path pki = var.resolve("pki");
+        TestPki.certs(pki, "--tenant-agent", "mon-acme:acme");
+        FakeAgent dom0 = fake("xen-host", "agents-test-dom0");
+        dom0.vms(FakeAgent.vm("web-1", "globex", true, 512));
+        FakeAgent impostor = FakeAgent.overTls("xen-host", new InetSocketAddress("127.0.0.1", 0),
+                TestPki.agentFiles(pki, "mon-acme"));
+        fakes.add(impostor);
+        impostor.vms(FakeAgent.vm("web-1", "globex", true, 512));
+        agents("127.0.0.1:" + impostor.port(), dom0.address());
+        await("the impostor refused", () -> agents.links().stream().anyMatch(l -> l.state() == AgentLink.State.REFUSED));
+        AgentLink refused = agents.links().stream().filter(l -> l.state() == AgentLink.State.REFUSED).findFirst()
+                .orElseThrow();
+        assertThat(refused.status().lastError()).isEqualTo("tenant acme's agent reports host 'xen-host', but its "
+                + "certificate is issued to 'mon-acme': it cannot stand in for another host's agent");
+        await("dom0's agent holds its host", () -> agents.host("xen-host").map(l -> l.state() == AgentLink.State.CONNECTED)
+                .orElse(false));
+        assertThat(agents.vms()).singleElement().satisfies(v -> {
+            assertThat(v.id().toString()).isEqualTo("web-1@xen-host");
+            assertThat(v.binding()).isEqualTo(AgentBinding.UNBOUND);
         });
     }
 
