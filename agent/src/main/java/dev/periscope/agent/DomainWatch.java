@@ -20,12 +20,19 @@ import org.slf4j.LoggerFactory;
 /**
  * The host's VMs for every {@code WatchDomains} stream: the engine's drivers are polled on one thread, and the list is
  * sent to each watcher when it changed and at least every heartbeat. Each poll also has the engine let go of VMs that
- * stopped since it attached them ({@link VmiEngine#releaseStopped()}). A watcher that is not ready (a slow or stalled
- * control plane) is skipped and gets the newest list once it is ready again: nothing queues up.
+ * stopped since it attached them ({@link VmiEngine#releaseStopped()}) and of event channels no trace has used for
+ * {@link #EVENTS_IDLE} ({@link VmiEngine#releaseIdleEvents}: Xen's one vm_event ring per domain is then free for a
+ * tenant's own monitor). A watcher that is not ready (a slow or stalled control plane) is skipped and gets the newest
+ * list once it is ready again: nothing queues up.
  */
 final class DomainWatch implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(DomainWatch.class);
+    /**
+     * How long a VM's event channel is kept with no trace on it: long enough that traces started one after another
+     * share it, short enough that a tenant's monitor waits at most this long for the domain's vm_event ring.
+     */
+    static final Duration EVENTS_IDLE = Duration.ofSeconds(30);
 
     /** One watcher's stream. */
     private static final class Watcher {
@@ -86,6 +93,10 @@ final class DomainWatch implements AutoCloseable {
             next = DomainsUpdate.newBuilder().addAllDomains(domains).setHeartbeat(Codec.duration(heartbeat)).build();
             for (String vm : engine.releaseStopped()) {
                 log.info("{} stopped or restarted: its traces ended and its memory, sockets and ring were let go", vm);
+            }
+            for (String vm : engine.releaseIdleEvents(EVENTS_IDLE)) {
+                log.info("{}: no trace for {} s: its event channel was let go (the hypervisor's ring is free)", vm,
+                        EVENTS_IDLE.toSeconds());
             }
         } catch (RuntimeException e) { // a platform that fails to list (VmiException) or a driver bug
             log.warn("listing the host's VMs failed: {}", e.toString());

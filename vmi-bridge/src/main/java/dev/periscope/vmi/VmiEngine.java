@@ -55,6 +55,8 @@ public final class VmiEngine implements AutoCloseable {
         KernelProfile profile;
         /** The VM's trace machinery (its ring thread runs only while sessions do); null until the first trace. */
         TraceHub traces;
+        /** Since when no trace has run on the VM, as {@link #releaseIdleEvents} saw it; null while one runs. */
+        Instant eventsIdleSince;
 
         Attachment(Domain domain, Instant startedAt) {
             this.domain = domain;
@@ -115,6 +117,54 @@ public final class VmiEngine implements AutoCloseable {
         return released;
     }
 
+    /**
+     * Lets go of the event channels of VMs on which no trace has run for {@code idleFor} (their hypervisor side
+     * too, {@link Domain#releaseEventChannel}): Xen gives a domain a single vm_event ring, and while this engine holds
+     * it another monitor (a tenant's, in its own monitoring domain) gets EBUSY. The next trace opens a new channel.
+     * A VM busy with a call is looked at the next time. Whoever watches the host calls this with every listing (an
+     * agent: every second).
+     *
+     * @return the VMs whose channel was let go of
+     */
+    public List<String> releaseIdleEvents(Duration idleFor) {
+        open();
+        Instant now = Instant.now();
+        List<String> released = new ArrayList<>();
+        for (Map.Entry<String, Attachment> e : attached.entrySet()) {
+            String vm = e.getKey();
+            Attachment a = e.getValue();
+            ReentrantLock lock = locks.computeIfAbsent(vm, k -> new ReentrantLock());
+            if (!lock.tryLock()) {
+                continue;
+            }
+            try {
+                if (attached.get(vm) != a) {
+                    continue;
+                }
+                if (a.traces != null && !a.traces.idle()) {
+                    a.eventsIdleSince = null;
+                    continue;
+                }
+                if (a.eventsIdleSince == null) {
+                    a.eventsIdleSince = now;
+                }
+                if (Duration.between(a.eventsIdleSince, now).compareTo(idleFor) < 0) {
+                    continue;
+                }
+                if (a.traces != null) {
+                    a.traces.shutdown(TraceEnd.of(TraceEnd.Reason.CLOSED)); // idle: no session to end
+                    a.traces = null;
+                }
+                if (a.domain.releaseEventChannel()) {
+                    released.add(vm);
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+        return released;
+    }
+
     private boolean stopped(String vm, Attachment a) {
         if (!a.domain.alive()) {
             return true;
@@ -150,7 +200,8 @@ public final class VmiEngine implements AutoCloseable {
      */
     public TraceSession trace(String vm, TraceRequest request) {
         Objects.requireNonNull(request, "request");
-        TraceHub hub = withDomain(vm, a -> {
+        // opened under the VM's lock, so that releaseIdleEvents cannot shut the hub between its creation and the open
+        return withDomain(vm, a -> {
             if (request.method() != TraceMethod.M1 && !a.domain.capabilities().contains(Capability.CR3_EVENTS)) {
                 throw new PlatformUnavailableException(vm + ": syscall tracing with method " + request.method()
                         + " is not available, only M1: " + a.domain.eventsUnavailableReason());
@@ -161,9 +212,9 @@ public final class VmiEngine implements AutoCloseable {
                 a.traces = new TraceHub(vm, a.domain.eventChannel().orElse(null), memory, profile,
                         a.domain.vcpuCount());
             }
-            return a.traces;
+            a.eventsIdleSince = null;
+            return a.traces.open(request);
         });
-        return hub.open(request);
     }
 
     /**

@@ -11,6 +11,7 @@ import dev.periscope.vmi.driver.MemorySnapshot;
 import dev.periscope.vmi.driver.VcpuRegisters;
 import dev.periscope.vmi.memory.ByteArrayPhysicalMemory;
 import dev.periscope.vmi.memory.PhysicalMemory;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,8 +52,17 @@ class VmiEngineTest {
         final DomainInfo info;
         boolean closed;
         boolean alive = true;
+        /** Whether it holds an event channel (as a Xen domain holds its one vm_event ring), and how often it let go. */
+        boolean channelOpen = true;
+        int channelReleases;
 
         FakeDomain(DomainInfo info) { this.info = info; }
+        @Override public boolean releaseEventChannel() {
+            boolean was = channelOpen;
+            channelOpen = false;
+            channelReleases++;
+            return was;
+        }
         @Override public DomainInfo info() { return info; }
         @Override public Set<Capability> capabilities() { return Set.of(Capability.READ_MEMORY); }
         @Override public PhysicalMemory memory() { return ByteArrayPhysicalMemory.ofSize(1 << 20); }
@@ -134,6 +144,24 @@ class VmiEngineTest {
             driver.startedAt = driver.startedAt.plusSeconds(60); // booted again under the same name
             assertThat(engine.releaseStopped()).containsExactly("vm1");
             assertThat(driver.opened.getLast().closed).isTrue();
+        }
+    }
+
+    @Test
+    void letsGoOfEventChannelsOnlyAfterTheyWentUnusedForTheGivenTime() {
+        FakeDriver driver = new FakeDriver();
+        try (VmiEngine engine = new VmiEngine(driver)) {
+            assertThat(engine.releaseIdleEvents(Duration.ZERO)).as("nothing attached").isEmpty();
+            readProcesses(engine);
+            FakeDomain domain = driver.opened.getFirst();
+            assertThat(engine.releaseIdleEvents(Duration.ofHours(1))).as("idle for less than an hour").isEmpty();
+            assertThat(domain.channelReleases).isZero();
+            assertThat(engine.releaseIdleEvents(Duration.ZERO)).containsExactly("vm1");
+            assertThat(domain.channelOpen).isFalse();
+            assertThat(domain.closed).as("the domain itself stays attached").isFalse();
+            assertThat(engine.releaseIdleEvents(Duration.ZERO)).as("nothing more to let go").isEmpty();
+            readProcesses(engine);
+            assertThat(driver.opened).as("no new attachment for the next call").hasSize(1);
         }
     }
 

@@ -51,6 +51,18 @@ public interface Domain extends AutoCloseable {
     }
 
     /**
+     * Closes the event channel if this domain has one open, its hypervisor side too: Xen gives a domain a single
+     * vm_event ring, which another monitor (a tenant's, in its own monitoring domain) can take only once this one let
+     * go. The next {@link #eventChannel()} opens a new channel. A no-op where channels are not exclusive (the lab's
+     * QEMU plugin ring is a file any number of engines may open).
+     *
+     * @return whether a channel was open
+     */
+    default boolean releaseEventChannel() {
+        return false;
+    }
+
+    /**
      * Why this guest has no event channel ({@link Capability#CR3_EVENTS} absent), in words for the operator; asked
      * only then.
      */

@@ -230,6 +230,29 @@ public final class XenDomain implements Domain {
     }
 
     @Override
+    public boolean releaseEventChannel() {
+        XenMonitor m;
+        EventRing ring;
+        synchronized (this) {
+            if (closed || eventRing == null) {
+                return false;
+            }
+            m = monitor;
+            ring = eventRing;
+            monitor = null;
+            eventRing = null;
+        }
+        try {
+            if (m != null) {
+                m.close(); /* disarms, answers what waits in the vm_event ring, disables it */
+            }
+        } finally {
+            ring.close(); /* after the monitor: the shim no longer writes into it */
+        }
+        return true;
+    }
+
+    @Override
     public void close() {
         XenMonitor m;
         EventRing ring;

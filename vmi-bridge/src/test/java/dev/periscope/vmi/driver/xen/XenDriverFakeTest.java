@@ -232,6 +232,32 @@ class XenDriverFakeTest {
     }
 
     @Test
+    void aReleasedEventChannelFreesTheDomainsVmEventRingForAnotherMonitorAndTheNextUseOpensANewOne() throws Exception {
+        try (XenDriver xen = new XenDriver(config("release.conf", "").toString()); XenDomain web = xen.open("web")) {
+            EventChannel first = web.eventChannel().orElseThrow();
+            Path firstRing = ((EventRing) first).path();
+            assertThat(armed(web)).isEqualTo(FAKE_ARMED_RING);
+            assertThatThrownBy(() -> web.startMonitor(dir.resolve("taken.ring"), RingToken.random()))
+                    .as("the domain's one vm_event ring is taken").isInstanceOf(IllegalStateException.class);
+
+            assertThat(web.releaseEventChannel()).isTrue();
+            assertThat(armed(web)).as("the vm_event ring disabled").isZero();
+            assertThat(firstRing).doesNotExist();
+            assertThat(web.releaseEventChannel()).as("nothing left to release").isFalse();
+            // another monitor may now take the ring, and give it back
+            RingToken token = RingToken.random();
+            try (EventRing other = EventRing.create(dir.resolve("other.ring"), 2, 64, token)) {
+                web.startMonitor(other.path(), token).close();
+            }
+
+            EventChannel second = web.eventChannel().orElseThrow();
+            assertThat(second).isNotSameAs(first);
+            assertThat(second.producerAttached()).isTrue();
+            assertThat(armed(web)).isEqualTo(FAKE_ARMED_RING);
+        }
+    }
+
+    @Test
     void aVanishingDomainStopsTheMonitorAndEverythingIsDisarmed() throws Exception {
         RingToken token = RingToken.random();
         try (XenDriver xen = new XenDriver(config("gone.conf", "").toString());
