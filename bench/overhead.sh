@@ -13,8 +13,8 @@
 #                   for read, write, open/openat, close, execve; ten rounds of unpacking jansson from a zip and
 #                   compiling it with tcc (workload jansson). Default: the paper workload, the shell and its children
 #   --platform xen  on the Xen lab (root): starts it if it is down (and stops it afterwards unless --keep-vm), starts
-#                   a PVH guest for the profile, runs the experiment in dom0 with FLASK permissive (dom0 holds no
-#                   monitoring label); default lab: a QEMU lab VM started here
+#                   a PVH guest for the profile, runs the experiment in dom0 under enforcing FLASK (dom0's label holds
+#                   the operator's introspection rights); default lab: a QEMU lab VM started here
 #   --runs N        rounds over all methods (default 3, --paper 10); methods are interleaved within a round
 #   --iterations K  workload iterations measured per method and round (default 1)
 #   --vm NAME       the guest (default overhead-1, --paper overhead-paper-1; started and stopped here unless it runs)
@@ -82,7 +82,6 @@ share="$VAR/lab/xen/machine/share"
 cleanup() {
   local rc=$?
   [[ -n $loadpid ]] && kill "$loadpid" 2>/dev/null
-  xen exec -- xl setenforce 1 > /dev/null 2>&1 || true
   if ! $keep; then
     $started_guest && { xen guest-stop "$vm" || true; }
     $started_lab && { xen down || true; }
@@ -112,7 +111,6 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
     sleep 10
   done ) &
 loadpid=$!
-xen exec -- xl setenforce 0 > /dev/null
 # detached in dom0 (it may run for hours): the host follows its log in the share and waits for its exit code
 run="/periscope/java/jre/bin/java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto --enable-native-access=ALL-UNNAMED"
 run+=" -Djava.library.path=/opt/periscope/lib -cp /periscope/java/benchmarks.jar dev.periscope.bench.OverheadExperiment"

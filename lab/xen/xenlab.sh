@@ -57,12 +57,14 @@ xen_usage() {
 usage: lab.sh xen up [--timeout S]           boot Xen + dom0 (builds and caches what is missing), wait for xl info
        lab.sh xen guest NAME [--type pv|pvh|hvm] [--workload paper|busy|idle|FILE] [--tenant T] [--memory MIB]
                              [--kernel-package PKG] [--append "PARAMS"] [--force]
+       lab.sh xen guest NAME --monitor --tenant T [--memory MIB]   T's monitoring domain (PV, periscope_T_t)
        lab.sh xen guest-stop NAME
        lab.sh xen exec [--guest NAME] [--timeout S] -- COMMAND [ARG...]   (in dom0, or in a domU over its console)
        lab.sh xen console                    Xen's serial console (dom0 shell on hvc0; Ctrl-a x3 switches to Xen)
        lab.sh xen status [--json]
        lab.sh xen down
        lab.sh xen build                      build the hypervisor, dom0 root and initramfs only
+       lab.sh xen policy MODULE.te           load Xen's policy with this Periscope module (GET /api/v1/policy/flask)
 EOF
 }
 
@@ -84,6 +86,15 @@ xen_hypervisor_key() {
     [[ -n $ver ]] || die "xen: cannot read xen_version from $verify"
     h=$(cd "$REPO_DIR/xen-extensions" && find patches flask include -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
     echo "$ver-$h"
+}
+
+# xen_policy_sources SRC DIR: the FLASK policy's sources of the Xen tree SRC (patched: xen.if has periscope_monitor())
+# into DIR, shaped as Xen's tree (tools/flask/policy, and the hypervisor's classes in xen/xsm/flask/policy), for
+# `xen policy`
+xen_policy_sources() {
+    mkdir -p "$2/tools/flask" "$2/xen/xsm/flask"
+    cp -r "$1/tools/flask/policy" "$2/tools/flask/"
+    cp -r "$1/xen/xsm/flask/policy" "$2/xen/xsm/flask/"
 }
 
 # ensure_hypervisor -> XEN_HV (the multiboot ELF), XEN_HV_KEY, XEN_HV_FLASK (the build's generated FLASK class and
@@ -111,6 +122,7 @@ ensure_hypervisor() {
         rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
         cp "$built/xen" "$built/xen-syms" "$built/.config" "$dir.tmp/"
         mkdir "$dir.tmp/flask"; cp "$built"/xsm/flask/include/{flask.h,av_permissions.h} "$dir.tmp/flask/"
+        xen_policy_sources "$REPO_DIR/var/build/xen-verify/src" "$dir.tmp/policy-src"
         mv "$dir.tmp/.config" "$dir.tmp/config"
         elapsed "$t0" > "$dir.tmp/build-seconds"
         rm -rf "$dir"; mv "$dir.tmp" "$dir"
@@ -265,6 +277,43 @@ ensure_shim() {
         rm -rf "$b"
     fi
     exec {SLOCK}>&-
+}
+
+# ensure_monitor_overlay ROOT KMODS KVER -> MONITOR_OVERLAY: what a tenant's monitoring domain adds to the guest
+# image (a cpio.gz): monitor-probe built static by dom0's root's gcc against its libxen-dev (the domain has no C
+# library), the domU kernel's xen-privcmd and xen-evtchn modules, and the workload that loads them (privcmd with
+# unrestricted=1: in a domU it otherwise lets only device-model calls through; Xen's FLASK policy decides instead).
+# Cached by its sources, the root and the kernel.
+ensure_monitor_overlay() {
+    local root=$1 kmods=$2 kver=$3 mod m key
+    local mods=(kernel/drivers/xen/xen-privcmd.ko kernel/drivers/xen/xen-evtchn.ko)
+    key=$( { echo "${root%/root} $kver"; sha256sum "$XEN_LAB_DIR"/monitor/*; cd "$REPO_DIR" && find xen-extensions/include -type f |
+             LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-12)
+    MONITOR_OVERLAY=$XEN_CACHE/monitor/overlay-$key.cpio.gz
+    [[ -s $MONITOR_OVERLAY ]] && return
+    mkdir -p "$XEN_CACHE/monitor"
+    exec {MOLOCK}>"$XEN_CACHE/monitor/.lock"; flock "$MOLOCK"
+    if [[ ! -s $MONITOR_OVERLAY ]]; then
+        local b; b=$(mktemp -d "$root/tmp/periscope-monitor.XXXXXX")
+        mkdir -p "$b/src" "$b/ov/periscope/monitor"
+        cp "$XEN_LAB_DIR/monitor/monitor-probe.c" "$b/src/"
+        cp -r "$REPO_DIR/xen-extensions/include" "$b/src/"
+        if ! chroot "$root" gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-deprecated-declarations -static \
+                -I"/tmp/${b##*/}/src/include" -o "/tmp/${b##*/}/ov/periscope/monitor/monitor-probe" "/tmp/${b##*/}/src/monitor-probe.c" \
+                -lxenctrl -lxenforeignmemory -lxenevtchn -lxencall -lxendevicemodel -lxengnttab -lxentoollog -lxentoolcore \
+                -lpthread > "$b/build.log" 2>&1; then
+            cat "$b/build.log" >&2; rm -rf "$b"; die "xen: building monitor-probe in dom0's root failed"
+        fi
+        for mod in "${mods[@]}"; do
+            m=$kmods/lib/modules/$kver/$mod
+            [[ -f $m ]] || { rm -rf "$b"; die "xen: the domU kernel $kver has no $mod"; }
+            cp "$m" "$b/ov/periscope/monitor/"
+        done
+        (cd "$b/ov" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$MONITOR_OVERLAY.tmp"
+        mv "$MONITOR_OVERLAY.tmp" "$MONITOR_OVERLAY"
+        rm -rf "$b"
+    fi
+    exec {MOLOCK}>&-
 }
 
 # ---------------------------------------------------------------- QEMU
@@ -564,6 +613,10 @@ xen_cmd_up() {
 # 124 on a timeout)
 xen_dom0() { shell_exec dom0 "$XEN_RUN/shell.sock" "$XEN_RUN/exec.lock" "$1" "$2"; }
 
+# flask_type TENANT: the tenant as a policy identifier, as the control plane renders it (lower case; every character
+# but a-z, 0-9 and _ becomes _)
+flask_type() { local t=${1,,}; echo "${t//[^a-z0-9_]/_}"; }
+
 xen_require_running() { xen_running || die "xen: the Xen lab is not running (periscope lab xen up)"; }
 
 xen_cmd_exec() {
@@ -594,9 +647,10 @@ xen_cmd_exec() {
 xen_cmd_guest() {
     local name=${1:-}; [[ -n $name ]] || { xen_usage >&2; exit 2; }; shift
     valid_name "$name" || die "invalid guest name '$name' (must match ^[a-z0-9][a-z0-9-]{0,31}\$)"
-    local type=pv workload=idle tenant=default mem=256 pkg="" append="" force=false
+    local type=pv workload=idle tenant=default mem=256 pkg="" append="" force=false monitor=false
     while (($#)); do
         case $1 in
+            --monitor) monitor=true; shift ;;
             --type) type=${2:?--type needs a value}; shift 2 ;;
             --workload) workload=${2:?--workload needs a value}; shift 2 ;;
             --tenant) tenant=${2:?--tenant needs a value}; shift 2 ;;
@@ -610,6 +664,17 @@ xen_cmd_guest() {
     [[ $type == pv || $type == pvh || $type == hvm ]] || die "xen guest: --type must be pv, pvh or hvm"
     valid_tenant "$tenant" || die "invalid tenant '$tenant'"
     [[ $mem =~ ^[0-9]+$ ]] && ((mem >= 64 && mem <= 1536)) || die "invalid --memory '$mem' (MiB, 64..1536)"
+    # The FLASK label (the policy module's types, rendered per tenant): a tenant's guests run as <tenant>_domU_t,
+    # its monitoring domain as periscope_<tenant>_t; guests of no tenant stay domU_t (Xen's default)
+    local label=""
+    if $monitor; then
+        [[ $tenant != default ]] || die "xen guest: --monitor needs --tenant (whose monitoring domain it is)"
+        [[ $type == pv ]] || die "xen guest: a monitoring domain is a PV domain (--type pv)"
+        workload=$XEN_LAB_DIR/monitor/monitor.sh
+        label=periscope_$(flask_type "$tenant")_t
+    elif [[ $tenant != default ]]; then
+        label=$(flask_type "$tenant")_domU_t
+    fi
     xen_require_running
     if [[ $type != pv && $X_qemuKind != fixed ]] && ! $force; then
         die "xen guest: a $type guest needs the QEMU with the nested-SVM fixes ($XEN_CACHE/qemu/current/bin/qemu-system-x86_64), but this Xen lab runs Debian's QEMU ($X_qemu): its TCG decoder checks every L2 'mov %crN' as a CR0 read, so Xen answers CR2 reads with 0 and the guest halts at its first page fault (lab/xen/README.md). Use --type pv, or --force to try anyway."
@@ -618,6 +683,11 @@ xen_cmd_guest() {
     [[ -n $pkg ]] || pkg=$(default_kernel_package)
     ensure_kernel "$pkg"
     ensure_initramfs
+    MONITOR_OVERLAY=""
+    if $monitor; then
+        ensure_kernel_modules "$pkg" "$KERNEL_VERSION"
+        ensure_monitor_overlay "$X_dom0Root" "$KMODS" "$KERNEL_VERSION"
+    fi
 
     local gd=$XEN_RUN/share/guests/$name hd=$XEN_RUN/guests/$name
     if [[ -f $hd/meta.json ]]; then die "xen guest: $name exists (periscope lab xen guest-stop $name)"; fi
@@ -633,6 +703,7 @@ xen_cmd_guest() {
     [[ -n $WL_FILE ]] && cp "$WL_FILE" "$ov/periscope/workloads/$WL_NAME.sh"
     # one gzip stream: libxc gunzips a PV ramdisk itself and fails on concatenated members (Linux would not)
     { gzip -dc "$BASE_INITRD"; [[ -z $WL_OVERLAY ]] || gzip -dc "$WL_OVERLAY"
+      [[ -z $MONITOR_OVERLAY ]] || gzip -dc "$MONITOR_OVERLAY"
       (cd "$ov" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); } |
         gzip -6 > "$gd/initrd.img"
     rm -rf "$ov"
@@ -649,6 +720,7 @@ xen_cmd_guest() {
         echo "vcpus = 1"
         echo "cpus = \"1-$((XEN_SMP - 1))\""   # not pCPU 0, dom0's (dom0/toolstack says why)
         echo "kernel = \"$g/vmlinuz\""
+        [[ -z $label ]] || echo "seclabel = \"system_u:system_r:$label\""
         echo "ramdisk = \"$g/initrd.img\""
         if [[ $type == hvm ]]; then
             echo "cmdline = \"$cmdline\""
@@ -748,6 +820,38 @@ xen_cmd_down() {
     return 0
 }
 
+# xen policy MODULE: compiles Xen's FLASK policy with MODULE as its Periscope module (the control plane's rendering,
+# GET /api/v1/policy/flask) and loads it into the running hypervisor (xl loadpolicy; FLASK stays enforcing). The
+# policy's other sources are those of the running hypervisor's build.
+xen_cmd_policy() {
+    local module=${1:-}
+    [[ -n $module && $# -eq 1 ]] || die "usage: lab.sh xen policy MODULE.te   (e.g. the control plane's GET /api/v1/policy/flask)"
+    [[ -s $module ]] || die "xen policy: no $module"
+    xen_require_running
+    local hv src; hv=$(dirname "$X_hypervisor")
+    # a cached build keeps its policy sources beside it; PERISCOPE_XEN_HYPERVISOR points into a built Xen tree
+    for src in "$hv/policy-src" "$hv/.."; do [[ -d $src/tools/flask/policy/modules ]] && break; done
+    [[ -d $src/tools/flask/policy/modules ]] || die "xen policy: no FLASK policy sources beside $X_hypervisor (rebuild: lab.sh xen build)"
+    xen_host_packages checkpolicy m4
+    local b; b=$(mktemp -d)
+    mkdir "$b/out"
+    xen_policy_sources "$src" "$b/src"
+    cp "$module" "$b/src/tools/flask/policy/modules/periscope.te"
+    grep -qx 'periscope = on' "$b/src/tools/flask/policy/modules/modules.conf" ||
+        printf 'periscope = on\n' >> "$b/src/tools/flask/policy/modules/modules.conf"
+    if ! make -s -f Makefile.common -C "$b/src/tools/flask/policy" FLASK_BUILD_DIR="$b/out" \
+            POLICY_FILENAME="$b/out/xenpolicy" > "$b/build.log" 2>&1; then
+        cat "$b/build.log" >&2; rm -rf "$b"; die "xen policy: $module does not compile into Xen's policy"
+    fi
+    mkdir -p "$XEN_RUN/share/flask"
+    cp "$b/out/xenpolicy" "$XEN_RUN/share/flask/xenpolicy"
+    rm -rf "$b"
+    # `xl getenforce` exits 1 when it prints Enforcing
+    xen_dom0 60 "xl loadpolicy /periscope/flask/xenpolicy || exit 1; xl getenforce; exit 0" ||
+        die "xen policy: xl loadpolicy failed"
+    echo "xen: policy loaded ($(stat -c %s "$XEN_RUN/share/flask/xenpolicy") bytes, module $module)"
+}
+
 xen_cmd_console() {
     xen_require_running
     attach_console "$X_consoleSocket" "Xen's serial console (dom0 root shell on hvc0; Ctrl-a three times switches to Xen)"
@@ -765,6 +869,7 @@ xen_main() {
         status) xen_cmd_status "$@" ;;
         down) xen_cmd_down "$@" ;;
         build) xen_cmd_build "$@" ;;
+        policy) xen_cmd_policy "$@" ;;
         _watchdog) xen_watchdog "$@" ;;
         -h|--help|help) xen_usage ;;
         *) xen_usage >&2; exit 2 ;;
