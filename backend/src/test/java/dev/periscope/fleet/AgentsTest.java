@@ -67,6 +67,16 @@ class AgentsTest {
         fakes.forEach(FakeAgent::close);
     }
 
+    /** acme's monitor (certificate {@code mon}, bound to acme) over TLS with one VM, linked and its VM listed. */
+    private FakeAgent acmesMonitorListed(Path pki) {
+        FakeAgent acme = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", 0), TestPki.agentFiles(pki, "mon"));
+        fakes.add(acme);
+        acme.vms(FakeAgent.vm("acme-2", "acme", true, 512));
+        agents("127.0.0.1:" + acme.port());
+        await("acme's monitor", () -> agents.vms().size() == 1);
+        return acme;
+    }
+
     private static void await(String what, BooleanSupplier condition) {
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
         while (!condition.getAsBoolean()) {
@@ -146,12 +156,8 @@ class AgentsTest {
     void anotherTenantsAgentAtTheSameAddressRebindsTheLinkAndNoneOfTheFirstAgentsVmsRemain() {
         Path pki = var.resolve("pki");
         TestPki.certs(pki, "--tenant-agent", "mon:acme", "--tenant-agent", "other:globex");
-        FakeAgent acme = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", 0), TestPki.agentFiles(pki, "mon"));
-        fakes.add(acme);
-        acme.vms(FakeAgent.vm("acme-2", "acme", true, 512));
+        FakeAgent acme = acmesMonitorListed(pki);
         int port = acme.port();
-        agents("127.0.0.1:" + port);
-        await("acme's monitor", () -> agents.vms().size() == 1);
         assertThat(agents.host("mon").orElseThrow().binding()).isEqualTo(new AgentBinding.Tenant("acme", "mon"));
         assertThat(agents.vms()).singleElement().satisfies(v -> assertThat(v.binding().tenant()).contains("acme"));
 
@@ -198,12 +204,8 @@ class AgentsTest {
         Path pki = var.resolve("pki");
         TestPki.certs(pki, "--tenant-agent", "mon:acme");
         TestPki.agent(pki, "two", "URI:urn:periscope:tenant:acme", "URI:urn:periscope:tenant:globex");
-        FakeAgent acme = FakeAgent.overTls("mon", new InetSocketAddress("127.0.0.1", 0), TestPki.agentFiles(pki, "mon"));
-        fakes.add(acme);
-        acme.vms(FakeAgent.vm("acme-2", "acme", true, 512));
+        FakeAgent acme = acmesMonitorListed(pki);
         int port = acme.port();
-        agents("127.0.0.1:" + port);
-        await("acme's monitor", () -> agents.vms().size() == 1);
         AgentLink link = agents.host("mon").orElseThrow();
 
         acme.close();
