@@ -138,8 +138,9 @@ step "Periscope's server: /api/v1/vms lists $vm_id" 180 bash -c '
             "http://127.0.0.1:$1/api/v1/vms") && grep -q "\"id\":\"$2\"" <<< "$out" && { echo "$out"; exit 0; }
         sleep 1
     done; echo "$out"; exit 1' "$srv" "$port" "$vm_id" || check "the server did not list $vm_id ($srv/server.log)"
-grep -q "\"id\":\"$vm_id\",\"name\":\"$guest\",\"host\":\"xen-lab\",\"tenant\":\"[^\"]*\",\"platform\":\"xen\",\"state\":\"RUNNING\"" <<< "$OUT" ||
-    check "the server's fleet does not show $vm_id running on platform xen"
+# its tenant is the one its FLASK label names (acme_domU_t): dom0's agent reads it from Xen
+grep -q "\"id\":\"$vm_id\",\"name\":\"$guest\",\"host\":\"xen-lab\",\"tenant\":\"acme\",\"platform\":\"xen\",\"state\":\"RUNNING\"" <<< "$OUT" ||
+    check "the server's fleet does not show $vm_id running on platform xen as tenant acme's"
 # a command, not a function: step runs it under timeout
 api=(curl -fsS --max-time 170 -H "Authorization: Bearer $(cat "$srv/operator.token" 2>/dev/null)")
 step "Periscope's server: /api/v1/hosts shows xen-lab connected" 30 "${api[@]}" "http://127.0.0.1:$port/api/v1/hosts" || true
@@ -246,6 +247,7 @@ if [[ $type != pv ]]; then
     printf '%s\n' "$OUT" > "$out_dir/periscope.te"
     grep -q 'periscope_monitor(periscope_initech_t, initech_domU_t)' "$out_dir/periscope.te" ||
         check "the server's FLASK module lacks tenant initech"
+    grep -qx "# ---- tenant acme: VMs $guest" "$out_dir/periscope.te" || check "the server's FLASK module does not list $guest as acme's"
     if step "lab xen policy (the control plane's rendering, loaded into Xen)" 300 "${LAB[@]}" policy "$out_dir/periscope.te"; then
         grep -qx Enforcing <<< "$OUT" && policy_loaded=true || check "FLASK is not enforcing after the policy was loaded"
     else

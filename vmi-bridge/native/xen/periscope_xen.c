@@ -150,6 +150,10 @@ static void fill_info(periscope_xen *x, const xc_domaininfo_t *di, periscope_xen
     xen_pfn_t gpfns = 0;
     if (xc_domain_maximum_gpfn(x->xch, di->domain, &gpfns) == 0)
         out->max_gfn = gpfns;
+    /* the label Xen's FLASK gave the domain (its tenant, in Periscope's policy module); fails without FLASK */
+    if (xc_flask_sid_to_context(x->xch, (int)di->ssidref, out->label, sizeof out->label) != 0)
+        out->label[0] = '\0';
+    out->label[sizeof out->label - 1] = '\0';
     if (x->xs) {
         char path[64];
         unsigned int len = 0;

@@ -30,7 +30,7 @@
 
 #include <stdint.h>
 
-#define PERISCOPE_XEN_API_VERSION 1
+#define PERISCOPE_XEN_API_VERSION 2
 
 /* Status codes. */
 #define PERISCOPE_XEN_OK 0
@@ -73,6 +73,7 @@ typedef struct periscope_xen_domain_info {
     uint64_t memory_bytes; /* pages currently allocated, in bytes */
     uint64_t max_gfn;      /* highest guest frame number (HVM) or pfn (PV) */
     char name[64];         /* xenstore name, NUL-terminated ("" if unknown) */
+    char label[128];       /* FLASK security context, e.g. "system_u:system_r:acme_domU_t" ("" without FLASK) */
 } periscope_xen_domain_info;
 
 typedef struct periscope_xen_vcpu_regs {

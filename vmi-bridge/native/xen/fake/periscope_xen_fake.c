@@ -7,6 +7,7 @@
  * periscope_xen_open(options) takes the path of a configuration file, one directive per line:
  *   domain <domid> <name> <hvm 0|1> <vcpus> <memory-file>   guest RAM: file offset = guest physical address
  *   features <domid> <PERISCOPE_XEN_FEATURE_* bits>         default: all for HVM, none for PV
+ *   label <domid> <context>                                 its FLASK security context (default "")
  *   regs <domid> <vcpu> <rip> <cr3> <cr4> <efer> <gs_base> <kernel_gs_base>
  *   absent <domid> <gfn>                                    this frame reads as not present
  *   translate <domid> <gva> <gfn>                           page walk result for breakpoints
@@ -54,6 +55,7 @@ typedef struct fake_dom {
     uint32_t domid, hvm, vcpus, features, gone_after, gone;
     int has_gone_after;
     char name[64];
+    char label[128];
     char memfile[512];
     uint64_t mem_size;
     periscope_xen_vcpu_regs regs[MAX_SMALL];
@@ -162,6 +164,8 @@ int32_t periscope_xen_open(const char *options, periscope_xen **out)
             pthread_mutex_init(&f->lock, NULL);
             for (uint32_t v = 0; v < MAX_SMALL; v++)
                 f->regs[v].vcpu = v;
+        } else if (!strcmp(t[0], "label") && f && n == 3) {
+            snprintf(f->label, sizeof f->label, "%s", t[2]);
         } else if (!strcmp(t[0], "features") && f && n == 3) {
             f->features = (uint32_t)num(t[2]);
         } else if (!strcmp(t[0], "regs") && f && n == 9 && num(t[2]) < MAX_SMALL) {
@@ -220,6 +224,7 @@ static void fill_info(const fake_dom *f, periscope_xen_domain_info *o)
     o->memory_bytes = f->mem_size;
     o->max_gfn = f->mem_size ? f->mem_size / PAGE - 1 : 0;
     snprintf(o->name, sizeof o->name, "%s", f->name);
+    snprintf(o->label, sizeof o->label, "%s", f->label);
 }
 
 int32_t periscope_xen_list(periscope_xen *x, periscope_xen_domain_info *out, uint32_t capacity, uint32_t *count)

@@ -4,7 +4,8 @@
  * {@code dev.periscope.vmi.nativeapi.xen}. This is the only package that may use those bindings: every native
  * handle lives in one AutoCloseable owner with its own Arena, native status codes become the
  * {@link dev.periscope.vmi.VmiException} family in one place ({@code XenStatus}), and guest bytes are copied
- * out before they are returned, so no {@code MemorySegment} leaves the package.
+ * out before they are returned, so no {@code MemorySegment} leaves the package. A domain's tenant is the one its
+ * FLASK label names ({@code <tenant>_domU_t}, the type Periscope's policy module gives a tenant's guests).
  *
  * <p>Which library is loaded: the one named by {@code -Dperiscope.xen.library=/path/to/lib.so} (tests name the
  * fake, {@code libperiscope-xen-fake.so}, whose configuration file is then the driver's {@code options}),

@@ -23,10 +23,10 @@ public class PeriscopeXen extends PeriscopeXen$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int PERISCOPE_XEN_API_VERSION = (int)1L;
+    private static final int PERISCOPE_XEN_API_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define PERISCOPE_XEN_API_VERSION 1
+     * #define PERISCOPE_XEN_API_VERSION 2
      * }
      */
     public static int PERISCOPE_XEN_API_VERSION() {

@@ -22,6 +22,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     uint64_t memory_bytes;
  *     uint64_t max_gfn;
  *     char name[64];
+ *     char label[128];
  * }
  * }
  */
@@ -38,7 +39,8 @@ public class periscope_xen_domain_info {
         PeriscopeXen.C_INT.withName("reserved"),
         PeriscopeXen.C_LONG.withName("memory_bytes"),
         PeriscopeXen.C_LONG.withName("max_gfn"),
-        MemoryLayout.sequenceLayout(64, PeriscopeXen.C_CHAR).withName("name")
+        MemoryLayout.sequenceLayout(64, PeriscopeXen.C_CHAR).withName("name"),
+        MemoryLayout.sequenceLayout(128, PeriscopeXen.C_CHAR).withName("label")
     ).withName("periscope_xen_domain_info");
 
     /**
@@ -387,6 +389,83 @@ public class periscope_xen_domain_info {
      */
     public static void name(MemorySegment struct, long index0, byte fieldValue) {
         name$ELEM_HANDLE.set(struct, name$OFFSET, index0, fieldValue);
+    }
+
+    private static final SequenceLayout label$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("label"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * char label[128]
+     * }
+     */
+    public static final SequenceLayout label$layout() {
+        return label$LAYOUT;
+    }
+
+    private static final long label$OFFSET = $LAYOUT.byteOffset(groupElement("label"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * char label[128]
+     * }
+     */
+    public static final long label$offset() {
+        return label$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * char label[128]
+     * }
+     */
+    public static MemorySegment label(MemorySegment struct) {
+        return struct.asSlice(label$OFFSET, label$LAYOUT.byteSize());
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * char label[128]
+     * }
+     */
+    public static void label(MemorySegment struct, MemorySegment fieldValue) {
+        MemorySegment.copy(fieldValue, 0L, struct, label$OFFSET, label$LAYOUT.byteSize());
+    }
+
+    private static long[] label$DIMS = { 128 };
+
+    /**
+     * Dimensions for array field:
+     * {@snippet lang=c :
+     * char label[128]
+     * }
+     */
+    public static long[] label$dimensions() {
+        return label$DIMS;
+    }
+    private static final VarHandle label$ELEM_HANDLE = label$LAYOUT.varHandle(sequenceElement());
+
+    /**
+     * Indexed getter for field:
+     * {@snippet lang=c :
+     * char label[128]
+     * }
+     */
+    public static byte label(MemorySegment struct, long index0) {
+        return (byte)label$ELEM_HANDLE.get(struct, label$OFFSET, index0);
+    }
+
+    /**
+     * Indexed setter for field:
+     * {@snippet lang=c :
+     * char label[128]
+     * }
+     */
+    public static void label(MemorySegment struct, long index0, byte fieldValue) {
+        label$ELEM_HANDLE.set(struct, label$OFFSET, index0, fieldValue);
     }
 
     /**

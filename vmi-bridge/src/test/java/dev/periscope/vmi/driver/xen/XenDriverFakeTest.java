@@ -102,18 +102,36 @@ class XenDriverFakeTest {
 
     @Test
     void listsDomainsAndTheirCapabilities() throws Exception {
-        try (XenDriver xen = new XenDriver(config("list.conf", "").toString())) {
+        try (XenDriver xen = new XenDriver(config("list.conf", """
+                label 7 system_u:system_r:acme_domU_t
+                label 8 system_u:system_r:periscope_acme_t
+                label 9 system_u:system_r:domU_t
+                """).toString())) {
             assertThat(xen.platform()).isEqualTo("xen");
             assertThat(xen.domains()).extracting(d -> d.name()).containsExactly("web", "db", "pv");
             assertThat(xen.domain("web")).get().satisfies(d -> {
                 assertThat(d.running()).isTrue();
                 assertThat(d.memoryBytes()).isEqualTo(3 * 4096);
             });
+            assertThat(xen.domains()).as("the tenant from the FLASK label: a tenant's guest type only")
+                    .extracting(d -> d.tenant()).containsExactly("acme", "", "");
             assertThat(xen.capabilities("web")).contains(Capability.CR3_EVENTS, Capability.READ_MEMORY);
             assertThat(xen.capabilities("pv")).doesNotContain(Capability.CR3_EVENTS);
             assertThat(xen.capabilities("nope")).isEmpty();
             assertThatThrownBy(() -> xen.open("nope")).isInstanceOf(VmGoneException.class);
         }
+    }
+
+    @Test
+    void aTenantIsReadOnlyFromATenantGuestsSecurityContext() {
+        assertThat(XenDomainEntry.tenantOf("system_u:system_r:globex_domU_t")).isEqualTo("globex");
+        assertThat(XenDomainEntry.tenantOf("user_1:vm_r:acme_domU_t:s0")).as("another user, role and an MLS level")
+                .isEqualTo("acme");
+        assertThat(XenDomainEntry.tenantOf("system_u:system_r:domU_t")).isEmpty();
+        assertThat(XenDomainEntry.tenantOf("system_u:system_r:prot_domU_t")).as("Xen's own module's type").isEmpty();
+        assertThat(XenDomainEntry.tenantOf("system_u:system_r:periscope_acme_t")).as("a monitoring domain").isEmpty();
+        assertThat(XenDomainEntry.tenantOf("system_u:system_r:Acme_domU_t")).as("not a tenant id").isEmpty();
+        assertThat(XenDomainEntry.tenantOf("")).as("no FLASK").isEmpty();
     }
 
     @Test
