@@ -277,25 +277,43 @@ public class Sessions implements ApplicationRunner {
         });
     }
 
-    /** Stops a session whichever replica runs it: final at once, and ended on its agent. */
+    /**
+     * Stops a session whichever replica runs it: final at once, and ended on its agent. When the database cannot record
+     * the stop (a full disk, a database gone), the trace is ended on its agent all the same, its end is stored in the
+     * background as soon as the database takes it, and the caller gets the database's error: a session asked to stop
+     * never traces on.
+     */
     Mono<Session> stop(Caller caller, String id) {
         return store.find(caller, id)
                 .switchIfEmpty(notFound(id))
-                .flatMap(s -> s.state().isFinal() ? Mono.just(s) : store.stopping(id)
-                        .then(Mono.fromRunnable(() -> {
-                            Running run = running.get(id);
-                            if (run != null) {
-                                run.stopped().set(true);
-                                run.hub().publish(new SessionEvent.StateChange(SessionState.STOPPING, null,
-                                        "stop asked by " + caller.username()));
-                            }
-                        }))
-                        .then(audit.record(caller, s.tenant(), "SESSION_STOPPED", id, "ok", "stopped by " + caller.username()))
-                        .then(runner.close(s))
-                        .then(drained(id))
-                        .then(finish(id, new Outcome(SessionEnd.STOPPED, "stopped by " + caller.username()),
-                                caller.username()))
-                        .then(store.find(id)));
+                .flatMap(s -> {
+                    if (s.state().isFinal()) {
+                        return Mono.just(s);
+                    }
+                    Mono<Void> halt = markStopping(caller, id).then(runner.close(s));
+                    Mono<Void> record = drained(id).then(finish(id, new Outcome(SessionEnd.STOPPED,
+                            "stopped by " + caller.username()), caller.username()));
+                    return store.stopping(id)
+                            .onErrorResume(e -> halt.then(Mono.fromRunnable(() -> record.subscribe(null, x -> log.warn(
+                                    "session {}: its stop is not stored yet: {}", id, x.toString()))))
+                                    .then(Mono.error(e)))
+                            .then(audit.record(caller, s.tenant(), "SESSION_STOPPED", id, "ok",
+                                    "stopped by " + caller.username()))
+                            .then(halt)
+                            .then(record)
+                            .then(store.find(id));
+                });
+    }
+
+    /** Tells this replica's runner of {@code id}, if any, that its session was asked to stop (it ends STOPPED). */
+    private Mono<Void> markStopping(Caller caller, String id) {
+        return Mono.fromRunnable(() -> {
+            Running run = running.get(id);
+            if (run != null && !run.stopped().getAndSet(true)) {
+                run.hub().publish(new SessionEvent.StateChange(SessionState.STOPPING, null,
+                        "stop asked by " + caller.username()));
+            }
+        });
     }
 
     /** Completes when this replica's runner of {@code id} consumed its agent's last events, at the latest after DRAIN. */
