@@ -378,6 +378,14 @@ class ApiTest {
         }
         assertThat(policy).contains("tenant acme: VMs acme-1").doesNotContain("periscope_acme_t, globex_domU_t")
                 .doesNotContain("allow ");
+        assertThat(policy).as("the operator's view").contains("periscope_monitor(dom0_t, acme_domU_t)",
+                "periscope_monitor(dom0_t, domU_t)");
+        // a tenant whose guests' type Xen's own policy declares could never be rendered into it
+        web.post().uri("/api/v1/tenants").header("Authorization", "Bearer " + operator())
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("id", "prot", "displayName", "Prot",
+                        "policy", Map.of("approvalRequired", false, "maxConcurrentSessions", 1, "maxTraceMinutesPerDay", 10)))
+                .exchange().expectStatus().isBadRequest()
+                .expectBody().jsonPath("$.detail").value(String.class, d -> assertThat(d).contains("prot_domU_t"));
         web.get().uri("/api/v1/policy/flask").header("Authorization", "Bearer " + tokenOf("acme-admin")).exchange()
                 .expectStatus().isForbidden();
     }

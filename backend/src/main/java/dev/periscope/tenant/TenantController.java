@@ -35,8 +35,10 @@ class TenantController {
     }
 
     /** A new tenant. */
-    record NewTenant(@NotBlank @Pattern(regexp = "[a-z][a-z0-9]{1,30}",
-                             message = "must be 2-31 lower-case letters and digits, starting with a letter") String id,
+    record NewTenant(@NotBlank @Pattern(regexp = "(?!(?:isolated|prot)$)[a-z][a-z0-9]{1,30}",
+                             message = "must be 2-31 lower-case letters and digits, starting with a letter, and neither "
+                                     + "isolated nor prot (Xen's own FLASK policy declares isolated_domU_t and "
+                                     + "prot_domU_t, the type a tenant's guests would get)") String id,
                      @NotBlank @Size(max = 200) String displayName, @NotNull @Valid Policy policy) {
     }
 
