@@ -17,19 +17,23 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
 import org.springframework.http.MediaType;
+import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.test.web.reactive.server.WebTestClient;
 
 /**
- * A trace whose agent becomes unreachable ends {@code LOST} ({@code AGENT_LOST}) at once, and what it left armed in
- * the VM's hypervisor extension is switched off once the agent answers again: the control plane asks that agent to
- * disarm the VM, and only then.
+ * Sessions through faults around them. A trace whose agent becomes unreachable ends {@code LOST} ({@code AGENT_LOST})
+ * at once, and what it left armed in the VM's hypervisor extension is switched off once the agent answers again: the
+ * control plane asks that agent to disarm the VM, and only then. A stop the database cannot record (here a constraint
+ * that refuses the session's STOPPING state, as a full disk refused every write in the fault suite's disk-full runs)
+ * still ends the trace on its agent: the caller gets the database's error, and the session ends STOPPED once its
+ * runner sees the agent's end, instead of tracing on.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"periscope.fleet.unreachable-after=2s"})
 @AutoConfigureWebTestClient(timeout = "PT30S")
-class LostAgentTest {
+class SessionFaultsTest {
 
     static final Path VAR = ApiTest.newVarDir();
     static final FakeAgent AGENT = new FakeAgent("h1");
@@ -39,6 +43,9 @@ class LostAgentTest {
 
     @Autowired
     Agents agents;
+
+    @Autowired
+    DatabaseClient db;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) {
@@ -72,6 +79,31 @@ class LostAgentTest {
         AGENT.silent(false);
         await("the VM is disarmed once its agent answers", () -> AGENT.disarms().contains("acme-1"));
         assertThat(AGENT.disarms()).containsExactly("acme-1");
+    }
+
+    @Test
+    void aStopTheDatabaseCannotRecordStillEndsTheTraceOnItsAgent() throws Exception {
+        AGENT.vms(FakeAgent.vm("acme-1", "acme", true, 512));
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
+        // process 300 ("sh") of the fake agent's synthetic guest
+        String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("vm", "acme-1", "kind", "TRACE", "targetPid", 300, "method", "M5",
+                        "maxDurationSeconds", 3600))
+                .exchange().expectStatus().isCreated().expectBody(ApiTest.MAP).returnResult().getResponseBody()
+                .get("id");
+        await("the trace is active", () -> "ACTIVE".equals(session(id).get("state")));
+
+        db.sql("ALTER TABLE vmi_session ADD CONSTRAINT refuse_stopping CHECK (state <> 'STOPPING')").then().block();
+        try {
+            web.post().uri("/api/v1/sessions/" + id + "/stop").header("Authorization", "Bearer " + operator())
+                    .exchange().expectStatus().is5xxServerError();
+            await("the trace ended on its agent and the session with it",
+                    () -> "ENDED".equals(session(id).get("state")));
+            assertThat(session(id).get("end")).isEqualTo("STOPPED");
+        } finally {
+            db.sql("ALTER TABLE vmi_session DROP CONSTRAINT refuse_stopping").then().block();
+        }
     }
 
     private Map<String, Object> session(String id) {
