@@ -60,16 +60,7 @@ class SessionFaultsTest {
 
     @Test
     void aTraceLostWithItsAgentIsDisarmedOnceTheAgentAnswersAgain() throws Exception {
-        AGENT.vms(FakeAgent.vm("acme-1", "acme", true, 512));
-        FleetSliceConfiguration.awaitListed(agents, AGENT);
-        // process 300 ("sh") of the fake agent's synthetic guest
-        String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
-                .contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("vm", "acme-1", "kind", "TRACE", "targetPid", 300, "method", "M5",
-                        "maxDurationSeconds", 3600))
-                .exchange().expectStatus().isCreated().expectBody(ApiTest.MAP).returnResult().getResponseBody()
-                .get("id");
-        await("the trace is active", () -> "ACTIVE".equals(session(id).get("state")));
+        String id = activeTrace();
 
         AGENT.silent(true);
         await("the trace is lost with its agent", () -> "LOST".equals(session(id).get("state")));
@@ -83,16 +74,7 @@ class SessionFaultsTest {
 
     @Test
     void aStopTheDatabaseCannotRecordStillEndsTheTraceOnItsAgent() throws Exception {
-        AGENT.vms(FakeAgent.vm("acme-1", "acme", true, 512));
-        FleetSliceConfiguration.awaitListed(agents, AGENT);
-        // process 300 ("sh") of the fake agent's synthetic guest
-        String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
-                .contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("vm", "acme-1", "kind", "TRACE", "targetPid", 300, "method", "M5",
-                        "maxDurationSeconds", 3600))
-                .exchange().expectStatus().isCreated().expectBody(ApiTest.MAP).returnResult().getResponseBody()
-                .get("id");
-        await("the trace is active", () -> "ACTIVE".equals(session(id).get("state")));
+        String id = activeTrace();
 
         db.sql("ALTER TABLE vmi_session ADD CONSTRAINT refuse_stopping CHECK (state <> 'STOPPING')").then().block();
         try {
@@ -104,6 +86,20 @@ class SessionFaultsTest {
         } finally {
             db.sql("ALTER TABLE vmi_session DROP CONSTRAINT refuse_stopping").then().block();
         }
+    }
+
+    /** A trace of process 300 ("sh") of the fake agent's synthetic guest on acme-1, once it is active. */
+    private String activeTrace() throws InterruptedException {
+        AGENT.vms(FakeAgent.vm("acme-1", "acme", true, 512));
+        FleetSliceConfiguration.awaitListed(agents, AGENT);
+        String id = (String) web.post().uri("/api/v1/sessions").header("Authorization", "Bearer " + operator())
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("vm", "acme-1", "kind", "TRACE", "targetPid", 300, "method", "M5",
+                        "maxDurationSeconds", 3600))
+                .exchange().expectStatus().isCreated().expectBody(ApiTest.MAP).returnResult().getResponseBody()
+                .get("id");
+        await("the trace is active", () -> "ACTIVE".equals(session(id).get("state")));
+        return id;
     }
 
     private Map<String, Object> session(String id) {
