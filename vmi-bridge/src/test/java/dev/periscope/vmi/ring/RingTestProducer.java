@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -203,13 +204,27 @@ public final class RingTestProducer implements AutoCloseable {
         return ring.get(ValueLayout.JAVA_INT, C_MODE);
     }
 
+    /**
+     * The DTB filter set, read under the control block's seqlock as the plugin reads it: the consumer may be rewriting
+     * the set on its own thread (a count read before its entries were written gave [dtb, 0] once in a clean-clone run).
+     */
     public long[] dtbs() {
-        int n = ring.get(ValueLayout.JAVA_INT, C_DTB_COUNT);
-        long[] d = new long[n];
-        for (int i = 0; i < n; i++) {
-            d[i] = get(C_DTBS + 8L * i);
+        while (true) {
+            long before = (long) U64.getAcquire(ring, C_GENERATION);
+            if ((before & 1) != 0) {
+                Thread.onSpinWait();
+                continue;
+            }
+            int n = ring.get(ValueLayout.JAVA_INT, C_DTB_COUNT);
+            long[] d = new long[Math.clamp(n, 0, MAX_DTBS)];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = get(C_DTBS + 8L * i);
+            }
+            VarHandle.acquireFence();
+            if ((long) U64.getAcquire(ring, C_GENERATION) == before) {
+                return d;
+            }
         }
-        return d;
     }
 
     public long generation() {
