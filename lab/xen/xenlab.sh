@@ -281,9 +281,8 @@ ensure_shim() {
 
 # ensure_monitor_overlay ROOT KMODS KVER -> MONITOR_OVERLAY: what a tenant's monitoring domain adds to the guest
 # image (a cpio.gz): monitor-probe built static by dom0's root's gcc against its libxen-dev (the domain has no C
-# library), the domU kernel's xen-privcmd and xen-evtchn modules, and the workload that loads them (privcmd with
-# unrestricted=1: in a domU it otherwise lets only device-model calls through; Xen's FLASK policy decides instead).
-# Cached by its sources, the root and the kernel.
+# library) and the domU kernel's xen-privcmd and xen-evtchn modules, which the domain's workload (monitor/monitor.sh)
+# loads. Cached by its sources, the root and the kernel.
 ensure_monitor_overlay() {
     local root=$1 kmods=$2 kver=$3 mod m key
     local mods=(kernel/drivers/xen/xen-privcmd.ko kernel/drivers/xen/xen-evtchn.ko)
