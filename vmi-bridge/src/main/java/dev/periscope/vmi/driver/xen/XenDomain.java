@@ -242,13 +242,7 @@ public final class XenDomain implements Domain {
             monitor = null;
             eventRing = null;
         }
-        try {
-            if (m != null) {
-                m.close(); /* disarms, answers what waits in the vm_event ring, disables it */
-            }
-        } finally {
-            ring.close(); /* after the monitor: the shim no longer writes into it */
-        }
+        stopEvents(m, ring);
         return true;
     }
 
@@ -265,15 +259,26 @@ public final class XenDomain implements Domain {
             ring = eventRing;
         }
         try {
+            stopEvents(m, ring);
+        } finally {
+            memory.close();
+            arena.close();
+        }
+    }
+
+    /**
+     * Stops the monitor (it disarms, answers what waits in the vm_event ring and disables it; it may report why its
+     * event thread stopped), then closes the ring, after it: the shim no longer writes into it. Either may be null.
+     */
+    private static void stopEvents(XenMonitor m, EventRing ring) {
+        try {
             if (m != null) {
-                m.close(); /* may report why its event thread stopped: after the teardown below */
+                m.close();
             }
         } finally {
             if (ring != null) {
-                ring.close(); /* after the monitor: the shim no longer writes into it */
+                ring.close();
             }
-            memory.close();
-            arena.close();
         }
     }
 
