@@ -4,9 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.periscope.agent.FakeAgent;
 import dev.periscope.fleet.Agents;
+import dev.periscope.system.WebSliceConfiguration;
 import dev.periscope.vm.FleetSliceConfiguration;
 import java.io.IOException;
-import java.nio.file.Files;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -115,11 +116,12 @@ class SessionFaultsTest {
         }
     }
 
+    /** The operator's token, unchecked: {@link #session} is called from {@link #await}'s condition. */
     private static String operator() {
         try {
-            return Files.readString(VAR.resolve("operator.token")).strip();
+            return WebSliceConfiguration.operatorToken(VAR);
         } catch (IOException e) {
-            throw new IllegalStateException(e);
+            throw new UncheckedIOException(e);
         }
     }
 }
